@@ -1,0 +1,49 @@
+"""The `papilla` console command: one subcommand module per role.
+
+Each module in `papilla.commands` exposes `register(subparsers)`, which adds
+its subcommand(s) and sets `func` on the parser to a callable taking the
+parsed args and returning an exit code.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMAND_MODULES = [
+    "config",
+    "station",
+    "worker",
+    "request",
+    "dlq",
+    "demo",
+    "inspect",
+    "bench",
+    "synth",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="papilla", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"papilla.commands.{name}")
+        except ModuleNotFoundError as exc:  # a role not built yet
+            if exc.name == f"papilla.commands.{name}":
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
