@@ -1,0 +1,97 @@
+"""Effective configuration, read from environment variables.
+
+Every setting has a safe default for one machine: broker and metrics on
+127.0.0.1, an SQLite store and file keys under `PAPILLA_HOME` (default
+`./var`).  `papilla config` prints the effective values with secrets masked.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+DEFAULT_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = _env(name, str(default))
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer") from None
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = _env(name, repr(default))
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Documented defaults; each field maps to `PAPILLA_<FIELD>` in upper case."""
+
+    home: Path                      # PAPILLA_HOME: state directory (store, keys, spool)
+    broker_url: str                 # PAPILLA_BROKER_URL: RabbitMQ (AMQP URL)
+    store_uri: str                  # PAPILLA_STORE_URI: sqlite:///path or mongodb://…
+    key_dir: Path                   # PAPILLA_KEY_DIR: key-encryption keys, IIN pepper, centre keys
+    station_key_dir: Path           # PAPILLA_STATION_KEY_DIR: this station's signing key
+    spool_dir: Path                 # PAPILLA_SPOOL_DIR: station outbox for packets not yet confirmed
+    metrics_host: str               # PAPILLA_METRICS_HOST: bind address of /metrics
+    metrics_port: int               # PAPILLA_METRICS_PORT: 0 = off; workers add their role offset
+    worker_threads: int             # PAPILLA_WORKER_THREADS
+    prefetch: int                   # PAPILLA_PREFETCH: unacked deliveries per consumer
+    max_retries: int                # PAPILLA_MAX_RETRIES before dead-lettering
+    min_backoff_ms: int             # PAPILLA_MIN_BACKOFF_MS
+    max_backoff_ms: int             # PAPILLA_MAX_BACKOFF_MS: keep well under RabbitMQ's consumer timeout
+    verify_fmr: float               # PAPILLA_VERIFY_FMR: target false-match rate for 1:1 decisions
+    identify_fmr: float             # PAPILLA_IDENTIFY_FMR: candidate-list cut for 1:N
+    dedup_fmr: float                # PAPILLA_DEDUP_FMR: duplicate-enrollment cut (reviewed by a person)
+    min_finger_quality: int         # PAPILLA_MIN_FINGER_QUALITY: station quality gate (0-100)
+    result_wait_s: float            # PAPILLA_RESULT_WAIT_S: client default wait
+    log_level: str                  # PAPILLA_LOG_LEVEL
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        home = Path(_env("PAPILLA_HOME", "var")).resolve()
+        return cls(
+            home=home,
+            broker_url=_env("PAPILLA_BROKER_URL", DEFAULT_BROKER_URL),
+            store_uri=_env("PAPILLA_STORE_URI", f"sqlite:///{home / 'papilla.sqlite3'}"),
+            key_dir=Path(_env("PAPILLA_KEY_DIR", str(home / "keys"))).resolve(),
+            station_key_dir=Path(_env("PAPILLA_STATION_KEY_DIR", str(home / "station"))).resolve(),
+            spool_dir=Path(_env("PAPILLA_SPOOL_DIR", str(home / "spool"))).resolve(),
+            metrics_host=_env("PAPILLA_METRICS_HOST", "127.0.0.1"),
+            metrics_port=_env_int("PAPILLA_METRICS_PORT", 9191),
+            worker_threads=_env_int("PAPILLA_WORKER_THREADS", 2),
+            prefetch=_env_int("PAPILLA_PREFETCH", 8),
+            max_retries=_env_int("PAPILLA_MAX_RETRIES", 5),
+            min_backoff_ms=_env_int("PAPILLA_MIN_BACKOFF_MS", 500),
+            max_backoff_ms=_env_int("PAPILLA_MAX_BACKOFF_MS", 60_000),
+            verify_fmr=_env_float("PAPILLA_VERIFY_FMR", 1e-4),
+            identify_fmr=_env_float("PAPILLA_IDENTIFY_FMR", 1e-4),
+            dedup_fmr=_env_float("PAPILLA_DEDUP_FMR", 1e-3),
+            min_finger_quality=_env_int("PAPILLA_MIN_FINGER_QUALITY", 20),
+            result_wait_s=_env_float("PAPILLA_RESULT_WAIT_S", 60.0),
+            log_level=_env("PAPILLA_LOG_LEVEL", "INFO"),
+        )
+
+    def masked(self) -> dict[str, str]:
+        """Every setting as text, with credentials in URLs replaced by `***`."""
+        return {f.name: mask_secrets(str(getattr(self, f.name))) for f in fields(self)}
+
+
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@]*):(?P<password>[^@/]*)@", re.I)
+
+
+def mask_secrets(text: str) -> str:
+    """`amqp://user:pw@host` → `amqp://user:***@host`."""
+    return _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)

@@ -1,0 +1,222 @@
+"""Versioned message schemas, validated at the edge.
+
+Every message names its schema (`schema`, e.g. ``papilla.enrollment/1``).
+Validation errors say which field is wrong and why, and never echo the
+input (pydantic's `hide_input_in_errors`): an IIN or an image must not end
+up in an error message, a log line or a dead-letter record.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
+
+FINGER_POSITIONS = range(1, 11)  # ISO/ANSI: 1 right thumb … 5 right little, 6 left thumb … 10 left little
+IMAGE_FORMATS = ("png", "tiff", "bmp", "jpeg", "wsq")
+MAX_IMAGE_BYTES = 2_000_000
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{2,127}$")
+
+
+class MessageError(ValueError):
+    """A message failed validation. `problems` lists (field path, reason)."""
+
+    code = "malformed_message"
+
+    def __init__(self, schema: str, problems: list[tuple[str, str]]):
+        self.schema = schema
+        self.problems = problems
+        detail = "; ".join(f"{path}: {reason}" for path, reason in problems)
+        super().__init__(f"invalid {schema} message: {detail}")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, frozen=True,
+                              ser_json_bytes="base64", val_json_bytes="base64")
+
+
+def _check_id(value: str) -> str:
+    if not _ID.match(value):
+        raise ValueError("must be 3-128 characters of letters, digits and . _ : -")
+    return value
+
+
+Identifier = Annotated[str, Field(min_length=3, max_length=128)]
+
+
+class FingerStatus(str, Enum):
+    CAPTURED = "captured"
+    AMPUTATED = "amputated"              # Rules 406 p.6-7, p.10
+    UNABLE_TO_PRINT = "unable_to_print"  # no papillary pattern (Rules 406 p.10)
+    INJURED = "injured"                  # temporarily injured: skipped, the rest taken (Rules 406 p.7)
+
+
+class Finger(_Model):
+    position: int = Field(ge=1, le=10)
+    status: FingerStatus
+    image: bytes | None = None
+    format: Literal["png", "tiff", "bmp", "jpeg", "wsq"] | None = None
+    dpi: int | None = Field(default=None, ge=250, le=1000)
+
+    @field_validator("image")
+    @classmethod
+    def _image_size(cls, value: bytes | None) -> bytes | None:
+        if value is not None and not 0 < len(value) <= MAX_IMAGE_BYTES:
+            raise ValueError(f"image must be 1..{MAX_IMAGE_BYTES} bytes")
+        return value
+
+    @model_validator(mode="after")
+    def _image_matches_status(self) -> "Finger":
+        if self.status is FingerStatus.CAPTURED and (self.image is None or self.format is None):
+            raise ValueError("a captured finger needs image and format")
+        if self.status is not FingerStatus.CAPTURED and self.image is not None:
+            raise ValueError("only a captured finger carries an image")
+        return self
+
+
+def _fingers_unique(fingers: list[Finger]) -> list[Finger]:
+    positions = [f.position for f in fingers]
+    if len(set(positions)) != len(positions):
+        raise ValueError("each finger position may appear once")
+    return fingers
+
+
+class Consent(_Model):
+    """The written consent (Rules 406 p.3 and its Annex)."""
+
+    form_version: str = Field(min_length=1, max_length=32)
+    signed_at: datetime
+    purposes: tuple[str, ...] = Field(min_length=1)
+    signed_by: Literal["subject", "legal_representative", "custodian"] = "subject"
+    document_ref: str = Field(min_length=1, max_length=128)  # scanned form reference at the branch
+
+
+class Applicant(_Model):
+    iin: str = Field(min_length=12, max_length=12)
+    full_name: str = Field(min_length=1, max_length=256)
+    legal_capacity: Literal["full", "incapacitated"] = "full"
+    custodian_present: bool = False
+
+
+class EnrollmentPacket(_Model):
+    schema_: Literal["papilla.enrollment/1"] = Field(default="papilla.enrollment/1", alias="schema")
+    packet_id: Identifier
+    station_id: Identifier
+    operator_id: Identifier
+    captured_at: datetime
+    purpose: Literal["public_service_authentication"] = "public_service_authentication"
+    applicant: Applicant
+    consent: Consent
+    fingers: list[Finger] = Field(min_length=1, max_length=10)
+    reenrollment_reason: Literal["irreversible_damage", "document_replacement"] | None = None
+    reply_to: Identifier | None = None
+
+    _ids = field_validator("packet_id", "station_id", "operator_id")(classmethod(lambda cls, v: _check_id(v)))
+    _fingers = field_validator("fingers")(classmethod(lambda cls, v: _fingers_unique(v)))
+
+
+class VerifyRequest(_Model):
+    schema_: Literal["papilla.verify/1"] = Field(default="papilla.verify/1", alias="schema")
+    request_id: Identifier
+    reply_to: Identifier
+    iin: str = Field(min_length=12, max_length=12)
+    fingers: list[Finger] = Field(min_length=1, max_length=10)
+
+    _ids = field_validator("request_id", "reply_to")(classmethod(lambda cls, v: _check_id(v)))
+    _fingers = field_validator("fingers")(classmethod(lambda cls, v: _fingers_unique(v)))
+
+
+class IdentifyRequest(_Model):
+    schema_: Literal["papilla.identify/1"] = Field(default="papilla.identify/1", alias="schema")
+    request_id: Identifier
+    reply_to: Identifier
+    fingers: list[Finger] = Field(min_length=1, max_length=10)
+    max_candidates: int = Field(default=10, ge=1, le=100)
+
+    _ids = field_validator("request_id", "reply_to")(classmethod(lambda cls, v: _check_id(v)))
+    _fingers = field_validator("fingers")(classmethod(lambda cls, v: _fingers_unique(v)))
+
+
+class LifecycleAction(str, Enum):
+    BLOCK = "block"
+    UNBLOCK = "unblock"
+    DESTROY = "destroy"
+    WITHDRAW_CONSENT = "withdraw_consent"
+    ADJUDICATE = "adjudicate"
+
+
+class LifecycleCommand(_Model):
+    schema_: Literal["papilla.lifecycle/1"] = Field(default="papilla.lifecycle/1", alias="schema")
+    request_id: Identifier
+    reply_to: Identifier
+    action: LifecycleAction
+    iin: str | None = Field(default=None, min_length=12, max_length=12)
+    enrollment_id: Identifier | None = None
+    decision: Literal["distinct_person", "same_person_reject"] | None = None
+    reason: str = Field(min_length=1, max_length=512)
+    requested_by: Literal["subject", "legal_representative", "custodian", "authorised_body", "operator"]
+
+    _ids = field_validator("request_id", "reply_to")(classmethod(lambda cls, v: _check_id(v)))
+
+
+Request = Annotated[Union[EnrollmentPacket, VerifyRequest, IdentifyRequest, LifecycleCommand],
+                    Field(discriminator="schema_")]
+_REQUEST = TypeAdapter(Request)
+
+
+class Candidate(_Model):
+    subject_ref: str
+    enrollment_id: str
+    score: float
+    finger_scores: dict[str, float] = Field(default_factory=dict)
+
+
+class Result(_Model):
+    """The answer to one request; stored once and published to `reply_to`."""
+
+    schema_: Literal["papilla.result/1"] = Field(default="papilla.result/1", alias="schema")
+    request_id: str
+    kind: Literal["enrollment", "verify", "identify", "lifecycle"]
+    status: str        # e.g. ACTIVE, PENDING_REVIEW, MATCH, NO_MATCH, NOT_ENROLLED, BLOCKED, REFUSED, DONE
+    score: float | None = None
+    finger_scores: dict[str, float] = Field(default_factory=dict)
+    candidates: tuple[Candidate, ...] = ()
+    reason: str | None = None      # refusal code, e.g. "unknown_sender", "age_below_18"
+    rule: str | None = None        # legal citation when a rule decided it
+    completed_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+
+
+def parse_request(data: bytes) -> EnrollmentPacket | VerifyRequest | IdentifyRequest | LifecycleCommand:
+    """Parse and validate a request payload (JSON bytes), or raise MessageError."""
+    try:
+        return _REQUEST.validate_json(data)
+    except ValidationError as exc:
+        raise MessageError(_schema_hint(data), _problems(exc)) from None
+
+
+def parse_result(data: bytes) -> Result:
+    try:
+        return Result.model_validate_json(data)
+    except ValidationError as exc:
+        raise MessageError("papilla.result/1", _problems(exc)) from None
+
+
+def encode(message: _Model) -> bytes:
+    return message.model_dump_json(by_alias=True).encode()
+
+
+def _problems(exc: ValidationError) -> list[tuple[str, str]]:
+    problems = []
+    for err in exc.errors(include_input=False, include_context=False):
+        loc = [str(p) for p in err["loc"]]
+        if loc and loc[0].startswith("papilla."):  # the schema tag pydantic prefixes
+            loc = loc[1:]
+        problems.append((".".join(loc) or "(message)", err["msg"]))
+    return problems
+
+
+def _schema_hint(data: bytes) -> str:
+    match = re.search(rb'"schema"\s*:\s*"(papilla\.[a-z]+/\d+)"', data[:4096])
+    return match.group(1).decode() if match else "papilla request"
