@@ -1,0 +1,37 @@
+"""Queue and actor names: the wiring between producers and workers, in one place.
+
+Producers (stations, client services) send by name and never import worker
+code; workers define actors under these names.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+RESULTS_EXCHANGE = "papilla.results"
+
+
+@dataclass(frozen=True)
+class Route:
+    queue: str
+    actor: str
+
+
+ENROLL = Route("papilla.enroll", "extract_enrollment")          # sealed enrollment packet from a station
+REQUEST = Route("papilla.request", "extract_request")           # sealed verify / identify / lifecycle request
+DEDUPLICATE = Route("papilla.match", "deduplicate")             # enrollment id
+MATCH_PROBE = Route("papilla.match", "match_probe")             # request id
+SETTLE = Route("papilla.lifecycle", "settle_enrollment")        # enrollment id + dedup candidates
+LIFECYCLE = Route("papilla.lifecycle", "lifecycle_command")     # request id of a stored lifecycle job
+
+ROLE_QUEUES = {
+    "extract": (ENROLL.queue, REQUEST.queue),
+    "match": (DEDUPLICATE.queue,),
+    "lifecycle": (SETTLE.queue,),
+}
+
+ROLE_METRICS_OFFSET = {"extract": 0, "match": 1, "lifecycle": 2}
+
+
+def results_queue(reply_to: str) -> str:
+    """The durable queue where a service's results wait for it while it is down."""
+    return f"{RESULTS_EXCHANGE}.{reply_to}"
