@@ -1,0 +1,1 @@
+"""Benchmark library: datasets, extractors, metrics, DET plots, accuracy / speed / calibration runs."""

@@ -1,0 +1,248 @@
+"""Papilla fingerprint matcher: MCC cylinders + relaxation, fusion, calibrated thresholds.
+
+Public API (the match worker depends on it):
+
+- `ENGINE_VERSION`
+- `prepare(template) -> PreparedTemplate`; `PreparedTemplate.to_bytes()` /
+  `PreparedTemplate.from_bytes(b)` (refuses other engine versions)
+- `compare(a, b) -> float` in [0, 1], higher = more similar (symmetric up to
+  tie-breaking)
+- `pack(gallery) -> PackedGallery`; `compare_many(probe, gallery) -> np.ndarray`
+  (float32, one score per gallery entry; pass a `PackedGallery` for speed)
+- `fuse({"R1": s1, "L2": s2, ...}) -> float`: -log10 of the combined impostor
+  p-value (Fisher's method over the present fingers); missing fingers absent
+- `thresholds() -> Thresholds`, `decide(score, fmr=1e-4, fused=False) -> bool`
+"""
+from __future__ import annotations
+
+import json
+import math
+import struct
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from papilla.shared.template import FingerTemplate
+
+from . import mcc
+
+ENGINE_VERSION = "mcc8b-lssr-1"
+
+_MAGIC = b"PMCC"
+_SUPPORTED_FMRS = (1e-2, 1e-3, 1e-4)
+
+
+class TemplateVersionError(ValueError):
+    """A prepared template made by another engine version: re-prepare it from its FingerTemplate."""
+
+
+@dataclass(frozen=True)
+class PreparedTemplate:
+    """The matcher's own form of one finger: valid cylinders only.
+
+    geo: float32 (n, 4) = x, y (math frame: y up), theta, reserved
+    cyl: uint64 (n, ND + 1) = ND direction slices then the cell-validity word
+    """
+
+    geo: np.ndarray
+    cyl: np.ndarray
+    version: str = ENGINE_VERSION
+
+    def __len__(self) -> int:
+        return int(self.geo.shape[0])
+
+    def to_bytes(self) -> bytes:
+        v = self.version.encode()
+        head = _MAGIC + struct.pack("<B", len(v)) + v + struct.pack("<HH", len(self), mcc.ND)
+        return head + np.ascontiguousarray(self.geo, "<f4").tobytes() + np.ascontiguousarray(self.cyl, "<u8").tobytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "PreparedTemplate":
+        data = bytes(data)
+        if data[:4] != _MAGIC:
+            raise ValueError("not a Papilla prepared template (bad magic)")
+        lv = data[4]
+        version = data[5:5 + lv].decode(errors="replace")
+        if version != ENGINE_VERSION:
+            raise TemplateVersionError(
+                f"prepared template is from matcher engine {version!r}, this engine is {ENGINE_VERSION!r}: "
+                "prepare it again from its FingerTemplate")
+        off = 5 + lv
+        n, nd = struct.unpack_from("<HH", data, off)
+        off += 4
+        if nd != mcc.ND:
+            raise ValueError(f"prepared template has {nd} direction slices, expected {mcc.ND}")
+        need = off + n * 16 + n * (nd + 1) * 8
+        if len(data) != need:
+            raise ValueError(f"prepared template truncated or padded: {len(data)} bytes, expected {need}")
+        geo = np.frombuffer(data, "<f4", n * 4, off).reshape(n, 4).astype(np.float32)
+        cyl = np.frombuffer(data, "<u8", n * (nd + 1), off + n * 16).reshape(n, nd + 1).astype(np.uint64)
+        return cls(geo=geo, cyl=cyl, version=version)
+
+
+def prepare(template: FingerTemplate) -> PreparedTemplate:
+    m = template.minutiae
+    if len(m) > mcc.MAX_MINUTIAE:
+        keep = np.argsort(-m["quality"].astype(np.int32), kind="stable")[: mcc.MAX_MINUTIAE]
+        m = m[np.sort(keep)]
+    xs = m["x"].astype(np.float64)
+    ys = -m["y"].astype(np.float64)          # math frame: y up
+    th = np.mod(m["angle"].astype(np.float64), 2 * math.pi)
+    bits, mask, valid = mcc.build_cylinders(xs, ys, th)
+    n = int(valid.sum())
+    geo = np.zeros((n, 4), np.float32)
+    geo[:, 0] = xs[valid]
+    geo[:, 1] = ys[valid]
+    geo[:, 2] = th[valid]
+    cyl = np.empty((n, mcc.ND + 1), np.uint64)
+    cyl[:, : mcc.ND] = bits[valid]
+    cyl[:, mcc.ND] = mask[valid]
+    return PreparedTemplate(geo=geo, cyl=cyl)
+
+
+def _check(t: PreparedTemplate) -> None:
+    if t.version != ENGINE_VERSION:
+        raise TemplateVersionError(f"prepared template from engine {t.version!r}, this is {ENGINE_VERSION!r}")
+
+
+def compare(a: PreparedTemplate, b: PreparedTemplate) -> float:
+    if len(a) < 2 or len(b) < 2:
+        return 0.0
+    return float(mcc.compare_one(a.geo, a.cyl, b.geo, b.cyl))
+
+
+@dataclass(frozen=True)
+class PackedGallery:
+    """Gallery templates concatenated for one-call 1:N scans."""
+
+    geo: np.ndarray
+    cyl: np.ndarray
+    offsets: np.ndarray  # int64 (N + 1,)
+
+    def __len__(self) -> int:
+        return int(self.offsets.shape[0] - 1)
+
+
+def pack(gallery: Sequence[PreparedTemplate]) -> PackedGallery:
+    sizes = np.array([len(t) for t in gallery], np.int64)
+    offsets = np.zeros(len(gallery) + 1, np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    for t in gallery:
+        _check(t)
+    geo = np.concatenate([t.geo for t in gallery]) if len(gallery) else np.zeros((0, 4), np.float32)
+    cyl = np.concatenate([t.cyl for t in gallery]) if len(gallery) else np.zeros((0, mcc.ND + 1), np.uint64)
+    return PackedGallery(np.ascontiguousarray(geo), np.ascontiguousarray(cyl), offsets)
+
+
+def compare_many(probe: PreparedTemplate, gallery: Sequence[PreparedTemplate] | PackedGallery) -> np.ndarray:
+    packed = gallery if isinstance(gallery, PackedGallery) else pack(gallery)
+    if len(packed) == 0:
+        return np.zeros(0, np.float32)
+    if len(probe) < 2:
+        return np.zeros(len(packed), np.float32)
+    return mcc.compare_to_gallery(probe.geo, probe.cyl, packed.geo, packed.cyl, packed.offsets)
+
+
+# --- calibration, fusion, decisions -------------------------------------------------
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Score thresholds at target false-match rates, from the calibration JSON of ENGINE_VERSION."""
+
+    engine_version: str
+    finger_fmr_1e2: float
+    finger_fmr_1e3: float
+    finger_fmr_1e4: float
+    fused_fmr_1e2: float
+    fused_fmr_1e3: float
+    fused_fmr_1e4: float
+    calibrated_on: str
+
+    def finger(self, fmr: float) -> float:
+        return {1e-2: self.finger_fmr_1e2, 1e-3: self.finger_fmr_1e3, 1e-4: self.finger_fmr_1e4}[_fmr_key(fmr)]
+
+    def fused(self, fmr: float) -> float:
+        return {1e-2: self.fused_fmr_1e2, 1e-3: self.fused_fmr_1e3, 1e-4: self.fused_fmr_1e4}[_fmr_key(fmr)]
+
+
+def _fmr_key(fmr: float) -> float:
+    for f in _SUPPORTED_FMRS:
+        if abs(math.log10(fmr) - math.log10(f)) < 1e-6:
+            return f
+    raise ValueError(f"no calibrated threshold for FMR {fmr}; supported: {_SUPPORTED_FMRS}")
+
+
+CALIBRATION_FILE = f"calibration-{ENGINE_VERSION}.json"
+
+
+@lru_cache(maxsize=1)
+def calibration() -> dict:
+    path = resources.files(__name__).joinpath(CALIBRATION_FILE)
+    if not path.is_file():
+        raise FileNotFoundError(f"no calibration for engine {ENGINE_VERSION}: {CALIBRATION_FILE} missing "
+                                "(run `papilla bench calibrate`)")
+    data = json.loads(path.read_text())
+    if data.get("engine_version") != ENGINE_VERSION:
+        raise ValueError(f"{CALIBRATION_FILE} is for engine {data.get('engine_version')!r}, not {ENGINE_VERSION!r}")
+    return data
+
+
+def thresholds() -> Thresholds:
+    c = calibration()
+    f, u = c["finger_thresholds"], c["fused_thresholds"]
+    return Thresholds(
+        engine_version=ENGINE_VERSION,
+        finger_fmr_1e2=f["1e-2"], finger_fmr_1e3=f["1e-3"], finger_fmr_1e4=f["1e-4"],
+        fused_fmr_1e2=u["1e-2"], fused_fmr_1e3=u["1e-3"], fused_fmr_1e4=u["1e-4"],
+        calibrated_on=c.get("calibrated_on", ""),
+    )
+
+
+def finger_log_fmr(score: float, model: Mapping | None = None) -> float:
+    """-log10 of the impostor tail probability P(impostor score >= score) for one finger."""
+    model = model or calibration()["impostor_tail"]
+    xs = model["scores"]
+    ys = model["neg_log10_fmr"]
+    if score <= xs[0]:
+        return float(ys[0])
+    if score <= xs[-1]:
+        return float(np.interp(score, xs, ys))
+    # beyond the observed impostors: the fitted exponential tail
+    return float(ys[-1] + model["tail_slope"] * (score - xs[-1]))
+
+
+def fuse(scores: Mapping[str, float], model: Mapping | None = None) -> float:
+    """Fused evidence of several fingers: -log10 of Fisher's combined impostor p-value.
+
+    Each finger score becomes its impostor tail probability p_i (calibration); under
+    independence -2 sum ln p_i is chi-square with 2k degrees of freedom, so the result
+    is on the same scale whatever the number k of fingers present (a fused score of 4
+    ~ FMR 1e-4).  Missing fingers are simply absent; no finger -> 0.
+    """
+    vals = [float(s) for s in scores.values() if s is not None and not math.isnan(float(s))]
+    if not vals:
+        return 0.0
+    ln_p = [-finger_log_fmr(s, model) * math.log(10.0) for s in vals]
+    x = -sum(ln_p)  # = 0.5 * chi2 statistic; survival of chi2(2k) at 2x
+    k = len(vals)
+    # P(chi2_2k >= 2x) = exp(-x) * sum_{i<k} x^i / i!  (computed in log space)
+    terms = [i * math.log(x) - math.lgamma(i + 1) if x > 0 else (0.0 if i == 0 else -math.inf) for i in range(k)]
+    mx = max(terms)
+    log_sf = -x + mx + math.log(sum(math.exp(t - mx) for t in terms))
+    return max(0.0, -log_sf / math.log(10.0))
+
+
+def decide(score: float, fmr: float = 1e-4, fused: bool = False) -> bool:
+    """True = match: `score` (a compare() score, or a fuse() score with fused=True) reaches the threshold."""
+    t = thresholds()
+    return score >= (t.fused(fmr) if fused else t.finger(fmr))
+
+
+__all__ = [
+    "ENGINE_VERSION", "PreparedTemplate", "PackedGallery", "Thresholds", "TemplateVersionError",
+    "prepare", "compare", "compare_many", "pack", "fuse", "thresholds", "decide", "calibration",
+    "finger_log_fmr",
+]
