@@ -1,0 +1,29 @@
+"""Minutiae extraction engine.
+
+Pure stages (each with a parameters dataclass in `params`):
+
+  resolution   -> 500 dpi 8-bit image               resolution.normalize_resolution
+  segmentation -> foreground mask                   segmentation.segment
+  orientation  -> ridge orientation + coherence     orientation.orientation_field
+  frequency    -> ridge period (px)                 frequency.ridge_period
+  enhancement  -> contextual Gabor filtering        enhancement.enhance
+  binarization -> ridge pixels, thinning            thinning.binarize / thinning.thin
+  minutiae     -> crossing number + ridge tracing   minutiae.detect / minutiae.trace_all
+  filtering    -> false-minutia removal             filtering.filter_minutiae
+  quality      -> minutia and finger quality        quality.local_quality / finger_quality
+
+`extract()` returns a `FingerTemplate`; `extract_with_intermediates()` also
+returns every intermediate so it can be dumped and drawn (`papilla inspect`).
+"""
+from __future__ import annotations
+
+from .params import (BinarizationParams, EnhancementParams, ExtractionParams, FilterParams,
+                     FrequencyParams, MinutiaeParams, OrientationParams, QualityParams,
+                     ResolutionParams, SegmentationParams)
+from .pipeline import Intermediates, extract, extract_with_intermediates, warm_up
+
+__all__ = [
+    "extract", "extract_with_intermediates", "warm_up", "Intermediates", "ExtractionParams",
+    "ResolutionParams", "SegmentationParams", "OrientationParams", "FrequencyParams",
+    "EnhancementParams", "BinarizationParams", "MinutiaeParams", "FilterParams", "QualityParams",
+]

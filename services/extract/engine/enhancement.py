@@ -1,0 +1,115 @@
+"""Stage 4: contextual enhancement.
+
+A 2-D Gabor filter tuned to the local orientation and period, computed as
+two oriented 1-D passes (Gaussian along the ridge, then a zero-mean Gabor
+profile across it).  For a locally straight ridge flow this equals the
+separable 2-D Gabor, at a fraction of the cost.  Output is positive on
+ridges (input ridges are dark), roughly unit variance.
+"""
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+from scipy import ndimage as ndi
+
+from .frequency import _bilinear
+from .params import EnhancementParams
+
+
+def normalize(img: np.ndarray, sigma: float, mask: np.ndarray | None = None) -> np.ndarray:
+    f = img.astype(np.float32)
+    mean = ndi.gaussian_filter(f, sigma)
+    d = f - mean
+    std = np.sqrt(ndi.gaussian_filter(d * d, sigma))
+    return (d / (std + 1.0)).astype(np.float32)
+
+
+def _kernels(pmin: float, pmax: float, step: float, ratio: float):
+    periods = np.arange(pmin, pmax + step * 0.5, step)
+    radius = int(np.ceil(2.5 * ratio * pmax))
+    t = np.arange(-radius, radius + 1, dtype=np.float64)
+    ker = np.zeros((len(periods), len(t)), dtype=np.float32)
+    for i, p in enumerate(periods):
+        sig = ratio * p
+        env = np.exp(-t * t / (2 * sig * sig))
+        env[np.abs(t) > 2.5 * sig + 0.5] = 0
+        g = env * np.cos(2 * np.pi * t / p)
+        g -= env * (g.sum() / env.sum())          # zero mean (no DC response)
+        g /= np.sqrt((g * g).sum())
+        ker[i] = -g                                  # dark ridges -> positive output
+    return ker, radius
+
+
+@nb.njit(cache=True, nogil=True)
+def _along(img, theta, mask, sigma):
+    h, w = img.shape
+    r = int(np.ceil(2.5 * sigma))
+    wts = np.empty(2 * r + 1, dtype=np.float32)
+    tot = 0.0
+    for i in range(2 * r + 1):
+        t = i - r
+        wts[i] = np.exp(-t * t / (2.0 * sigma * sigma))
+        tot += wts[i]
+    for i in range(2 * r + 1):
+        wts[i] /= tot
+    out = np.zeros((h, w), dtype=np.float32)
+    for y in range(h):
+        for x in range(w):
+            if not mask[y, x]:
+                continue
+            th = theta[y, x]
+            cx = np.cos(th)
+            cy = np.sin(th)
+            acc = 0.0
+            for i in range(2 * r + 1):
+                t = i - r
+                acc += wts[i] * _bilinear(img, x + t * cx, y + t * cy)
+            out[y, x] = acc
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
+def _across(img, theta, period, mask, ker, radius, pmin, pstep):
+    h, w = img.shape
+    nk = ker.shape[0]
+    out = np.zeros((h, w), dtype=np.float32)
+    for y in range(h):
+        for x in range(w):
+            if not mask[y, x]:
+                continue
+            th = theta[y, x]
+            nx = -np.sin(th)
+            ny = np.cos(th)
+            k = int((period[y, x] - pmin) / pstep + 0.5)
+            if k < 0:
+                k = 0
+            if k >= nk:
+                k = nk - 1
+            acc = 0.0
+            for i in range(2 * radius + 1):
+                wv = ker[k, i]
+                if wv == 0.0:
+                    continue
+                t = i - radius
+                acc += wv * _bilinear(img, x + t * nx, y + t * ny)
+            out[y, x] = acc
+    return out
+
+
+_KCACHE: dict = {}
+
+
+def enhance(img: np.ndarray, theta: np.ndarray, period: np.ndarray, mask: np.ndarray,
+            params: EnhancementParams = EnhancementParams(),
+            pmin: float = 4.0, pmax: float = 16.0) -> np.ndarray:
+    key = (pmin, pmax, params.period_step, params.across_sigma_ratio)
+    if key not in _KCACHE:
+        _KCACHE[key] = _kernels(pmin, pmax, params.period_step, params.across_sigma_ratio)
+    ker, radius = _KCACHE[key]
+    norm = normalize(img, params.normalize_sigma)
+    work = ndi.binary_dilation(mask, iterations=radius + 2) if mask.any() else mask
+    th = np.ascontiguousarray(theta, dtype=np.float32)
+    sm = _along(norm, th, work, float(params.along_sigma))
+    enh = _across(sm, th, np.ascontiguousarray(period, dtype=np.float32), np.ascontiguousarray(mask),
+                  ker, radius, float(pmin), float(params.period_step))
+    return enh

@@ -1,0 +1,125 @@
+"""Stage 3: local ridge period (inverse frequency) from oriented x-signatures."""
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+from scipy import ndimage as ndi
+
+from .params import FrequencyParams
+
+
+@nb.njit(cache=True, nogil=True)
+def _bilinear(img, x, y):
+    h, w = img.shape
+    if x < 0.0:
+        x = 0.0
+    if y < 0.0:
+        y = 0.0
+    if x > w - 1.001:
+        x = w - 1.001
+    if y > h - 1.001:
+        y = h - 1.001
+    x0 = int(x)
+    y0 = int(y)
+    fx = x - x0
+    fy = y - y0
+    a = img[y0, x0] * (1.0 - fx) + img[y0, x0 + 1] * fx
+    b = img[y0 + 1, x0] * (1.0 - fx) + img[y0 + 1, x0 + 1] * fx
+    return a * (1.0 - fy) + b * fy
+
+
+@nb.njit(cache=True, nogil=True)
+def _block_periods(img, theta, mask, step, length, width, pmin, pmax):
+    h, w = img.shape
+    nby = (h + step - 1) // step
+    nbx = (w + step - 1) // step
+    out = np.zeros((nby, nbx), dtype=np.float32)
+    sig = np.zeros(length, dtype=np.float64)
+    sm = np.zeros(length, dtype=np.float64)
+    for by in range(nby):
+        for bx in range(nbx):
+            cy = min(by * step + step // 2, h - 1)
+            cx = min(bx * step + step // 2, w - 1)
+            if not mask[cy, cx]:
+                continue
+            th = theta[cy, cx]
+            rx = np.cos(th)
+            ry = np.sin(th)
+            nx = -ry
+            ny = rx
+            for k in range(length):
+                t = k - length * 0.5
+                acc = 0.0
+                for s in range(width):
+                    u = s - width * 0.5
+                    acc += _bilinear(img, cx + t * nx + u * rx, cy + t * ny + u * ry)
+                sig[k] = acc / width
+            for k in range(length):
+                a = sig[max(k - 1, 0)]
+                b = sig[min(k + 1, length - 1)]
+                sm[k] = 0.25 * a + 0.5 * sig[k] + 0.25 * b
+            mean = 0.0
+            for k in range(length):
+                mean += sm[k]
+            mean /= length
+            # peaks (ridges are dark: use minima -> maxima of the negated signal)
+            first = -1
+            last = -1
+            npk = 0
+            amp = 0.0
+            for k in range(1, length - 1):
+                if sm[k] < sm[k - 1] and sm[k] <= sm[k + 1] and sm[k] < mean:
+                    if first < 0:
+                        first = k
+                    last = k
+                    npk += 1
+                    amp += mean - sm[k]
+            if npk >= 2:
+                p = (last - first) / (npk - 1.0)
+                if pmin <= p <= pmax and amp / npk > 1e-3:
+                    out[by, bx] = p
+    return out
+
+
+def _fill_invalid(per: np.ndarray, default: float, iterations: int = 50) -> np.ndarray:
+    valid = per > 0
+    if not valid.any():
+        return np.full_like(per, default)
+    p = per.copy()
+    for _ in range(iterations):
+        if valid.all():
+            break
+        s = ndi.uniform_filter(np.where(valid, p, 0.0), 3, mode="nearest") * 9
+        c = ndi.uniform_filter(valid.astype(np.float32), 3, mode="nearest") * 9
+        grow = (~valid) & (c > 0.5)
+        p[grow] = s[grow] / c[grow]
+        valid = valid | grow
+    p[~valid] = np.median(per[per > 0])
+    return p
+
+
+def ridge_period(img: np.ndarray, theta: np.ndarray, mask: np.ndarray,
+                 params: FrequencyParams = FrequencyParams()) -> np.ndarray:
+    """Per-pixel ridge period in px (float32); frequency = 1 / period."""
+    h, w = img.shape
+    f = np.ascontiguousarray(img, dtype=np.float32)
+    per = _block_periods(f, np.ascontiguousarray(theta, dtype=np.float32), np.ascontiguousarray(mask),
+                         params.block, params.window_length, params.window_width,
+                         params.min_period, params.max_period)
+    # reject outliers against the block median
+    valid = per > 0
+    if valid.sum() >= 4:
+        med = float(np.median(per[valid]))
+        per[valid & (np.abs(per - med) > 0.45 * med)] = 0
+    per = _fill_invalid(per, params.default_period)
+    if params.smooth_sigma > 0:
+        per = ndi.gaussian_filter(per, params.smooth_sigma, mode="nearest")
+    full = ndi.zoom(per, params.block, order=1, mode="nearest", grid_mode=True)
+    out = np.empty((h, w), dtype=np.float32)
+    fh, fw = full.shape
+    out[:min(h, fh), :min(w, fw)] = full[:h, :w]
+    if fh < h:
+        out[fh:, :] = out[fh - 1:fh, :]
+    if fw < w:
+        out[:, fw:] = out[:, fw - 1:fw]
+    return np.clip(out, params.min_period, params.max_period)

@@ -1,0 +1,118 @@
+"""Stage 5: binarization and thinning to a one-pixel 8-connected skeleton."""
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+from scipy import ndimage as ndi
+
+from .params import BinarizationParams
+
+# ring order: N, NE, E, SE, S, SW, W, NW  (dy, dx)
+RING_DY = np.array([-1, -1, 0, 1, 1, 1, 0, -1], dtype=np.int64)
+RING_DX = np.array([0, 1, 1, 1, 0, -1, -1, -1], dtype=np.int64)
+
+
+def _ring_components(code: int) -> int:
+    bits = [(code >> i) & 1 for i in range(8)]
+    seen = [False] * 8
+    n = 0
+    for i in range(8):
+        if not bits[i] or seen[i]:
+            continue
+        n += 1
+        stack = [i]
+        seen[i] = True
+        while stack:
+            a = stack.pop()
+            for b in range(8):
+                if bits[b] and not seen[b]:
+                    d = (a - b) % 8
+                    if d in (1, 7) or (a % 2 == 0 and b % 2 == 0 and d in (2, 6)):
+                        seen[b] = True
+                        stack.append(b)
+    return n
+
+
+def _build_luts():
+    zs1 = np.zeros(256, dtype=np.bool_)
+    zs2 = np.zeros(256, dtype=np.bool_)
+    corner = np.zeros(256, dtype=np.bool_)
+    for c in range(256):
+        p = [(c >> i) & 1 for i in range(8)]  # P2..P9 = N, NE, E, SE, S, SW, W, NW
+        b = sum(p)
+        a = sum(1 for i in range(8) if p[i] == 0 and p[(i + 1) % 8] == 1)
+        n, e, s, w = p[0], p[2], p[4], p[6]
+        if 2 <= b <= 6 and a == 1:
+            zs1[c] = (n * e * s == 0) and (e * s * w == 0)
+            zs2[c] = (n * e * w == 0) and (n * s * w == 0)
+        orth = (n and e) or (e and s) or (s and w) or (w and n)
+        corner[c] = bool(orth) and b >= 2 and _ring_components(c) == 1 and (n + e + s + w) < 4
+    return zs1, zs2, corner
+
+
+ZS1, ZS2, CORNER = _build_luts()
+
+
+@nb.njit(cache=True, nogil=True)
+def _code(img, y, x):
+    c = 0
+    for i in range(8):
+        if img[y + RING_DY[i], x + RING_DX[i]]:
+            c |= 1 << i
+    return c
+
+
+@nb.njit(cache=True, nogil=True)
+def _thin(img, zs1, zs2, corner):
+    """Zhang-Suen thinning, then removal of staircase corners (in place)."""
+    h, w = img.shape
+    ys = np.empty(h * w, dtype=np.int64)
+    xs = np.empty(h * w, dtype=np.int64)
+    changed = True
+    while changed:
+        changed = False
+        for sub in range(2):
+            lut = zs1 if sub == 0 else zs2
+            n = 0
+            for y in range(1, h - 1):
+                for x in range(1, w - 1):
+                    if img[y, x] and lut[_code(img, y, x)]:
+                        ys[n] = y
+                        xs[n] = x
+                        n += 1
+            for i in range(n):
+                img[ys[i], xs[i]] = False
+            if n > 0:
+                changed = True
+    for y in range(1, h - 1):
+        for x in range(1, w - 1):
+            if img[y, x] and corner[_code(img, y, x)]:
+                img[y, x] = False
+    return img
+
+
+def binarize(enhanced: np.ndarray, mask: np.ndarray, params: BinarizationParams = BinarizationParams()) -> np.ndarray:
+    ridges = (enhanced > params.threshold) & mask
+    if params.fill_hole_px > 0:
+        holes = mask & ~ridges
+        lab, n = ndi.label(holes)
+        if n:
+            sizes = np.bincount(lab.ravel())
+            small = sizes < params.fill_hole_px
+            small[0] = False
+            ridges |= small[lab]
+    if params.min_blob_px > 0:
+        lab, n = ndi.label(ridges, structure=np.ones((3, 3)))
+        if n:
+            sizes = np.bincount(lab.ravel())
+            keep = sizes >= params.min_blob_px
+            keep[0] = False
+            ridges = keep[lab]
+    return ridges
+
+
+def thin(binary: np.ndarray) -> np.ndarray:
+    img = np.zeros((binary.shape[0] + 2, binary.shape[1] + 2), dtype=np.bool_)
+    img[1:-1, 1:-1] = binary
+    _thin(img, ZS1, ZS2, CORNER)
+    return img[1:-1, 1:-1].copy()
