@@ -1,0 +1,80 @@
+"""The document store: one small interface (`Store`), a SQLite and a MongoDB backend.
+
+    from papilla.shared.store import open_store
+    with open_store("sqlite:///var/lib/papilla/papilla.sqlite3") as store:
+        store.insert("subjects", {"_id": "s1", "iin_hash": "..."})
+
+Collections and indexes are declared in `indexes.py`; the contract both
+backends honour is described in `base.py`.
+"""
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from .base import DuplicateKeyError, InvalidDocument, Store, StoreError, UnknownCollection, UnsupportedQuery
+
+__all__ = [
+    "DuplicateKeyError",
+    "InvalidDocument",
+    "Store",
+    "StoreError",
+    "UnknownCollection",
+    "UnsupportedQuery",
+    "open_store",
+    "parse_mongo_database",
+]
+
+DEFAULT_MONGO_DATABASE = "papilla"
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+_DATABASE_NAME = re.compile(r"^[^/\\. \"$\x00]{1,63}$")
+
+
+def open_store(uri: str) -> Store:
+    """Open the store named by `uri`.
+
+    * ``sqlite:///abs/path.sqlite3`` (absolute) or ``sqlite:relative/path.sqlite3`` -> SQLiteStore
+    * ``mongodb://...`` or ``mongodb+srv://...`` -> MongoStore; the database is the URI path
+      (``mongodb://host/papilla_prod``), default ``papilla``.
+
+    ValueError for anything else; the message never repeats the URI (it may hold credentials).
+    """
+    if not isinstance(uri, str):
+        raise ValueError("store URI must be a string")
+    match = _SCHEME.match(uri)
+    scheme = match.group(1).lower() if match else None
+    if scheme == "sqlite":
+        from .sqlite import SQLiteStore
+
+        return SQLiteStore(_sqlite_path(uri))
+    if scheme in ("mongodb", "mongodb+srv"):
+        from .mongo import MongoStore
+
+        return MongoStore(uri, parse_mongo_database(uri))
+    if scheme is None:
+        raise ValueError("store URI has no scheme; expected sqlite:///path, sqlite:path or mongodb://...")
+    raise ValueError(f"unsupported store URI scheme {scheme!r}; expected sqlite or mongodb")
+
+
+def _sqlite_path(uri: str) -> str:
+    rest = uri[len("sqlite:"):]
+    if rest.startswith("//"):
+        # sqlite:///abs/path -> "/abs/path"; sqlite://host/... is not a thing
+        if not rest.startswith("///"):
+            raise ValueError("sqlite URI must be sqlite:///absolute/path or sqlite:relative/path")
+        rest = rest[2:]
+    rest = rest.split("?", 1)[0]
+    if not rest or rest.endswith("/"):
+        raise ValueError("sqlite URI names no database file")
+    return rest
+
+
+def parse_mongo_database(uri: str) -> str:
+    """Database name from a MongoDB URI's path, or `papilla`; ValueError (without the URI) if invalid."""
+    path = urlsplit(uri).path
+    name = path.lstrip("/")
+    if not name:
+        return DEFAULT_MONGO_DATABASE
+    if not _DATABASE_NAME.match(name):
+        raise ValueError("invalid MongoDB database name in store URI")
+    return name

@@ -1,0 +1,156 @@
+"""The one place where collections and their indexes are declared.
+
+Both backends read this module: `MongoStore.ensure_indexes()` creates these
+indexes in MongoDB, `SQLiteStore` materializes every indexed field in its own
+column and creates the same (unique, partial) indexes in SQLite. Queries may
+only filter and sort on `_id` and on fields declared here, so every query is
+indexed on MongoDB too.
+
+Unique-index semantics (identical on both backends, proven by the contract
+tests): a document takes part in a unique index only when it HAS every indexed
+field (an explicit ``None`` counts as having it) and matches the index's
+partial filter. A document that lacks the field never conflicts. On MongoDB
+this is the partial filter ``{field: {"$exists": true}}`` added to every
+unique index; on SQLite the index's ``WHERE`` clause.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+
+from .base import UnknownCollection
+
+_FIELD_PATH = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$")
+_COLLECTION_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_PARTIAL_VALUE_TYPES = (str, int, bool)
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """One index of one collection.
+
+    fields:  indexed field paths (dotted paths reach into sub-documents), ascending.
+    unique:  refuse two documents with equal values (documents lacking a field are exempt).
+    partial: equality-only filter restricting which documents the index covers,
+             e.g. ``{"state": "ACTIVE"}``; values must be str, int or bool.
+    name:    index name; derived from the other attributes when left empty.
+    """
+
+    collection: str
+    fields: tuple[str, ...]
+    unique: bool = False
+    partial: dict | None = field(default=None, hash=False, compare=False)
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if not _COLLECTION_NAME.match(self.collection):
+            raise ValueError(f"invalid collection name {self.collection!r}")
+        if isinstance(self.fields, str) or not self.fields:
+            raise ValueError("IndexSpec.fields must be a non-empty tuple of field paths")
+        object.__setattr__(self, "fields", tuple(self.fields))
+        for path in self.fields:
+            if not _FIELD_PATH.match(path) or path == "_id":
+                raise ValueError(f"invalid indexed field {path!r} in {self.collection}")
+        for path, value in (self.partial or {}).items():
+            if not _FIELD_PATH.match(path):
+                raise ValueError(f"invalid partial-filter field {path!r} in {self.collection}")
+            if not isinstance(value, _PARTIAL_VALUE_TYPES):
+                raise ValueError(f"partial filter on {path!r} must be an equality on str, int or bool")
+        if not self.name:
+            object.__setattr__(self, "name", self._derived_name())
+
+    def _derived_name(self) -> str:
+        name = "_".join(f"{path.replace('.', '_')}_1" for path in self.fields)
+        if self.unique:
+            name += "_unique"
+        if self.partial:
+            digest = hashlib.sha256(json.dumps(self.partial, sort_keys=True).encode()).hexdigest()[:8]
+            name += f"_partial_{digest}"
+        return name
+
+    @property
+    def partial_fields(self) -> tuple[str, ...]:
+        """Fields the partial filter reads (they must be materialized too)."""
+        return tuple(self.partial or {})
+
+
+def _specs(collection: str, *specs: tuple) -> tuple[IndexSpec, ...]:
+    """Shorthand: each spec is (fields, unique=False, partial=None, name="")."""
+    built = []
+    for spec in specs:
+        fields, *rest = spec
+        built.append(IndexSpec(collection, tuple(fields), *rest))
+    return tuple(built)
+
+
+COLLECTIONS: dict[str, tuple[IndexSpec, ...]] = {
+    # _id = subject id
+    "subjects": _specs("subjects", (("iin_hash",), True)),
+    # _id = enrollment id = packet id; one ACTIVE enrollment per subject.
+    "enrollments": _specs(
+        "enrollments",
+        (("subject_id",),),
+        (("state",),),
+        (("subject_id",), True, {"state": "ACTIVE"}, "subject_id_1_unique_active"),
+        (("created_at",),),
+    ),
+    # _id = f"{enrollment_id}:{finger}"
+    "biometrics": _specs("biometrics", (("enrollment_id",),), (("subject_id",),)),
+    # _id = enrollment id
+    "gallery": _specs("gallery", (("subject_id",),), (("seq",), True)),
+    # _id = request id
+    "results": _specs("results", (("reply_to",),), (("published",),)),
+    # _id = station / service id
+    "senders": _specs("senders", (("status",),), (("kind",),)),
+    "dead_letters": _specs("dead_letters", (("queue",),), (("reason",),), (("created_at",),)),
+    # _id = subject id; looked up by _id only
+    "data_keys": (),
+    # _id = sequence number (int)
+    "audit": _specs("audit", (("subject_id",),), (("action",),)),
+    "jobs": _specs("jobs", (("kind",),), (("state",),)),
+}
+
+
+def _check_declarations() -> None:
+    for collection, specs in COLLECTIONS.items():
+        names = [spec.name for spec in specs]
+        if len(names) != len(set(names)):
+            raise ValueError(f"duplicate index names in {collection}")
+        for spec in specs:
+            if spec.collection != collection:
+                raise ValueError(f"index {spec.name} declared under {collection} but names {spec.collection}")
+
+
+_check_declarations()
+
+
+def indexes_of(collection: str) -> tuple[IndexSpec, ...]:
+    """The declared indexes of a collection; UnknownCollection for an undeclared one."""
+    try:
+        return COLLECTIONS[collection]
+    except (KeyError, TypeError):
+        raise UnknownCollection(f"collection {collection!r} is not declared in papilla.shared.store.indexes") from None
+
+
+def indexed_fields(collection: str) -> tuple[str, ...]:
+    """Field paths that may be filtered and sorted on (besides `_id`), in declaration order."""
+    seen: dict[str, None] = {}
+    for spec in indexes_of(collection):
+        for path in spec.fields:
+            seen.setdefault(path, None)
+    return tuple(seen)
+
+
+def materialized_fields(collection: str) -> tuple[str, ...]:
+    """Indexed fields plus the fields partial filters read: what SQLite keeps in columns."""
+    seen = dict.fromkeys(indexed_fields(collection))
+    for spec in indexes_of(collection):
+        for path in spec.partial_fields:
+            seen.setdefault(path, None)
+    return tuple(seen)
+
+
+def unique_indexes(collection: str) -> tuple[IndexSpec, ...]:
+    return tuple(spec for spec in indexes_of(collection) if spec.unique)
