@@ -16,3 +16,5 @@ class Refusal(Exception):
         if code:
             self.code = code
         self.rule = rule
+        self.request_id: str | None = None   # set once the refused message's ids are known,
+        self.reply_to: str | None = None     # so the sender gets a REFUSED result

@@ -1,0 +1,199 @@
+"""The extract stage: open sealed packets and requests, extract, store encrypted.
+
+Pure domain code over a `Centre`; the dramatiq actors in `actors.py` only
+decode arguments, call these functions and send the next message.
+Idempotent by packet / request id: a redelivered message finds its work done.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+
+from papilla.shared.centre import Centre
+from papilla.shared.crypto.iin import InvalidIIN, birth_date_from_iin, validate_iin
+from papilla.shared.crypto.sealing import OpenedPacket, SealError, open_sealed
+from papilla.shared.errors import Refusal
+from papilla.shared.legal import eligibility
+from papilla.shared.messages import (EnrollmentPacket, IdentifyRequest, LifecycleCommand, MessageError,
+                                     VerifyRequest, parse_request)
+from papilla.shared.store.base import DuplicateKeyError
+
+from .templating import FingerRecord, template_from_image
+
+ENROLLMENTS, SUBJECTS, BIOMETRICS, JOBS = "enrollments", "subjects", "biometrics", "jobs"
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def open_message(centre: Centre, sealed: bytes, *, sender_kind: str) -> tuple[OpenedPacket, object]:
+    """Verify the sender's seal and validate the message inside, or raise a Refusal."""
+    try:
+        opened = open_sealed(sealed, senders=centre.senders, centre_private=centre.centre_key)
+    except SealError as exc:
+        raise Refusal(str(exc), code=exc.code, rule="cryptographic_protection") from None
+    record = centre.senders.get(opened.sender_id)
+    if record.kind != sender_kind:
+        raise Refusal(f"sender is a {record.kind}, this queue accepts {sender_kind} messages", code="wrong_sender_kind")
+    try:
+        message = parse_request(opened.payload)
+    except MessageError as exc:
+        raise Refusal(str(exc), code=exc.code) from None
+    return opened, message
+
+
+def checked_iin(iin: str) -> str:
+    try:
+        return validate_iin(iin)
+    except InvalidIIN as exc:
+        raise Refusal(f"applicant IIN invalid: {exc}", code="invalid_iin") from None
+
+
+def subject_for(centre: Centre, iin: str, *, create: bool) -> dict | None:
+    """The subject record of this IIN, found by keyed hash (created once, race-free)."""
+    iin_hash = centre.hasher.hash(iin)
+    found = centre.store.find_one(SUBJECTS, {"iin_hash": iin_hash})
+    if found or not create:
+        return found
+    subject_id = f"sub-{_random_id()}"
+    doc = {"_id": subject_id, "iin_hash": iin_hash, "created_at": now_iso(), "blocked": False}
+    doc["iin"] = centre.cipher.encrypt(subject_id, SUBJECTS, subject_id, "iin", iin.encode())
+    try:
+        centre.store.insert(SUBJECTS, doc)
+        return doc
+    except DuplicateKeyError:
+        centre.cipher.shred(subject_id)  # the data key made for the losing record
+        return centre.store.find_one(SUBJECTS, {"iin_hash": iin_hash})
+
+
+@dataclass(frozen=True)
+class Accepted:
+    enrollment_id: str
+    state: str
+
+
+def accept_enrollment(centre: Centre, sealed: bytes, *, today: date | None = None) -> Accepted:
+    """Open, check, extract and store an enrollment packet; state EXTRACTED (or what it already reached)."""
+    opened, packet = open_message(centre, sealed, sender_kind="station")
+    if not isinstance(packet, EnrollmentPacket):
+        raise Refusal("the enrollment queue accepts papilla.enrollment/1 packets only", code="wrong_schema")
+    if packet.packet_id != opened.packet_id or packet.station_id != opened.sender_id:
+        raise Refusal("packet id or station id differs from the sealed header", code="header_mismatch")
+    try:
+        return _accept_packet(centre, packet, today)
+    except Refusal as refusal:
+        refusal.request_id, refusal.reply_to = packet.packet_id, packet.reply_to or packet.station_id
+        raise
+
+
+def _accept_packet(centre: Centre, packet: EnrollmentPacket, today: date | None) -> Accepted:
+    existing = centre.store.get(ENROLLMENTS, packet.packet_id)
+    if existing:
+        return Accepted(existing["_id"], existing["state"])
+
+    iin = checked_iin(packet.applicant.iin)
+    eligibility.check_applicant(birth=birth_date_from_iin(iin), today=today or packet.captured_at.date(),
+                                legal_capacity=packet.applicant.legal_capacity,
+                                custodian_present=packet.applicant.custodian_present)
+    eligibility.check_consent(packet.consent)
+    eligibility.check_fingers({f.position: f.status.value for f in packet.fingers})
+
+    records = [template_from_image(f.position, f.image, f.dpi) for f in packet.fingers if f.image is not None]
+    subject = subject_for(centre, iin, create=True)
+    if subject.get("blocked"):
+        raise Refusal("the subject's data is blocked", code="subject_blocked", rule="blocking")
+    enrollment_id = packet.packet_id
+    for record in records:
+        _store_finger(centre, subject["_id"], enrollment_id, record, _image_of(packet, record.position))
+    personal = json.dumps({"full_name": packet.applicant.full_name,
+                           "consent": packet.consent.model_dump(mode="json")}).encode()
+    doc = {
+        "_id": enrollment_id, "subject_id": subject["_id"], "state": "EXTRACTED",
+        "station_id": packet.station_id, "operator_id": packet.operator_id, "created_at": now_iso(),
+        "captured_at": packet.captured_at.isoformat(), "reply_to": packet.reply_to or packet.station_id,
+        "reenrollment_reason": packet.reenrollment_reason,
+        "finger_status": {str(f.position): f.status.value for f in packet.fingers},
+        "finger_quality": {str(r.position): int(r.template.quality) for r in records},
+        "personal": centre.cipher.encrypt(subject["_id"], ENROLLMENTS, enrollment_id, "personal", personal),
+    }
+    try:
+        centre.store.insert(ENROLLMENTS, doc)
+    except DuplicateKeyError:  # a concurrent redelivery won
+        doc = centre.store.get(ENROLLMENTS, enrollment_id)
+    return Accepted(enrollment_id, doc["state"])
+
+
+def _image_of(packet: EnrollmentPacket, position: int) -> bytes:
+    return next(f.image for f in packet.fingers if f.position == position)
+
+
+def _store_finger(centre: Centre, subject_id: str, enrollment_id: str, record: FingerRecord, image: bytes) -> None:
+    doc_id = f"{enrollment_id}:{record.position}"
+    enc = centre.cipher.encrypt
+    doc = {
+        "_id": doc_id, "enrollment_id": enrollment_id, "subject_id": subject_id, "position": record.position,
+        "quality": int(record.template.quality), "engine": record.engine_version,
+        "image": enc(subject_id, BIOMETRICS, doc_id, "image", image),
+        "minutiae": enc(subject_id, BIOMETRICS, doc_id, "minutiae", record.template.minutiae.tobytes()),
+        "prepared": enc(subject_id, BIOMETRICS, doc_id, "prepared", record.prepared),
+    }
+    try:
+        centre.store.insert(BIOMETRICS, doc)
+    except DuplicateKeyError:
+        pass  # written by an earlier delivery of the same packet
+
+
+def job_key_subject(request_id: str) -> str:
+    """Probe templates of a request are encrypted under their own data key, shredded when answered."""
+    return f"job-{request_id}"
+
+
+def accept_request(centre: Centre, sealed: bytes) -> tuple[str, str]:
+    """Open a verify / identify / lifecycle request and store it as a job. Returns (request id, job kind)."""
+    opened, request = open_message(centre, sealed, sender_kind="service")
+    if isinstance(request, EnrollmentPacket):
+        raise Refusal("enrollment packets go to the enrollment queue", code="wrong_schema")
+    try:
+        return _accept_job(centre, opened, request)
+    except Refusal as refusal:
+        refusal.request_id, refusal.reply_to = request.request_id, request.reply_to
+        raise
+
+
+def _accept_job(centre: Centre, opened: OpenedPacket, request) -> tuple[str, str]:
+    existing = centre.store.get(JOBS, request.request_id)
+    if existing:
+        return existing["_id"], existing["kind"]
+    doc = {"_id": request.request_id, "reply_to": request.reply_to, "state": "pending", "created_at": now_iso(),
+           "sender_id": opened.sender_id}
+    if isinstance(request, LifecycleCommand):
+        doc.update(kind="lifecycle", action=request.action.value, reason=request.reason,
+                   requested_by=request.requested_by, enrollment_id=request.enrollment_id,
+                   decision=request.decision)
+        if request.iin is not None:
+            doc["iin_hash"] = centre.hasher.hash(checked_iin(request.iin))
+    else:
+        kind = "verify" if isinstance(request, VerifyRequest) else "identify"
+        doc.update(kind=kind)
+        if isinstance(request, VerifyRequest):
+            doc["iin_hash"] = centre.hasher.hash(checked_iin(request.iin))
+        if isinstance(request, IdentifyRequest):
+            doc["max_candidates"] = request.max_candidates
+        records = [template_from_image(f.position, f.image, f.dpi) for f in request.fingers if f.image is not None]
+        if not records:
+            raise Refusal("the request carries no captured finger", code="no_probe_fingers")
+        key_subject = job_key_subject(request.request_id)
+        doc["probes"] = {str(r.position): centre.cipher.encrypt(key_subject, JOBS, request.request_id,
+                                                               f"probe{r.position}", r.prepared) for r in records}
+    try:
+        centre.store.insert(JOBS, doc)
+    except DuplicateKeyError:
+        pass
+    return doc["_id"], doc["kind"]
+
+
+def _random_id() -> str:
+    import secrets
+    return secrets.token_hex(12)

@@ -1,0 +1,19 @@
+"""Lifecycle worker actors (thin: decode, call domain code)."""
+from __future__ import annotations
+
+import dramatiq
+
+from papilla.shared.routing import LIFECYCLE, SETTLE
+from papilla.services import runtime
+
+from . import commands, enrollments
+
+
+@dramatiq.actor(actor_name=SETTLE.actor, queue_name=SETTLE.queue)
+def settle_enrollment(enrollment_id: str, candidates: list[dict]) -> None:
+    enrollments.settle(runtime.centre(), enrollment_id, candidates)
+
+
+@dramatiq.actor(actor_name=LIFECYCLE.actor, queue_name=LIFECYCLE.queue)
+def lifecycle_command(request_id: str) -> None:
+    commands.run_command(runtime.centre(), request_id)

@@ -1,0 +1,94 @@
+"""Lifecycle commands: blocking, unblocking, destruction, adjudication.
+
+Each command is a stored job (from a sealed service request), answered once
+with a result that cites the rule applied, and recorded in the audit trail.
+"""
+from __future__ import annotations
+
+from papilla.shared import audit, gallery_log, results
+from papilla.shared.centre import Centre
+from papilla.shared.legal.rules import rule
+from papilla.shared.messages import Result
+
+from .enrollments import activate, complete
+
+ENROLLMENTS, SUBJECTS, BIOMETRICS, JOBS = "enrollments", "subjects", "biometrics", "jobs"
+
+
+def _subject(centre: Centre, job: dict) -> dict | None:
+    return centre.store.find_one(SUBJECTS, {"iin_hash": job["iin_hash"]}) if job.get("iin_hash") else None
+
+
+def _result(job: dict, status: str, *, reason: str | None = None, rule_id: str | None = None) -> Result:
+    return Result(request_id=job["_id"], kind="lifecycle", status=status, reason=reason,
+                  rule=rule(rule_id).citation if rule_id else None)
+
+
+def block(centre: Centre, job: dict, *, blocked: bool) -> Result:
+    subject = _subject(centre, job)
+    if subject is None:
+        return _result(job, "NOT_ENROLLED")
+    centre.store.update(SUBJECTS, {"_id": subject["_id"]}, set={"blocked": blocked})
+    for enrollment in centre.store.find(ENROLLMENTS, {"subject_id": subject["_id"], "state": "ACTIVE"}):
+        gallery_log.stamp(centre.store, enrollment["_id"], subject["_id"], active=not blocked)
+    audit.append(centre.store, "blocked" if blocked else "unblocked", subject_id=subject["_id"],
+                 actor=job["requested_by"], details={"request_id": job["_id"]})
+    return _result(job, "BLOCKED" if blocked else "UNBLOCKED", rule_id="blocking")
+
+
+def destroy(centre: Centre, job: dict, *, reason_code: str) -> Result:
+    """Same-day destruction (Rules 406 p.11): gallery first, then the data key, then the documents."""
+    subject = _subject(centre, job)
+    if subject is None:
+        return _result(job, "NOT_ENROLLED")
+    sid = subject["_id"]
+    for enrollment in centre.store.find(ENROLLMENTS, {"subject_id": sid}):
+        gallery_log.stamp(centre.store, enrollment["_id"], sid, active=False)
+    centre.cipher.shred(sid)  # crypto-shredding: copies in backups become unreadable too
+    centre.store.delete(BIOMETRICS, {"subject_id": sid})
+    centre.store.delete(ENROLLMENTS, {"subject_id": sid})
+    centre.store.delete(SUBJECTS, {"_id": sid})
+    audit.append(centre.store, "destroyed", subject_id=sid, actor=job["requested_by"],
+                 details={"request_id": job["_id"], "basis": reason_code})
+    return _result(job, "DESTROYED", rule_id="destruction_same_day")
+
+
+def adjudicate(centre: Centre, job: dict) -> Result:
+    enrollment = centre.store.get(ENROLLMENTS, job.get("enrollment_id") or "")
+    if enrollment is None or enrollment["state"] != "PENDING_REVIEW":
+        return _result(job, "REFUSED", reason="not_pending_review")
+    if job.get("decision") == "distinct_person":
+        state = activate(centre, dict(enrollment, reenrollment_reason=enrollment.get("reenrollment_reason")),
+                         actor=job["requested_by"])
+        complete(centre, centre.store.get(ENROLLMENTS, enrollment["_id"]))
+    else:
+        centre.store.update(ENROLLMENTS, {"_id": enrollment["_id"], "state": "PENDING_REVIEW"},
+                            set={"state": "REJECTED"})
+        state = "REJECTED"
+    audit.append(centre.store, "adjudicated", subject_id=enrollment["subject_id"], actor=job["requested_by"],
+                 details={"enrollment_id": enrollment["_id"], "decision": job.get("decision"), "state": state})
+    return _result(job, state)
+
+
+def run_command(centre: Centre, request_id: str) -> Result | None:
+    done = results.stored_result(centre.store, request_id)
+    job = centre.store.get(JOBS, request_id)
+    if job is None:
+        return done
+    if done is None:
+        action = job["action"]
+        if action in ("block", "unblock"):
+            result = block(centre, job, blocked=action == "block")
+        elif action == "destroy":
+            result = destroy(centre, job, reason_code="application")
+        elif action == "withdraw_consent":
+            result = destroy(centre, job, reason_code="consent_withdrawn")
+        elif action == "adjudicate":
+            result = adjudicate(centre, job)
+        else:
+            result = _result(job, "REFUSED", reason="unknown_action")
+        done = results.deliver(centre.store, centre.publisher, result, job["reply_to"])
+    else:
+        results.deliver(centre.store, centre.publisher, done, job["reply_to"])
+    centre.store.delete(JOBS, {"_id": request_id})
+    return done

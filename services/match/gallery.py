@@ -1,0 +1,83 @@
+"""The in-memory gallery of a match worker, kept in step with the store's gallery log."""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from papilla.shared import gallery_log, metrics
+from papilla.shared.centre import Centre
+from papilla.shared.crypto.errors import CryptoError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GalleryEntry:
+    enrollment_id: str
+    subject_id: str
+    fingers: dict[int, object] = field(default_factory=dict)   # position → PreparedTemplate
+
+
+def load_fingers(centre: Centre, enrollment_id: str, subject_id: str) -> dict[int, object]:
+    from papilla.services.match.engine import PreparedTemplate
+
+    fingers = {}
+    for doc in centre.store.find("biometrics", {"enrollment_id": enrollment_id}):
+        blob = centre.cipher.decrypt(subject_id, "biometrics", doc["_id"], "prepared", doc["prepared"])
+        fingers[int(doc["position"])] = PreparedTemplate.from_bytes(blob)
+    return fingers
+
+
+class Gallery:
+    def __init__(self, centre: Centre):
+        self.centre = centre
+        self.entries: dict[str, GalleryEntry] = {}
+        self.last_seq = 0
+        self._lock = threading.Lock()
+
+    def sync(self) -> None:
+        with self._lock:
+            for change in gallery_log.changes_since(self.centre.store, self.last_seq):
+                self.last_seq = max(self.last_seq, int(change["seq"]))
+                self.entries.pop(change["_id"], None)
+                if change.get("active"):
+                    try:
+                        fingers = load_fingers(self.centre, change["_id"], change["subject_id"])
+                    except CryptoError:
+                        log.warning("gallery entry unreadable (data key destroyed?); left out")
+                        continue
+                    self.entries[change["_id"]] = GalleryEntry(change["_id"], change["subject_id"], fingers)
+            metrics.GALLERY_SIZE.set(len(self.entries))
+
+    def fingers_of(self, enrollment_id: str, subject_id: str) -> dict[int, object]:
+        entry = self.entries.get(enrollment_id)
+        return entry.fingers if entry else load_fingers(self.centre, enrollment_id, subject_id)
+
+    def search(self, probes: dict[int, object], *, threshold: float, exclude: set[str] = frozenset(),
+               exclude_subject: str | None = None, limit: int = 10) -> list[dict]:
+        """Entries whose fused score reaches `threshold`, best first: a 1:N scan per finger position."""
+        from papilla.services.match import engine
+
+        entries = [e for e in self.entries.values()
+                   if e.enrollment_id not in exclude and e.subject_id != exclude_subject]
+        per_entry: list[dict[str, float]] = [{} for _ in entries]
+        for position, probe in probes.items():
+            holders = [i for i, e in enumerate(entries) if position in e.fingers]
+            if not holders:
+                continue
+            scores = engine.compare_many(probe, [entries[i].fingers[position] for i in holders])
+            for i, score in zip(holders, np.asarray(scores, dtype=float)):
+                per_entry[i][str(position)] = float(score)
+        candidates = []
+        for entry, finger_scores in zip(entries, per_entry):
+            if not finger_scores:
+                continue
+            fused = float(engine.fuse(finger_scores))
+            if fused >= threshold:
+                candidates.append({"subject_ref": entry.subject_id, "enrollment_id": entry.enrollment_id,
+                                   "score": fused, "finger_scores": finger_scores})
+        candidates.sort(key=lambda c: -c["score"])
+        return candidates[:limit]

@@ -1,0 +1,96 @@
+"""The match stage: 1:N deduplication of enrollments, 1:1 verification and 1:N identification.
+
+Pure domain code over a `Centre` and a `Gallery`; the actors only decode
+arguments and send the next message. Idempotent: an enrollment already
+decided is not re-decided, a request already answered is answered the same.
+"""
+from __future__ import annotations
+
+from papilla.shared import results
+from papilla.shared.centre import Centre
+from papilla.shared.messages import Candidate, Result
+from papilla.shared.crypto.errors import DataKeyDestroyed
+
+from .gallery import Gallery
+
+ENROLLMENTS, SUBJECTS, JOBS = "enrollments", "subjects", "jobs"
+
+
+def _thresholds():
+    from papilla.services.match import engine
+    return engine.thresholds()
+
+
+def deduplicate(centre: Centre, gallery: Gallery, enrollment_id: str) -> list[dict] | None:
+    """Candidates for an EXTRACTED enrollment among the active gallery (None: not ours to decide any more)."""
+    enrollment = centre.store.get(ENROLLMENTS, enrollment_id)
+    if enrollment is None or enrollment["state"] != "EXTRACTED":
+        return None
+    gallery.sync()
+    probes = gallery.fingers_of(enrollment_id, enrollment["subject_id"])
+    threshold = _thresholds().fused(centre.settings.dedup_fmr)
+    # The person's own earlier record is not a duplicate: re-enrollment is decided by the lifecycle rules.
+    return gallery.search(probes, threshold=threshold, exclude={enrollment_id},
+                          exclude_subject=enrollment["subject_id"], limit=20)
+
+
+def _probes(centre: Centre, job: dict) -> dict[int, object]:
+    from papilla.services.match.engine import PreparedTemplate
+    from papilla.services.extract.intake import job_key_subject
+
+    key_subject = job_key_subject(job["_id"])
+    return {int(pos): PreparedTemplate.from_bytes(
+        centre.cipher.decrypt(key_subject, JOBS, job["_id"], f"probe{pos}", blob))
+        for pos, blob in job["probes"].items()}
+
+
+def verify(centre: Centre, gallery: Gallery, job: dict) -> Result:
+    from papilla.services.match import engine
+
+    rid = job["_id"]
+    subject = centre.store.find_one(SUBJECTS, {"iin_hash": job["iin_hash"]})
+    if subject is None:
+        return Result(request_id=rid, kind="verify", status="NOT_ENROLLED")
+    if subject.get("blocked"):
+        return Result(request_id=rid, kind="verify", status="BLOCKED", rule="blocking")
+    active = centre.store.find_one(ENROLLMENTS, {"subject_id": subject["_id"], "state": "ACTIVE"})
+    if active is None:
+        return Result(request_id=rid, kind="verify", status="NOT_ENROLLED")
+    reference = gallery.fingers_of(active["_id"], subject["_id"])
+    finger_scores = {str(pos): float(engine.compare(probe, reference[pos]))
+                     for pos, probe in _probes(centre, job).items() if pos in reference}
+    if not finger_scores:
+        return Result(request_id=rid, kind="verify", status="NO_MATCH", reason="no_common_fingers")
+    score = float(engine.fuse(finger_scores))
+    matched = score >= _thresholds().fused(centre.settings.verify_fmr)
+    return Result(request_id=rid, kind="verify", status="MATCH" if matched else "NO_MATCH",
+                  score=score, finger_scores=finger_scores)
+
+
+def identify(centre: Centre, gallery: Gallery, job: dict) -> Result:
+    gallery.sync()
+    threshold = _thresholds().fused(centre.settings.identify_fmr)
+    found = gallery.search(_probes(centre, job), threshold=threshold, limit=int(job.get("max_candidates", 10)))
+    return Result(request_id=job["_id"], kind="identify", status="CANDIDATES" if found else "NO_CANDIDATES",
+                  candidates=tuple(Candidate(**c) for c in found))
+
+
+def answer_probe(centre: Centre, gallery: Gallery, request_id: str) -> Result | None:
+    """Answer a stored verify / identify job once; the probe key is shredded when answered."""
+    from papilla.services.extract.intake import job_key_subject
+
+    done = results.stored_result(centre.store, request_id)
+    job = centre.store.get(JOBS, request_id)
+    if job is None:
+        return done
+    if done is None:
+        try:
+            result = verify(centre, gallery, job) if job["kind"] == "verify" else identify(centre, gallery, job)
+        except DataKeyDestroyed:
+            result = Result(request_id=request_id, kind=job["kind"], status="REFUSED", reason="probe_expired")
+        done = results.deliver(centre.store, centre.publisher, result, job["reply_to"])
+    else:
+        results.deliver(centre.store, centre.publisher, done, job["reply_to"])
+    centre.cipher.shred(job_key_subject(request_id))
+    centre.store.delete(JOBS, {"_id": request_id})
+    return done
