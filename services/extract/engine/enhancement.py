@@ -13,14 +13,15 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .frequency import _bilinear
+from .filters import dilate, smooth
 from .params import EnhancementParams
 
 
 def normalize(img: np.ndarray, sigma: float, mask: np.ndarray | None = None) -> np.ndarray:
     f = img.astype(np.float32)
-    mean = ndi.gaussian_filter(f, sigma)
+    mean = smooth(f, sigma)
     d = f - mean
-    std = np.sqrt(ndi.gaussian_filter(d * d, sigma))
+    std = np.sqrt(smooth(d * d, sigma))
     return (d / (std + 1.0)).astype(np.float32)
 
 
@@ -40,14 +41,14 @@ def _kernels(pmin: float, pmax: float, step: float, ratio: float):
     return ker, radius
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, fastmath=True)
 def _along(img, theta, mask, sigma):
     h, w = img.shape
-    r = int(np.ceil(2.5 * sigma))
+    r = int(np.ceil(1.25 * sigma))      # taps every 2 px over +-2.5 sigma
     wts = np.empty(2 * r + 1, dtype=np.float32)
     tot = 0.0
     for i in range(2 * r + 1):
-        t = i - r
+        t = 2.0 * (i - r)
         wts[i] = np.exp(-t * t / (2.0 * sigma * sigma))
         tot += wts[i]
     for i in range(2 * r + 1):
@@ -62,13 +63,13 @@ def _along(img, theta, mask, sigma):
             cy = np.sin(th)
             acc = 0.0
             for i in range(2 * r + 1):
-                t = i - r
+                t = 2.0 * (i - r)
                 acc += wts[i] * _bilinear(img, x + t * cx, y + t * cy)
             out[y, x] = acc
     return out
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, fastmath=True)
 def _across(img, theta, period, mask, ker, radius, pmin, pstep):
     h, w = img.shape
     nk = ker.shape[0]
@@ -107,7 +108,7 @@ def enhance(img: np.ndarray, theta: np.ndarray, period: np.ndarray, mask: np.nda
         _KCACHE[key] = _kernels(pmin, pmax, params.period_step, params.across_sigma_ratio)
     ker, radius = _KCACHE[key]
     norm = normalize(img, params.normalize_sigma)
-    work = ndi.binary_dilation(mask, iterations=radius + 2) if mask.any() else mask
+    work = dilate(mask, radius // 2 + 2)
     th = np.ascontiguousarray(theta, dtype=np.float32)
     sm = _along(norm, th, work, float(params.along_sigma))
     enh = _across(sm, th, np.ascontiguousarray(period, dtype=np.float32), np.ascontiguousarray(mask),

@@ -10,6 +10,7 @@ from papilla.shared.template import MINUTIA_DTYPE, FingerTemplate, empty_minutia
 
 from .enhancement import enhance
 from .filtering import filter_minutiae
+from .filters import border_distance
 from .frequency import ridge_period
 from .minutiae import detect, directions, trace_all
 from .orientation import orientation_field
@@ -110,8 +111,7 @@ def extract_with_intermediates(pixels: np.ndarray, dpi: int = 500,
         cand = np.where(np.abs(np.angle(np.exp(1j * (th - ang)))) <= np.pi / 2, th, th + np.pi)
         snap = np.abs(np.angle(np.exp(1j * (cand - ang)))) <= np.deg2rad(p.minutiae.snap_max_deg)
         ang = np.where(snap, cand, ang)
-    bdist = ndi.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
-    mdist = bdist[ys, xs] if len(ys) else np.zeros(0)
+    mdist = border_distance(mask, ys, xs, float(2.0 * f.border_distance + 1.0))
     bfac = np.clip(mdist / max(2.0 * f.border_distance, 1.0), 0.3, 1.0)
     mq = np.clip(np.rint(100.0 * qmap[ys, xs] * bfac), 0, 100).astype(np.int64) if len(ys) else np.zeros(0, np.int64)
     keep = filter_minutiae(xs, ys, kinds, ang, valid, mq, mdist, (nbranch, reason, length, hit), f)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
+from .filters import erode, smooth
 from .params import SegmentationParams
 
 
@@ -17,8 +18,8 @@ def _block_mean(a: np.ndarray, b: int) -> np.ndarray:
 def local_contrast(img: np.ndarray, params: SegmentationParams = SegmentationParams()) -> np.ndarray:
     """Local std-dev of the high-passed image (gray levels)."""
     f = img.astype(np.float32)
-    hp = f - ndi.gaussian_filter(f, params.highpass_sigma)
-    var = ndi.gaussian_filter(hp * hp, params.std_sigma)
+    hp = f - smooth(f, params.highpass_sigma)
+    var = smooth(hp * hp, params.std_sigma)
     return np.sqrt(np.maximum(var, 0.0))
 
 
@@ -50,5 +51,5 @@ def segment(img: np.ndarray, params: SegmentationParams = SegmentationParams(),
     mask = np.repeat(np.repeat(bm, b, axis=0), b, axis=1)[:h, :w]
     if params.erode_px > 0 and mask.any():
         # erosion with a disk-like footprint, border of the image counts as background
-        mask = ndi.binary_erosion(mask, iterations=params.erode_px, border_value=0)
+        mask = erode(mask, params.erode_px)
     return mask
