@@ -21,7 +21,7 @@ def normalize(img: np.ndarray, sigma: float, mask: np.ndarray | None = None) -> 
     f = img.astype(np.float32)
     mean = smooth(f, sigma)
     d = f - mean
-    std = np.sqrt(smooth(d * d, sigma))
+    std = np.sqrt(np.maximum(smooth(d * d, sigma), 0.0))
     return (d / (std + 1.0)).astype(np.float32)
 
 

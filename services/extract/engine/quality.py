@@ -17,7 +17,7 @@ def local_quality(coherence: np.ndarray, enhanced: np.ndarray, mask: np.ndarray,
     """0..1 map: ridge-flow coherence times ridge-response strength, 0 outside the mask."""
     coh = smooth(coherence, 4.0)
     c = np.clip((coh - params.coherence_low) / (params.coherence_high - params.coherence_low), 0, 1)
-    rms = np.sqrt(smooth(enhanced * enhanced, 6.0))
+    rms = np.sqrt(np.maximum(smooth(enhanced * enhanced, 6.0), 0.0))
     s = np.clip(rms / 1.2, 0, 1)
     q = np.sqrt(c * s) * mask
     return q.astype(np.float32)
