@@ -209,3 +209,42 @@ def test_concurrent_first_use_two_processes_one_key(db_path, key_dir, store):
             assert env.decrypt(subject, "enrollments", "e-1", "templates", blob) == b"from %d" % pid
         assert len(store.find(DATA_KEYS, {})) == 1
         store.delete(DATA_KEYS, {"_id": subject})
+
+
+class _ShredBeforeUpdate:
+    """Store proxy: a concurrent shred lands between rewrap's read and its write."""
+
+    def __init__(self, store, shredder):
+        self._store, self._shredder, self.fired = store, shredder, False
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    def update(self, collection, filter, set=None, **kw):
+        if not self.fired and set and "wrapped" in set:
+            self.fired = True
+            assert self._shredder.shred(filter["_id"]) is True
+        return self._store.update(collection, filter, set=set, **kw)
+
+
+def test_shred_racing_rewrap_is_never_undone(store, keys, assert_clean):
+    blob = EnvelopeCipher(store, keys).encrypt(SUBJ, *LOC, SECRET)
+    keys.rotate_kek()
+    proxy = _ShredBeforeUpdate(store, EnvelopeCipher(store, keys))
+    with pytest.raises(DataKeyDestroyed):
+        EnvelopeCipher(proxy, keys).rewrap(SUBJ)
+    assert proxy.fired
+    record = store.get(DATA_KEYS, SUBJ)
+    assert record["state"] == "destroyed" and "wrapped" not in record
+    with pytest.raises(DataKeyDestroyed):
+        EnvelopeCipher(store, keys).decrypt(SUBJ, *LOC, blob)
+
+
+def test_destroyed_state_wins_over_key_bytes(env, store):
+    """Even if key bytes sit in a destroyed record (crash mid-race), nobody uses them."""
+    blob = env.encrypt(SUBJ, *LOC, SECRET)
+    store.update(DATA_KEYS, {"_id": SUBJ}, set={"state": "destroyed"})
+    with pytest.raises(DataKeyDestroyed):
+        env.decrypt(SUBJ, *LOC, blob)
+    assert env.shred(SUBJ) is True  # and a shred wipes them
+    assert "wrapped" not in store.get(DATA_KEYS, SUBJ)
