@@ -9,10 +9,7 @@ from papilla.shared.crypto.envelope import DATA_KEYS, EnvelopeCipher
 from papilla.shared.crypto.errors import DataKeyDestroyed, IntegrityError, WrappedKeyError
 from papilla.shared.crypto.keys import FileKeyProvider
 
-try:
-    from papilla.shared.store.sqlite import SQLiteStore
-except ImportError:  # pragma: no cover - store not merged
-    SQLiteStore = None
+from papilla.shared.store.sqlite import SQLiteStore
 
 SECRET = b"TEMPLATE-BYTES-\x00\x01\x02-" * 4
 SUBJ, OTHER = "subj-0001", "subj-0002"
@@ -107,10 +104,7 @@ def test_shred_is_immediate_across_instances(env, store, keys, key_dir, db_path,
     blob = env.encrypt(SUBJ, *LOC, SECRET)
     kept = env.encrypt(OTHER, *LOC, b"kept")
     # a second cipher, as another worker process would have, already used the key
-    if SQLiteStore is not None:
-        other_store = SQLiteStore(db_path)
-    else:
-        other_store = store
+    other_store = SQLiteStore(db_path)
     other = EnvelopeCipher(other_store, FileKeyProvider(key_dir))
     assert other.decrypt(SUBJ, *LOC, blob) == SECRET
     assert env.shred(SUBJ) is True
@@ -128,8 +122,7 @@ def test_shred_is_immediate_across_instances(env, store, keys, key_dir, db_path,
     assert not {"wrapped", "nonce", "kek_id"} & set(record)
     assert env.shred(SUBJ) is False  # idempotent
     assert env.key_state(SUBJ) == "destroyed" and env.key_state(OTHER) == "active"
-    if other_store is not store:
-        other_store.close()
+    other_store.close()
 
 
 def test_shred_unknown_subject_leaves_tombstone(env):
@@ -163,8 +156,6 @@ def test_kek_rotation_and_rewrap(env, store, keys, key_dir):
 
 
 def test_nothing_in_clear_in_the_database_file(env, store, db_path):
-    if SQLiteStore is None:
-        pytest.skip("needs the SQLite store")
     marker = b"IIN-LIKE-CLEAR-MARKER-0123456789"
     store.insert("subjects", {"_id": "s-1", "iin_enc": env.encrypt(SUBJ, "subjects", "s-1", "iin_enc", marker)})
     store.close()
@@ -191,8 +182,6 @@ def _first_use(db_path, key_dir, barrier, queue):
 
 
 def test_concurrent_first_use_two_processes_one_key(db_path, key_dir, store):
-    if SQLiteStore is None:
-        pytest.skip("needs a store shared between processes")
     ctx = mp.get_context("fork")
     for attempt in range(3):  # three independent races on fresh subjects
         subject = "race-subject"
