@@ -1,0 +1,77 @@
+"""Parameters of the synthetic fingerprint generator, with documented defaults.
+
+All lengths are pixels at 500 dpi (1 px = 50.8 um), angles are degrees unless
+the name says otherwise.  The dataclasses are frozen (hashable) so masters can
+be cached by ``(seed, finger_class, params)``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FINGER_CLASSES = ("arch", "tented_arch", "left_loop", "right_loop", "whorl")
+
+DPI = 500
+
+
+@dataclass(frozen=True)
+class MasterParams:
+    """How a master fingerprint (the whole finger pad, ridge pattern only) is made."""
+
+    canvas_width: int = 400          # master canvas, px; the finger shape sits inside it
+    canvas_height: int = 480
+    # finger silhouette (SFinGe style: two half ellipses joined by a straight band)
+    half_width: tuple[float, float] = (128.0, 158.0)      # a: half width range
+    top_height: tuple[float, float] = (150.0, 185.0)      # b1: upper half ellipse
+    bottom_height: tuple[float, float] = (110.0, 150.0)   # b2: lower half ellipse
+    band_height: tuple[float, float] = (40.0, 90.0)       # straight part between them
+    # ridge period (px per ridge at 500 dpi; FVC 500 dpi fingers are ~8.5-10.5)
+    mean_period: tuple[float, float] = (8.6, 10.2)
+    period_variation: float = 0.7    # amplitude of the smooth random period field
+    period_tip_increase: float = 0.8 # extra period towards the finger tip / far field
+    # orientation model (zero-pole, Sherlock-Monro, with Vizcaya-Gerhardt style
+    # random monotone corrections of the pole angles)
+    pattern_tilt: float = 12.0       # std of the pattern's tilt, degrees
+    pole_correction: float = 0.22    # amplitude of the random angle correction (< 1/3 stays monotone)
+    orientation_noise: float = 4.0   # std of smooth random orientation perturbation, degrees
+    # ridge growth (iterative contextual Gabor filtering from random seeds)
+    seed_density: float = 1.0 / 700.0   # seeds per px of finger area
+    iterations: int = 18
+    gain: float = 1.7                # saturation gain after each filtering step
+    sigma_across: float = 0.42       # Gabor sigma across the ridges, in periods
+    sigma_along: float = 0.5        # Gabor sigma along the ridges, in periods
+
+
+@dataclass(frozen=True)
+class ImpressionParams:
+    """How one impression (a plain 500 dpi capture) is made from a master.
+
+    Defaults aim at an FVC2002-like difficulty: displacement and rotation of
+    plain captures, elastic skin distortion at the border of the contact
+    area, pressure and moisture varying across the finger, sensor noise.
+    """
+
+    width: int = 320                 # output image, px (500 dpi)
+    height: int = 400
+    # placement
+    max_translation: float = 28.0    # px, uniform in a disc, of the contact centre
+    max_rotation: float = 18.0       # degrees, uniform
+    # contact (partial contact and pressure)
+    contact_scale: tuple[float, float] = (0.78, 1.05)   # contact ellipse vs finger size
+    contact_offset: float = 40.0     # px, contact centre vs finger centre (rolling, lifting)
+    # elastic distortion (Cappelli, Maio, Maltoni 2001: undistorted close-contact
+    # region, transition band, displaced outer region) plus a small random field
+    distortion: float = 1.0          # 0 disables all non-rigid distortion
+    max_skin_shift: float = 11.0     # px, displacement of the outer region
+    max_skin_rotation: float = 4.0   # degrees, rotation of the outer region
+    inner_radius: tuple[float, float] = (40.0, 80.0)
+    transition: tuple[float, float] = (90.0, 150.0)
+    random_warp: float = 1.6         # px, amplitude of the smooth random displacement
+    # ridge appearance
+    pressure: tuple[float, float] = (-0.25, 0.35)  # <0 dry/light (thin ridges), >0 wet/heavy
+    pressure_variation: float = 0.25 # local variation of pressure
+    dryness: tuple[float, float] = (0.0, 0.45)     # fraction of ridge breaks (0 = none)
+    contrast: tuple[float, float] = (110.0, 170.0) # grey levels between valley and ridge
+    background: tuple[float, float] = (165.0, 215.0)
+    noise: tuple[float, float] = (3.0, 9.0)        # std of sensor noise, grey levels
+    blur: tuple[float, float] = (0.55, 0.95)       # Gaussian blur sigma, px
+    spots: tuple[int, int] = (0, 6)                # dirt spots on the platen
