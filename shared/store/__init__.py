@@ -59,10 +59,10 @@ def open_store(uri: str) -> Store:
 def _sqlite_path(uri: str) -> str:
     rest = uri[len("sqlite:"):]
     if rest.startswith("//"):
-        # sqlite:///abs/path -> "/abs/path"; sqlite://host/... is not a thing
+        # sqlite:///abs/path (and sqlite:////abs/path) -> "/abs/path"; sqlite://host/... is not a thing
         if not rest.startswith("///"):
             raise ValueError("sqlite URI must be sqlite:///absolute/path or sqlite:relative/path")
-        rest = rest[2:]
+        rest = "/" + rest.lstrip("/")
     rest = rest.split("?", 1)[0]
     if not rest or rest.endswith("/"):
         raise ValueError("sqlite URI names no database file")

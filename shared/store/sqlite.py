@@ -231,17 +231,19 @@ class SQLiteStore(Store):
             type_sql, value_sql = type_column(condition.field), value_column(condition.field)
 
         def equals(value: Any) -> tuple[str, list[Any]]:
+            # `=` (not IS) so the planner can use partial indexes "WHERE t IS NOT NULL";
+            # the type class is our own small int, inlined as a literal.
             if value is None:
-                return f"({type_sql} IS NULL OR {type_sql} IS {TYPE_NULL})", []
+                return f"({type_sql} IS NULL OR {type_sql} = {TYPE_NULL})", []
             type_class, encoded = encode_indexed(value)
-            return f"({type_sql} IS ? AND {value_sql} IS ?)", [type_class, encoded]
+            return f"({type_sql} = {type_class} AND {value_sql} = ?)", [encoded]
 
         op, value = condition.op, condition.value
         if op == "$eq":
             return equals(value)
-        if op == "$ne":
+        if op == "$ne":  # a missing field is "not equal" too; NULL-safe
             sql, params = equals(value)
-            return f"(NOT {sql})", params
+            return (f"(NOT {sql})", params) if value is None else (f"({type_sql} IS NULL OR NOT {sql})", params)
         if op == "$in":
             if not value:
                 return "0", []
@@ -250,7 +252,7 @@ class SQLiteStore(Store):
         if value is None:  # MongoDB: $gte/$lte null match null or missing; $gt/$lt null match nothing
             return equals(None) if op in ("$gte", "$lte") else ("0", [])
         type_class, encoded = encode_indexed(value)
-        return f"({type_sql} IS ? AND {value_sql} {_SQL_OPERATORS[op]} ?)", [type_class, encoded]
+        return f"({type_sql} = {type_class} AND {value_sql} {_SQL_OPERATORS[op]} ?)", [encoded]
 
     def _where(self, collection: str, filter: Filter) -> tuple[str, list[Any]]:
         conditions = parse_filter(collection, filter)
@@ -315,7 +317,7 @@ class SQLiteStore(Store):
                        for path, value in (spec.partial or {}).items()):
                 continue
             parts = [self._condition_sql(condition) for condition in conditions]
-            sql = " AND ".join(part for part, _ in parts) + " AND _id IS NOT ?"
+            sql = " AND ".join(part for part, _ in parts) + " AND _id <> ?"
             params = [p for _, ps in parts for p in ps] + [doc["_id"]]
             if conn.execute(f"SELECT 1 FROM {_quote(collection)} WHERE {sql} LIMIT 1", params).fetchone():
                 return spec.name
