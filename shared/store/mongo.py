@@ -91,6 +91,7 @@ class MongoStore(Store):
         self._owns_client = client is None
         self._client = client if client is not None else self._new_client()
         self._pid = os.getpid()
+        self._database: Any = None
         self._closed = False
         if ensure_indexes:
             self.ensure_indexes()
@@ -103,14 +104,16 @@ class MongoStore(Store):
         )
 
     def _db(self) -> Any:
+        """The database handle of this process (MongoClient is not fork-safe: a child makes its own)."""
         if self._closed:
             raise StoreError("store is closed")
-        if self._owns_client and os.getpid() != self._pid:  # MongoClient is not fork-safe
-            self._client = self._new_client()
-            self._pid = os.getpid()
-        if self._write_concern is None:
-            return self._client.get_database(self._database_name)
-        return self._client.get_database(self._database_name, write_concern=self._write_concern)
+        if self._database is None or (self._owns_client and os.getpid() != self._pid):
+            if self._owns_client and os.getpid() != self._pid:
+                self._client = self._new_client()
+                self._pid = os.getpid()
+            options = {"write_concern": self._write_concern} if self._write_concern is not None else {}
+            self._database = self._client.get_database(self._database_name, **options)
+        return self._database
 
     def _collection(self, collection: str) -> Any:
         indexes_of(collection)

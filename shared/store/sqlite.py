@@ -166,29 +166,35 @@ class SQLiteStore(Store):
                 self._ensure_collection(conn, collection)
 
     def _ensure_collection(self, conn: sqlite3.Connection, collection: str) -> None:
+        """Bring one table in line with its declared indexes: drop stale indexes and columns, add and
+        backfill columns of newly indexed fields, create missing indexes."""
         table = _quote(collection)
         conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (_id NOT NULL PRIMARY KEY, doc BLOB NOT NULL)")
-        existing = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-        added = [path for path in materialized_fields(collection) if f"f:{path}" not in existing]
+        wanted = {self._index_name(spec): self._index_sql(spec) for spec in indexes_of(collection)}
+        for name, sql in conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (collection,)
+        ).fetchall():
+            if wanted.get(name) != sql:  # undeclared, or declared differently under the same name
+                conn.execute(f"DROP INDEX {_quote(name)}")
+        fields = materialized_fields(collection)
+        existing = [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+        for column in existing:  # columns of fields no longer indexed would go stale: drop them
+            if column[:2] in ("t:", "f:") and column[2:] not in fields:
+                conn.execute(f"ALTER TABLE {table} DROP COLUMN {_quote(column)}")
+        added = [path for path in fields if f"f:{path}" not in existing]
         for path in added:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {type_column(path)} INTEGER")
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {value_column(path)}")
-        if added:  # an index declared after data was written: backfill its columns
+        if added:  # a field indexed after data was written: backfill its columns
             for _id, blob in conn.execute(f"SELECT _id, doc FROM {table}").fetchall():
                 values = self._columns_for(collection, bson.decode(blob), added)
                 assignments = ", ".join(f"{column} = ?" for column in values)
                 conn.execute(f"UPDATE {table} SET {assignments} WHERE _id = ?", (*values.values(), _id))
-        declared = {self._index_name(spec) for spec in indexes_of(collection)}
-        for (name,) in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (collection,)
-        ).fetchall():
-            if name not in declared:
-                conn.execute(f"DROP INDEX {_quote(name)}")
-        for spec in indexes_of(collection):
+        for name, sql in wanted.items():
             try:
-                conn.execute(self._index_sql(spec))
+                conn.execute(sql.replace("INDEX ", "INDEX IF NOT EXISTS ", 1))
             except sqlite3.IntegrityError:
-                raise StoreError(f"existing data in {collection!r} violates unique index {spec.name!r}") from None
+                raise StoreError(f"existing data in {collection!r} violates unique index {name!r}") from None
 
     @staticmethod
     def _index_name(spec: IndexSpec) -> str:
@@ -205,7 +211,7 @@ class SQLiteStore(Store):
         unique = "UNIQUE " if spec.unique else ""
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         return (
-            f"CREATE {unique}INDEX IF NOT EXISTS {_quote(self._index_name(spec))} "
+            f"CREATE {unique}INDEX {_quote(self._index_name(spec))} "
             f"ON {_quote(spec.collection)} ({columns}){clause}"
         )
 

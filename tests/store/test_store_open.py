@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from papilla.shared.store import open_store, parse_mongo_database
+from papilla.shared.store import DuplicateKeyError, StoreError, open_store, parse_mongo_database
 from papilla.shared.store import mongo as mongo_module
 from papilla.shared.store.indexes import COLLECTIONS, IndexSpec, indexed_fields
 from papilla.shared.store.sqlite import SQLiteStore
@@ -95,10 +95,26 @@ def test_sqlite_adds_columns_for_an_index_declared_later(tmp_path, monkeypatch):
         assert [d["_id"] for d in store.find("jobs", {"owner": "w1"})] == ["j1"]
         assert [d["_id"] for d in store.find("jobs", {"owner": None})] == ["j2"]
     monkeypatch.undo()
-    with SQLiteStore(path) as store, sqlite3.connect(path) as raw:  # the undeclared index is dropped again
+    with SQLiteStore(path) as store, sqlite3.connect(path) as raw:  # the undeclared index and columns go
         names = [row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type = 'index'")]
         assert "jobs.owner_1" not in names
-        assert store.count("jobs", {}) == 2
+        assert "f:owner" not in [row[1] for row in raw.execute('PRAGMA table_info("jobs")')]
+        store.update("jobs", {"_id": "j2"}, set={"owner": "w2"})  # not materialized while unindexed
+    monkeypatch.setitem(COLLECTIONS, "jobs", COLLECTIONS["jobs"] + (IndexSpec("jobs", ("owner",), unique=True),))
+    with SQLiteStore(path) as store:  # re-indexed later: backfilled again, unique now enforced
+        assert [d["_id"] for d in store.find("jobs", {"owner": "w2"})] == ["j2"]
+        with pytest.raises(DuplicateKeyError):
+            store.insert("jobs", {"_id": "j3", "kind": "k", "state": "s", "owner": "w1"})
+
+
+def test_sqlite_refuses_a_new_unique_index_that_existing_data_violates(tmp_path, monkeypatch):
+    path = tmp_path / "s.sqlite3"
+    with SQLiteStore(path) as store:
+        store.insert("jobs", {"_id": "j1", "kind": "same", "state": "s"})
+        store.insert("jobs", {"_id": "j2", "kind": "same", "state": "s"})
+    monkeypatch.setitem(COLLECTIONS, "jobs", (IndexSpec("jobs", ("kind",), unique=True), IndexSpec("jobs", ("state",))))
+    with pytest.raises(StoreError, match="kind_1_unique"):
+        SQLiteStore(path)
 
 
 def test_two_sqlite_stores_on_one_file_see_each_other(tmp_path):
