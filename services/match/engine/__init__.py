@@ -43,7 +43,8 @@ class TemplateVersionError(ValueError):
 class PreparedTemplate:
     """The matcher's own form of one finger: valid cylinders only.
 
-    geo: float32 (n, 4) = x, y (math frame: y up), theta, reserved
+    geo: float32 (n, 5) = x, y (math frame: y up), theta, cos(theta), sin(theta)
+    (bytes hold x, y, theta; cos and sin are derived on load)
     cyl: uint64 (n, ND + 1) = ND direction slices then the cell-validity word
     """
 
@@ -57,7 +58,8 @@ class PreparedTemplate:
     def to_bytes(self) -> bytes:
         v = self.version.encode()
         head = _MAGIC + struct.pack("<B", len(v)) + v + struct.pack("<HH", len(self), mcc.ND)
-        return head + np.ascontiguousarray(self.geo, "<f4").tobytes() + np.ascontiguousarray(self.cyl, "<u8").tobytes()
+        return (head + np.ascontiguousarray(self.geo[:, :3], "<f4").tobytes()
+                + np.ascontiguousarray(self.cyl, "<u8").tobytes())
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "PreparedTemplate":
@@ -75,12 +77,23 @@ class PreparedTemplate:
         off += 4
         if nd != mcc.ND:
             raise ValueError(f"prepared template has {nd} direction slices, expected {mcc.ND}")
-        need = off + n * 16 + n * (nd + 1) * 8
+        need = off + n * 12 + n * (nd + 1) * 8
         if len(data) != need:
             raise ValueError(f"prepared template truncated or padded: {len(data)} bytes, expected {need}")
-        geo = np.frombuffer(data, "<f4", n * 4, off).reshape(n, 4).astype(np.float32)
-        cyl = np.frombuffer(data, "<u8", n * (nd + 1), off + n * 16).reshape(n, nd + 1).astype(np.uint64)
+        geo3 = np.frombuffer(data, "<f4", n * 3, off).reshape(n, 3)
+        cyl = np.frombuffer(data, "<u8", n * (nd + 1), off + n * 12).reshape(n, nd + 1).astype(np.uint64)
+        geo = _geo(geo3[:, 0], geo3[:, 1], geo3[:, 2])
         return cls(geo=geo, cyl=cyl, version=version)
+
+
+def _geo(xs, ys, th) -> np.ndarray:
+    geo = np.empty((len(xs), 5), np.float32)
+    geo[:, 0] = xs
+    geo[:, 1] = ys
+    geo[:, 2] = th
+    geo[:, 3] = np.cos(geo[:, 2])
+    geo[:, 4] = np.sin(geo[:, 2])
+    return geo
 
 
 def prepare(template: FingerTemplate) -> PreparedTemplate:
@@ -92,14 +105,13 @@ def prepare(template: FingerTemplate) -> PreparedTemplate:
     ys = -m["y"].astype(np.float64)          # math frame: y up
     th = np.mod(m["angle"].astype(np.float64), 2 * math.pi)
     bits, mask, valid = mcc.build_cylinders(xs, ys, th)
-    n = int(valid.sum())
-    geo = np.zeros((n, 4), np.float32)
-    geo[:, 0] = xs[valid]
-    geo[:, 1] = ys[valid]
-    geo[:, 2] = th[valid]
+    order = np.argsort(th[valid], kind="stable")  # sorted by direction: compare() scans runs
+    idx = np.flatnonzero(valid)[order]
+    n = len(idx)
+    geo = _geo(xs[idx], ys[idx], th[idx])
     cyl = np.empty((n, mcc.ND + 1), np.uint64)
-    cyl[:, : mcc.ND] = bits[valid]
-    cyl[:, mcc.ND] = mask[valid]
+    cyl[:, : mcc.ND] = bits[idx]
+    cyl[:, mcc.ND] = mask[idx]
     return PreparedTemplate(geo=geo, cyl=cyl)
 
 
@@ -132,7 +144,7 @@ def pack(gallery: Sequence[PreparedTemplate]) -> PackedGallery:
     np.cumsum(sizes, out=offsets[1:])
     for t in gallery:
         _check(t)
-    geo = np.concatenate([t.geo for t in gallery]) if len(gallery) else np.zeros((0, 4), np.float32)
+    geo = np.concatenate([t.geo for t in gallery]) if len(gallery) else np.zeros((0, 5), np.float32)
     cyl = np.concatenate([t.cyl for t in gallery]) if len(gallery) else np.zeros((0, mcc.ND + 1), np.uint64)
     return PackedGallery(np.ascontiguousarray(geo), np.ascontiguousarray(cyl), offsets)
 

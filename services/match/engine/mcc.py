@@ -47,7 +47,7 @@ N_REL, W_R = 5, 0.5
 MU1, TAU1 = 5.0, -8.0 / 5.0
 MU2, TAU2 = math.pi / 12.0, -30.0
 MU3, TAU3 = math.pi / 12.0, -30.0
-MAX_NR = 40         # cap on relaxed pairs (cost is quadratic)
+MAX_NR = 24         # cap on relaxed pairs (cost is quadratic)
 
 TWO_PI = 2.0 * math.pi
 
@@ -207,10 +207,11 @@ def build_cylinders(xs, ys, th):
 
 
 # --- matching -----------------------------------------------------------------
-# A prepared template is packed as: geo float32 (n, 4) = x, y (math frame), theta, 0
+# A prepared template is packed as: geo float32 (n, 5) = x, y (math frame), theta, cos, sin
 # and cyl uint64 (n, ND + 1) = ND slices then the validity word.
 
 _NBUCKET = 128
+_PROFILE_STAGE = 9  # debug: 1 or 2 returns after that stage
 
 
 @njit(cache=True, fastmath=True, inline="always")
@@ -218,8 +219,33 @@ def _z(v, mu, tau):
     return 1.0 / (1.0 + math.exp(-tau * (v - mu)))
 
 
+@njit(cache=True, fastmath=True, inline="always")
+def _zl(v, mu, tau):
+    """Piecewise-linear stand-in for the (decreasing) sigmoid _z: same value and slope at mu."""
+    return min(1.0, max(0.0, 0.5 + 0.25 * tau * (v - mu)))
+
+
+D1_ZERO = MU1 + 2.0 / abs(TAU1)   # where _zl reaches 0
+D2_ZERO = MU2 + 2.0 / abs(TAU2)
+
+
+@njit(cache=True, inline="always")
+def _lower_bound(g, v, n):
+    """First row index with g[row, 2] >= v (rows sorted by column 2)."""
+    lo = 0
+    hi = n
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if g[mid, 2] < v:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
 @njit(cache=True, fastmath=True)
-def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, lam, lam0, rho, sel_a, sel_b, bucket_count, bucket_start):
+def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, lam, lam0, rho, sel_a, sel_b, bucket_count, bucket_start,
+               order, used_a, used_b, eff):
     na = ga.shape[0]
     nb = gb.shape[0]
     if na < 2 or nb < 2:
@@ -227,22 +253,27 @@ def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, lam, lam0, rho, sel_a, se
     min_common = MIN_ME * 52.0  # 52 cells of the 8x8 grid lie within R
     # 1. local similarities, bucketed by value
     cnt = 0
-    for b in range(_NBUCKET):
-        bucket_count[b] = 0
+    # (branch-free inner loop: unpredictable branches cost more than the popcounts)
+    # B's cylinders are sorted by direction, so the candidates |dtheta| <= 90 deg of each
+    # minutia of A form one circular run of B: only that run is scanned
     for i in range(na):
-        thi = ga[i, 2]
+        cai = ga[i, 3]
+        sai = ga[i, 4]
         ma = ca[i, ND]
-        for j in range(nb):
-            d = thi - gb[j, 2]
-            if d < -math.pi:
-                d += TWO_PI
-            elif d >= math.pi:
-                d -= TWO_PI
-            if abs(d) > DELTA_THETA:
-                continue
+        lo = ga[i, 2] - DELTA_THETA
+        if lo < 0.0:
+            lo += TWO_PI
+        hi = ga[i, 2] + DELTA_THETA
+        if hi >= TWO_PI:
+            hi -= TWO_PI
+        s0 = _lower_bound(gb, lo, nb)
+        s1 = _lower_bound(gb, hi, nb)
+        run = s1 - s0 if lo <= hi else nb - s0 + s1
+        for jj in range(s0, s0 + min(run + 1, nb)):
+            j = jj if jj < nb else jj - nb
+            if j >= nb:
+                j -= nb
             m = ma & cb[j, ND]
-            if popcount64(m) < min_common:
-                continue
             nand = 0
             nor = 0
             for k in range(ND):
@@ -250,17 +281,18 @@ def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, lam, lam0, rho, sel_a, se
                 y = cb[j, k] & m
                 nand += popcount64(x & y)
                 nor += popcount64(x | y)
-            if nor == 0:
-                continue
-            sim = 2.0 * nand / (nor + nand)
-            if sim <= 0.0:
-                continue
+            # |direction difference| <= 90 degrees  <=>  cos >= 0
+            ok = (cai * gb[j, 3] + sai * gb[j, 4] >= 0.0) & (popcount64(m) >= min_common) & (nand > 0)
             work_i[cnt] = i
             work_j[cnt] = j
-            work_v[cnt] = sim
-            b = min(_NBUCKET - 1, int(sim * _NBUCKET))
-            bucket_count[b] += 1
-            cnt += 1
+            work_v[cnt] = 2.0 * nand / (nor + nand + 1e-9)
+            cnt += np.int64(ok)
+    if _PROFILE_STAGE == 1:
+        return float(cnt)
+    for b in range(_NBUCKET):
+        bucket_count[b] = 0
+    for t in range(cnt):
+        bucket_count[min(_NBUCKET - 1, int(work_v[t] * _NBUCKET))] += 1
     if cnt == 0:
         return 0.0
     # 2. greedy one-to-one preselection in (approximately) descending order
@@ -269,13 +301,12 @@ def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, lam, lam0, rho, sel_a, se
     for b in range(_NBUCKET - 1, -1, -1):
         bucket_start[b] = pos
         pos += bucket_count[b]
-    order = np.empty(cnt, np.int32)
     for t in range(cnt):
         b = min(_NBUCKET - 1, int(work_v[t] * _NBUCKET))
         order[bucket_start[b]] = t
         bucket_start[b] += 1
-    used_a = np.zeros(na, np.bool_)
-    used_b = np.zeros(nb, np.bool_)
+    used_a[:na] = False
+    used_b[:nb] = False
     nr = 0
     for o in range(cnt):
         t = order[o]
@@ -293,40 +324,59 @@ def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, lam, lam0, rho, sel_a, se
             break
     if nr < 2:
         return 0.0
-    # 3. relaxation
+    if _PROFILE_STAGE == 2:
+        return float(nr)
+    # 3. relaxation: compatibility of pairs p, q from distances and angles local to each
+    #    template (rotation/translation free; small tolerances absorb distortion)
     for p in range(nr):
         rho[p, p] = 0.0
         ia = sel_a[p]
         ib = sel_b[p]
-        xa, ya, ta = ga[ia, 0], ga[ia, 1], ga[ia, 2]
-        xb, yb, tb = gb[ib, 0], gb[ib, 1], gb[ib, 2]
+        xa, ya, ta, cta, sta = ga[ia, 0], ga[ia, 1], ga[ia, 2], ga[ia, 3], ga[ia, 4]
+        xb, yb, tb, ctb, stb = gb[ib, 0], gb[ib, 1], gb[ib, 2], gb[ib, 3], gb[ib, 4]
         for q in range(p + 1, nr):
             ka = sel_a[q]
             kb = sel_b[q]
+            # 2: the two minutiae's relative direction, compared across templates
+            d2 = abs(dphi(ta - ga[ka, 2], tb - gb[kb, 2]))
+            if d2 >= D2_ZERO:
+                rho[p, q] = 0.0
+                rho[q, p] = 0.0
+                continue
             dxa = ga[ka, 0] - xa
             dya = ga[ka, 1] - ya
             dxb = gb[kb, 0] - xb
             dyb = gb[kb, 1] - yb
             da = math.sqrt(dxa * dxa + dya * dya)
             db = math.sqrt(dxb * dxb + dyb * dyb)
+            # 1: distance
             d1 = abs(da - db)
-            if d1 > 3.0 * MU1:
+            if d1 >= D1_ZERO or da * db == 0.0:
                 rho[p, q] = 0.0
                 rho[q, p] = 0.0
                 continue
-            # direction difference of the two minutiae, compared across templates
-            d2 = abs(dphi(dphi(ta, ga[ka, 2]), dphi(tb, gb[kb, 2])))
-            if d2 > 3.0 * MU2:
+            # 3: radial angle = segment direction seen from minutia p (and from q), compared
+            #    across templates via the sine of the angle between the local vectors
+            lax = cta * dxa + sta * dya
+            lay = -sta * dxa + cta * dya
+            lbx = ctb * dxb + stb * dyb
+            lby = -stb * dxb + ctb * dyb
+            inv = 1.0 / (da * db)
+            cos3 = (lax * lbx + lay * lby) * inv
+            sin3 = abs(lax * lby - lay * lbx) * inv
+            cka, ska, ckb, skb = ga[ka, 3], ga[ka, 4], gb[kb, 3], gb[kb, 4]
+            l2ax = cka * dxa + ska * dya
+            l2ay = -ska * dxa + cka * dya
+            l2bx = ckb * dxb + skb * dyb
+            l2by = -skb * dxb + ckb * dyb
+            cos3b = (l2ax * l2bx + l2ay * l2by) * inv
+            sin3b = abs(l2ax * l2by - l2ay * l2bx) * inv
+            if cos3 <= 0.0 or cos3b <= 0.0:
                 rho[p, q] = 0.0
                 rho[q, p] = 0.0
                 continue
-            # radial angle: direction of the connecting segment relative to each minutia
-            pa = math.atan2(dya, dxa)
-            pb = math.atan2(dyb, dxb)
-            d3 = abs(dphi(dphi(ta, pa), dphi(tb, pb)))
-            d3b = abs(dphi(dphi(ga[ka, 2], pa), dphi(gb[kb, 2], pb)))
-            d3 = max(d3, d3b)
-            r = _z(d1, MU1, TAU1) * _z(d2, MU2, TAU2) * _z(d3, MU3, TAU3)
+            d3 = max(sin3, sin3b)
+            r = _zl(d1, MU1, TAU1) * _zl(d2, MU2, TAU2) * _zl(d3, MU3, TAU3)
             rho[p, q] = r
             rho[q, p] = r
     for p in range(nr):
@@ -345,13 +395,16 @@ def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, lam, lam0, rho, sel_a, se
     nmin = min(na, nb)
     np_ = MIN_NP + int(round(_z(nmin, MU_P, TAU_P) * (MAX_NP - MIN_NP)))
     np_ = min(np_, nr)
-    eff = np.empty(nr)
     for p in range(nr):
         eff[p] = lam[p] / lam0[p]
-    idx = np.argsort(-eff)
     s = 0.0
-    for r_ in range(np_):
-        s += lam[idx[r_]]
+    for r_ in range(np_):  # partial selection sort: np_ <= 12
+        best = r_
+        for p in range(nr):
+            if eff[p] > eff[best] and eff[p] >= 0.0:
+                best = p
+        s += lam[best]
+        eff[best] = -1.0
     return s / np_
 
 
@@ -361,13 +414,14 @@ def _scratch(na, nb):
     return (np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.float64),
             np.empty(MAX_NR), np.empty(MAX_NR), np.empty((MAX_NR, MAX_NR)),
             np.empty(MAX_NR, np.int32), np.empty(MAX_NR, np.int32),
-            np.empty(_NBUCKET, np.int64), np.empty(_NBUCKET, np.int64))
+            np.empty(_NBUCKET, np.int64), np.empty(_NBUCKET, np.int64),
+            np.empty(n, np.int32), np.empty(na, np.bool_), np.empty(nb, np.bool_), np.empty(MAX_NR))
 
 
 @njit(cache=True)
 def compare_one(ga, ca, gb, cb):
-    wi, wj, wv, lam, lam0, rho, sa, sb, bc, bs = _scratch(ga.shape[0], gb.shape[0])
-    return score_pair(ga, ca, gb, cb, wi, wj, wv, lam, lam0, rho, sa, sb, bc, bs)
+    sc = _scratch(ga.shape[0], gb.shape[0])
+    return score_pair(ga, ca, gb, cb, *sc)
 
 
 @njit(cache=True)
@@ -378,10 +432,10 @@ def compare_to_gallery(ga, ca, g_geo, g_cyl, offsets):
     maxn = 1
     for t in range(n):
         maxn = max(maxn, offsets[t + 1] - offsets[t])
-    wi, wj, wv, lam, lam0, rho, sa, sb, bc, bs = _scratch(ga.shape[0], maxn)
+    sc = _scratch(ga.shape[0], maxn)
     for t in range(n):
         a, b = offsets[t], offsets[t + 1]
-        out[t] = score_pair(ga, ca, g_geo[a:b], g_cyl[a:b], wi, wj, wv, lam, lam0, rho, sa, sb, bc, bs)
+        out[t] = score_pair(ga, ca, g_geo[a:b], g_cyl[a:b], *sc)
     return out
 
 
@@ -393,10 +447,9 @@ def compare_pairs(g_geo, g_cyl, offsets, left, right):
     maxn = 1
     for t in range(offsets.shape[0] - 1):
         maxn = max(maxn, offsets[t + 1] - offsets[t])
-    wi, wj, wv, lam, lam0, rho, sa, sb, bc, bs = _scratch(maxn, maxn)
+    sc = _scratch(maxn, maxn)
     for k in range(n):
         a0, a1 = offsets[left[k]], offsets[left[k] + 1]
         b0, b1 = offsets[right[k]], offsets[right[k] + 1]
-        out[k] = score_pair(g_geo[a0:a1], g_cyl[a0:a1], g_geo[b0:b1], g_cyl[b0:b1],
-                            wi, wj, wv, lam, lam0, rho, sa, sb, bc, bs)
+        out[k] = score_pair(g_geo[a0:a1], g_cyl[a0:a1], g_geo[b0:b1], g_cyl[b0:b1], *sc)
     return out
