@@ -21,7 +21,6 @@ per process, guarded by a lock, so one instance is safe across threads.
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -52,7 +51,6 @@ TYPE_NULL, TYPE_NUMBER, TYPE_STRING, TYPE_BYTES, TYPE_BOOL = 0, 1, 2, 5, 6
 SEQUENCES_TABLE = "_sequences"
 _ID_TYPE_SQL = "(CASE typeof(_id) WHEN 'integer' THEN 1 WHEN 'real' THEN 1 WHEN 'text' THEN 2 END)"
 _SQL_OPERATORS = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
-_UNIQUE_FAILED = re.compile(r"UNIQUE constraint failed: (.*)")
 
 
 def _quote(identifier: str) -> str:
@@ -134,20 +132,29 @@ class SQLiteStore(Store):
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction: BEGIN IMMEDIATE takes the write lock before reading."""
-        with self._lock:
+        with self._lock, self._sqlite_errors_wrapped():
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+        with self._lock, self._sqlite_errors_wrapped():
             yield self._connection()
+
+    @contextmanager
+    def _sqlite_errors_wrapped(self) -> Iterator[None]:
+        """sqlite3 errors (locked beyond the busy timeout, disk full...) surface as StoreError."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite failure ({getattr(exc, 'sqlite_errorname', type(exc).__name__)}): {exc}") from exc
 
     def close(self) -> None:
         with self._lock:
@@ -307,25 +314,31 @@ class SQLiteStore(Store):
         try:
             conn.execute(sql, params)
         except sqlite3.IntegrityError as exc:
-            raise DuplicateKeyError(collection, self._violated_index(conn, collection, doc, str(exc))) from None
+            if exc.sqlite_errorname == "SQLITE_CONSTRAINT_PRIMARYKEY" or str(exc) == f"UNIQUE constraint failed: {collection}._id":
+                index = "_id"
+            elif exc.sqlite_errorname == "SQLITE_CONSTRAINT_UNIQUE":
+                index = self._violated_index(conn, collection, doc)
+            else:
+                raise
+            raise DuplicateKeyError(collection, index) from None
 
-    def _violated_index(self, conn: sqlite3.Connection, collection: str, doc: Document, message: str) -> str:
-        """Name of the unique index `doc` collides with (found by querying, not from the message's values)."""
-        match = _UNIQUE_FAILED.search(message)
-        if match and match.group(1).strip() == f"{collection}._id":
-            return "_id"
+    def _violated_index(self, conn: sqlite3.Connection, collection: str, doc: Document) -> str:
+        """Name of the unique index `doc` collides with, found by querying for the other document."""
+        columns = self._columns_for(collection, doc, materialized_fields(collection))
         for spec in unique_indexes(collection):
-            conditions = [Condition(path, "$eq", get_path(doc, path)[1]) for path in spec.fields]
-            if not all(get_path(doc, path)[0] for path in spec.fields):
+            if any(columns[type_column(path)] is None for path in spec.fields):
+                continue  # doc is not in this index
+            partial = {path: encode_indexed(value) for path, value in (spec.partial or {}).items()}
+            if any((columns[type_column(path)], columns[value_column(path)]) != (type_class, encoded)
+                   for path, (type_class, encoded) in partial.items()):
                 continue
-            conditions += [Condition(path, "$eq", value) for path, value in (spec.partial or {}).items()]
-            if not all(get_path(doc, path) == (True, value) and type(get_path(doc, path)[1]) is type(value)
-                       for path, value in (spec.partial or {}).items()):
-                continue
-            parts = [self._condition_sql(condition) for condition in conditions]
-            sql = " AND ".join(part for part, _ in parts) + " AND _id <> ?"
-            params = [p for _, ps in parts for p in ps] + [doc["_id"]]
-            if conn.execute(f"SELECT 1 FROM {_quote(collection)} WHERE {sql} LIMIT 1", params).fetchone():
+            terms = [*spec.fields, *partial]
+            sql = " AND ".join(f"{type_column(path)} = ? AND {value_column(path)} = ?" for path in terms)
+            params = [value for path in terms for value in (columns[type_column(path)], columns[value_column(path)])]
+            row = conn.execute(
+                f"SELECT 1 FROM {_quote(collection)} WHERE {sql} AND _id <> ? LIMIT 1", (*params, doc["_id"])
+            ).fetchone()
+            if row:
                 return spec.name
         return "unknown"
 
