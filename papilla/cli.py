@@ -38,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "worker":
+        from papilla.commands.worker import prepare_process
+
+        prepare_process(argv)
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -1,0 +1,59 @@
+"""`papilla dlq list|show|requeue`: inspect and replay dead letters."""
+from __future__ import annotations
+
+
+def _store():
+    from papilla.shared.config import Settings
+    from papilla.shared.store import open_store
+
+    return open_store(Settings.from_env().store_uri)
+
+
+def list_(args) -> int:
+    from papilla.shared import deadletters
+
+    letters = deadletters.list_dead(_store(), queue=args.queue, limit=args.limit)
+    for d in letters:
+        print(f"{d.id}  {d.created_at}  {d.queue:<18} {d.reason:<20} {d.state:<8} {d.detail}")
+    print(f"{len(letters)} dead letter(s)")
+    return 0
+
+
+def show(args) -> int:
+    from papilla.shared import deadletters
+
+    d = deadletters.get(_store(), args.id)
+    if d is None:
+        print(f"no dead letter {args.id}")
+        return 1
+    for name in ("id", "queue", "actor", "reason", "detail", "rule", "sender_id", "created_at", "state"):
+        print(f"{name:<10} {getattr(d, name)}")
+    print(f"{'message':<10} {len(d.message)} bytes (sealed or ids only)")
+    return 0
+
+
+def requeue(args) -> int:
+    from papilla.shared import deadletters
+    from papilla.shared.broker import rabbitmq_broker
+    from papilla.shared.config import Settings
+
+    broker = rabbitmq_broker(Settings.from_env())
+    fresh = deadletters.requeue(_store(), broker, args.id)
+    print(f"requeued {args.id} as {fresh.message_id} on {fresh.queue_name}")
+    broker.close()
+    return 0
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("dlq", help="dead letters: list, show, requeue")
+    dl = parser.add_subparsers(dest="dlq_command", required=True)
+    p = dl.add_parser("list")
+    p.add_argument("--queue")
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=list_)
+    p = dl.add_parser("show")
+    p.add_argument("id")
+    p.set_defaults(func=show)
+    p = dl.add_parser("requeue")
+    p.add_argument("id")
+    p.set_defaults(func=requeue)

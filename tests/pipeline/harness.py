@@ -1,0 +1,110 @@
+"""Running the real thing for pipeline tests: a RabbitMQ vhost, worker processes, a station, a client."""
+from __future__ import annotations
+
+import io
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+RABBIT = ("127.0.0.1", 5672)
+
+
+def rabbit_reachable() -> bool:
+    try:
+        with socket.create_connection(RABBIT, timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+class Vhost:
+    """A throwaway vhost so tests never touch queues of anything else on the broker."""
+
+    def __init__(self):
+        self.name = f"papilla-test-{secrets.token_hex(4)}"
+
+    def __enter__(self) -> str:
+        rabbitmqctl("add_vhost", self.name)
+        rabbitmqctl("set_permissions", "-p", self.name, "guest", ".*", ".*", ".*")
+        return f"amqp://guest:guest@127.0.0.1:5672/{self.name}"
+
+    def __exit__(self, *exc) -> None:
+        rabbitmqctl("delete_vhost", self.name)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class WorkerProcess:
+    role: str
+    proc: subprocess.Popen
+    log_path: Path
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def start_worker(role: str, env: dict, log_dir: Path, *, extra_env: dict | None = None,
+                 ready_timeout: float = 180) -> WorkerProcess:
+    log_path = log_dir / f"{role}-{time.monotonic_ns()}.log"
+    log = open(log_path, "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "papilla.cli", "worker", role],
+                            env={**env, **(extra_env or {})}, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + ready_timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{role} worker exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+        if b"ready:" in log_path.read_bytes():
+            return WorkerProcess(role, proc, log_path)
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"{role} worker not ready within {ready_timeout} s:\n{log_path.read_text()[-3000:]}")
+
+
+@dataclass
+class Capture:
+    png: bytes
+    dpi: int
+
+
+class FvcScanner:
+    """A scanner that 'captures' FVC images: finger position → `<finger>_<impression>` in one database."""
+
+    def __init__(self, db_dir: Path, mapping: dict[int, str], dpi: int = 500):
+        self.db_dir = Path(db_dir)
+        self.mapping = mapping
+        self.dpi = dpi
+
+    def capture(self, position: int) -> Capture:
+        buf = io.BytesIO()
+        Image.open(self.db_dir / f"{self.mapping[position]}.tif").convert("L").save(buf, format="PNG")
+        return Capture(buf.getvalue(), self.dpi)
+
+    def images(self) -> dict[int, Capture]:
+        return {p: self.capture(p) for p in self.mapping}
+
+
+def statuses(captured: set[int]) -> dict[int, str]:
+    return {p: ("captured" if p in captured else "amputated") for p in range(1, 11)}
