@@ -22,6 +22,11 @@ def test_sqlite_uris(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with open_store("sqlite:rel/papilla.sqlite3") as store:
         assert store.path.resolve() == tmp_path / "rel" / "papilla.sqlite3"
+    with open_store(f"sqlite://{absolute}?synchronous=normal&busy_timeout=5") as store:
+        assert store.get("senders", "st1") is not None
+        assert store._connection().execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    with pytest.raises(ValueError, match="'nope'"):
+        open_store(f"sqlite://{absolute}?nope=1")
     with pytest.raises(ValueError):
         open_store("sqlite://host/path")
     with pytest.raises(ValueError):
@@ -30,12 +35,14 @@ def test_sqlite_uris(tmp_path, monkeypatch):
 
 def test_mongodb_uris_pick_the_database(monkeypatch):
     opened = []
-    monkeypatch.setattr(mongo_module, "MongoStore", lambda uri, database: opened.append((uri, database)) or "store")
-    assert open_store("mongodb://u:p@h1:27017,h2:27017/papilla_prod?replicaSet=rs0") == "store"
-    assert open_store("mongodb+srv://cluster.example.kz") == "store"
+    monkeypatch.setattr(mongo_module, "MongoStore", lambda uri, database, **kw: opened.append((uri, database, kw)) or "s")
+    assert open_store("mongodb://u:p@h1:27017,h2:27017/papilla_prod?replicaSet=rs0") == "s"
+    assert open_store("mongodb+srv://cluster.example.kz") == "s"
+    assert open_store("mongodb://h/p?w=1") == "s"
     assert opened == [
-        ("mongodb://u:p@h1:27017,h2:27017/papilla_prod?replicaSet=rs0", "papilla_prod"),
-        ("mongodb+srv://cluster.example.kz", "papilla"),
+        ("mongodb://u:p@h1:27017,h2:27017/papilla_prod?replicaSet=rs0", "papilla_prod", {}),
+        ("mongodb+srv://cluster.example.kz", "papilla", {}),
+        ("mongodb://h/p?w=1", "p", {"write_concern": None, "journal": None}),  # the URI's w applies
     ]
     assert parse_mongo_database("mongodb://h/?w=majority") == "papilla"
     with pytest.raises(ValueError):
@@ -74,6 +81,8 @@ def test_sqlite_file_uses_wal_and_indexes(tmp_path):
     SQLiteStore(path).close()
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with SQLiteStore(path) as store:
+        assert store._connection().execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL by default
         indexes = {row[0]: row[1] for row in raw.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
     active = indexes["enrollments.subject_id_1_unique_active"]
     assert active.startswith("CREATE UNIQUE INDEX") and "WHERE" in active and "'ACTIVE'" in active
