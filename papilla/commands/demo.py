@@ -1,0 +1,221 @@
+"""`papilla demo`: enroll a few people, catch a duplicate, verify a genuine and an impostor.
+
+With `--broker URL` (or PAPILLA_BROKER_URL) the demo starts the three
+workers as processes on RabbitMQ, exactly as in production; with neither it
+runs everything in this one process on an in-process broker and says so.
+Fingerprints come from the synthetic generator unless `--data DIR` points at
+an FVC-layout folder (e.g. ../shared/data/fvc2002/DB1_B).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+STATION, SERVICE = "st-demo-01", "svc-demo"
+VERIFY_FINGERS = (2, 7)   # right and left index
+
+
+class _Sources:
+    """Where a demo person's fingers come from: synthetic people, or FVC fingers two per person."""
+
+    def __init__(self, data: Path | None):
+        self.data = data
+
+    def positions(self) -> list[int]:
+        return [2, 7] if self.data else list(range(1, 11))
+
+    def scanner(self, person: int, session: int):
+        if self.data:
+            from papilla.services.capture.devices import FolderScanner
+
+            fingers = {2: 101 + 2 * person, 7: 102 + 2 * person}
+            return FolderScanner(self.data, {p: f"{f}_{session + 1}.tif" for p, f in fingers.items()},
+                                 dpi=_dpi_of(self.data))
+        from papilla.services.capture.synthetic.scanner import SyntheticScanner
+
+        return SyntheticScanner(person_seed=1000 + person, session_seed=session)
+
+    def max_people(self) -> int:
+        return 5 if self.data else 1_000
+
+
+def _dpi_of(folder: Path) -> int:
+    import json
+
+    dpi_file = folder.parent / "dpi.json"
+    if dpi_file.exists():
+        return int(json.loads(dpi_file.read_text()).get(folder.name, 500))
+    return 500
+
+
+def _iin(person: int) -> str:
+    from papilla.shared.crypto.iin import make_test_iin
+
+    for serial in range(person * 10 + 1, person * 10 + 10):
+        try:
+            return make_test_iin(date(1970 + person % 30, 1 + person % 12, 1 + person % 28), person % 2 == 0, serial)
+        except ValueError:
+            continue
+    raise RuntimeError("no valid demo IIN")
+
+
+def run(args) -> int:
+    home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="papilla-demo-"))
+    os.environ["PAPILLA_HOME"] = str(home)
+    os.environ.pop("PAPILLA_STORE_URI", None)
+    broker_url = args.broker or os.environ.get("PAPILLA_BROKER_URL")
+    if broker_url:
+        os.environ["PAPILLA_BROKER_URL"] = broker_url
+    sources = _Sources(Path(args.data) if args.data else None)
+    people = min(args.people, sources.max_people())
+    if people < 3:
+        print("the demo needs at least 3 people", file=sys.stderr)
+        return 2
+    print(f"Papilla demo: {people} people, state in {home}")
+    print("mode: RabbitMQ at " + _masked(broker_url) if broker_url else
+          "mode: NO broker URL given: single-process demo on an in-process broker (nothing durable)")
+    with _Deployment(broker_url, home) as deployment:
+        return _scenario(deployment, sources, people)
+
+
+def _masked(url: str) -> str:
+    from papilla.shared.config import mask_secrets
+    return mask_secrets(url)
+
+
+class _Deployment:
+    """Centre, workers, station and client for the demo, in one process or over RabbitMQ."""
+
+    def __init__(self, broker_url: str | None, home: Path):
+        self.broker_url, self.home = broker_url, home
+        self.procs = []
+
+    def __enter__(self):
+        import dramatiq
+
+        from papilla.client import PapillaClient, RabbitResultWaiter, StoreResultWaiter
+        from papilla.identity import ensure_sender
+        from papilla.services import runtime
+        from papilla.services.capture.outbox import Outbox
+        from papilla.services.capture.station import QualityGate, Station
+        from papilla.shared.broker import in_process_broker, rabbitmq_broker
+        from papilla.shared.centre import Centre, centre_public_key
+        from papilla.shared.config import Settings
+        from papilla.shared.results import MemoryResultSink
+
+        settings = Settings.from_env()
+        self.centre = Centre.open(settings, publisher=MemoryResultSink())
+        station_key = ensure_sender(self.centre, settings, STATION, "station", label="demo branch")
+        service_key = ensure_sender(self.centre, settings, SERVICE, "service", label="demo public service")
+        if self.broker_url:
+            self.broker = rabbitmq_broker(settings)
+            self._start_workers()
+            station_waiter = RabbitResultWaiter(self.broker_url, STATION)
+            service_waiter = RabbitResultWaiter(self.broker_url, SERVICE)
+        else:
+            runtime.install_centre(self.centre)
+            self.broker = in_process_broker(settings, runtime.worker_middleware(lambda: self.centre.store))
+            dramatiq.set_broker(self.broker)
+            import papilla.services.extract.actors  # noqa: F401  (actors register on the broker)
+            import papilla.services.lifecycle.actors  # noqa: F401
+            import papilla.services.match.actors  # noqa: F401
+            self.worker = dramatiq.Worker(self.broker, worker_threads=2)
+            self.worker.start()
+            station_waiter = service_waiter = StoreResultWaiter(self.centre.store)
+        self.station_results = station_waiter
+        self.station = Station(station_id=STATION, signing_key=station_key, centre_public=centre_public_key(settings),
+                               outbox=Outbox(settings.spool_dir, self.broker),
+                               gate=QualityGate(min_quality=settings.min_finger_quality))
+        self.client = PapillaClient(broker=self.broker, service_id=SERVICE, signing_key=service_key,
+                                    centre_public=centre_public_key(settings), waiter=service_waiter,
+                                    store=self.centre.store)
+        return self
+
+    def _start_workers(self):
+        import subprocess
+
+        logs = self.home / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        for role in ("extract", "match", "lifecycle"):
+            log = open(logs / f"{role}.log", "wb")
+            self.procs.append((role, subprocess.Popen([sys.executable, "-m", "papilla.cli", "worker", role],
+                                                      stdout=log, stderr=subprocess.STDOUT), logs / f"{role}.log"))
+        deadline = time.monotonic() + 300
+        for role, proc, log_path in self.procs:
+            while b"ready:" not in log_path.read_bytes():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{role} worker did not start; see {log_path}")
+                time.sleep(0.2)
+        print(f"workers started: extract, match, lifecycle (logs in {logs})")
+
+    def __exit__(self, *exc):
+        if self.broker_url:
+            for _, proc, _ in self.procs:
+                proc.terminate()
+            for _, proc, _ in self.procs:
+                proc.wait(60)
+        else:
+            self.worker.stop()
+        self.broker.close()
+        self.centre.close()
+
+
+def _scenario(d: _Deployment, sources: _Sources, people: int) -> int:
+    from tqdm import tqdm
+
+    positions = sources.positions()
+    statuses = {p: ("captured" if p in positions else "unable_to_print") for p in range(1, 11)}
+    started = time.perf_counter()
+    enrolled, summary = {}, []
+    for person in tqdm(range(people), desc="enrolling", unit="person", file=sys.stderr):
+        report = d.station.enroll(iin=_iin(person), full_name=f"Demo Person {person}",
+                                  scanner=sources.scanner(person, session=0), operator_id="op-demo",
+                                  consent_ref=f"consent-{person}", finger_status=statuses)
+        enrolled[person] = (report, d.station_results.wait(report.packet_id, 600))
+    for person, (report, result) in enrolled.items():
+        print(f"  person {person}: enrollment {result.status}"
+              f"{' (' + result.reason + ')' if result.reason else ''}; finger quality "
+              f"{min(report.qualities.values())}-{max(report.qualities.values())}")
+    active = sum(r.status == "ACTIVE" for _, r in enrolled.values())
+    summary.append(("enrolled ACTIVE", f"{active}/{people}"))
+
+    dup_report = d.station.enroll(iin=_iin(people + 50), full_name="Demo Duplicate",
+                                  scanner=sources.scanner(0, session=1), operator_id="op-demo",
+                                  consent_ref="consent-dup", finger_status=statuses)
+    dup = d.station_results.wait(dup_report.packet_id, 600)
+    caught = dup.status == "PENDING_REVIEW" and any(
+        c.enrollment_id == enrolled[0][0].packet_id for c in dup.candidates)
+    print(f"  person 0 again under another IIN: {dup.status}, candidates "
+          f"{[(c.enrollment_id, round(c.score, 3)) for c in dup.candidates]}")
+    summary.append(("duplicate caught", "yes" if caught else "NO"))
+
+    genuine_scanner = sources.scanner(1, session=2)
+    probe = {p: genuine_scanner.capture(p) for p in VERIFY_FINGERS if p in positions}
+    genuine = d.client.wait(d.client.verify(_iin(1), probe), 600)
+    impostor_scanner = sources.scanner(2, session=2)
+    probe = {p: impostor_scanner.capture(p) for p in VERIFY_FINGERS if p in positions}
+    impostor = d.client.wait(d.client.verify(_iin(1), probe), 600)
+    print(f"  verify person 1 with new impressions: {genuine.status} (score {genuine.score:.3f})")
+    print(f"  verify person 1 with person 2's fingers: {impostor.status} (score {impostor.score:.3f})")
+    summary.append(("genuine verify", genuine.status))
+    summary.append(("impostor verify", impostor.status))
+    summary.append(("elapsed", f"{time.perf_counter() - started:.1f} s"))
+    ok = active == people and caught and genuine.status == "MATCH" and impostor.status == "NO_MATCH"
+    print("\nSummary")
+    for name, value in summary:
+        print(f"  {name:<18} {value}")
+    print("  result             " + ("all as expected" if ok else "UNEXPECTED OUTCOME"))
+    return 0 if ok else 1
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("demo", help="enroll, catch a duplicate, verify a genuine and an impostor")
+    parser.add_argument("--broker", help="RabbitMQ URL (default: PAPILLA_BROKER_URL; neither = in-process)")
+    parser.add_argument("--people", type=int, default=4)
+    parser.add_argument("--data", help="FVC-layout folder instead of synthetic fingerprints (max 5 people)")
+    parser.add_argument("--home", help="state directory (default: a new temporary one)")
+    parser.set_defaults(func=run)
