@@ -21,7 +21,7 @@ from typing import Any, Callable
 import pymongo
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError as MongoDuplicateKeyError
-from pymongo.errors import PyMongoError
+from pymongo.errors import ConfigurationError, PyMongoError
 from pymongo.write_concern import WriteConcern
 
 from .base import Document, DuplicateKeyError, Filter, SortSpec, Store, StoreError
@@ -99,9 +99,13 @@ class MongoStore(Store):
     # ------------------------------------------------------------ plumbing
 
     def _new_client(self) -> Any:
-        return pymongo.MongoClient(
-            self._uri, serverSelectionTimeoutMS=self._timeout_ms, tz_aware=False, appname="papilla"
-        )
+        try:
+            return pymongo.MongoClient(
+                self._uri, serverSelectionTimeoutMS=self._timeout_ms, tz_aware=False, appname="papilla"
+            )
+        except ConfigurationError as exc:
+            kind = type(exc).__name__
+        raise ValueError(f"invalid MongoDB URI ({kind}; details withheld, the URI may hold credentials)")
 
     def _db(self) -> Any:
         """The database handle of this process (MongoClient is not fork-safe: a child makes its own)."""

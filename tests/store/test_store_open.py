@@ -49,6 +49,12 @@ def test_mongodb_uris_pick_the_database(monkeypatch):
         parse_mongo_database("mongodb://h/bad.name")
 
 
+def test_malformed_mongodb_uri_does_not_echo_credentials():
+    with pytest.raises(ValueError) as caught:
+        open_store("mongodb://admin:hunter2-secret@host:notaport/papilla")
+    assert "hunter2" not in str(caught.value) and caught.value.__context__ is None
+
+
 @pytest.mark.parametrize(
     "uri", ["postgres://admin:hunter2-secret@db.example/papilla", "hunter2-secret", "file:///hunter2-secret", ""]
 )
