@@ -54,9 +54,14 @@ def scanner_from_args(args):
         from papilla.services.capture.synthetic.scanner import SyntheticScanner
 
         return SyntheticScanner(person_seed=args.synthetic, session_seed=args.session)
+    from pathlib import Path
+
     from papilla.services.capture.devices import FolderScanner
 
-    return FolderScanner(args.images)
+    files = {int(f.stem): f.name for f in Path(args.images).iterdir() if f.stem.isdigit() and 1 <= int(f.stem) <= 10}
+    if not files:
+        raise ValueError(f"{args.images}: expected image files named by finger position (1.png … 10.png)")
+    return FolderScanner(args.images, files)
 
 
 def enroll(args) -> int:
@@ -112,7 +117,7 @@ def register(sub) -> None:
     p.add_argument("--iin", required=True)
     p.add_argument("--name", required=True)
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--images", help="folder with one image per finger position (see FolderScanner)")
+    src.add_argument("--images", help="folder with one image per finger position, named 1.png … 10.png")
     src.add_argument("--synthetic", type=int, metavar="SEED", help="synthetic person seed")
     p.add_argument("--session", type=int, default=0, help="synthetic capture session seed")
     p.add_argument("--operator", default="operator-1")
