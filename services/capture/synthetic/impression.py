@@ -14,11 +14,11 @@ the default 320x400 size takes a few tens of milliseconds.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 from scipy import ndimage
 
+from ._fields import smooth_noise
 from .master import MasterFingerprint
 from .params import DPI, ImpressionParams
 
@@ -46,32 +46,6 @@ class ImpressionInfo:
         """Rigid part only: master coordinates of impression pixel (x, y)."""
         a = self.affine
         return (a[0, 0] * x + a[0, 1] * y + a[0, 2], a[1, 0] * x + a[1, 1] * y + a[1, 2])
-
-
-@lru_cache(maxsize=64)
-def _bspline_matrix(n: int, g: int) -> np.ndarray:
-    """(n, g) weights of a cubic B-spline through g coarse knots spanning n samples."""
-    u = np.linspace(1.0, g - 2.0, n)          # keep one knot of margin each side
-    k = np.arange(g)[None, :]
-    d = np.abs(u[:, None] - k)
-    wgt = np.where(d < 1, 2 / 3 - d ** 2 + d ** 3 / 2, np.where(d < 2, (2 - d) ** 3 / 6, 0.0))
-    return wgt.astype(np.float32)
-
-
-def _smooth_noise(rng, shape, scale: float) -> np.ndarray:
-    """Smooth random field, zero mean, unit std, correlation length ~scale px.
-
-    Cheap: random knots on a coarse grid, cubic B-spline interpolated by two
-    small matrix products.
-    """
-    h, w = shape
-    gh, gw = int(np.ceil(h / scale)) + 3, int(np.ceil(w / scale)) + 3
-    coarse = rng.standard_normal((gh, gw)).astype(np.float32)
-    # einsum, not BLAS: thread start-up of a BLAS call costs more than these tiny products
-    fine = np.einsum("ij,jk,lk->il", _bspline_matrix(h, gh), coarse, _bspline_matrix(w, gw))
-    fine -= fine.mean()
-    sd = float(fine.std())
-    return fine / sd if sd > 0 else fine
 
 
 def _smoothstep(x):
@@ -109,7 +83,7 @@ def impression_with_info(master: MasterFingerprint, seed: int,
     ccy = cy - 0.12 * hh + rng.uniform(-1, 1) * p.contact_offset
     ea, eb = scale * a, scale * hh * rng.uniform(0.85, 1.05)
     ed = np.sqrt(((mx - ccx) / ea) ** 2 + ((my - ccy) / eb) ** 2)
-    ed += 0.07 * _smooth_noise(rng, (h, w), 45.0)              # irregular border
+    ed += 0.07 * smooth_noise(rng, (h, w), 45.0)              # irregular border
 
     # --- elastic distortion ----------------------------------------------------
     if p.distortion > 0:
@@ -124,8 +98,8 @@ def impression_with_info(master: MasterFingerprint, seed: int,
         cps, sps = np.cos(psi) - 1.0, np.sin(psi)
         dx = cps * (mx - ccx) - sps * (my - ccy) + push * np.cos(pang)
         dy = sps * (mx - ccx) + cps * (my - ccy) + push * np.sin(pang)
-        wx = p.random_warp * k * _smooth_noise(rng, (h, w), 70.0)
-        wy = p.random_warp * k * _smooth_noise(rng, (h, w), 70.0)
+        wx = p.random_warp * k * smooth_noise(rng, (h, w), 70.0)
+        wy = p.random_warp * k * smooth_noise(rng, (h, w), 70.0)
         mx = mx + brake * dx + wx
         my = my + brake * dy + wy
 
@@ -140,13 +114,13 @@ def impression_with_info(master: MasterFingerprint, seed: int,
 
     # --- pressure and moisture -> ridge thickness and breaks ----------------
     pressure = rng.uniform(*p.pressure)
-    pr = pressure + p.pressure_variation * _smooth_noise(rng, (h, w), 90.0)
+    pr = pressure + p.pressure_variation * smooth_noise(rng, (h, w), 90.0)
     pr += 0.25 * (1.0 - np.clip(ed, 0, 1.2))   # pressed harder in the middle of the contact
     pr -= 0.15
     ink = _smoothstep((ridges + pr + 0.4) / 0.8)
     dryness = rng.uniform(*p.dryness)
     if dryness > 0:
-        local = np.clip(dryness * (1.0 + 0.8 * _smooth_noise(rng, (h, w), 80.0)), 0, 1)
+        local = np.clip(dryness * (1.0 + 0.8 * smooth_noise(rng, (h, w), 80.0)), 0, 1)
         grain = ndimage.gaussian_filter(rng.standard_normal((h, w)).astype(np.float32), 1.3)
         grain /= grain.std() + 1e-6
         # breaks where the fine grain is low: the share of broken ridge pixels ~ local dryness
@@ -158,7 +132,7 @@ def impression_with_info(master: MasterFingerprint, seed: int,
     ink *= contact
 
     # --- grey levels -------------------------------------------------------
-    bg = rng.uniform(*p.background) + 6.0 * _smooth_noise(rng, (h, w), 150.0)
+    bg = rng.uniform(*p.background) + 6.0 * smooth_noise(rng, (h, w), 150.0)
     contrast = rng.uniform(*p.contrast)
     img = bg - contrast * ink
     n_spots = int(rng.integers(p.spots[0], p.spots[1] + 1))

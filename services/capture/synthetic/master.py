@@ -28,6 +28,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import ndimage
 
+from ._fields import smooth_noise
 from .params import FINGER_CLASSES, DPI, MasterParams
 from .ridges import grow_ridges
 
@@ -79,18 +80,6 @@ class MasterFingerprint:
     @property
     def shape(self) -> tuple[int, int]:
         return self.ridges.shape
-
-
-def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], scale: float) -> np.ndarray:
-    """A smooth random field with unit std, correlation length ~`scale` px."""
-    h, w = shape
-    gh, gw = max(3, int(np.ceil(h / scale)) + 3), max(3, int(np.ceil(w / scale)) + 3)
-    coarse = rng.standard_normal((gh, gw))
-    coarse = ndimage.gaussian_filter(coarse, 0.8, mode="reflect")
-    fine = ndimage.zoom(coarse, (h / (gh - 2) * 1.0, w / (gw - 2) * 1.0), order=3)[:h, :w]
-    fine = fine - fine.mean()
-    sd = fine.std()
-    return (fine / sd if sd > 0 else fine).astype(np.float32)
 
 
 def _silhouette(rng, p: MasterParams):
@@ -185,7 +174,7 @@ def _orientation(rng, cls, shape, center, size, cores, deltas, p: MasterParams):
             zz = c0 + (complex(x, y) - c0) * rot
             g = _correction(rng, p.pole_correction)
             theta += 0.5 * g(np.angle((z - zz) / rot))
-    noise = _smooth_field(rng, shape, 90.0) * np.deg2rad(p.orientation_noise)
+    noise = smooth_noise(rng, shape, 90.0) * np.deg2rad(p.orientation_noise)
     theta = theta + noise
     return np.mod(theta, np.pi).astype(np.float32), tilt
 
@@ -204,7 +193,7 @@ def _period(rng, shape, center, size, cores, p: MasterParams, mean: float):
     yy = np.mgrid[0:h, 0:w][0].astype(np.float32)
     top = min([c[1] for c in cores], default=center[1] - 0.2 * size[1])
     tip = p.period_tip_increase / (1.0 + np.exp((yy - (top - 90.0)) / 25.0))
-    var = p.period_variation * _smooth_field(rng, shape, 120.0)
+    var = p.period_variation * smooth_noise(rng, shape, 120.0)
     return (mean + var + tip).astype(np.float32)
 
 

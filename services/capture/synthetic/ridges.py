@@ -59,29 +59,28 @@ def quantize(orientation: np.ndarray, period: np.ndarray) -> tuple[np.ndarray, n
     return o, p
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=True)
 def contextual_filter(img, obin, pbin, active, bank, out):
-    """out[i, j] = (img * bank[obin, pbin])[i, j] on active pixels, 0 elsewhere."""
+    """out[i, j] = (img * bank[obin, pbin])[i, j] on active pixels, 0 elsewhere.
+
+    `img` must carry a zero border of at least K//2 pixels where `active` is
+    False (see `grow_ridges`), so the inner loops have a fixed length.
+    """
     h, w = img.shape
     k = bank.shape[2]
     r = k // 2
     for i in range(h):
         for j in range(w):
-            if not active[i, j]:
+            if not active[i, j] or i < r or j < r or i >= h - r or j >= w - r:
                 out[i, j] = 0.0
                 continue
             kern = bank[obin[i, j], pbin[i, j]]
-            s = 0.0
-            a0 = max(0, r - i)
-            a1 = min(k, h - i + r)
-            b0 = max(0, r - j)
-            b1 = min(k, w - j + r)
-            for a in range(a0, a1):
-                ii = i + a - r
-                for b in range(b0, b1):
-                    v = img[ii, j + b - r]
-                    if v != 0.0:
-                        s += v * kern[a, b]
+            s = np.float32(0.0)
+            for a in range(k):
+                row = img[i + a - r, j - r:j + r + 1]
+                kr = kern[a]
+                for b in range(k):
+                    s += row[b] * kr[b]
             out[i, j] = s
 
 
@@ -146,14 +145,16 @@ def grow_ridges(orientation: np.ndarray, period: np.ndarray, active: np.ndarray,
                 sigma_across: float, sigma_along: float) -> np.ndarray:
     """Grow a ridge pattern in [-1, 1] (ridge > 0) from seeds (N, 3: row, col, sign)."""
     bank = kernel_bank(float(sigma_across), float(sigma_along))
-    obin, pbin = quantize(orientation, period)
-    h, w = orientation.shape
-    img = np.zeros((h, w), np.float32)
-    for r, c, s in seeds:
-        img[int(r), int(c)] = float(s)
-    out = np.empty_like(img)
-    support = np.empty((h, w), np.bool_)
     radius = bank.shape[2] // 2
+    h, w = orientation.shape
+    pad = ((radius, radius), (radius, radius))
+    obin, pbin = quantize(np.pad(orientation, pad, mode="edge"), np.pad(period, pad, mode="edge"))
+    active = np.pad(active, pad, constant_values=False)
+    img = np.zeros((h + 2 * radius, w + 2 * radius), np.float32)
+    for r, c, s in seeds:
+        img[int(r) + radius, int(c) + radius] = float(s)
+    out = np.empty_like(img)
+    support = np.empty(img.shape, np.bool_)
     for _ in range(iterations):
         _support(img, radius, active, support)
         contextual_filter(img, obin, pbin, support, bank, out)
@@ -163,4 +164,4 @@ def grow_ridges(orientation: np.ndarray, period: np.ndarray, active: np.ndarray,
     contextual_filter(img, obin, pbin, active, bank, out)
     np.clip(out, -1.5, 1.5, out=out)
     out /= 1.5
-    return out
+    return np.ascontiguousarray(out[radius:radius + h, radius:radius + w])
