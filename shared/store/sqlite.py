@@ -106,7 +106,11 @@ class SQLiteStore(Store):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
             self._conn = self._connect()
-            self._ensure_schema()
+            try:
+                self._ensure_schema()
+            except BaseException:
+                self.close()
+                raise
 
     # ------------------------------------------------------------ plumbing
 
