@@ -1,0 +1,65 @@
+"""Bench metrics and a smoke run on a subset of one FVC database."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from papilla.bench import metrics, protocols
+from papilla.bench.data import discover
+
+
+def test_eer_on_hand_made_scores():
+    # perfectly separated: EER 0
+    assert metrics.eer([5, 6, 7], [1, 2, 3]) == 0.0
+    # genuine 1..10, impostor 0.5..9.5 step 1: at t = 5.x FMR = FNMR = 0.4...0.5
+    g = np.arange(1, 11, dtype=float)
+    i = np.arange(0.5, 10, 1.0)
+    e = metrics.eer(g, i)
+    assert 0.4 <= e <= 0.5
+    # one impostor above all genuines, 10 genuines, 10 impostors: EER 0.1 exactly at the crossing
+    g = np.arange(10, 20, dtype=float)   # 10 .. 19
+    i = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 15], float)
+    # t in (8, 10]: FMR 0.1, FNMR 0 -> t in (15, 16]: FMR 0, FNMR 0.6; the crossing is at 0.1 / 0
+    assert metrics.eer(g, i) == pytest.approx(0.1 * 0.6 / 0.7 + 0.0, abs=0.05) or metrics.eer(g, i) <= 0.1
+    r = metrics.rates(g, i)
+    assert r.fmr100 == pytest.approx(0.6)      # FMR <= 1% needs t > 15: genuines 10..15 rejected
+    assert r.zero_fmr == pytest.approx(0.6)
+    # symmetric overlap: each side has 1 of 4 errors at the best threshold
+    assert metrics.eer([2, 3, 4, 0.5], [0, 1, 1.5, 3.5]) == pytest.approx(0.25)
+
+
+def test_det_points_monotone():
+    rng = np.random.default_rng(0)
+    t, fmr, fnmr = metrics.det_points(rng.normal(2, 1, 200), rng.normal(0, 1, 500))
+    assert np.all(np.diff(fmr) <= 0) and np.all(np.diff(fnmr) >= 0)
+    assert fmr[0] == 1.0 and fnmr[-1] == 1.0
+
+
+def test_protocol_pair_counts(fvc_dir):
+    db = discover(fvc_dir / "DB1_B")[0]
+    g, i = protocols.pairs(db.impressions, "fvc")
+    assert len(g) == 10 * 28 and len(i) == 45
+    g, i = protocols.pairs(db.impressions, "all")
+    assert len(g) == 280 and len(i) == 80 * 79 // 2 - 280
+
+
+def test_accuracy_bench_smoke(fvc_dir, tmp_path, monkeypatch, capsys):
+    if not (fvc_dir / "DB1_B").is_dir():
+        pytest.fail(f"FVC2002 DB1_B missing under {fvc_dir}")
+    monkeypatch.setenv("PAPILLA_BENCH_CACHE", str(tmp_path / "cache"))
+    from papilla.cli import main
+    det = tmp_path / "det.png"
+    rc = main(["bench", "accuracy", "--data", str(fvc_dir / "DB1_B"), "--json", "--no-progress",
+               "--extractor", "nbis", "--limit-fingers", "4", "--det", str(det)])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    for p in ("all", "fvc"):
+        block = out["protocols"][p]
+        r = block["databases"]["DB1_B"]
+        assert set(r) == {"eer", "fmr100", "fmr1000", "zero_fmr"}
+        assert all(0.0 <= v <= 1.0 for v in r.values())
+        assert set(block["mean"]) == set(r)
+    assert out["protocols"]["all"]["databases"]["DB1_B"]["eer"] < 0.2
+    assert det.stat().st_size > 1000
