@@ -13,15 +13,15 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .frequency import _bilinear
-from .filters import dilate, smooth
+from .filters import dilate, smooth_low
 from .params import EnhancementParams
 
 
 def normalize(img: np.ndarray, sigma: float, mask: np.ndarray | None = None) -> np.ndarray:
     f = img.astype(np.float32)
-    mean = smooth(f, sigma)
+    mean = smooth_low(f, sigma)
     d = f - mean
-    std = np.sqrt(np.maximum(smooth(d * d, sigma), 0.0))
+    std = np.sqrt(np.maximum(smooth_low(d * d, sigma), 0.0))
     return (d / (std + 1.0)).astype(np.float32)
 
 
@@ -42,7 +42,7 @@ def _kernels(pmin: float, pmax: float, step: float, ratio: float):
 
 
 @nb.njit(cache=True, nogil=True, fastmath=True)
-def _along(img, theta, mask, sigma):
+def _along(img, cos_t, sin_t, mask, sigma):
     h, w = img.shape
     r = int(np.ceil(1.25 * sigma))      # taps every 2 px over +-2.5 sigma
     wts = np.empty(2 * r + 1, dtype=np.float32)
@@ -58,9 +58,8 @@ def _along(img, theta, mask, sigma):
         for x in range(w):
             if not mask[y, x]:
                 continue
-            th = theta[y, x]
-            cx = np.cos(th)
-            cy = np.sin(th)
+            cx = cos_t[y, x]
+            cy = sin_t[y, x]
             acc = 0.0
             for i in range(2 * r + 1):
                 t = 2.0 * (i - r)
@@ -70,7 +69,7 @@ def _along(img, theta, mask, sigma):
 
 
 @nb.njit(cache=True, nogil=True, fastmath=True)
-def _across(img, theta, period, mask, ker, radius, pmin, pstep):
+def _across(img, cos_t, sin_t, period, mask, ker, radius, pmin, pstep):
     h, w = img.shape
     nk = ker.shape[0]
     out = np.zeros((h, w), dtype=np.float32)
@@ -78,9 +77,8 @@ def _across(img, theta, period, mask, ker, radius, pmin, pstep):
         for x in range(w):
             if not mask[y, x]:
                 continue
-            th = theta[y, x]
-            nx = -np.sin(th)
-            ny = np.cos(th)
+            nx = -sin_t[y, x]
+            ny = cos_t[y, x]
             k = int((period[y, x] - pmin) / pstep + 0.5)
             if k < 0:
                 k = 0
@@ -109,8 +107,9 @@ def enhance(img: np.ndarray, theta: np.ndarray, period: np.ndarray, mask: np.nda
     ker, radius = _KCACHE[key]
     norm = normalize(img, params.normalize_sigma)
     work = dilate(mask, radius // 2 + 2)
-    th = np.ascontiguousarray(theta, dtype=np.float32)
-    sm = _along(norm, th, work, float(params.along_sigma))
-    enh = _across(sm, th, np.ascontiguousarray(period, dtype=np.float32), np.ascontiguousarray(mask),
+    ct = np.cos(theta).astype(np.float32)
+    st = np.sin(theta).astype(np.float32)
+    sm = _along(norm, ct, st, work, float(params.along_sigma))
+    enh = _across(sm, ct, st, np.ascontiguousarray(period, dtype=np.float32), np.ascontiguousarray(mask),
                   ker, radius, float(pmin), float(params.period_step))
     return enh

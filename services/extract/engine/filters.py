@@ -56,3 +56,51 @@ def border_distance(mask, ys, xs, rmax):
                     best = d2
         out[i] = np.sqrt(best)
     return out
+
+
+def block_mean(a: np.ndarray, f: int) -> np.ndarray:
+    """Mean over f x f blocks (edge-padded); shape ceil(h/f) x ceil(w/f)."""
+    a = np.asarray(a, dtype=np.float32)
+    h, w = a.shape
+    bh, bw = -(-h // f), -(-w // f)
+    if bh * f != h or bw * f != w:
+        a = np.pad(a, ((0, bh * f - h), (0, bw * f - w)), mode="edge")
+    return a.reshape(bh, f, bw, f).mean(axis=(1, 3))
+
+
+@nb.njit(cache=True, nogil=True)
+def upsample(low, f, h, w):
+    """Bilinear upsampling of a block grid (block centres at (i + 0.5) * f) to h x w."""
+    bh, bw = low.shape
+    out = np.empty((h, w), dtype=np.float32)
+    for y in range(h):
+        fy = (y + 0.5) / f - 0.5
+        if fy < 0.0:
+            fy = 0.0
+        if fy > bh - 1:
+            fy = bh - 1.0
+        y0 = int(fy)
+        y1 = min(y0 + 1, bh - 1)
+        ty = fy - y0
+        for x in range(w):
+            fx = (x + 0.5) / f - 0.5
+            if fx < 0.0:
+                fx = 0.0
+            if fx > bw - 1:
+                fx = bw - 1.0
+            x0 = int(fx)
+            x1 = min(x0 + 1, bw - 1)
+            tx = fx - x0
+            a = low[y0, x0] * (1 - tx) + low[y0, x1] * tx
+            b = low[y1, x0] * (1 - tx) + low[y1, x1] * tx
+            out[y, x] = a * (1 - ty) + b * ty
+    return out
+
+
+def smooth_low(a: np.ndarray, sigma: float, f: int = 4) -> np.ndarray:
+    """Gaussian smoothing computed on an f-times smaller grid (block means), upsampled back."""
+    h, w = a.shape
+    low = block_mean(a, f)
+    if sigma > 0:
+        low = ndi.gaussian_filter(low, sigma / f, mode="nearest")
+    return upsample(np.ascontiguousarray(low, dtype=np.float32), f, h, w)

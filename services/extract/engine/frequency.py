@@ -5,6 +5,7 @@ import numba as nb
 import numpy as np
 from scipy import ndimage as ndi
 
+from .filters import upsample
 from .params import FrequencyParams
 
 
@@ -81,21 +82,15 @@ def _block_periods(img, theta, mask, step, length, width, pmin, pmax):
     return out
 
 
-def _fill_invalid(per: np.ndarray, default: float, iterations: int = 50) -> np.ndarray:
+def _fill_invalid(per: np.ndarray, default: float) -> np.ndarray:
+    """Blocks without an estimate take the nearest valid block's period."""
     valid = per > 0
     if not valid.any():
         return np.full_like(per, default)
-    p = per.copy()
-    for _ in range(iterations):
-        if valid.all():
-            break
-        s = ndi.uniform_filter(np.where(valid, p, 0.0), 3, mode="nearest") * 9
-        c = ndi.uniform_filter(valid.astype(np.float32), 3, mode="nearest") * 9
-        grow = (~valid) & (c > 0.5)
-        p[grow] = s[grow] / c[grow]
-        valid = valid | grow
-    p[~valid] = np.median(per[per > 0])
-    return p
+    if valid.all():
+        return per
+    idx = ndi.distance_transform_edt(~valid, return_distances=False, return_indices=True)
+    return per[idx[0], idx[1]]
 
 
 def ridge_period(img: np.ndarray, theta: np.ndarray, mask: np.ndarray,
@@ -114,12 +109,5 @@ def ridge_period(img: np.ndarray, theta: np.ndarray, mask: np.ndarray,
     per = _fill_invalid(per, params.default_period)
     if params.smooth_sigma > 0:
         per = ndi.gaussian_filter(per, params.smooth_sigma, mode="nearest")
-    full = ndi.zoom(per, params.block, order=1, mode="nearest", grid_mode=True)
-    out = np.empty((h, w), dtype=np.float32)
-    fh, fw = full.shape
-    out[:min(h, fh), :min(w, fw)] = full[:h, :w]
-    if fh < h:
-        out[fh:, :] = out[fh - 1:fh, :]
-    if fw < w:
-        out[:, fw:] = out[:, fw - 1:fw]
+    out = upsample(np.ascontiguousarray(per, dtype=np.float32), params.block, h, w)
     return np.clip(out, params.min_period, params.max_period)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from .filters import smooth
+from .filters import smooth_low
 from .params import QualityParams
 
 
@@ -15,9 +15,9 @@ def _ramp(v, lo, hi):
 def local_quality(coherence: np.ndarray, enhanced: np.ndarray, mask: np.ndarray,
                   params: QualityParams = QualityParams()) -> np.ndarray:
     """0..1 map: ridge-flow coherence times ridge-response strength, 0 outside the mask."""
-    coh = smooth(coherence, 4.0)
+    coh = smooth_low(coherence, 4.0)
     c = np.clip((coh - params.coherence_low) / (params.coherence_high - params.coherence_low), 0, 1)
-    rms = np.sqrt(np.maximum(smooth(enhanced * enhanced, 6.0), 0.0))
+    rms = np.sqrt(np.maximum(smooth_low(enhanced * enhanced, 6.0), 0.0))
     s = np.clip(rms / 1.2, 0, 1)
     q = np.sqrt(c * s) * mask
     return q.astype(np.float32)

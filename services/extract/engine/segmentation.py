@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from .filters import erode, smooth
+from .filters import block_mean, erode, smooth_low
 from .params import SegmentationParams
 
 
@@ -15,11 +15,12 @@ def _block_mean(a: np.ndarray, b: int) -> np.ndarray:
     return pad.reshape(bh, b, bw, b).mean(axis=(1, 3))
 
 
-def local_contrast(img: np.ndarray, params: SegmentationParams = SegmentationParams()) -> np.ndarray:
-    """Local std-dev of the high-passed image (gray levels)."""
+def block_contrast(img: np.ndarray, params: SegmentationParams = SegmentationParams()) -> np.ndarray:
+    """Local std-dev of the high-passed image (gray levels), one value per block."""
     f = img.astype(np.float32)
-    hp = f - smooth(f, params.highpass_sigma)
-    var = smooth(hp * hp, params.std_sigma)
+    hp = f - smooth_low(f, params.highpass_sigma, 4)
+    var = block_mean(hp * hp, params.block)
+    var = ndi.gaussian_filter(var, params.std_sigma / params.block, mode="nearest")
     return np.sqrt(np.maximum(var, 0.0))
 
 
@@ -27,9 +28,8 @@ def segment(img: np.ndarray, params: SegmentationParams = SegmentationParams(),
             coherence: np.ndarray | None = None) -> np.ndarray:
     """Boolean foreground mask of the same shape as `img`."""
     h, w = img.shape
-    std = local_contrast(img, params)
     b = params.block
-    bstd = _block_mean(std, b)
+    bstd = block_contrast(img, params)
     ref = float(np.percentile(bstd, 90)) if bstd.size else 0.0
     thr = max(params.min_std, params.rel_std * ref)
     bm = bstd >= thr
