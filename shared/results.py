@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable
+import time
 
+import dramatiq
 import pika
 
 from . import metrics
@@ -23,6 +24,15 @@ from .store.base import DuplicateKeyError, Store
 
 log = logging.getLogger(__name__)
 COLLECTION = "results"
+#: How long one delivery may hold the right to publish a result before another may take over.
+PUBLISH_LEASE_S = 10.0
+
+
+class ResultBeingPublished(dramatiq.Retry):
+    """Another delivery of the same request is publishing its result right now: look again after the lease."""
+
+    def __init__(self, wait_s: float):
+        super().__init__("result being published by another delivery", delay=int(max(wait_s, 0.2) * 1000))
 
 
 class ResultPublisher:
@@ -77,8 +87,18 @@ class MemoryResultSink:
 
 
 def deliver(store: Store, publisher, result: Result, reply_to: str | None) -> Result:
-    """Store `result` once and publish it once; return the stored result (the first one wins)."""
-    doc = {"_id": result.request_id, "reply_to": reply_to, "published": False, "body": encode(result)}
+    """Store `result` once and publish it once; return the stored result (the first one wins).
+
+    Concurrent deliveries of one request (a redelivered message running beside
+    the original) are serialized by a publish lease in the result document:
+    the holder publishes, the others retry after the lease and then find it
+    published. A holder that crashed loses the lease and a redelivery takes
+    over, so a result is never left unpublished; at worst (crash between
+    publish and the `published` mark) it is published twice, and waiters
+    keep the first copy per request id.
+    """
+    now = time.time()
+    doc = {"_id": result.request_id, "reply_to": reply_to, "published": False, "claim": now, "body": encode(result)}
     try:
         store.insert(COLLECTION, doc)
         metrics.RESULTS.labels(result.kind, result.status).inc()
@@ -86,6 +106,13 @@ def deliver(store: Store, publisher, result: Result, reply_to: str | None) -> Re
         doc = store.get(COLLECTION, result.request_id)
         if doc["published"]:
             return parse_result(doc["body"])
+        held_for = now - doc["claim"]
+        if held_for < PUBLISH_LEASE_S:
+            raise ResultBeingPublished(PUBLISH_LEASE_S - held_for) from None
+        taken = store.update(COLLECTION, {"_id": result.request_id, "published": False, "claim": doc["claim"]},
+                             set={"claim": now})
+        if not taken:
+            raise ResultBeingPublished(PUBLISH_LEASE_S) from None
     if reply_to:
         publisher.publish(reply_to, doc["body"])
     store.update(COLLECTION, {"_id": result.request_id}, set={"published": True})

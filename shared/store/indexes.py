@@ -101,7 +101,7 @@ COLLECTIONS: dict[str, tuple[IndexSpec, ...]] = {
     # _id = enrollment id
     "gallery": _specs("gallery", (("subject_id",),), (("seq",), True)),
     # _id = request id
-    "results": _specs("results", (("reply_to",),), (("published",),)),
+    "results": _specs("results", (("reply_to",),), (("published",),), (("claim",),)),
     # _id = station / service id
     "senders": _specs("senders", (("status",),), (("kind",),)),
     "dead_letters": _specs("dead_letters", (("queue",),), (("reason",),), (("created_at",),)),
