@@ -33,10 +33,10 @@ def load_or_create_centre_key(settings: Settings) -> X25519PrivateKey:
     if not path.exists():
         settings.key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
-            sealing.save_x25519_private(X25519PrivateKey.generate(), path)
+            sealing.save_private_key(sealing.generate_centre_key(), path)
         except FileExistsError:
-            pass
-    return sealing.load_x25519_private(path)
+            pass  # another process created it first
+    return sealing.load_centre_private_key(path)
 
 
 def centre_public_key(settings: Settings) -> X25519PublicKey:
