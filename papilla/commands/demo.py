@@ -199,8 +199,8 @@ def _scenario(d: _Deployment, sources: _Sources, people: int) -> int:
     impostor_scanner = sources.scanner(2, session=2)
     probe = {p: impostor_scanner.capture(p) for p in VERIFY_FINGERS if p in positions}
     impostor = d.client.wait(d.client.verify(_iin(1), probe), 600)
-    print(f"  verify person 1 with new impressions: {genuine.status} (score {genuine.score:.3f})")
-    print(f"  verify person 1 with person 2's fingers: {impostor.status} (score {impostor.score:.3f})")
+    print(f"  verify person 1 with new impressions: {genuine.status}{_score(genuine)}")
+    print(f"  verify person 1 with person 2's fingers: {impostor.status}{_score(impostor)}")
     summary.append(("genuine verify", genuine.status))
     summary.append(("impostor verify", impostor.status))
     summary.append(("elapsed", f"{time.perf_counter() - started:.1f} s"))
@@ -210,6 +210,10 @@ def _scenario(d: _Deployment, sources: _Sources, people: int) -> int:
         print(f"  {name:<18} {value}")
     print("  result             " + ("all as expected" if ok else "UNEXPECTED OUTCOME"))
     return 0 if ok else 1
+
+
+def _score(result) -> str:
+    return f" (fused score {result.score:.2f})" if result.score is not None else ""
 
 
 def register(sub) -> None:
