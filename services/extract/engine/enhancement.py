@@ -13,27 +13,68 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .frequency import _bilinear
-from .filters import dilate, smooth_low
+from .filters import dilate
 from .params import EnhancementParams
 
 
-def normalize(img: np.ndarray, sigma: float, mask: np.ndarray | None = None) -> np.ndarray:
-    f = img.astype(np.float32)
-    mean = smooth_low(f, sigma)
-    d = f - mean
-    std = np.sqrt(np.maximum(smooth_low(d * d, sigma), 0.0))
-    return (d / (std + 1.0)).astype(np.float32)
+@nb.njit(cache=True, nogil=True, fastmath=True)
+def _moments(img, g):
+    h, w = img.shape
+    bh = (h + g - 1) // g
+    bw = (w + g - 1) // g
+    s1 = np.zeros((bh, bw), dtype=np.float32)
+    s2 = np.zeros((bh, bw), dtype=np.float32)
+    cnt = np.zeros((bh, bw), dtype=np.float32)
+    for y in range(h):
+        for x in range(w):
+            v = np.float32(img[y, x])
+            s1[y // g, x // g] += v
+            s2[y // g, x // g] += v * v
+            cnt[y // g, x // g] += 1.0
+    return s1 / cnt, s2 / cnt
 
 
-def _kernels(pmin: float, pmax: float, step: float, ratio: float):
+@nb.njit(cache=True, nogil=True, fastmath=True)
+def _apply_norm(img, mean_low, sd_low, g):
+    h, w = img.shape
+    bh, bw = mean_low.shape
+    out = np.empty((h, w), dtype=np.float32)
+    for y in range(h):
+        fy = min(max((y + 0.5) / g - 0.5, 0.0), bh - 1.0)
+        y0 = int(fy)
+        y1 = min(y0 + 1, bh - 1)
+        ty = fy - y0
+        for x in range(w):
+            fx = min(max((x + 0.5) / g - 0.5, 0.0), bw - 1.0)
+            x0 = int(fx)
+            x1 = min(x0 + 1, bw - 1)
+            tx = fx - x0
+            m = ((mean_low[y0, x0] * (1 - tx) + mean_low[y0, x1] * tx) * (1 - ty)
+                 + (mean_low[y1, x0] * (1 - tx) + mean_low[y1, x1] * tx) * ty)
+            s = ((sd_low[y0, x0] * (1 - tx) + sd_low[y0, x1] * tx) * (1 - ty)
+                 + (sd_low[y1, x0] * (1 - tx) + sd_low[y1, x1] * tx) * ty)
+            out[y, x] = (img[y, x] - m) / (s + 1.0)
+    return out
+
+
+def normalize(img: np.ndarray, sigma: float, grid: int = 4) -> np.ndarray:
+    """Zero local mean, unit local standard deviation (Gaussian window `sigma`)."""
+    m1, m2 = _moments(np.ascontiguousarray(img), grid)
+    m1 = ndi.gaussian_filter(m1, sigma / grid, mode="nearest")
+    m2 = ndi.gaussian_filter(m2, sigma / grid, mode="nearest")
+    sd = np.sqrt(np.maximum(m2 - m1 * m1, 0.0)).astype(np.float32)
+    return _apply_norm(np.ascontiguousarray(img), m1.astype(np.float32), sd, grid)
+
+
+def _kernels(pmin: float, pmax: float, step: float, ratio: float, cutoff: float = 2.5):
     periods = np.arange(pmin, pmax + step * 0.5, step)
-    radius = int(np.ceil(2.5 * ratio * pmax))
+    radius = int(np.ceil(cutoff * ratio * pmax))
     t = np.arange(-radius, radius + 1, dtype=np.float64)
     ker = np.zeros((len(periods), len(t)), dtype=np.float32)
     for i, p in enumerate(periods):
         sig = ratio * p
         env = np.exp(-t * t / (2 * sig * sig))
-        env[np.abs(t) > 2.5 * sig + 0.5] = 0
+        env[np.abs(t) > cutoff * sig + 0.5] = 0
         g = env * np.cos(2 * np.pi * t / p)
         g -= env * (g.sum() / env.sum())          # zero mean (no DC response)
         g /= np.sqrt((g * g).sum())
@@ -100,15 +141,18 @@ _KCACHE: dict = {}
 
 def enhance(img: np.ndarray, theta: np.ndarray, period: np.ndarray, mask: np.ndarray,
             params: EnhancementParams = EnhancementParams(),
-            pmin: float = 4.0, pmax: float = 16.0) -> np.ndarray:
-    key = (pmin, pmax, params.period_step, params.across_sigma_ratio)
+            pmin: float = 4.0, pmax: float = 16.0, cos_sin: tuple | None = None) -> np.ndarray:
+    key = (pmin, pmax, params.period_step, params.across_sigma_ratio, params.across_cutoff)
     if key not in _KCACHE:
-        _KCACHE[key] = _kernels(pmin, pmax, params.period_step, params.across_sigma_ratio)
+        _KCACHE[key] = _kernels(pmin, pmax, params.period_step, params.across_sigma_ratio, params.across_cutoff)
     ker, radius = _KCACHE[key]
     norm = normalize(img, params.normalize_sigma)
     work = dilate(mask, radius // 2 + 2)
-    ct = np.cos(theta).astype(np.float32)
-    st = np.sin(theta).astype(np.float32)
+    if cos_sin is None:
+        ct = np.cos(theta).astype(np.float32)
+        st = np.sin(theta).astype(np.float32)
+    else:
+        ct, st = cos_sin
     sm = _along(norm, ct, st, work, float(params.along_sigma))
     enh = _across(sm, ct, st, np.ascontiguousarray(period, dtype=np.float32), np.ascontiguousarray(mask),
                   ker, radius, float(pmin), float(params.period_step))

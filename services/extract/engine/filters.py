@@ -69,31 +69,41 @@ def block_mean(a: np.ndarray, f: int) -> np.ndarray:
 
 
 @nb.njit(cache=True, nogil=True)
+def _interp_axis(n, f, nb_):
+    i0 = np.empty(n, dtype=np.int64)
+    i1 = np.empty(n, dtype=np.int64)
+    t = np.empty(n, dtype=np.float32)
+    for k in range(n):
+        v = (k + 0.5) / f - 0.5
+        if v < 0.0:
+            v = 0.0
+        if v > nb_ - 1:
+            v = nb_ - 1.0
+        a = int(v)
+        i0[k] = a
+        i1[k] = min(a + 1, nb_ - 1)
+        t[k] = v - a
+    return i0, i1, t
+
+
+@nb.njit(cache=True, nogil=True, fastmath=True)
 def upsample(low, f, h, w):
     """Bilinear upsampling of a block grid (block centres at (i + 0.5) * f) to h x w."""
     bh, bw = low.shape
+    y0, y1, ty = _interp_axis(h, f, bh)
+    x0, x1, tx = _interp_axis(w, f, bw)
     out = np.empty((h, w), dtype=np.float32)
     for y in range(h):
-        fy = (y + 0.5) / f - 0.5
-        if fy < 0.0:
-            fy = 0.0
-        if fy > bh - 1:
-            fy = bh - 1.0
-        y0 = int(fy)
-        y1 = min(y0 + 1, bh - 1)
-        ty = fy - y0
+        a0 = y0[y]
+        a1 = y1[y]
+        wy = ty[y]
         for x in range(w):
-            fx = (x + 0.5) / f - 0.5
-            if fx < 0.0:
-                fx = 0.0
-            if fx > bw - 1:
-                fx = bw - 1.0
-            x0 = int(fx)
-            x1 = min(x0 + 1, bw - 1)
-            tx = fx - x0
-            a = low[y0, x0] * (1 - tx) + low[y0, x1] * tx
-            b = low[y1, x0] * (1 - tx) + low[y1, x1] * tx
-            out[y, x] = a * (1 - ty) + b * ty
+            b0 = x0[x]
+            b1 = x1[x]
+            wx = tx[x]
+            top = low[a0, b0] + (low[a0, b1] - low[a0, b0]) * wx
+            bot = low[a1, b0] + (low[a1, b1] - low[a1, b0]) * wx
+            out[y, x] = top + (bot - top) * wy
     return out
 
 

@@ -202,27 +202,34 @@ def trace_all(skel, ys, xs, maxlen, dir_len):
 
 
 def directions(kinds: np.ndarray, nbranch: np.ndarray, vx: np.ndarray, vy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Image-space direction angle (atan2(dy, dx), y down) of each minutia, and validity."""
+    """Image-space direction angle (atan2(dy, dx), y down) of each minutia, and validity.
+
+    Ending: towards the traced ridge.  Bifurcation: the stem is the branch
+    whose direction is farthest from the other two; the direction is the mean
+    of the fork bisector and the reversed stem.
+    """
     n = len(kinds)
     ang = np.zeros(n, dtype=np.float64)
     ok = np.zeros(n, dtype=bool)
-    for i in range(n):
-        if kinds[i] == ENDING and nbranch[i] >= 1:
-            ang[i] = np.arctan2(vy[i, 0], vx[i, 0])
-            ok[i] = True
-        elif kinds[i] == BIFURCATION and nbranch[i] == 3:
-            a = np.arctan2(vy[i], vx[i])
-            # the stem is the branch farthest (angularly) from the other two
-            best, stem = -1.0, 0
-            for s in range(3):
-                o = [j for j in range(3) if j != s]
-                d = abs(np.angle(np.exp(1j * (a[o[0]] - a[o[1]]))))
-                spread = np.pi - d  # the two fork branches are close: large spread value
-                if spread > best:
-                    best, stem = spread, s
-            o = [j for j in range(3) if j != stem]
-            bis = np.angle(np.exp(1j * a[o[0]]) + np.exp(1j * a[o[1]]))
-            anti = a[stem] + np.pi
-            ang[i] = np.angle(np.exp(1j * bis) + np.exp(1j * anti))
-            ok[i] = True
+    if n == 0:
+        return ang, ok
+    a = np.arctan2(vy, vx)                       # (n, 3)
+    u = np.exp(1j * a)
+    end = (kinds == ENDING) & (nbranch >= 1)
+    ang[end] = a[end, 0]
+    ok[end] = True
+    bif = (kinds == BIFURCATION) & (nbranch == 3)
+    if bif.any():
+        ub = u[bif]
+        # angular gap between the two branches other than s, for s = 0, 1, 2
+        gaps = np.stack([np.abs(np.angle(ub[:, 1] * np.conj(ub[:, 2]))),
+                         np.abs(np.angle(ub[:, 0] * np.conj(ub[:, 2]))),
+                         np.abs(np.angle(ub[:, 0] * np.conj(ub[:, 1])))], axis=1)
+        stem = np.argmin(gaps, axis=1)
+        rows = np.arange(len(ub))
+        stem_u = ub[rows, stem]
+        fork = ub.sum(axis=1) - stem_u
+        anti = -stem_u
+        ang[bif] = np.angle(fork / np.maximum(np.abs(fork), 1e-9) + anti)
+        ok[bif] = True
     return ang, ok

@@ -19,9 +19,8 @@ class ResolutionParams:
 
 @dataclass(frozen=True)
 class SegmentationParams:
-    """Foreground mask from local ridge contrast (high-passed local std-dev)."""
+    """Foreground mask from local ridge contrast (gray-level std-dev within blocks)."""
     block: int = 8                 # mask decided per block x block cell
-    highpass_sigma: float = 6.0    # removes illumination before measuring contrast
     std_sigma: float = 6.0         # window of the local standard deviation
     min_std: float = 5.0           # absolute contrast floor (gray levels): below is background
     rel_std: float = 0.25          # ... and relative to the 90th percentile of the image
@@ -58,6 +57,7 @@ class EnhancementParams:
     normalize_sigma: float = 8.0   # local mean/std normalization window
     along_sigma: float = 3.5       # smoothing along the ridge (px); bridges small gaps
     across_sigma_ratio: float = 0.45   # Gabor envelope sigma across ridges / period
+    across_cutoff: float = 2.0     # Gabor profile truncated at this many sigmas
     period_step: float = 0.25      # kernel table quantization of the period
 
 

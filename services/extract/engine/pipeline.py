@@ -13,7 +13,7 @@ from .filtering import filter_minutiae
 from .filters import border_distance
 from .frequency import ridge_period
 from .minutiae import detect, directions, trace_all
-from .orientation import orientation_field
+from .orientation import orientation_field_full
 from .params import ExtractionParams
 from .quality import finger_quality, local_quality
 from .resolution import normalize_resolution
@@ -94,9 +94,10 @@ def extract_with_intermediates(pixels: np.ndarray, dpi: int = 500,
     mask = segment(img, p.segmentation)
     if mask.sum() < 64 * 64 / 4:
         return _empty(img, mask)
-    theta, coh = orientation_field(img, mask, p.orientation)
+    theta, coh, cos_t, sin_t = orientation_field_full(img, mask, p.orientation)
     period = ridge_period(img, theta, mask, p.frequency)
-    enh = enhance(img, theta, period, mask, p.enhancement, p.frequency.min_period, p.frequency.max_period)
+    enh = enhance(img, theta, period, mask, p.enhancement, p.frequency.min_period, p.frequency.max_period,
+                  (cos_t, sin_t))
     binary = binarize(enh, mask, p.binarization)
     skel = thin(binary)
     qmap = local_quality(coh, enh, mask, p.quality)

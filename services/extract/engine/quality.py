@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from .filters import smooth_low
+from .filters import block_mean, upsample
 from .params import QualityParams
 
 
@@ -15,12 +15,13 @@ def _ramp(v, lo, hi):
 def local_quality(coherence: np.ndarray, enhanced: np.ndarray, mask: np.ndarray,
                   params: QualityParams = QualityParams()) -> np.ndarray:
     """0..1 map: ridge-flow coherence times ridge-response strength, 0 outside the mask."""
-    coh = smooth_low(coherence, 4.0)
-    c = np.clip((coh - params.coherence_low) / (params.coherence_high - params.coherence_low), 0, 1)
-    rms = np.sqrt(np.maximum(smooth_low(enhanced * enhanced, 6.0), 0.0))
-    s = np.clip(rms / 1.2, 0, 1)
-    q = np.sqrt(c * s) * mask
-    return q.astype(np.float32)
+    h, w = coherence.shape
+    c = block_mean(coherence, 8)
+    c = np.clip((c - params.coherence_low) / (params.coherence_high - params.coherence_low), 0, 1)
+    e = ndi.gaussian_filter(block_mean(enhanced * enhanced, 8), 0.75, mode="nearest")
+    s = np.clip(np.sqrt(np.maximum(e, 0.0)) / 1.2, 0, 1)
+    q = upsample(np.sqrt(c * s).astype(np.float32), 8, h, w)
+    return (q * mask).astype(np.float32)
 
 
 def finger_quality(pixels: np.ndarray, mask: np.ndarray, coherence: np.ndarray, qmap: np.ndarray,
