@@ -83,7 +83,7 @@ def impression_with_info(master: MasterFingerprint, seed: int,
     ccy = cy - 0.12 * hh + rng.uniform(-1, 1) * p.contact_offset
     ea, eb = scale * a, scale * hh * rng.uniform(0.85, 1.05)
     ed = np.sqrt(((mx - ccx) / ea) ** 2 + ((my - ccy) / eb) ** 2)
-    ed += 0.07 * smooth_noise(rng, (h, w), 45.0)              # irregular border
+    ed += 0.05 * smooth_noise(rng, (h, w), 45.0)              # irregular border
 
     # --- elastic distortion ----------------------------------------------------
     if p.distortion > 0:
@@ -115,7 +115,7 @@ def impression_with_info(master: MasterFingerprint, seed: int,
     # --- pressure and moisture -> ridge thickness and breaks ----------------
     pressure = rng.uniform(*p.pressure)
     pr = pressure + p.pressure_variation * smooth_noise(rng, (h, w), 90.0)
-    pr += 0.25 * (1.0 - np.clip(ed, 0, 1.2))   # pressed harder in the middle of the contact
+    pr += 0.15 * (1.0 - np.clip(ed, 0, 1.2))   # pressed harder in the middle of the contact
     pr -= 0.15
     ink = _smoothstep((ridges + pr + 0.4) / 0.8)
     dryness = rng.uniform(*p.dryness)
@@ -128,7 +128,7 @@ def impression_with_info(master: MasterFingerprint, seed: int,
         ink *= _smoothstep((grain - thr) / 0.6 + 0.5)
     # pores and texture of the ridge tops
     tex = ndimage.gaussian_filter(rng.standard_normal((h, w)).astype(np.float32), 0.8)
-    ink *= np.clip(1.0 + 0.9 * tex, 0.35, 1.15)
+    ink *= np.clip(1.0 + 0.6 * tex, 0.5, 1.1)
     ink *= contact
 
     # --- grey levels -------------------------------------------------------

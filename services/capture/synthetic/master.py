@@ -118,7 +118,7 @@ def _singular_points(rng, cls: str, center, size):
     elif cls in ("left_loop", "right_loop"):
         side = 1.0 if cls == "left_loop" else -1.0
         dist = rng.uniform(80, 170)
-        ang = np.deg2rad(rng.uniform(35, 70))    # angle below the horizontal
+        ang = np.deg2rad(rng.uniform(30, 60))    # angle below the horizontal
         cores = [core]
         deltas = [core + np.array([side * dist * np.cos(ang), dist * np.sin(ang)])]
     elif cls == "whorl":

@@ -30,13 +30,13 @@ class MasterParams:
     period_tip_increase: float = 0.8 # extra period towards the finger tip / far field
     # orientation model (zero-pole, Sherlock-Monro, with Vizcaya-Gerhardt style
     # random monotone corrections of the pole angles)
-    pattern_tilt: float = 12.0       # std of the pattern's tilt, degrees
+    pattern_tilt: float = 10.0       # std of the pattern's tilt, degrees
     pole_correction: float = 0.22    # amplitude of the random angle correction (< 1/3 stays monotone)
     orientation_noise: float = 4.0   # std of smooth random orientation perturbation, degrees
     # ridge growth (iterative contextual Gabor filtering from random seeds)
     seed_density: float = 1.0 / 700.0   # seeds per px of finger area
     iterations: int = 18
-    gain: float = 1.7                # saturation gain after each filtering step
+    gain: float = 2.0                # saturation gain after each filtering step
     sigma_across: float = 0.42       # Gabor sigma across the ridges, in periods
     sigma_along: float = 0.5        # Gabor sigma along the ridges, in periods
 
@@ -67,8 +67,8 @@ class ImpressionParams:
     transition: tuple[float, float] = (90.0, 150.0)
     random_warp: float = 1.6         # px, amplitude of the smooth random displacement
     # ridge appearance
-    pressure: tuple[float, float] = (-0.25, 0.35)  # <0 dry/light (thin ridges), >0 wet/heavy
-    pressure_variation: float = 0.25 # local variation of pressure
+    pressure: tuple[float, float] = (-0.3, 0.2)  # <0 dry/light (thin ridges), >0 wet/heavy
+    pressure_variation: float = 0.2 # local variation of pressure
     dryness: tuple[float, float] = (0.0, 0.45)     # fraction of ridge breaks (0 = none)
     contrast: tuple[float, float] = (110.0, 170.0) # grey levels between valley and ridge
     background: tuple[float, float] = (165.0, 215.0)
