@@ -1,0 +1,99 @@
+"""Station behaviour without the centre: refusals before capture, the spool when offline."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from papilla.services.capture.outbox import Outbox
+from papilla.services.capture.station import QualityGate, Station
+from papilla.shared.broker import rabbitmq_broker
+from papilla.shared.config import Settings
+from papilla.shared.crypto import sealing
+from papilla.shared.crypto.iin import make_test_iin
+from papilla.shared.errors import Refusal
+
+
+class CountingScanner:
+    def __init__(self):
+        self.captures = 0
+
+    def capture(self, position):
+        self.captures += 1
+        raise AssertionError("an ineligible person must not be captured")
+
+
+@pytest.fixture
+def offline_station(tmp_path, monkeypatch):
+    monkeypatch.setenv("PAPILLA_HOME", str(tmp_path))
+    monkeypatch.setenv("PAPILLA_BROKER_URL", "amqp://guest:guest@127.0.0.1:1/%2F")  # nothing listens there
+    settings = Settings.from_env()
+    broker = rabbitmq_broker(settings)
+    station = Station(station_id="st-test-1", signing_key=sealing.generate_signing_key(),
+                      centre_public=sealing.generate_centre_key().public_key(),
+                      outbox=Outbox(tmp_path / "spool", broker), gate=QualityGate(min_quality=0, max_attempts=1))
+    yield station
+    broker.close()
+
+
+def test_minor_is_refused_before_capture_with_the_rule(offline_station):
+    scanner = CountingScanner()
+    with pytest.raises(Refusal) as err:
+        offline_station.enroll(iin=make_test_iin(date(2010, 6, 1), True, 3), full_name="Young Person",
+                               scanner=scanner, operator_id="op-1", consent_ref="c-1", today=date(2026, 11, 22))
+    assert err.value.code == "age_below_18"
+    assert "000_c9a1d0ccc509b167.txt" in err.value.rule and "p.4" in err.value.rule
+    assert scanner.captures == 0
+
+
+def test_incapacitated_without_custodian_is_refused(offline_station):
+    with pytest.raises(Refusal) as err:
+        offline_station.enroll(iin=make_test_iin(date(1980, 6, 1), True, 3), full_name="X", scanner=CountingScanner(),
+                               operator_id="op-1", consent_ref="c-1", legal_capacity="incapacitated")
+    assert err.value.code == "custodian_required" and "p.5" in err.value.rule
+
+
+def test_no_printable_finger_is_refused(offline_station):
+    with pytest.raises(Refusal) as err:
+        offline_station.enroll(iin=make_test_iin(date(1980, 6, 1), True, 3), full_name="X", scanner=CountingScanner(),
+                               operator_id="op-1", consent_ref="c-1",
+                               finger_status={p: "amputated" for p in range(1, 11)})
+    assert err.value.code == "no_printable_fingers"
+
+
+def test_packet_stays_spooled_while_the_broker_is_unreachable(offline_station, data_dir):
+    from papilla.services.capture.devices import FolderScanner
+
+    scanner = FolderScanner(data_dir / "samples", {1: "probe.png", 2: "matching.png"})
+    report = offline_station.enroll(iin=make_test_iin(date(1980, 6, 1), True, 3), full_name="Offline Person",
+                                    scanner=scanner, operator_id="op-1", consent_ref="c-1",
+                                    finger_status={p: "captured" if p <= 2 else "injured" for p in range(1, 11)})
+    assert not report.confirmed
+    spooled = offline_station.outbox.pending()
+    assert [p.name for p in spooled] == [f"{report.packet_id}.sealed"]
+    assert b"Offline Person" not in spooled[0].read_bytes()   # sealed: encrypted to the centre
+    assert offline_station.outbox.flush() == 0 and offline_station.outbox.pending() == spooled
+
+
+@pytest.mark.broker
+def test_spooled_packet_is_sent_once_the_broker_is_back(offline_station, data_dir, monkeypatch):
+    import pika
+
+    from papilla.services.capture.devices import FolderScanner
+    from papilla.shared.routing import ENROLL
+    from tests.pipeline.harness import Vhost
+
+    report = offline_station.enroll(iin=make_test_iin(date(1980, 6, 1), True, 3), full_name="Later Person",
+                                    scanner=FolderScanner(data_dir / "samples", {1: "probe.png"}),
+                                    operator_id="op-1", consent_ref="c-1",
+                                    finger_status={p: "captured" if p == 1 else "injured" for p in range(1, 11)})
+    assert not report.confirmed
+    with Vhost() as url:
+        monkeypatch.setenv("PAPILLA_BROKER_URL", url)
+        broker = rabbitmq_broker(Settings.from_env())
+        back_online = Outbox(offline_station.outbox.spool_dir, broker)
+        assert back_online.flush() == 1 and back_online.pending() == []
+        connection = pika.BlockingConnection(pika.URLParameters(url))
+        assert connection.channel().queue_declare(ENROLL.queue, passive=True).method.message_count == 1
+        connection.close()
+        broker.close()
