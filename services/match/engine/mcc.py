@@ -40,6 +40,8 @@ MIN_VC = 0.75       # min fraction of valid cells (of those within R) for a vali
 MIN_M = 2           # min neighbouring minutiae for a valid cylinder
 MIN_ME = 0.60       # min fraction of common valid cells for two cylinders to be matchable
 DELTA_THETA = math.pi / 2.0
+COS_DELTA_THETA = math.cos(DELTA_THETA) - 1e-6
+MIN_LOCAL = 0.0     # local similarities below this never enter the consolidation
 MAX_MINUTIAE = 72   # keep the best-quality minutiae beyond this count
 # global consolidation
 MIN_NP, MAX_NP, MU_P, TAU_P = 4, 12, 20.0, 0.4
@@ -47,6 +49,7 @@ N_REL, W_R = 5, 0.5
 MU1, TAU1 = 5.0, -8.0 / 5.0
 MU2, TAU2 = math.pi / 12.0, -30.0
 MU3, TAU3 = math.pi / 12.0, -30.0
+DIST_REL = 0.005     # distance tolerance grows with the distance (skin distortion accumulates)
 MAX_NR = 24         # cap on relaxed pairs (cost is quadratic)
 
 TWO_PI = 2.0 * math.pi
@@ -282,10 +285,11 @@ def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, lam, lam0, rho, sel_a, se
                 nand += popcount64(x & y)
                 nor += popcount64(x | y)
             # |direction difference| <= 90 degrees  <=>  cos >= 0
-            ok = (cai * gb[j, 3] + sai * gb[j, 4] >= 0.0) & (popcount64(m) >= min_common) & (nand > 0)
+            sim = 2.0 * nand / (nor + nand + 1e-9)
+            ok = (cai * gb[j, 3] + sai * gb[j, 4] >= COS_DELTA_THETA) & (popcount64(m) >= min_common) & (sim > MIN_LOCAL)
             work_i[cnt] = i
             work_j[cnt] = j
-            work_v[cnt] = 2.0 * nand / (nor + nand + 1e-9)
+            work_v[cnt] = sim
             cnt += np.int64(ok)
     if _PROFILE_STAGE == 1:
         return float(cnt)
@@ -350,7 +354,7 @@ def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, lam, lam0, rho, sel_a, se
             da = math.sqrt(dxa * dxa + dya * dya)
             db = math.sqrt(dxb * dxb + dyb * dyb)
             # 1: distance
-            d1 = abs(da - db)
+            d1 = abs(da - db) / (1.0 + DIST_REL * (da + db))
             if d1 >= D1_ZERO or da * db == 0.0:
                 rho[p, q] = 0.0
                 rho[q, p] = 0.0
