@@ -264,6 +264,19 @@ def test_dlq_cli_lists_the_refusals(cluster, capsys):
     assert "bad_signature" in out and "unknown_sender" in out
 
 
+def test_dlq_requeue_sends_the_original_message_back(cluster, capsys):
+    from papilla.cli import main
+
+    store = cluster["centre"].store
+    malformed = next(d for d in store.find("dead_letters", {"reason": "malformed"}))
+    before = store.count("dead_letters", {"reason": "malformed"})
+    assert main(["dlq", "requeue", malformed["_id"]]) == 0
+    assert store.get("dead_letters", malformed["_id"])["state"] == "requeued"
+    # still malformed, so it is refused again: a second record, and the worker keeps running
+    assert _wait_for(lambda: store.count("dead_letters", {"reason": "malformed"}) == before + 1)
+    assert cluster["workers"]["extract"].proc.poll() is None
+
+
 def test_metrics_endpoint_serves_dramatiq_and_papilla_metrics(cluster):
     import urllib.request
 
