@@ -89,7 +89,7 @@ class FilterParams:
     cluster_radius: float = 9.0    # minutiae with >= cluster_count neighbours within radius
     cluster_count: int = 3
     duplicate_distance: float = 4.0   # two minutiae closer than this: both removed
-    min_quality: int = 10          # local quality floor (0-100)
+    min_quality: int = 0           # local quality floor (0-100); 0 keeps all (the matcher weighs)
     max_minutiae: int = 150        # keep the best-quality ones beyond this
 
 
