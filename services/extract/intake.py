@@ -135,6 +135,7 @@ def _store_finger(centre: Centre, subject_id: str, enrollment_id: str, record: F
     doc = {
         "_id": doc_id, "enrollment_id": enrollment_id, "subject_id": subject_id, "position": record.position,
         "quality": int(record.template.quality), "engine": record.engine_version,
+        "width": int(record.template.width), "height": int(record.template.height),
         "image": enc(subject_id, BIOMETRICS, doc_id, "image", image),
         "minutiae": enc(subject_id, BIOMETRICS, doc_id, "minutiae", record.template.minutiae.tobytes()),
         "prepared": enc(subject_id, BIOMETRICS, doc_id, "prepared", record.prepared),

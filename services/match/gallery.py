@@ -22,13 +22,32 @@ class GalleryEntry:
 
 
 def load_fingers(centre: Centre, enrollment_id: str, subject_id: str) -> dict[int, object]:
-    from papilla.services.match.engine import PreparedTemplate
+    """Decrypt an enrollment's prepared templates; templates of an older engine are re-prepared and saved."""
+    from papilla.services.match.engine import PreparedTemplate, TemplateVersionError
 
     fingers = {}
     for doc in centre.store.find("biometrics", {"enrollment_id": enrollment_id}):
         blob = centre.cipher.decrypt(subject_id, "biometrics", doc["_id"], "prepared", doc["prepared"])
-        fingers[int(doc["position"])] = PreparedTemplate.from_bytes(blob)
+        try:
+            fingers[int(doc["position"])] = PreparedTemplate.from_bytes(blob)
+        except TemplateVersionError:
+            fingers[int(doc["position"])] = reprepare(centre, subject_id, doc)
     return fingers
+
+
+def reprepare(centre: Centre, subject_id: str, doc: dict):
+    """Rebuild the matcher's form from the stored minutiae after an engine upgrade (and keep it)."""
+    from papilla.services.match import engine
+    from papilla.shared.template import MINUTIA_DTYPE, FingerTemplate
+
+    raw = centre.cipher.decrypt(subject_id, "biometrics", doc["_id"], "minutiae", doc["minutiae"])
+    template = FingerTemplate(width=int(doc.get("width", 0)), height=int(doc.get("height", 0)),
+                              minutiae=np.frombuffer(raw, dtype=MINUTIA_DTYPE).copy(), quality=int(doc["quality"]))
+    prepared = engine.prepare(template)
+    sealed = centre.cipher.encrypt(subject_id, "biometrics", doc["_id"], "prepared", prepared.to_bytes())
+    centre.store.update("biometrics", {"_id": doc["_id"]}, set={"prepared": sealed, "engine": engine.ENGINE_VERSION})
+    log.info("re-prepared a template from engine %s for %s", doc.get("engine"), engine.ENGINE_VERSION)
+    return prepared
 
 
 class Gallery:
