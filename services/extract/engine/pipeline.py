@@ -91,10 +91,10 @@ def extract_with_intermediates(pixels: np.ndarray, dpi: int = 500,
     h, w = img.shape
     if h < MIN_WORK_SIDE or w < MIN_WORK_SIDE:
         return _empty(img)
-    mask = segment(img, p.segmentation)
+    theta, coh, cos_t, sin_t = orientation_field_full(img, None, p.orientation)
+    mask = segment(img, p.segmentation, coherence=coh)
     if mask.sum() < 64 * 64 / 4:
         return _empty(img, mask)
-    theta, coh, cos_t, sin_t = orientation_field_full(img, mask, p.orientation)
     period = ridge_period(img, theta, mask, p.frequency)
     enh = enhance(img, theta, period, mask, p.enhancement, p.frequency.min_period, p.frequency.max_period,
                   (cos_t, sin_t))
