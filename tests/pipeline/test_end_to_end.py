@@ -286,6 +286,51 @@ def test_metrics_endpoint_serves_dramatiq_and_papilla_metrics(cluster):
     assert "papilla_refusals_total" in body
 
 
+def test_identify_ranks_the_enrolled_person_first(cluster):
+    client = cluster["client"]
+    _, fingers = PEOPLE["Bolat Test"]
+    result = client.wait(client.identify(scanner(cluster["db"], fingers, 4).images()), 120)
+    assert result.status == "CANDIDATES"
+    assert result.candidates[0].enrollment_id == cluster["enrolled"]["Bolat Test"]
+
+
+def test_blocked_subject_answers_blocked_until_unblocked(cluster, capsys):
+    from papilla.cli import main
+
+    client = cluster["client"]
+    iin, fingers = PEOPLE["Bolat Test"]
+    blocked = client.wait(client.lifecycle("block", iin=iin, reason="violation reported",
+                                           requested_by="authorised_body"), 120)
+    assert blocked.status == "BLOCKED" and "Art.9" in blocked.rule
+    probe = scanner(cluster["db"], fingers, 2).images()
+    assert client.wait(client.verify(iin, probe), 120).status == "BLOCKED"
+    # blocked data is not used for identification either
+    found = client.wait(client.identify(probe), 120)
+    assert cluster["enrolled"]["Bolat Test"] not in [c.enrollment_id for c in found.candidates]
+    assert client.wait(client.lifecycle("unblock", iin=iin, reason="verified", requested_by="authorised_body"),
+                       120).status == "UNBLOCKED"
+    rid = client.verify(iin, probe)
+    assert client.wait(rid, 120).status == "MATCH"
+    assert main(["request", "result", rid]) == 0 and '"MATCH"' in capsys.readouterr().out
+
+
+def test_destruction_on_request_removes_the_person_the_same_day(cluster):
+    client, store = cluster["client"], cluster["centre"].store
+    iin, fingers = PEOPLE["Dana Test"]
+    subject_id = store.get("enrollments", cluster["enrolled"]["Dana Test"])["subject_id"]
+    done = client.wait(client.lifecycle("destroy", iin=iin, reason="application of the person",
+                                        requested_by="subject"), 120)
+    assert done.status == "DESTROYED" and "p.11" in done.rule
+    assert store.get("subjects", subject_id) is None
+    assert store.count("biometrics", {"subject_id": subject_id}) == 0
+    assert store.count("enrollments", {"subject_id": subject_id}) == 0
+    assert client.wait(client.verify(iin, scanner(cluster["db"], fingers, 2).images()), 120).status == "NOT_ENROLLED"
+    actions = [e["action"] for e in store.find("audit", {"subject_id": subject_id})]
+    assert actions[-1] == "destroyed"
+    from papilla.shared.audit import verify_chain
+    assert verify_chain(store) == []
+
+
 def test_no_iin_name_or_image_in_clear_in_store_or_logs(cluster):
     """Last: everything above ran; read the SQLite files and every worker log byte by byte."""
     cluster["centre"].store.close()

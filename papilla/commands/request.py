@@ -1,0 +1,115 @@
+"""`papilla request …`: act as a public service (sealed request, wait for the result).
+
+  papilla request verify SERVICE-ID --iin … --finger 2=probe.png [--finger 7=…]
+  papilla request identify SERVICE-ID --finger 2=probe.png
+  papilla request lifecycle SERVICE-ID ACTION --reason … --requested-by … [--iin … | --enrollment ID --decision …]
+  papilla request result REQUEST-ID          (read a stored result after the fact)
+
+The service's key must be registered first: `papilla station init SERVICE-ID --kind service`.
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+
+def _client(args):
+    from papilla.client import PapillaClient
+    from papilla.identity import load_or_create_sender_key, sender_key_path
+    from papilla.shared.centre import centre_public_key
+    from papilla.shared.config import Settings
+
+    settings = Settings.from_env()
+    if not sender_key_path(settings, args.service_id).exists():
+        raise SystemExit(f"no key for {args.service_id}: run `papilla station init {args.service_id} --kind service`")
+    return PapillaClient.connect(broker_url=settings.broker_url, service_id=args.service_id,
+                                 signing_key=load_or_create_sender_key(settings, args.service_id),
+                                 centre_public=centre_public_key(settings)), settings
+
+
+def _images(pairs: list[str]) -> dict[int, object]:
+    from pathlib import Path
+
+    from papilla.services.capture.devices import FolderScanner
+
+    images = {}
+    for pair in pairs:
+        position, _, path = pair.partition("=")
+        if not position.isdigit() or not path:
+            raise SystemExit(f"--finger expects POSITION=FILE, got {pair!r}")
+        file = Path(path)
+        images[int(position)] = FolderScanner(file.parent, {int(position): file.name}).capture(int(position))
+    return images
+
+
+def _print(result) -> int:
+    print(json.dumps(json.loads(result.model_dump_json(by_alias=True)), indent=2))
+    return 0 if result.status != "REFUSED" else 2
+
+
+def verify(args) -> int:
+    client, settings = _client(args)
+    try:
+        return _print(client.wait(client.verify(args.iin, _images(args.finger)), args.timeout or settings.result_wait_s))
+    finally:
+        client.close()
+
+
+def identify(args) -> int:
+    client, settings = _client(args)
+    try:
+        rid = client.identify(_images(args.finger), max_candidates=args.max_candidates)
+        return _print(client.wait(rid, args.timeout or settings.result_wait_s))
+    finally:
+        client.close()
+
+
+def lifecycle(args) -> int:
+    client, settings = _client(args)
+    try:
+        rid = client.lifecycle(args.action, reason=args.reason, requested_by=args.requested_by, iin=args.iin,
+                               enrollment_id=args.enrollment, decision=args.decision)
+        return _print(client.wait(rid, args.timeout or settings.result_wait_s))
+    finally:
+        client.close()
+
+
+def result(args) -> int:
+    from papilla.shared.config import Settings
+    from papilla.shared.results import stored_result
+    from papilla.shared.store import open_store
+
+    found = stored_result(open_store(Settings.from_env().store_uri), args.request_id)
+    if found is None:
+        print(f"no stored result for {args.request_id}", file=sys.stderr)
+        return 1
+    return _print(found)
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("request", help="send a verify / identify / lifecycle request as a service")
+    rq = parser.add_subparsers(dest="request_command", required=True)
+    for name, func in (("verify", verify), ("identify", identify)):
+        p = rq.add_parser(name)
+        p.add_argument("service_id")
+        if name == "verify":
+            p.add_argument("--iin", required=True)
+        else:
+            p.add_argument("--max-candidates", type=int, default=10)
+        p.add_argument("--finger", action="append", required=True, metavar="POSITION=FILE")
+        p.add_argument("--timeout", type=float)
+        p.set_defaults(func=func)
+    p = rq.add_parser("lifecycle")
+    p.add_argument("service_id")
+    p.add_argument("action", choices=("block", "unblock", "destroy", "withdraw_consent", "adjudicate"))
+    p.add_argument("--reason", required=True)
+    p.add_argument("--requested-by", required=True,
+                   choices=("subject", "legal_representative", "custodian", "authorised_body", "operator"))
+    p.add_argument("--iin")
+    p.add_argument("--enrollment")
+    p.add_argument("--decision", choices=("distinct_person", "same_person_reject"))
+    p.add_argument("--timeout", type=float)
+    p.set_defaults(func=lifecycle)
+    p = rq.add_parser("result")
+    p.add_argument("request_id")
+    p.set_defaults(func=result)
