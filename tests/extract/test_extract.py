@@ -140,3 +140,28 @@ def test_iso_export_of_extracted_template_round_trips(probe):
     back = read_iso(write_iso(t)).to_finger_template()
     assert len(back.minutiae) == len(t.minutiae)
     assert np.all(np.abs(back.minutiae["x"] - t.minutiae["x"]) <= 0.5)
+
+
+def test_positions_directions_and_types_agree_with_a_third_party_iso_sdk(fvc_dir):
+    """Same image as the SecuGen SDK saw (resized to 300x400): co-located minutiae share the
+    ISO/IEC 19794-2 direction convention (endings and bifurcations) and mostly the type."""
+    from PIL import Image
+
+    from papilla.shared.formats.iso19794_2 import read_iso
+    close = same_dir = same_kind = 0
+    for name in ("101_1", "104_2"):
+        px = load_image(fvc_dir / "DB1_B" / f"{name}.tif").pixels
+        resized = np.asarray(Image.fromarray(px).resize((300, 400), Image.Resampling.BILINEAR))
+        ours = extract(resized, 500).minutiae
+        theirs = read_iso((fvc_dir / "DB1_B" / f"{name}.iso").read_bytes()).views[0].minutiae
+        d = np.hypot(ours["x"][:, None] - theirs["x"][None, :], ours["y"][:, None] - theirs["y"][None, :])
+        for i in range(len(ours)):
+            j = int(d[i].argmin())
+            if d[i, j] < 4:
+                close += 1
+                da = abs(np.angle(np.exp(1j * (float(ours["angle"][i]) - float(theirs["angle"][j])))))
+                same_dir += da < np.pi / 4
+                same_kind += ours["kind"][i] == theirs["kind"][j]
+    assert close >= 30
+    assert same_dir >= 0.9 * close
+    assert same_kind >= 0.8 * close
