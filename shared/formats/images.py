@@ -26,8 +26,7 @@ MIN_SIDE = 100
 MAX_SIDE = 1000
 SUPPORTED_FORMATS = frozenset({"PNG", "TIFF", "BMP", "JPEG", "WSQ"})
 
-# Pillow's decompression-bomb guard triggers far above our limit; we check the
-# header size before decoding pixels anyway.
+# Image.open reads only the header, so the size is checked before pixels are decoded.
 
 
 class ImageFormatError(ValueError):
@@ -77,7 +76,7 @@ def _to_gray(img: Image.Image) -> np.ndarray:
     if mode == "L":
         return np.asarray(img, dtype=np.uint8)
     if mode in ("1", "P", "PA", "LA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "LAB", "HSV"):
-        if mode in ("P", "PA") :
+        if mode in ("P", "PA"):
             img = img.convert("RGBA")
             mode = "RGBA"
         if mode in ("LA", "RGBA"):
@@ -103,6 +102,8 @@ def decode_image(data: bytes) -> DecodedImage:
         raise ImageFormatError("unsupported format: empty input")
     try:
         img = Image.open(io.BytesIO(bytes(data)))
+    except Image.DecompressionBombError:
+        raise ImageFormatError(f"size outside {MIN_SIDE}..{MAX_SIDE} px per side (declared size is huge)") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise ImageFormatError("unsupported format: not a PNG, TIFF, BMP, JPEG or WSQ image") from None
     with img:
