@@ -3,15 +3,17 @@ from __future__ import annotations
 
 import dramatiq
 
-from papilla.shared.routing import LIFECYCLE, SETTLE
+from papilla.shared.broker import send
+from papilla.shared.routing import DEDUPLICATE, LIFECYCLE, SETTLE
 from papilla.services import runtime
 
 from . import commands, enrollments
 
 
 @dramatiq.actor(actor_name=SETTLE.actor, queue_name=SETTLE.queue)
-def settle_enrollment(enrollment_id: str, candidates: list[dict]) -> None:
-    enrollments.settle(runtime.centre(), enrollment_id, candidates)
+def settle_enrollment(enrollment_id: str, candidates: list[dict], gallery_seq: int | None = None) -> None:
+    if enrollments.settle(runtime.centre(), enrollment_id, candidates, gallery_seq) == enrollments.RECHECK:
+        send(dramatiq.get_broker(), DEDUPLICATE, enrollment_id)  # the gallery grew meanwhile: search again
 
 
 @dramatiq.actor(actor_name=LIFECYCLE.actor, queue_name=LIFECYCLE.queue)

@@ -10,7 +10,7 @@ message finds the state already set and only completes what is missing
 """
 from __future__ import annotations
 
-from papilla.shared import audit, gallery_log, results
+from papilla.shared import audit, gallery_log, locks, results
 from papilla.shared.centre import Centre
 from papilla.shared.legal.rules import rule
 from papilla.shared.messages import Candidate, Result
@@ -48,11 +48,35 @@ def activate(centre: Centre, enrollment: dict, *, actor: str) -> str:
     return "ACTIVE"
 
 
-def settle(centre: Centre, enrollment_id: str, candidates: list[dict]) -> Result | None:
-    """Decide an EXTRACTED enrollment from its deduplication candidates, then make sure the rest is done."""
+#: settle() returns this when the gallery changed after deduplication: deduplicate again.
+RECHECK = "RECHECK"
+
+
+def admitted_since(centre: Centre, seq: int, subject_id: str) -> bool:
+    """Did another person join the gallery after the deduplication snapshot `seq`?"""
+    return any(c.get("active") and c["subject_id"] != subject_id
+               for c in gallery_log.changes_since(centre.store, seq))
+
+
+def settle(centre: Centre, enrollment_id: str, candidates: list[dict], gallery_seq: int | None = None):
+    """Decide an EXTRACTED enrollment from its deduplication candidates, then make sure the rest is done.
+
+    Without candidates the enrollment is admitted under the gallery-admission
+    lock, and only if nobody joined the gallery after the snapshot the
+    deduplication searched (`gallery_seq`); otherwise RECHECK is returned and
+    the caller deduplicates again. So two enrollments of one person under two
+    IINs processed at the same time cannot both become ACTIVE.
+    """
     enrollment = centre.store.get(ENROLLMENTS, enrollment_id)
     if enrollment is None:
         return None  # destroyed meanwhile
+    if enrollment["state"] == "EXTRACTED" and not candidates:
+        with locks.lease(centre.store, "gallery-admission"):
+            if gallery_seq is not None and admitted_since(centre, gallery_seq, enrollment["subject_id"]):
+                return RECHECK
+            if activate(centre, enrollment, actor="match") == "ACTIVE":
+                complete_gallery(centre, centre.store.get(ENROLLMENTS, enrollment_id))
+        enrollment = centre.store.get(ENROLLMENTS, enrollment_id)
     if enrollment["state"] == "EXTRACTED":
         if candidates:
             if _transition(centre, enrollment_id, "EXTRACTED", "PENDING_REVIEW",
@@ -60,18 +84,20 @@ def settle(centre: Centre, enrollment_id: str, candidates: list[dict]) -> Result
                 audit.append(centre.store, "duplicate_flagged", subject_id=enrollment["subject_id"],
                              actor="match", details={"enrollment_id": enrollment_id,
                                                      "candidates": [c["enrollment_id"] for c in candidates]})
-        else:
-            activate(centre, enrollment, actor="match")
         enrollment = centre.store.get(ENROLLMENTS, enrollment_id)
     return complete(centre, enrollment)
 
 
-def complete(centre: Centre, enrollment: dict) -> Result:
-    """Gallery entry for an ACTIVE record and the enrollment result: both idempotent."""
+def complete_gallery(centre: Centre, enrollment: dict) -> None:
     if enrollment["state"] == "ACTIVE":
         entry = centre.store.get(gallery_log.COLLECTION, enrollment["_id"])
         if entry is None or not entry.get("active"):
             gallery_log.stamp(centre.store, enrollment["_id"], enrollment["subject_id"], active=True)
+
+
+def complete(centre: Centre, enrollment: dict) -> Result:
+    """Gallery entry for an ACTIVE record and the enrollment result: both idempotent."""
+    complete_gallery(centre, enrollment)
     result = Result(request_id=enrollment["_id"], kind="enrollment", status=enrollment["state"],
                     reason=enrollment.get("review_reason"),
                     candidates=tuple(Candidate(**c) for c in enrollment.get("candidates", [])))

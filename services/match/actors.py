@@ -26,9 +26,10 @@ def gallery() -> Gallery:
 
 @dramatiq.actor(actor_name=DEDUPLICATE.actor, queue_name=DEDUPLICATE.queue)
 def deduplicate(enrollment_id: str) -> None:
-    candidates = matching.deduplicate(runtime.centre(), gallery(), enrollment_id)
-    if candidates is not None:
-        send(dramatiq.get_broker(), SETTLE, enrollment_id, candidates)
+    found = matching.deduplicate(runtime.centre(), gallery(), enrollment_id)
+    if found is not None:
+        candidates, gallery_seq = found
+        send(dramatiq.get_broker(), SETTLE, enrollment_id, candidates, gallery_seq)
 
 
 @dramatiq.actor(actor_name=MATCH_PROBE.actor, queue_name=MATCH_PROBE.queue)

@@ -21,17 +21,19 @@ def _thresholds():
     return engine.thresholds()
 
 
-def deduplicate(centre: Centre, gallery: Gallery, enrollment_id: str) -> list[dict] | None:
-    """Candidates for an EXTRACTED enrollment among the active gallery (None: not ours to decide any more)."""
+def deduplicate(centre: Centre, gallery: Gallery, enrollment_id: str) -> tuple[list[dict], int] | None:
+    """Candidates for an EXTRACTED enrollment among the active gallery, and the gallery seq searched
+    (None: not ours to decide any more)."""
     enrollment = centre.store.get(ENROLLMENTS, enrollment_id)
     if enrollment is None or enrollment["state"] != "EXTRACTED":
         return None
     gallery.sync()
+    snapshot = gallery.last_seq
     probes = gallery.fingers_of(enrollment_id, enrollment["subject_id"])
     threshold = _thresholds().fused(centre.settings.dedup_fmr)
     # The person's own earlier record is not a duplicate: re-enrollment is decided by the lifecycle rules.
     return gallery.search(probes, threshold=threshold, exclude={enrollment_id},
-                          exclude_subject=enrollment["subject_id"], limit=20)
+                          exclude_subject=enrollment["subject_id"], limit=20), snapshot
 
 
 def _probes(centre: Centre, job: dict) -> dict[int, object]:
