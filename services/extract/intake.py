@@ -147,7 +147,7 @@ def _store_finger(centre: Centre, subject_id: str, enrollment_id: str, record: F
 
 
 def job_key_subject(request_id: str) -> str:
-    """Probe templates of a request are encrypted under their own data key, shredded when answered."""
+    """Probe templates of a request are encrypted under their own data key, destroyed when answered."""
     return f"job-{request_id}"
 
 

@@ -78,7 +78,7 @@ def identify(centre: Centre, gallery: Gallery, job: dict) -> Result:
 
 
 def answer_probe(centre: Centre, gallery: Gallery, request_id: str) -> Result | None:
-    """Answer a stored verify / identify job once; the probe key is shredded when answered."""
+    """Answer a stored verify / identify job once; the probe key is destroyed when answered."""
     from papilla.services.extract.intake import job_key_subject
 
     done = results.stored_result(centre.store, request_id)
@@ -93,6 +93,6 @@ def answer_probe(centre: Centre, gallery: Gallery, request_id: str) -> Result | 
         done = results.deliver(centre.store, centre.publisher, result, job["reply_to"])
     else:
         results.deliver(centre.store, centre.publisher, done, job["reply_to"])
-    centre.cipher.shred(job_key_subject(request_id))
+    centre.cipher.forget(job_key_subject(request_id))   # the probe templates become unreadable
     centre.store.delete(JOBS, {"_id": request_id})
     return done

@@ -237,6 +237,15 @@ class EnvelopeCipher:
             except DuplicateKeyError:
                 continue  # a key was created concurrently: wipe it
 
+    def forget(self, subject_id: str) -> bool:
+        """Destroy a *transient* key (e.g. a request's probe key) without leaving a tombstone.
+
+        For keys whose owner id is never reused meaningfully; data keys of
+        people are destroyed with `shred`, whose tombstone stops re-creation.
+        """
+        _require_str("subject_id", subject_id)
+        return self._store.delete(self._collection, {"_id": subject_id}) > 0
+
     def rewrap(self, subject_id: str) -> bool:
         """Re-wrap the subject's data key under the provider's current KEK.
 

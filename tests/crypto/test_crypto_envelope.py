@@ -237,3 +237,12 @@ def test_destroyed_state_wins_over_key_bytes(env, store):
         env.decrypt(SUBJ, *LOC, blob)
     assert env.shred(SUBJ) is True  # and a shred wipes them
     assert "wrapped" not in store.get(DATA_KEYS, SUBJ)
+
+
+def test_forget_destroys_a_transient_key_without_a_tombstone(env, store):
+    blob = env.encrypt("job-req-1", "jobs", "req-1", "probe2", b"probe template")
+    assert env.forget("job-req-1") is True
+    assert store.get("data_keys", "job-req-1") is None      # nothing accumulates per request
+    with pytest.raises(DataKeyDestroyed):
+        env.decrypt("job-req-1", "jobs", "req-1", "probe2", blob)
+    assert env.forget("job-req-1") is False
