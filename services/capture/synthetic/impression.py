@@ -81,7 +81,7 @@ def impression_with_info(master: MasterFingerprint, seed: int,
     scale = rng.uniform(*p.contact_scale)
     ccx = cx + rng.uniform(-1, 1) * p.contact_offset * 0.6
     ccy = cy - 0.12 * hh + rng.uniform(-1, 1) * p.contact_offset
-    ea, eb = scale * a, scale * hh * rng.uniform(0.85, 1.05)
+    ea, eb = scale * a * rng.uniform(0.82, 0.95), scale * hh * rng.uniform(0.9, 1.05)
     ed = np.sqrt(((mx - ccx) / ea) ** 2 + ((my - ccy) / eb) ** 2)
     ed += 0.05 * smooth_noise(rng, (h, w), 45.0)              # irregular border
 
@@ -121,7 +121,7 @@ def impression_with_info(master: MasterFingerprint, seed: int,
     dryness = rng.uniform(*p.dryness)
     if dryness > 0:
         local = np.clip(dryness * (1.0 + 0.8 * smooth_noise(rng, (h, w), 80.0)), 0, 1)
-        grain = ndimage.gaussian_filter(rng.standard_normal((h, w)).astype(np.float32), 1.3)
+        grain = ndimage.gaussian_filter(rng.standard_normal((h, w)).astype(np.float32), 1.0)
         grain /= grain.std() + 1e-6
         # breaks where the fine grain is low: the share of broken ridge pixels ~ local dryness
         thr = -1.2 + 2.0 * local

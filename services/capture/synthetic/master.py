@@ -22,7 +22,7 @@ to the lower right of the core (right loop: mirrored).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -75,7 +75,6 @@ class MasterFingerprint:
     position: int | None = None                   # ISO finger position when from a person
     dpi: int = DPI
     mean_period: float = 9.5
-    extra: dict = field(default_factory=dict)
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -25,7 +25,7 @@ class MasterParams:
     bottom_height: tuple[float, float] = (110.0, 150.0)   # b2: lower half ellipse
     band_height: tuple[float, float] = (40.0, 90.0)       # straight part between them
     # ridge period (px per ridge at 500 dpi; FVC 500 dpi fingers are ~8.5-10.5)
-    mean_period: tuple[float, float] = (8.6, 10.2)
+    mean_period: tuple[float, float] = (8.3, 10.0)
     period_variation: float = 0.7    # amplitude of the smooth random period field
     period_tip_increase: float = 0.8 # extra period towards the finger tip / far field
     # orientation model (zero-pole, Sherlock-Monro, with Vizcaya-Gerhardt style
@@ -53,23 +53,23 @@ class ImpressionParams:
     width: int = 320                 # output image, px (500 dpi)
     height: int = 400
     # placement
-    max_translation: float = 28.0    # px, uniform in a disc, of the contact centre
-    max_rotation: float = 18.0       # degrees, uniform
+    max_translation: float = 45.0    # px, uniform in a disc, of the contact centre
+    max_rotation: float = 25.0       # degrees, uniform
     # contact (partial contact and pressure)
-    contact_scale: tuple[float, float] = (0.78, 1.05)   # contact ellipse vs finger size
+    contact_scale: tuple[float, float] = (0.76, 1.05)   # contact ellipse vs finger size
     contact_offset: float = 40.0     # px, contact centre vs finger centre (rolling, lifting)
     # elastic distortion (Cappelli, Maio, Maltoni 2001: undistorted close-contact
     # region, transition band, displaced outer region) plus a small random field
     distortion: float = 1.0          # 0 disables all non-rigid distortion
-    max_skin_shift: float = 11.0     # px, displacement of the outer region
+    max_skin_shift: float = 16.0     # px, displacement of the outer region
     max_skin_rotation: float = 4.0   # degrees, rotation of the outer region
     inner_radius: tuple[float, float] = (40.0, 80.0)
     transition: tuple[float, float] = (90.0, 150.0)
-    random_warp: float = 1.6         # px, amplitude of the smooth random displacement
+    random_warp: float = 2.5         # px, amplitude of the smooth random displacement
     # ridge appearance
     pressure: tuple[float, float] = (-0.3, 0.2)  # <0 dry/light (thin ridges), >0 wet/heavy
     pressure_variation: float = 0.2 # local variation of pressure
-    dryness: tuple[float, float] = (0.0, 0.45)     # fraction of ridge breaks (0 = none)
+    dryness: tuple[float, float] = (0.0, 0.48)     # fraction of ridge breaks (0 = none)
     contrast: tuple[float, float] = (110.0, 170.0) # grey levels between valley and ridge
     background: tuple[float, float] = (165.0, 215.0)
     noise: tuple[float, float] = (3.0, 9.0)        # std of sensor noise, grey levels
