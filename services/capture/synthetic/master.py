@@ -173,7 +173,8 @@ def _orientation(rng, cls, shape, center, size, cores, deltas, p: MasterParams):
             zz = c0 + (complex(x, y) - c0) * rot
             g = _correction(rng, p.pole_correction)
             theta += 0.5 * g(np.angle((z - zz) / rot))
-    noise = smooth_noise(rng, shape, 90.0) * np.deg2rad(p.orientation_noise)
+    amount = p.arch_orientation_noise if cls == "arch" else p.orientation_noise
+    noise = smooth_noise(rng, shape, 90.0) * np.deg2rad(amount)
     theta = theta + noise
     return np.mod(theta, np.pi).astype(np.float32), tilt
 
@@ -196,9 +197,9 @@ def _period(rng, shape, center, size, cores, p: MasterParams, mean: float):
     return (mean + var + tip).astype(np.float32)
 
 
-def _seeds(rng, mask, p: MasterParams):
+def _seeds(rng, mask, p: MasterParams, density: float):
     rows, cols = np.nonzero(mask)
-    n = max(3, int(round(rows.size * p.seed_density)))
+    n = max(3, int(round(rows.size * density)))
     idx = rng.choice(rows.size, size=n, replace=False)
     signs = rng.choice([-1.0, 1.0], size=n)
     return np.stack([rows[idx], cols[idx], signs], axis=1)
@@ -245,7 +246,8 @@ def _master_cached(seed, finger_class, params, position, mean_period) -> MasterF
     mean = float(mean_period) if mean_period is not None else float(rng.uniform(*params.mean_period))
     period = _period(rng, shape, center, size, cores, params, mean)
     grow_area = ndimage.binary_dilation(mask, iterations=6)
-    seeds = _seeds(rng, mask, params)
+    density = params.seed_density * (params.arch_seed_factor if finger_class == "arch" else 1.0)
+    seeds = _seeds(rng, mask, params, density)
     ridges = grow_ridges(orientation, period, grow_area, seeds, params.iterations, params.gain,
                          params.sigma_across, params.sigma_along)
     ridges[~grow_area] = 0.0

@@ -26,13 +26,17 @@ class MasterParams:
     band_height: tuple[float, float] = (40.0, 90.0)       # straight part between them
     # ridge period (px per ridge at 500 dpi; FVC 500 dpi fingers are ~8.5-10.5)
     mean_period: tuple[float, float] = (8.3, 10.0)
-    period_variation: float = 0.7    # amplitude of the smooth random period field
+    period_variation: float = 1.0    # amplitude of the smooth random period field
     period_tip_increase: float = 0.8 # extra period towards the finger tip / far field
     # orientation model (zero-pole, Sherlock-Monro, with Vizcaya-Gerhardt style
     # random monotone corrections of the pole angles)
     pattern_tilt: float = 10.0       # std of the pattern's tilt, degrees
     pole_correction: float = 0.22    # amplitude of the random angle correction (< 1/3 stays monotone)
     orientation_noise: float = 4.0   # std of smooth random orientation perturbation, degrees
+    # arches have no singular points to bend ridges, so their growth ends with too
+    # few minutiae; more seeds and a livelier flow give them a realistic density
+    arch_seed_factor: float = 2.0
+    arch_orientation_noise: float = 8.0
     # ridge growth (iterative contextual Gabor filtering from random seeds)
     seed_density: float = 1.0 / 700.0   # seeds per px of finger area
     iterations: int = 18
