@@ -50,7 +50,7 @@ MU1, TAU1 = 5.0, -8.0 / 5.0
 MU2, TAU2 = math.pi / 12.0, -30.0
 MU3, TAU3 = math.pi / 12.0, -30.0
 DIST_REL = 0.005     # distance tolerance grows with the distance (skin distortion accumulates)
-MAX_NR = 24         # cap on relaxed pairs (cost is quadratic)
+MAX_NR = 16         # cap on relaxed pairs (cost is quadratic)
 
 TWO_PI = 2.0 * math.pi
 
@@ -214,6 +214,7 @@ def build_cylinders(xs, ys, th):
 # and cyl uint64 (n, ND + 1) = ND slices then the validity word.
 
 _NBUCKET = 128
+_GREEDY_DEPTH = 8  # candidates ordered first, per pair wanted
 _PROFILE_STAGE = 9  # debug: 1 or 2 returns after that stage
 
 
@@ -246,18 +247,48 @@ def _lower_bound(g, v, n):
     return lo
 
 
-@njit(cache=True, fastmath=True)
-def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, lam, lam0, rho, sel_a, sel_b, bucket_count, bucket_start,
-               order, used_a, used_b, eff):
+@njit(cache=True, fastmath=True, error_model="numpy", inline="always")
+def _sim_run(ca, cb, gb, i, ma, cai, sai, j0, j1, min_common, work_i, work_j, work_v, work_b, bucket_count, cnt):
+    """Local similarities of cylinder i of A with rows j0:j1 of B, appended where valid."""
+    a0 = ca[i, 0]
+    a1 = ca[i, 1]
+    a2 = ca[i, 2]
+    a3 = ca[i, 3]
+    a4 = ca[i, 4]
+    a5 = ca[i, 5]
+    for jj in range(j1 - j0):
+        j = np.uint64(j0 + jj)  # unsigned index: no negative-index wraparound code
+        m = ma & cb[j, ND]
+        nand = (popcount64(a0 & cb[j, 0] & m) + popcount64(a1 & cb[j, 1] & m) + popcount64(a2 & cb[j, 2] & m)
+                + popcount64(a3 & cb[j, 3] & m) + popcount64(a4 & cb[j, 4] & m) + popcount64(a5 & cb[j, 5] & m))
+        nor = (popcount64((a0 | cb[j, 0]) & m) + popcount64((a1 | cb[j, 1]) & m) + popcount64((a2 | cb[j, 2]) & m)
+               + popcount64((a3 | cb[j, 3]) & m) + popcount64((a4 | cb[j, 4]) & m) + popcount64((a5 | cb[j, 5]) & m))
+        sim = np.float32(2.0) * np.float32(nand) / (np.float32(nor + nand) + np.float32(1e-9))
+        # |direction difference| <= DELTA_THETA  <=>  cos >= cos(DELTA_THETA)
+        ok = (cai * gb[j, 3] + sai * gb[j, 4] >= COS_DELTA_THETA) & (popcount64(m) >= min_common) & (sim > MIN_LOCAL)
+        bk = min(_NBUCKET - 1, int(sim * _NBUCKET))
+        work_i[cnt] = i
+        work_j[cnt] = j
+        work_v[cnt] = sim
+        work_b[cnt] = bk
+        cnt += np.int64(ok)
+    return cnt
+
+
+@njit(cache=True, fastmath=True, error_model="numpy")
+def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, work_b, lam, lam0, rho, sel_a, sel_b, bucket_count,
+               bucket_start, order, used_a, used_b, eff, pg, top):
     na = ga.shape[0]
     nb = gb.shape[0]
     if na < 2 or nb < 2:
         return 0.0
-    min_common = MIN_ME * 52.0  # 52 cells of the 8x8 grid lie within R
+    min_common = np.int64(math.ceil(MIN_ME * 52.0))  # 52 cells of the 8x8 grid lie within R
     # 1. local similarities, bucketed by value
     cnt = 0
+    for b in range(_NBUCKET):
+        bucket_count[b] = 0
     # (branch-free inner loop: unpredictable branches cost more than the popcounts)
-    # B's cylinders are sorted by direction, so the candidates |dtheta| <= 90 deg of each
+    # B's cylinders are sorted by direction, so the candidates |dtheta| <= DELTA_THETA of each
     # minutia of A form one circular run of B: only that run is scanned
     for i in range(na):
         cai = ga[i, 3]
@@ -271,128 +302,167 @@ def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, lam, lam0, rho, sel_a, se
             hi -= TWO_PI
         s0 = _lower_bound(gb, lo, nb)
         s1 = _lower_bound(gb, hi, nb)
-        run = s1 - s0 if lo <= hi else nb - s0 + s1
-        for jj in range(s0, s0 + min(run + 1, nb)):
-            j = jj if jj < nb else jj - nb
-            if j >= nb:
-                j -= nb
-            m = ma & cb[j, ND]
-            nand = 0
-            nor = 0
-            for k in range(ND):
-                x = ca[i, k] & m
-                y = cb[j, k] & m
-                nand += popcount64(x & y)
-                nor += popcount64(x | y)
-            # |direction difference| <= 90 degrees  <=>  cos >= 0
-            sim = 2.0 * nand / (nor + nand + 1e-9)
-            ok = (cai * gb[j, 3] + sai * gb[j, 4] >= COS_DELTA_THETA) & (popcount64(m) >= min_common) & (sim > MIN_LOCAL)
-            work_i[cnt] = i
-            work_j[cnt] = j
-            work_v[cnt] = sim
-            cnt += np.int64(ok)
+        # the circular run s0 .. s1 (inclusive of one extra row, rejected by the cos test)
+        if lo <= hi:
+            cnt = _sim_run(ca, cb, gb, i, ma, cai, sai, s0, min(s1 + 1, nb), min_common, work_i, work_j, work_v,
+                           work_b, bucket_count, cnt)
+        else:
+            cnt = _sim_run(ca, cb, gb, i, ma, cai, sai, s0, nb, min_common, work_i, work_j, work_v,
+                           work_b, bucket_count, cnt)
+            cnt = _sim_run(ca, cb, gb, i, ma, cai, sai, 0, min(s1 + 1, s0), min_common, work_i, work_j, work_v,
+                           work_b, bucket_count, cnt)
     if _PROFILE_STAGE == 1:
         return float(cnt)
-    for b in range(_NBUCKET):
-        bucket_count[b] = 0
-    for t in range(cnt):
-        bucket_count[min(_NBUCKET - 1, int(work_v[t] * _NBUCKET))] += 1
     if cnt == 0:
         return 0.0
-    # 2. greedy one-to-one preselection in (approximately) descending order
+    for t in range(cnt):
+        bucket_count[work_b[t]] += 1
+    if _PROFILE_STAGE == 4:
+        return float(bucket_count[3])
+    # 2. greedy one-to-one preselection in (approximately) descending order.  Only the
+    #    best buckets are ordered first (the greedy rarely needs more); the rest only if
+    #    the greedy runs out of candidates before nr_max pairs
     nr_max = min(na, nb, MAX_NR)
+    want = _GREEDY_DEPTH * nr_max
     pos = 0
+    bcut = 0
     for b in range(_NBUCKET - 1, -1, -1):
         bucket_start[b] = pos
         pos += bucket_count[b]
-    for t in range(cnt):
-        b = min(_NBUCKET - 1, int(work_v[t] * _NBUCKET))
+        if pos >= want:
+            bcut = b
+            break
+    k = 0
+    for t in range(cnt):  # branch-free compaction of the candidates in the best buckets
+        top[k] = t
+        k += np.int64(work_b[t] >= bcut)
+    for u in range(k):
+        t = top[u]
+        b = work_b[t]
         order[bucket_start[b]] = t
         bucket_start[b] += 1
-    used_a[:na] = False
-    used_b[:nb] = False
+    if _PROFILE_STAGE == 5:
+        return float(order[3])
+    for i in range(na):
+        used_a[i] = False
+    for j in range(nb):
+        used_b[j] = False
     nr = 0
-    for o in range(cnt):
-        t = order[o]
-        i = work_i[t]
-        j = work_j[t]
-        if used_a[i] or used_b[j]:
-            continue
-        used_a[i] = True
-        used_b[j] = True
-        sel_a[nr] = i
-        sel_b[nr] = j
-        lam0[nr] = work_v[t]
-        nr += 1
-        if nr >= nr_max:
+    o = 0
+    placed = pos
+    while True:
+        while o < placed and nr < nr_max:
+            t = order[o]
+            o += 1
+            i = work_i[t]
+            j = work_j[t]
+            if used_a[i] or used_b[j]:
+                continue
+            used_a[i] = True
+            used_b[j] = True
+            sel_a[nr] = i
+            sel_b[nr] = j
+            lam0[nr] = work_v[t]
+            nr += 1
+        if nr >= nr_max or placed >= cnt:
             break
+        # place the remaining (lower) buckets after the ones already ordered
+        for b in range(bcut - 1, -1, -1):
+            bucket_start[b] = pos
+            pos += bucket_count[b]
+        k = 0
+        for t in range(cnt):
+            top[k] = t
+            k += np.int64(work_b[t] < bcut)
+        for u in range(k):
+            t = top[u]
+            b = work_b[t]
+            order[bucket_start[b]] = t
+            bucket_start[b] += 1
+        placed = cnt
+        bcut = 0
     if nr < 2:
         return 0.0
     if _PROFILE_STAGE == 2:
         return float(nr)
     # 3. relaxation: compatibility of pairs p, q from distances and angles local to each
-    #    template (rotation/translation free; small tolerances absorb distortion)
+    #    template (rotation/translation free; small tolerances absorb distortion).
+    #    Branch-free over structure-of-arrays copies of the selected minutiae (vectorizes);
+    #    the linear _zl reach 0 exactly where the old early-outs were.
     for p in range(nr):
-        rho[p, p] = 0.0
         ia = sel_a[p]
         ib = sel_b[p]
-        xa, ya, ta, cta, sta = ga[ia, 0], ga[ia, 1], ga[ia, 2], ga[ia, 3], ga[ia, 4]
-        xb, yb, tb, ctb, stb = gb[ib, 0], gb[ib, 1], gb[ib, 2], gb[ib, 3], gb[ib, 4]
+        for c in range(5):
+            pg[c, p] = ga[ia, c]
+            pg[5 + c, p] = gb[ib, c]
+    XA, YA, TA, CA, SA = pg[0], pg[1], pg[2], pg[3], pg[4]
+    XB, YB, TB, CB, SB = pg[5], pg[6], pg[7], pg[8], pg[9]
+    f0 = np.float32(0.0)
+    f1 = np.float32(1.0)
+    h = np.float32(0.5)
+    k1 = np.float32(0.25 * TAU1)
+    k2 = np.float32(0.25 * TAU2)
+    k3 = np.float32(0.25 * TAU3)
+    m1 = np.float32(MU1)
+    m2 = np.float32(MU2)
+    m3 = np.float32(MU3)
+    tp = np.float32(TWO_PI)
+    itp = np.float32(1.0 / TWO_PI)
+    pi_ = np.float32(math.pi)
+    drel = np.float32(DIST_REL)
+    for p in range(nr):
+        xa, ya, ta, cta, sta = XA[p], YA[p], TA[p], CA[p], SA[p]
+        xb, yb, tb, ctb, stb = XB[p], YB[p], TB[p], CB[p], SB[p]
+        rho[p, p] = f0
         for q in range(p + 1, nr):
-            ka = sel_a[q]
-            kb = sel_b[q]
             # 2: the two minutiae's relative direction, compared across templates
-            d2 = abs(dphi(ta - ga[ka, 2], tb - gb[kb, 2]))
-            if d2 >= D2_ZERO:
-                rho[p, q] = 0.0
-                rho[q, p] = 0.0
-                continue
-            dxa = ga[ka, 0] - xa
-            dya = ga[ka, 1] - ya
-            dxb = gb[kb, 0] - xb
-            dyb = gb[kb, 1] - yb
-            da = math.sqrt(dxa * dxa + dya * dya)
-            db = math.sqrt(dxb * dxb + dyb * dyb)
+            d = (ta - TA[q]) - (tb - TB[q])
+            d2 = abs(d - tp * np.floor((d + pi_) * itp))
+            dxa = XA[q] - xa
+            dya = YA[q] - ya
+            dxb = XB[q] - xb
+            dyb = YB[q] - yb
+            da = np.sqrt(dxa * dxa + dya * dya)
+            db = np.sqrt(dxb * dxb + dyb * dyb)
             # 1: distance
-            d1 = abs(da - db) / (1.0 + DIST_REL * (da + db))
-            if d1 >= D1_ZERO or da * db == 0.0:
-                rho[p, q] = 0.0
-                rho[q, p] = 0.0
-                continue
+            d1 = abs(da - db) / (f1 + drel * (da + db))
             # 3: radial angle = segment direction seen from minutia p (and from q), compared
             #    across templates via the sine of the angle between the local vectors
             lax = cta * dxa + sta * dya
             lay = -sta * dxa + cta * dya
             lbx = ctb * dxb + stb * dyb
             lby = -stb * dxb + ctb * dyb
-            inv = 1.0 / (da * db)
+            dd = da * db
+            inv = f1 / max(dd, np.float32(1e-12))
             cos3 = (lax * lbx + lay * lby) * inv
             sin3 = abs(lax * lby - lay * lbx) * inv
-            cka, ska, ckb, skb = ga[ka, 3], ga[ka, 4], gb[kb, 3], gb[kb, 4]
+            cka, ska, ckb, skb = CA[q], SA[q], CB[q], SB[q]
             l2ax = cka * dxa + ska * dya
             l2ay = -ska * dxa + cka * dya
             l2bx = ckb * dxb + skb * dyb
             l2by = -skb * dxb + ckb * dyb
             cos3b = (l2ax * l2bx + l2ay * l2by) * inv
             sin3b = abs(l2ax * l2by - l2ay * l2bx) * inv
-            if cos3 <= 0.0 or cos3b <= 0.0:
-                rho[p, q] = 0.0
-                rho[q, p] = 0.0
-                continue
             d3 = max(sin3, sin3b)
-            r = _zl(d1, MU1, TAU1) * _zl(d2, MU2, TAU2) * _zl(d3, MU3, TAU3)
-            rho[p, q] = r
-            rho[q, p] = r
+            r = (min(f1, max(f0, h + k1 * (d1 - m1))) * min(f1, max(f0, h + k2 * (d2 - m2)))
+                 * min(f1, max(f0, h + k3 * (d3 - m3))))
+            okr = (cos3 > f0) & (cos3b > f0) & (dd > f0)
+            rho[p, q] = r if okr else f0
+        for q in range(p):
+            rho[p, q] = rho[q, p]
+    if _PROFILE_STAGE == 3:
+        return float(rho[0, 1])
     for p in range(nr):
         lam[p] = lam0[p]
-    tmp = work_v  # reuse as scratch (cnt >= nr)
-    inv = 1.0 / (nr - 1)
+    tmp = eff  # scratch
+    inv = np.float32(1.0 / (nr - 1))
+    wr = np.float32(W_R)
     for _ in range(N_REL):
         for p in range(nr):
-            s = 0.0
+            s = f0
             for q in range(nr):
                 s += rho[p, q] * lam[q]
-            tmp[p] = W_R * lam[p] + (1.0 - W_R) * s * inv
+            tmp[p] = wr * lam[p] + (f1 - wr) * s * inv
         for p in range(nr):
             lam[p] = tmp[p]
     # 4. the nP pairs with the best efficiency
@@ -415,11 +485,12 @@ def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, lam, lam0, rho, sel_a, se
 @njit(cache=True)
 def _scratch(na, nb):
     n = max(na * nb, 1)
-    return (np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.float64),
-            np.empty(MAX_NR), np.empty(MAX_NR), np.empty((MAX_NR, MAX_NR)),
+    return (np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.float32), np.empty(n, np.int32),
+            np.empty(MAX_NR, np.float32), np.empty(MAX_NR, np.float32), np.empty((MAX_NR, MAX_NR), np.float32),
             np.empty(MAX_NR, np.int32), np.empty(MAX_NR, np.int32),
             np.empty(_NBUCKET, np.int64), np.empty(_NBUCKET, np.int64),
-            np.empty(n, np.int32), np.empty(na, np.bool_), np.empty(nb, np.bool_), np.empty(MAX_NR))
+            np.empty(n, np.int32), np.empty(na, np.bool_), np.empty(nb, np.bool_), np.empty(MAX_NR, np.float32),
+            np.empty((10, MAX_NR), np.float32), np.empty(n, np.int32))
 
 
 @njit(cache=True)
