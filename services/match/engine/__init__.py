@@ -29,7 +29,7 @@ from papilla.shared.template import FingerTemplate
 
 from . import mcc
 
-ENGINE_VERSION = "mcc8b-lssr-3"
+ENGINE_VERSION = "mcc8b-lssr-4"
 
 _MAGIC = b"PMCC"
 _SUPPORTED_FMRS = (1e-2, 1e-3, 1e-4)

@@ -214,6 +214,8 @@ def build_cylinders(xs, ys, th):
 # and cyl uint64 (n, ND + 1) = ND slices then the validity word.
 
 _NBUCKET = 128
+_RECIP2 = (2.0 / (np.arange(2 * 64 * ND + 1) + 1e-9)).astype(np.float32)  # 2 / (nand + nor)
+_NLUT = 64  # direction bins of the run lookup
 _GREEDY_DEPTH = 8  # candidates ordered first, per pair wanted
 _PROFILE_STAGE = 9  # debug: 1 or 2 returns after that stage
 
@@ -234,6 +236,17 @@ D2_ZERO = MU2 + 2.0 / abs(TAU2)
 
 
 @njit(cache=True, inline="always")
+def _lut_bound(g, lut, v, n):
+    """First row index with g[row, 2] >= v, from the bin table lut (rows sorted by column 2)."""
+    k = min(int(v * (_NLUT / TWO_PI)), _NLUT - 1)
+    lo = lut[k]
+    hi = lut[k + 1]
+    while lo < hi and g[lo, 2] < v:
+        lo += 1
+    return lo
+
+
+@njit(cache=True, inline="always")
 def _lower_bound(g, v, n):
     """First row index with g[row, 2] >= v (rows sorted by column 2)."""
     lo = 0
@@ -248,14 +261,17 @@ def _lower_bound(g, v, n):
 
 
 @njit(cache=True, fastmath=True, error_model="numpy", inline="always")
-def _sim_run(ca, cb, gb, i, ma, cai, sai, j0, j1, min_common, work_i, work_j, work_v, work_b, bucket_count, cnt):
-    """Local similarities of cylinder i of A with rows j0:j1 of B, appended where valid."""
+def _sim_run(ca, cb, i, j0, j1, min_common, work_k, work_v, cnt):
+    """Local similarities of cylinder i of A with rows j0:j1 of B (all within DELTA_THETA in
+    direction), appended where valid: key i << 8 | j in work_k, similarity in work_v."""
     a0 = ca[i, 0]
     a1 = ca[i, 1]
     a2 = ca[i, 2]
     a3 = ca[i, 3]
     a4 = ca[i, 4]
     a5 = ca[i, 5]
+    ma = ca[i, ND]
+    key0 = np.int32(i << 8)
     for jj in range(j1 - j0):
         j = np.uint64(j0 + jj)  # unsigned index: no negative-index wraparound code
         m = ma & cb[j, ND]
@@ -263,21 +279,18 @@ def _sim_run(ca, cb, gb, i, ma, cai, sai, j0, j1, min_common, work_i, work_j, wo
                 + popcount64(a3 & cb[j, 3] & m) + popcount64(a4 & cb[j, 4] & m) + popcount64(a5 & cb[j, 5] & m))
         nor = (popcount64((a0 | cb[j, 0]) & m) + popcount64((a1 | cb[j, 1]) & m) + popcount64((a2 | cb[j, 2]) & m)
                + popcount64((a3 | cb[j, 3]) & m) + popcount64((a4 | cb[j, 4]) & m) + popcount64((a5 | cb[j, 5]) & m))
-        sim = np.float32(2.0) * np.float32(nand) / (np.float32(nor + nand) + np.float32(1e-9))
-        # |direction difference| <= DELTA_THETA  <=>  cos >= cos(DELTA_THETA)
-        ok = (cai * gb[j, 3] + sai * gb[j, 4] >= COS_DELTA_THETA) & (popcount64(m) >= min_common) & (sim > MIN_LOCAL)
-        bk = min(_NBUCKET - 1, int(sim * _NBUCKET))
-        work_i[cnt] = i
-        work_j[cnt] = j
+        # 2 nand / (nand + nor) by a reciprocal table (no division)
+        sim = np.float32(nand) * _RECIP2[nand + nor]
+        ok = (popcount64(m) >= min_common) & (nand > 0)
+        work_k[cnt] = key0 | np.int32(j)
         work_v[cnt] = sim
-        work_b[cnt] = bk
         cnt += np.int64(ok)
     return cnt
 
 
 @njit(cache=True, fastmath=True, error_model="numpy")
 def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, work_b, lam, lam0, rho, sel_a, sel_b, bucket_count,
-               bucket_start, order, used_a, used_b, eff, pg, top):
+               bucket_start, order, used_a, used_b, eff, pg, top, lut):
     na = ga.shape[0]
     nb = gb.shape[0]
     if na < 2 or nb < 2:
@@ -290,33 +303,35 @@ def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, work_b, lam, lam0, rho, s
     # (branch-free inner loop: unpredictable branches cost more than the popcounts)
     # B's cylinders are sorted by direction, so the candidates |dtheta| <= DELTA_THETA of each
     # minutia of A form one circular run of B: only that run is scanned
+    # direction -> first row of B at or above it, by a table of _NLUT angle bins (no binary search)
+    kk = 0
+    for k in range(_NLUT + 1):
+        v = k * (TWO_PI / _NLUT)
+        while kk < nb and gb[kk, 2] < v:
+            kk += 1
+        lut[k] = kk
     for i in range(na):
-        cai = ga[i, 3]
-        sai = ga[i, 4]
-        ma = ca[i, ND]
         lo = ga[i, 2] - DELTA_THETA
         if lo < 0.0:
             lo += TWO_PI
         hi = ga[i, 2] + DELTA_THETA
         if hi >= TWO_PI:
             hi -= TWO_PI
-        s0 = _lower_bound(gb, lo, nb)
-        s1 = _lower_bound(gb, hi, nb)
-        # the circular run s0 .. s1 (inclusive of one extra row, rejected by the cos test)
+        s0 = _lut_bound(gb, lut, lo, nb)
+        s1 = _lut_bound(gb, lut, hi, nb)
         if lo <= hi:
-            cnt = _sim_run(ca, cb, gb, i, ma, cai, sai, s0, min(s1 + 1, nb), min_common, work_i, work_j, work_v,
-                           work_b, bucket_count, cnt)
+            cnt = _sim_run(ca, cb, i, s0, s1, min_common, work_i, work_v, cnt)
         else:
-            cnt = _sim_run(ca, cb, gb, i, ma, cai, sai, s0, nb, min_common, work_i, work_j, work_v,
-                           work_b, bucket_count, cnt)
-            cnt = _sim_run(ca, cb, gb, i, ma, cai, sai, 0, min(s1 + 1, s0), min_common, work_i, work_j, work_v,
-                           work_b, bucket_count, cnt)
+            cnt = _sim_run(ca, cb, i, s0, nb, min_common, work_i, work_v, cnt)
+            cnt = _sim_run(ca, cb, i, 0, s1, min_common, work_i, work_v, cnt)
     if _PROFILE_STAGE == 1:
         return float(cnt)
     if cnt == 0:
         return 0.0
     for t in range(cnt):
-        bucket_count[work_b[t]] += 1
+        b = min(_NBUCKET - 1, int(work_v[t] * _NBUCKET))
+        work_b[t] = b
+        bucket_count[b] += 1
     if _PROFILE_STAGE == 4:
         return float(bucket_count[3])
     # 2. greedy one-to-one preselection in (approximately) descending order.  Only the
@@ -351,19 +366,18 @@ def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, work_b, lam, lam0, rho, s
     o = 0
     placed = pos
     while True:
-        while o < placed and nr < nr_max:
+        while o < placed and nr < nr_max:  # branch-free body: a taken pair is written, not counted
             t = order[o]
             o += 1
-            i = work_i[t]
-            j = work_j[t]
-            if used_a[i] or used_b[j]:
-                continue
-            used_a[i] = True
-            used_b[j] = True
+            i = work_i[t] >> 8
+            j = work_i[t] & 255
+            free = not (used_a[i] or used_b[j])
+            used_a[i] = used_a[i] or free
+            used_b[j] = used_b[j] or free
             sel_a[nr] = i
             sel_b[nr] = j
             lam0[nr] = work_v[t]
-            nr += 1
+            nr += np.int64(free)
         if nr >= nr_max or placed >= cnt:
             break
         # place the remaining (lower) buckets after the ones already ordered
@@ -413,8 +427,7 @@ def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, work_b, lam, lam0, rho, s
     for p in range(nr):
         xa, ya, ta, cta, sta = XA[p], YA[p], TA[p], CA[p], SA[p]
         xb, yb, tb, ctb, stb = XB[p], YB[p], TB[p], CB[p], SB[p]
-        rho[p, p] = f0
-        for q in range(p + 1, nr):
+        for q in range(nr):  # the full row (symmetric; nr <= 16 = two AVX vectors)
             # 2: the two minutiae's relative direction, compared across templates
             d = (ta - TA[q]) - (tb - TB[q])
             d2 = abs(d - tp * np.floor((d + pi_) * itp))
@@ -448,38 +461,39 @@ def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, work_b, lam, lam0, rho, s
                  * min(f1, max(f0, h + k3 * (d3 - m3))))
             okr = (cos3 > f0) & (cos3b > f0) & (dd > f0)
             rho[p, q] = r if okr else f0
-        for q in range(p):
-            rho[p, q] = rho[q, p]
+        rho[p, p] = f0
     if _PROFILE_STAGE == 3:
         return float(rho[0, 1])
     for p in range(nr):
         lam[p] = lam0[p]
-    tmp = eff  # scratch
     inv = np.float32(1.0 / (nr - 1))
     wr = np.float32(W_R)
+    c1 = (f1 - wr) * inv
     for _ in range(N_REL):
+        # lam <- wr lam + (1 - wr) / (nr - 1) rho lam; rho is symmetric, so as a sum of scaled
+        # rows (independent lanes, no serial reduction)
         for p in range(nr):
-            s = f0
-            for q in range(nr):
-                s += rho[p, q] * lam[q]
-            tmp[p] = wr * lam[p] + (f1 - wr) * s * inv
+            eff[p] = wr * lam[p]
+        for q in range(nr):
+            w = c1 * lam[q]
+            for p in range(nr):
+                eff[p] += w * rho[q, p]
         for p in range(nr):
-            lam[p] = tmp[p]
-    # 4. the nP pairs with the best efficiency
+            lam[p] = eff[p]
+    # 4. the nP pairs with the best efficiency lam / lam0 (ties: lower index first)
     nmin = min(na, nb)
     np_ = MIN_NP + int(round(_z(nmin, MU_P, TAU_P) * (MAX_NP - MIN_NP)))
     np_ = min(np_, nr)
     for p in range(nr):
         eff[p] = lam[p] / lam0[p]
-    s = 0.0
-    for r_ in range(np_):  # partial selection sort: np_ <= 12
-        best = r_
-        for p in range(nr):
-            if eff[p] > eff[best] and eff[p] >= 0.0:
-                best = p
-        s += lam[best]
-        eff[best] = -1.0
-    return s / np_
+    s = f0
+    for p in range(nr):
+        e = eff[p]
+        rank = 0
+        for q in range(nr):
+            rank += np.int64((eff[q] > e) | ((eff[q] == e) & (q < p)))
+        s += lam[p] if rank < np_ else f0
+    return float(s) / np_
 
 
 @njit(cache=True)
@@ -490,7 +504,7 @@ def _scratch(na, nb):
             np.empty(MAX_NR, np.int32), np.empty(MAX_NR, np.int32),
             np.empty(_NBUCKET, np.int64), np.empty(_NBUCKET, np.int64),
             np.empty(n, np.int32), np.empty(na, np.bool_), np.empty(nb, np.bool_), np.empty(MAX_NR, np.float32),
-            np.empty((10, MAX_NR), np.float32), np.empty(n, np.int32))
+            np.empty((10, MAX_NR), np.float32), np.empty(n, np.int32), np.empty(_NLUT + 1, np.int64))
 
 
 @njit(cache=True)
