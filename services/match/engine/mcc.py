@@ -275,15 +275,17 @@ def _sim_run(ca, cb, i, j0, j1, min_common, work_k, work_v, cnt):
     for jj in range(j1 - j0):
         j = np.uint64(j0 + jj)  # unsigned index: no negative-index wraparound code
         m = ma & cb[j, ND]
-        nand = (popcount64(a0 & cb[j, 0] & m) + popcount64(a1 & cb[j, 1] & m) + popcount64(a2 & cb[j, 2] & m)
-                + popcount64(a3 & cb[j, 3] & m) + popcount64(a4 & cb[j, 4] & m) + popcount64(a5 & cb[j, 5] & m))
+        # bits are only ever set in valid cells (build_cylinders), so a & b needs no mask
+        nand = (popcount64(a0 & cb[j, 0]) + popcount64(a1 & cb[j, 1]) + popcount64(a2 & cb[j, 2])
+                + popcount64(a3 & cb[j, 3]) + popcount64(a4 & cb[j, 4]) + popcount64(a5 & cb[j, 5]))
         nor = (popcount64((a0 | cb[j, 0]) & m) + popcount64((a1 | cb[j, 1]) & m) + popcount64((a2 | cb[j, 2]) & m)
                + popcount64((a3 | cb[j, 3]) & m) + popcount64((a4 | cb[j, 4]) & m) + popcount64((a5 | cb[j, 5]) & m))
         # 2 nand / (nand + nor) by a reciprocal table (no division)
         sim = np.float32(nand) * _RECIP2[nand + nor]
         ok = (popcount64(m) >= min_common) & (nand > 0)
-        work_k[cnt] = key0 | np.int32(j)
-        work_v[cnt] = sim
+        c = np.uint64(cnt)  # unsigned index: no negative-index wraparound code
+        work_k[c] = key0 | np.int32(j)
+        work_v[c] = sim
         cnt += np.int64(ok)
     return cnt
 
