@@ -300,7 +300,7 @@ def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, work_b, lam, lam0, rho, s
     min_common = np.int64(math.ceil(MIN_ME * 52.0))  # 52 cells of the 8x8 grid lie within R
     # 1. local similarities, bucketed by value
     cnt = 0
-    for b in range(_NBUCKET):
+    for b in range(4 * _NBUCKET):
         bucket_count[b] = 0
     # (branch-free inner loop: unpredictable branches cost more than the popcounts)
     # B's cylinders are sorted by direction, so the candidates |dtheta| <= DELTA_THETA of each
@@ -331,9 +331,13 @@ def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, work_b, lam, lam0, rho, s
     if cnt == 0:
         return 0.0
     for t in range(cnt):
+        # four interleaved histograms: similar values come in runs, and one counter would be
+        # a chain of dependent read-modify-writes
         b = min(_NBUCKET - 1, int(work_v[t] * _NBUCKET))
         work_b[t] = b
-        bucket_count[b] += 1
+        bucket_count[b + (t & 3) * _NBUCKET] += 1
+    for b in range(_NBUCKET):
+        bucket_count[b] += bucket_count[b + _NBUCKET] + bucket_count[b + 2 * _NBUCKET] + bucket_count[b + 3 * _NBUCKET]
     if _PROFILE_STAGE == 4:
         return float(bucket_count[3])
     # 2. greedy one-to-one preselection in (approximately) descending order.  Only the
@@ -504,7 +508,7 @@ def _scratch(na, nb):
     return (np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.float32), np.empty(n, np.int32),
             np.empty(MAX_NR, np.float32), np.empty(MAX_NR, np.float32), np.empty((MAX_NR, MAX_NR), np.float32),
             np.empty(MAX_NR, np.int32), np.empty(MAX_NR, np.int32),
-            np.empty(_NBUCKET, np.int64), np.empty(_NBUCKET, np.int64),
+            np.empty(4 * _NBUCKET, np.int64), np.empty(_NBUCKET, np.int64),
             np.empty(n, np.int32), np.empty(na, np.bool_), np.empty(nb, np.bool_), np.empty(MAX_NR, np.float32),
             np.empty((10, MAX_NR), np.float32), np.empty(n, np.int32), np.empty(_NLUT + 1, np.int64))
 
