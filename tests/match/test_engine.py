@@ -160,3 +160,20 @@ def test_fuse_handles_missing_fingers(thr):
     assert nan == pytest.approx(one)
     # a single finger at its own 1e-4 threshold is about 4 on the fused scale
     assert engine.fuse({"R1": thr.finger_fmr_1e4}) == pytest.approx(4.0, abs=0.5)
+
+
+def test_fused_score_is_a_calibrated_false_match_rate_under_independent_impostors():
+    rng = np.random.default_rng(3)
+    for fingers in (1, 3, 10):
+        fused = np.array([engine.combine_neg_log10_p((-np.log10(rng.uniform(size=fingers))).tolist())
+                          for _ in range(40_000)])
+        for level in (2, 3):   # FMR 1e-2, 1e-3 (at or beyond the truncation point 0.01)
+            rate = (fused >= level).mean()
+            assert 0.6 * 10 ** -level < rate < 1.4 * 10 ** -level, (fingers, level, rate)
+
+
+def test_many_mildly_similar_impostor_fingers_do_not_add_up_to_a_match():
+    # ten fingers each at an impostor tail probability of 5 %: no single one is evidence
+    assert engine.combine_neg_log10_p([-np.log10(0.05)] * 10) == 0.0
+    # one finger far in the tail still counts among nine unremarkable ones
+    assert engine.combine_neg_log10_p([8.0] + [0.1] * 9) > 4.0

@@ -10,7 +10,7 @@ Public API (the match worker depends on it):
 - `pack(gallery) -> PackedGallery`; `compare_many(probe, gallery) -> np.ndarray`
   (float32, one score per gallery entry; pass a `PackedGallery` for speed)
 - `fuse({"R1": s1, "L2": s2, ...}) -> float`: -log10 of the combined impostor
-  p-value (Fisher's method over the present fingers); missing fingers absent
+  p-value (truncated product over the present fingers); missing fingers absent
 - `thresholds() -> Thresholds`, `decide(score, fmr=1e-4, fused=False) -> bool`
 """
 from __future__ import annotations
@@ -226,25 +226,49 @@ def finger_log_fmr(score: float, model: Mapping | None = None) -> float:
     return float(ys[-1] + model["tail_slope"] * (score - xs[-1]))
 
 
-def fuse(scores: Mapping[str, float], model: Mapping | None = None) -> float:
-    """Fused evidence of several fingers: -log10 of Fisher's combined impostor p-value.
+#: Fingers whose impostor tail probability is above this carry no evidence in the fused score.
+FUSION_TRUNCATION = 0.01
 
-    Each finger score becomes its impostor tail probability p_i (calibration); under
-    independence -2 sum ln p_i is chi-square with 2k degrees of freedom, so the result
-    is on the same scale whatever the number k of fingers present (a fused score of 4
-    ~ FMR 1e-4).  Missing fingers are simply absent; no finger -> 0.
+
+def fuse(scores: Mapping[str, float], model: Mapping | None = None) -> float:
+    """Fused evidence of several fingers: -log10 of the combined impostor p-value.
+
+    Each finger score becomes its impostor tail probability p_i (calibration), and
+    the p-values are combined with the truncated product method (Zaykin et al.,
+    Genet. Epidemiol. 2002): only fingers with p_i <= FUSION_TRUNCATION count, and
+    the result is the exact probability, under independent impostor fingers, of a
+    product that small. It is on the same scale whatever the number of fingers (a
+    fused score of 4 ~ FMR 1e-4). Unlike Fisher's method, many fingers that are each
+    only mildly similar (as happens when a population or sensor differs from the
+    calibration set) do not add up to a false match. Missing fingers are simply
+    absent; no finger -> 0.
     """
     vals = [float(s) for s in scores.values() if s is not None and not math.isnan(float(s))]
-    if not vals:
+    return combine_neg_log10_p([finger_log_fmr(s, model) for s in vals])
+
+
+def combine_neg_log10_p(neg_log10_ps: Sequence[float], tau: float = FUSION_TRUNCATION) -> float:
+    """-log10 P(W <= w) for the truncated product W of L independent uniform p-values."""
+    L = len(neg_log10_ps)
+    ln10 = math.log(10.0)
+    kept = [-v * ln10 for v in neg_log10_ps if v >= -math.log10(tau)]
+    if not kept:
         return 0.0
-    ln_p = [-finger_log_fmr(s, model) * math.log(10.0) for s in vals]
-    x = -sum(ln_p)  # = 0.5 * chi2 statistic; survival of chi2(2k) at 2x
-    k = len(vals)
-    # P(chi2_2k >= 2x) = exp(-x) * sum_{i<k} x^i / i!  (computed in log space)
-    terms = [i * math.log(x) - math.lgamma(i + 1) if x > 0 else (0.0 if i == 0 else -math.inf) for i in range(k)]
+    ln_w, ln_tau = sum(kept), math.log(tau)
+    terms = []
+    for k in range(1, L + 1):
+        ln_comb = math.lgamma(L + 1) - math.lgamma(k + 1) - math.lgamma(L - k + 1) + (L - k) * math.log1p(-tau)
+        if ln_w <= k * ln_tau:
+            x = k * ln_tau - ln_w
+            inner = [i * math.log(x) - math.lgamma(i + 1) if x > 0 else (0.0 if i == 0 else -math.inf)
+                     for i in range(k)]
+            mx = max(inner)
+            ln_h = ln_w + mx + math.log(sum(math.exp(t - mx) for t in inner))
+        else:
+            ln_h = k * ln_tau
+        terms.append(ln_comb + ln_h)
     mx = max(terms)
-    log_sf = -x + mx + math.log(sum(math.exp(t - mx) for t in terms))
-    return max(0.0, -log_sf / math.log(10.0))
+    return max(0.0, -(mx + math.log(sum(math.exp(t - mx) for t in terms))) / ln10)
 
 
 def decide(score: float, fmr: float = 1e-4, fused: bool = False) -> bool:
