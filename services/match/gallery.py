@@ -51,16 +51,20 @@ def reprepare(centre: Centre, subject_id: str, doc: dict):
 
 
 class Gallery:
+    """Active enrollments of this worker, with a packed 1:N shard per finger position."""
+
     def __init__(self, centre: Centre):
         self.centre = centre
         self.entries: dict[str, GalleryEntry] = {}
         self.last_seq = 0
         self._lock = threading.Lock()
+        self._shards: dict[int, tuple[list[str], object]] | None = None
 
     def sync(self) -> None:
         with self._lock:
             for change in gallery_log.changes_since(self.centre.store, self.last_seq):
                 self.last_seq = max(self.last_seq, int(change["seq"]))
+                self._shards = None
                 self.entries.pop(change["_id"], None)
                 if change.get("active"):
                     try:
@@ -75,28 +79,51 @@ class Gallery:
         entry = self.entries.get(enrollment_id)
         return entry.fingers if entry else load_fingers(self.centre, enrollment_id, subject_id)
 
-    def search(self, probes: dict[int, object], *, threshold: float, exclude: set[str] = frozenset(),
-               exclude_subject: str | None = None, limit: int = 10) -> list[dict]:
-        """Entries whose fused score reaches `threshold`, best first: a 1:N scan per finger position."""
+    def shards(self) -> dict[int, tuple[list[str], object]]:
+        """Per finger position: the enrollment ids holding it and their templates packed for `compare_many`."""
         from papilla.services.match import engine
 
-        entries = [e for e in self.entries.values()
-                   if e.enrollment_id not in exclude and e.subject_id != exclude_subject]
-        per_entry: list[dict[str, float]] = [{} for _ in entries]
+        with self._lock:
+            if self._shards is None:
+                shards = {}
+                for position in range(1, 11):
+                    holders = [e for e in self.entries.values() if position in e.fingers]
+                    if holders:
+                        shards[position] = ([e.enrollment_id for e in holders],
+                                            engine.pack([e.fingers[position] for e in holders]))
+                self._shards = shards
+            return self._shards
+
+    def search(self, probes: dict[int, object], *, threshold: float, exclude: set[str] = frozenset(),
+               exclude_subject: str | None = None, limit: int = 10) -> list[dict]:
+        """Entries whose fused score reaches `threshold`, best first.
+
+        A vectorized 1:N scan per finger position; only entries with at least one
+        finger in the impostor tail beyond the fusion's truncation point can have a
+        fused score above 0, so only those are fused (in Python).
+        """
+        from papilla.services.match import engine
+
+        evidence = -np.log10(engine.FUSION_TRUNCATION)
+        scanned: dict[int, tuple[dict[str, int], np.ndarray]] = {}
+        hits: set[str] = set()
         for position, probe in probes.items():
-            holders = [i for i, e in enumerate(entries) if position in e.fingers]
-            if not holders:
+            if position not in (shards := self.shards()):
                 continue
-            scores = engine.compare_many(probe, [entries[i].fingers[position] for i in holders])
-            for i, score in zip(holders, np.asarray(scores, dtype=float)):
-                per_entry[i][str(position)] = float(score)
+            ids, packed = shards[position]
+            scores = np.asarray(engine.compare_many(probe, packed), dtype=float)
+            scanned[position] = ({eid: i for i, eid in enumerate(ids)}, scores)
+            hits.update(ids[i] for i in np.flatnonzero(engine.finger_log_fmr_array(scores) >= evidence))
         candidates = []
-        for entry, finger_scores in zip(entries, per_entry):
-            if not finger_scores:
+        for enrollment_id in hits - set(exclude):
+            entry = self.entries.get(enrollment_id)
+            if entry is None or entry.subject_id == exclude_subject:
                 continue
+            finger_scores = {str(pos): float(scores[index[enrollment_id]])
+                             for pos, (index, scores) in scanned.items() if enrollment_id in index}
             fused = float(engine.fuse(finger_scores))
             if fused >= threshold:
-                candidates.append({"subject_ref": entry.subject_id, "enrollment_id": entry.enrollment_id,
+                candidates.append({"subject_ref": entry.subject_id, "enrollment_id": enrollment_id,
                                    "score": fused, "finger_scores": finger_scores})
         candidates.sort(key=lambda c: -c["score"])
         return candidates[:limit]

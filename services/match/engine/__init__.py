@@ -226,6 +226,17 @@ def finger_log_fmr(score: float, model: Mapping | None = None) -> float:
     return float(ys[-1] + model["tail_slope"] * (score - xs[-1]))
 
 
+def finger_log_fmr_array(scores: np.ndarray, model: Mapping | None = None) -> np.ndarray:
+    """`finger_log_fmr` over an array of scores (same model, same tail)."""
+    model = model or calibration()["impostor_tail"]
+    xs, ys = np.asarray(model["scores"]), np.asarray(model["neg_log10_fmr"])
+    scores = np.asarray(scores, dtype=np.float64)
+    out = np.interp(scores, xs, ys)
+    over = scores > xs[-1]
+    out[over] = ys[-1] + model["tail_slope"] * (scores[over] - xs[-1])
+    return out
+
+
 #: Fingers whose impostor tail probability is above this carry no evidence in the fused score.
 FUSION_TRUNCATION = 0.01
 
