@@ -51,6 +51,7 @@ def run(args) -> int:
 
     settings = Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pika").setLevel(logging.WARNING)  # one INFO line per socket event otherwise
     broker = rabbitmq_broker(settings, runtime.worker_middleware(lambda: runtime.centre().store) + [Prometheus()])
     dramatiq.set_broker(broker)
     importlib.import_module(f"papilla.services.{args.role}.actors")
