@@ -200,9 +200,65 @@ def _period(rng, shape, center, size, cores, p: MasterParams, mean: float):
 def _seeds(rng, mask, p: MasterParams, density: float):
     rows, cols = np.nonzero(mask)
     n = max(3, int(round(rows.size * density)))
-    idx = rng.choice(rows.size, size=n, replace=False)
-    signs = rng.choice([-1.0, 1.0], size=n)
+    idx = list(rng.choice(rows.size, size=n, replace=False))
+    # few random seeds leave few growth seams (their minutiae are too regular),
+    # but every part of the pad must be within reach of growth: add a seed at
+    # the farthest point until none is farther than `seed_reach` px
+    free = np.ones(mask.shape, bool)
+    free[rows[idx], cols[idx]] = False
+    for _ in range(64):
+        dist, (ir, ic) = ndimage.distance_transform_edt(free, return_indices=True)
+        dist[~mask] = 0.0
+        k = int(np.argmax(dist))
+        if dist.flat[k] <= p.seed_reach:
+            break
+        r, c = divmod(k, mask.shape[1])
+        free[r, c] = False
+        idx.append(int(np.flatnonzero((rows == r) & (cols == c))[0]))
+    idx = np.array(idx)
+    signs = rng.choice([-1.0, 1.0], size=idx.size)
     return np.stack([rows[idx], cols[idx], signs], axis=1)
+
+
+def _dislocations(rng, ridges, orientation, period, mask, p: MasterParams):
+    """Warp the ridges with random pairs of opposite phase dislocations.
+
+    A pair at z1, z2 shifts the pattern across the ridges (along the normal
+    n0 at the pair's centre) by T0 * arg((z - z1) / (z - z2)) / 2pi: the
+    shift jumps by exactly one period across the segment z1-z2 (seamless),
+    and dies away with distance, so each pair adds a ridge ending,
+    bifurcation, short ridge or island in a place chosen at random.
+    """
+    n_pairs = int(rng.poisson(p.dislocation_pairs * rng.uniform(*p.dislocation_spread)))
+    if n_pairs == 0:
+        return ridges
+    h, w = ridges.shape
+    rows, cols = np.nonzero(mask)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    dx = np.zeros((h, w), np.float32)
+    dy = np.zeros((h, w), np.float32)
+    for _ in range(n_pairs):
+        k = int(rng.integers(rows.size))
+        cy, cx = float(rows[k]), float(cols[k])
+        length = rng.uniform(*p.dislocation_length)
+        ang = rng.uniform(0, np.pi)
+        ux, uy = 0.5 * length * np.cos(ang), 0.5 * length * np.sin(ang)
+        th = float(orientation[rows[k], cols[k]])
+        t0 = float(period[rows[k], cols[k]])
+        nx, ny = -np.sin(th), np.cos(th)
+        r = int(min(max(h, w), 4.0 * length + 3 * t0))
+        y0, y1 = max(0, int(cy) - r), min(h, int(cy) + r + 1)
+        x0, x1 = max(0, int(cx) - r), min(w, int(cx) + r + 1)
+        sx, sy = xx[y0:y1, x0:x1] - cx, yy[y0:y1, x0:x1] - cy
+        delta = (np.arctan2(sy - uy, sx - ux) - np.arctan2(sy + uy, sx + ux) + np.pi) % (2 * np.pi) - np.pi
+        dist = np.sqrt(sx * sx + sy * sy)
+        scale = 1.3 * length + t0
+        taper = np.exp(-0.5 * (np.maximum(dist - scale, 0.0) / scale) ** 2)
+        amp = rng.choice([-1.0, 1.0]) * t0 / (2 * np.pi) * delta * taper
+        dx[y0:y1, x0:x1] += amp * nx
+        dy[y0:y1, x0:x1] += amp * ny
+    out = ndimage.map_coordinates(ridges, [yy - dy, xx - dx], order=1, mode="nearest")
+    return out.astype(np.float32)
 
 
 def _class_seed(seed: int) -> np.random.Generator:
@@ -250,6 +306,7 @@ def _master_cached(seed, finger_class, params, position, mean_period) -> MasterF
     seeds = _seeds(rng, mask, params, density)
     ridges = grow_ridges(orientation, period, grow_area, seeds, params.iterations, params.gain,
                          params.sigma_across, params.sigma_along)
+    ridges = _dislocations(rng, ridges, orientation, period, mask, params)
     ridges[~grow_area] = 0.0
     for arr in (ridges, mask, orientation, period):
         arr.setflags(write=False)

@@ -38,11 +38,19 @@ class MasterParams:
     arch_seed_factor: float = 2.0
     arch_orientation_noise: float = 8.0
     # ridge growth (iterative contextual Gabor filtering from random seeds)
-    seed_density: float = 1.0 / 700.0   # seeds per px of finger area
+    seed_density: float = 1.0 / 5000.0  # seeds per px of finger area
+    seed_reach: float = 90.0         # px: more seeds where the pad is farther than this from one
     iterations: int = 18
     gain: float = 2.0                # saturation gain after each filtering step
     sigma_across: float = 0.42       # Gabor sigma across the ridges, in periods
     sigma_along: float = 0.5        # Gabor sigma along the ridges, in periods
+    # phase dislocations added after growth: pairs of opposite point defects of
+    # the ridge phase (a minutia is a phase singularity), placed at random, so
+    # minutiae layouts differ between masters as much as real ones do.  Each
+    # master draws its own density: mean pairs * uniform(*dislocation_spread).
+    dislocation_pairs: float = 24.0
+    dislocation_spread: tuple[float, float] = (0.5, 1.5)
+    dislocation_length: tuple[float, float] = (6.0, 40.0)   # px between the two defects
 
 
 @dataclass(frozen=True)
