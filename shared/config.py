@@ -54,7 +54,9 @@ class Settings:
     max_backoff_ms: int             # PAPILLA_MAX_BACKOFF_MS: keep well under RabbitMQ's consumer timeout
     verify_fmr: float               # PAPILLA_VERIFY_FMR: target false-match rate for 1:1 decisions
     identify_fmr: float             # PAPILLA_IDENTIFY_FMR: candidate-list cut for 1:N
-    dedup_fmr: float                # PAPILLA_DEDUP_FMR: duplicate-enrollment cut (reviewed by a person)
+    dedup_fmr: float                # PAPILLA_DEDUP_FMR: per-comparison cap of the duplicate-enrollment cut
+    dedup_fpir: float               # PAPILLA_DEDUP_FPIR: false duplicate flags per enrollment against the whole gallery
+    identify_fpir: float            # PAPILLA_IDENTIFY_FPIR: false candidates per identification
     min_finger_quality: int         # PAPILLA_MIN_FINGER_QUALITY: station quality gate (0-100)
     result_wait_s: float            # PAPILLA_RESULT_WAIT_S: client default wait
     log_level: str                  # PAPILLA_LOG_LEVEL
@@ -79,6 +81,8 @@ class Settings:
             verify_fmr=_env_float("PAPILLA_VERIFY_FMR", 1e-4),
             identify_fmr=_env_float("PAPILLA_IDENTIFY_FMR", 1e-4),
             dedup_fmr=_env_float("PAPILLA_DEDUP_FMR", 1e-3),
+            dedup_fpir=_env_float("PAPILLA_DEDUP_FPIR", 1e-2),
+            identify_fpir=_env_float("PAPILLA_IDENTIFY_FPIR", 1e-2),
             min_finger_quality=_env_int("PAPILLA_MIN_FINGER_QUALITY", 20),
             result_wait_s=_env_float("PAPILLA_RESULT_WAIT_S", 60.0),
             log_level=_env("PAPILLA_LOG_LEVEL", "INFO"),

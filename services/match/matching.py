@@ -21,6 +21,12 @@ def _thresholds():
     return engine.thresholds()
 
 
+def one_to_many_fmr(per_comparison_cap: float, fpir: float, gallery_size: int) -> float:
+    """Per-comparison FMR for a 1:N search: a search makes `gallery_size` comparisons, so the
+    chance of any false candidate (FPIR) is about gallery_size x FMR."""
+    return min(per_comparison_cap, fpir / max(gallery_size, 1))
+
+
 def deduplicate(centre: Centre, gallery: Gallery, enrollment_id: str) -> tuple[list[dict], int] | None:
     """Candidates for an EXTRACTED enrollment among the active gallery, and the gallery seq searched
     (None: not ours to decide any more)."""
@@ -30,7 +36,8 @@ def deduplicate(centre: Centre, gallery: Gallery, enrollment_id: str) -> tuple[l
     gallery.sync()
     snapshot = gallery.last_seq
     probes = gallery.fingers_of(enrollment_id, enrollment["subject_id"])
-    threshold = _thresholds().fused(centre.settings.dedup_fmr)
+    fmr = one_to_many_fmr(centre.settings.dedup_fmr, centre.settings.dedup_fpir, len(gallery.entries))
+    threshold = _thresholds().fused(fmr)
     # The person's own earlier record is not a duplicate: re-enrollment is decided by the lifecycle rules.
     return gallery.search(probes, threshold=threshold, exclude={enrollment_id},
                           exclude_subject=enrollment["subject_id"], limit=20), snapshot
@@ -71,7 +78,8 @@ def verify(centre: Centre, gallery: Gallery, job: dict) -> Result:
 
 def identify(centre: Centre, gallery: Gallery, job: dict) -> Result:
     gallery.sync()
-    threshold = _thresholds().fused(centre.settings.identify_fmr)
+    fmr = one_to_many_fmr(centre.settings.identify_fmr, centre.settings.identify_fpir, len(gallery.entries))
+    threshold = _thresholds().fused(fmr)
     found = gallery.search(_probes(centre, job), threshold=threshold, limit=int(job.get("max_candidates", 10)))
     return Result(request_id=job["_id"], kind="identify", status="CANDIDATES" if found else "NO_CANDIDATES",
                   candidates=tuple(Candidate(**c) for c in found))

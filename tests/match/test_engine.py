@@ -177,3 +177,16 @@ def test_many_mildly_similar_impostor_fingers_do_not_add_up_to_a_match():
     assert engine.combine_neg_log10_p([-np.log10(0.05)] * 10) == 0.0
     # one finger far in the tail still counts among nine unremarkable ones
     assert engine.combine_neg_log10_p([8.0] + [0.1] * 9) > 4.0
+
+
+def test_fused_threshold_extends_below_the_calibrated_range_for_large_galleries(thr):
+    assert thr.fused(1e-4) == thr.fused_fmr_1e4
+    assert thr.fused(1e-8) == pytest.approx(8.0 + max(0.0, thr.fused_fmr_1e4 - 4.0))
+    assert thr.fused(1e-9) > thr.fused(1e-8) > thr.fused(1e-4)
+
+
+def test_one_to_many_cut_scales_with_the_gallery():
+    from papilla.services.match.matching import one_to_many_fmr
+
+    assert one_to_many_fmr(1e-3, 1e-2, 5) == 1e-3                 # small gallery: the per-comparison cap
+    assert one_to_many_fmr(1e-3, 1e-2, 10_000_000) == pytest.approx(1e-9)

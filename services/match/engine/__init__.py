@@ -177,6 +177,13 @@ class Thresholds:
         return {1e-2: self.finger_fmr_1e2, 1e-3: self.finger_fmr_1e3, 1e-4: self.finger_fmr_1e4}[_fmr_key(fmr)]
 
     def fused(self, fmr: float) -> float:
+        """Fused threshold at `fmr`. Calibrated at 1e-2..1e-4; below 1e-4 (1:N against large galleries)
+        the fused score is itself -log10 of the false-match probability, so the threshold is
+        -log10(fmr) plus whatever margin calibration found at 1e-4."""
+        if fmr < 1e-4 * (1 - 1e-9):
+            if fmr <= 0:
+                raise ValueError("FMR must be positive")
+            return -math.log10(fmr) + max(0.0, self.fused_fmr_1e4 - 4.0)
         return {1e-2: self.fused_fmr_1e2, 1e-3: self.fused_fmr_1e3, 1e-4: self.fused_fmr_1e4}[_fmr_key(fmr)]
 
 
