@@ -1,4 +1,4 @@
-"""`papilla bench accuracy|speed|calibrate`: recognition engine benchmarks."""
+"""`papilla bench accuracy|speed|distinctness|calibrate`: recognition engine benchmarks."""
 from __future__ import annotations
 
 import argparse
@@ -58,6 +58,14 @@ def _calibrate(args) -> int:
     return 0
 
 
+def _distinctness(args) -> int:
+    from papilla.bench import distinctness
+    res = distinctness.run(Path(args.data or _default_data()), extractor=args.extractor,
+                           progress=not args.no_progress)
+    print(json.dumps(res) if args.json else distinctness.format_table(res))
+    return 0
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("bench", help="recognition engine benchmarks (accuracy, speed, calibration)")
     sub = p.add_subparsers(dest="bench_command", required=True, metavar="BENCH")
@@ -82,6 +90,10 @@ def register(subparsers) -> None:
     common(s)
     s.add_argument("--seconds", type=float, default=3.0, help="time per matching measurement")
     s.set_defaults(func=_speed)
+
+    d = sub.add_parser("distinctness", help="impostor FMR at the per-finger thresholds over all distinct fingers")
+    common(d)
+    d.set_defaults(func=_distinctness)
 
     c = sub.add_parser("calibrate", help="write the engine's calibration JSON (thresholds per FMR)")
     common(c)

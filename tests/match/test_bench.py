@@ -63,3 +63,12 @@ def test_accuracy_bench_smoke(fvc_dir, tmp_path, monkeypatch, capsys):
         assert set(block["mean"]) == set(r)
     assert out["protocols"]["all"]["databases"]["DB1_B"]["eer"] < 0.2
     assert det.stat().st_size > 1000
+
+
+def test_distinctness_bench_counts_every_distinct_finger_pair(fvc_dir):
+    from papilla.bench import distinctness
+
+    res = distinctness.run(fvc_dir / "DB1_B", progress=False)
+    assert res["fingers"] == 10 and res["impostor_pairs"] == 45
+    row = res["at_thresholds"]["1e-04"]
+    assert row["observed_fmr"] == row["impostors_above"] / 45 and row["observed_fmr"] <= row["upper_95"] <= 1
