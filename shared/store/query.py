@@ -288,3 +288,14 @@ def _check_indexed_set(collection: str, path: str, value: Any) -> None:
 def check_sequence_name(name: str) -> None:
     if not isinstance(name, str) or not name or "\x00" in name:
         raise ValueError("a sequence name must be a non-empty string")
+
+
+def check_update_call(collection: str, filter: dict, set: dict | None, unset: list[str] | None,
+                      inc: dict | None, upsert_doc: dict | None) -> None:
+    """Everything `Store.update` checks before touching a backend (one place for both)."""
+    check_single_document_filter(collection, parse_filter(collection, filter))
+    check_update(collection, set, unset, inc)
+    if upsert_doc is not None:
+        check_document(collection, upsert_doc)
+        if "_id" in filter and not isinstance(filter["_id"], dict) and filter["_id"] != upsert_doc["_id"]:
+            raise ValueError(f"{collection}: upsert_doc _id differs from the filter's _id")

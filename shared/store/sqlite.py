@@ -39,8 +39,7 @@ from .query import (
     check_id,
     check_limit,
     check_sequence_name,
-    check_single_document_filter,
-    check_update,
+    check_update_call,
     get_path,
     parse_filter,
     parse_sort,
@@ -387,12 +386,7 @@ class SQLiteStore(Store):
         inc: dict | None = None,
         upsert_doc: Document | None = None,
     ) -> int:
-        check_single_document_filter(collection, parse_filter(collection, filter))
-        check_update(collection, set, unset, inc)
-        if upsert_doc is not None:
-            check_document(collection, upsert_doc)
-            if "_id" in filter and not isinstance(filter["_id"], dict) and filter["_id"] != upsert_doc["_id"]:
-                raise ValueError(f"{collection}: upsert_doc _id differs from the filter's _id")
+        check_update_call(collection, filter, set, unset, inc, upsert_doc)
         where, params = self._where(collection, filter)
         table = _quote(collection)
         with self._write() as conn:
