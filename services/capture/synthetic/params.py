@@ -26,13 +26,13 @@ class MasterParams:
     band_height: tuple[float, float] = (40.0, 90.0)       # straight part between them
     # ridge period (px per ridge at 500 dpi; FVC 500 dpi fingers are ~8.5-10.5)
     mean_period: tuple[float, float] = (8.3, 10.0)
-    period_variation: float = 1.0    # amplitude of the smooth random period field
+    period_variation: float = 1.6    # amplitude of the smooth random period field
     period_tip_increase: float = 0.8 # extra period towards the finger tip / far field
     # orientation model (zero-pole, Sherlock-Monro, with Vizcaya-Gerhardt style
     # random monotone corrections of the pole angles)
     pattern_tilt: float = 10.0       # std of the pattern's tilt, degrees
-    pole_correction: float = 0.22    # amplitude of the random angle correction (< 1/3 stays monotone)
-    orientation_noise: float = 4.0   # std of smooth random orientation perturbation, degrees
+    pole_correction: float = 0.32    # amplitude of the random angle correction (< 1/3 stays monotone)
+    orientation_noise: float = 8.0   # std of smooth random orientation perturbation, degrees
     # arches have no singular points to bend ridges, so their growth ends with too
     # few minutiae; more seeds and a livelier flow give them a realistic density
     arch_seed_factor: float = 2.0
@@ -40,7 +40,7 @@ class MasterParams:
     # ridge growth (iterative contextual Gabor filtering from random seeds)
     seed_density: float = 1.0 / 5000.0  # seeds per px of finger area
     seed_reach: float = 90.0         # px: more seeds where the pad is farther than this from one
-    iterations: int = 18
+    iterations: int = 16
     gain: float = 2.0                # saturation gain after each filtering step
     sigma_across: float = 0.42       # Gabor sigma across the ridges, in periods
     sigma_along: float = 0.5        # Gabor sigma along the ridges, in periods
@@ -48,7 +48,7 @@ class MasterParams:
     # the ridge phase (a minutia is a phase singularity), placed at random, so
     # minutiae layouts differ between masters as much as real ones do.  Each
     # master draws its own density: mean pairs * uniform(*dislocation_spread).
-    dislocation_pairs: float = 24.0
+    dislocation_pairs: float = 35.0
     dislocation_spread: tuple[float, float] = (0.5, 1.5)
     dislocation_length: tuple[float, float] = (6.0, 40.0)   # px between the two defects
 
