@@ -131,3 +131,16 @@ def declare_results_queue(channel, reply_to: str) -> str:
     channel.queue_declare(name, durable=True)
     channel.queue_bind(name, RESULTS_EXCHANGE, routing_key=reply_to)
     return name
+
+
+def answer_job(store: Store, publisher, request_id: str, compute, jobs: str = "jobs") -> tuple[Result | None, dict | None]:
+    """Answer the stored job `request_id` once: compute its result only if none is stored, and (re)publish.
+
+    Returns (result, job); job is None when it was already answered and removed,
+    so the caller cleans up only what is still there.
+    """
+    done = stored_result(store, request_id)
+    job = store.get(jobs, request_id)
+    if job is None:
+        return done, None
+    return deliver(store, publisher, done or compute(job), job["reply_to"]), job

@@ -70,25 +70,21 @@ def adjudicate(centre: Centre, job: dict) -> Result:
     return _result(job, state)
 
 
+def _compute(centre: Centre, job: dict) -> Result:
+    action = job["action"]
+    if action in ("block", "unblock"):
+        return block(centre, job, blocked=action == "block")
+    if action == "destroy":
+        return destroy(centre, job, reason_code="application")
+    if action == "withdraw_consent":
+        return destroy(centre, job, reason_code="consent_withdrawn")
+    if action == "adjudicate":
+        return adjudicate(centre, job)
+    return _result(job, "REFUSED", reason="unknown_action")
+
+
 def run_command(centre: Centre, request_id: str) -> Result | None:
-    done = results.stored_result(centre.store, request_id)
-    job = centre.store.get(JOBS, request_id)
-    if job is None:
-        return done
-    if done is None:
-        action = job["action"]
-        if action in ("block", "unblock"):
-            result = block(centre, job, blocked=action == "block")
-        elif action == "destroy":
-            result = destroy(centre, job, reason_code="application")
-        elif action == "withdraw_consent":
-            result = destroy(centre, job, reason_code="consent_withdrawn")
-        elif action == "adjudicate":
-            result = adjudicate(centre, job)
-        else:
-            result = _result(job, "REFUSED", reason="unknown_action")
-        done = results.deliver(centre.store, centre.publisher, result, job["reply_to"])
-    else:
-        results.deliver(centre.store, centre.publisher, done, job["reply_to"])
-    centre.store.delete(JOBS, {"_id": request_id})
+    done, job = results.answer_job(centre.store, centre.publisher, request_id, lambda j: _compute(centre, j))
+    if job is not None:
+        centre.store.delete(JOBS, {"_id": request_id})
     return done

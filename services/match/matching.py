@@ -89,18 +89,14 @@ def answer_probe(centre: Centre, gallery: Gallery, request_id: str) -> Result | 
     """Answer a stored verify / identify job once; the probe key is destroyed when answered."""
     from papilla.services.extract.intake import job_key_subject
 
-    done = results.stored_result(centre.store, request_id)
-    job = centre.store.get(JOBS, request_id)
-    if job is None:
-        return done
-    if done is None:
+    def compute(job: dict) -> Result:
         try:
-            result = verify(centre, gallery, job) if job["kind"] == "verify" else identify(centre, gallery, job)
+            return verify(centre, gallery, job) if job["kind"] == "verify" else identify(centre, gallery, job)
         except DataKeyDestroyed:
-            result = Result(request_id=request_id, kind=job["kind"], status="REFUSED", reason="probe_expired")
-        done = results.deliver(centre.store, centre.publisher, result, job["reply_to"])
-    else:
-        results.deliver(centre.store, centre.publisher, done, job["reply_to"])
-    centre.cipher.forget(job_key_subject(request_id))   # the probe templates become unreadable
-    centre.store.delete(JOBS, {"_id": request_id})
+            return Result(request_id=request_id, kind=job["kind"], status="REFUSED", reason="probe_expired")
+
+    done, job = results.answer_job(centre.store, centre.publisher, request_id, compute)
+    if job is not None:
+        centre.cipher.forget(job_key_subject(request_id))   # the probe templates become unreadable
+        centre.store.delete(JOBS, {"_id": request_id})
     return done

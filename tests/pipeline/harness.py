@@ -1,8 +1,6 @@
 """Running the real thing for pipeline tests: a RabbitMQ vhost, worker processes, a station, a client."""
 from __future__ import annotations
 
-import io
-import os
 import secrets
 import socket
 import subprocess
@@ -11,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image
+from papilla.services.capture.devices import CapturedImage, FolderScanner
 
 RABBIT = ("127.0.0.1", 5672)
 
@@ -83,26 +81,13 @@ def start_worker(role: str, env: dict, log_dir: Path, *, extra_env: dict | None 
     raise RuntimeError(f"{role} worker not ready within {ready_timeout} s:\n{log_path.read_text()[-3000:]}")
 
 
-@dataclass
-class Capture:
-    png: bytes
-    dpi: int
-
-
-class FvcScanner:
+class FvcScanner(FolderScanner):
     """A scanner that 'captures' FVC images: finger position → `<finger>_<impression>` in one database."""
 
     def __init__(self, db_dir: Path, mapping: dict[int, str], dpi: int = 500):
-        self.db_dir = Path(db_dir)
-        self.mapping = mapping
-        self.dpi = dpi
+        super().__init__(db_dir, {p: f"{name}.tif" for p, name in mapping.items()}, dpi=dpi)
 
-    def capture(self, position: int) -> Capture:
-        buf = io.BytesIO()
-        Image.open(self.db_dir / f"{self.mapping[position]}.tif").convert("L").save(buf, format="PNG")
-        return Capture(buf.getvalue(), self.dpi)
-
-    def images(self) -> dict[int, Capture]:
+    def images(self) -> dict[int, CapturedImage]:
         return {p: self.capture(p) for p in self.mapping}
 
 
