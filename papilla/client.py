@@ -13,6 +13,7 @@ result from the store after the fact.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import secrets
 import time
 from typing import Mapping
@@ -115,8 +116,7 @@ class PapillaClient:
         from papilla.shared.broker import rabbitmq_broker
         from papilla.shared.config import Settings
 
-        settings = Settings.from_env()
-        settings = settings.__class__(**{**settings.__dict__, "broker_url": broker_url})
+        settings = dataclasses.replace(Settings.from_env(), broker_url=broker_url)
         reply_to = reply_to or service_id
         waiter = RabbitResultWaiter(broker_url, reply_to)  # declare the results queue before any request
         return cls(broker=rabbitmq_broker(settings), service_id=service_id, signing_key=signing_key,

@@ -46,9 +46,8 @@ def base_middleware(settings: Settings) -> list[dramatiq.Middleware]:
 def rabbitmq_broker(settings: Settings, extra_middleware: list[dramatiq.Middleware] = ()) -> dramatiq.Broker:
     from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
-    broker = RabbitmqBroker(url=settings.broker_url, confirm_delivery=True,
-                            middleware=base_middleware(settings) + list(extra_middleware))
-    return broker
+    return RabbitmqBroker(url=settings.broker_url, confirm_delivery=True,
+                          middleware=base_middleware(settings) + list(extra_middleware))
 
 
 def in_process_broker(settings: Settings, extra_middleware: list[dramatiq.Middleware] = ()) -> dramatiq.Broker:

@@ -7,6 +7,7 @@ Idempotent by packet / request id: a redelivered message finds its work done.
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
@@ -196,5 +197,4 @@ def _accept_job(centre: Centre, opened: OpenedPacket, request) -> tuple[str, str
 
 
 def _random_id() -> str:
-    import secrets
     return secrets.token_hex(12)

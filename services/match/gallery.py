@@ -107,8 +107,9 @@ class Gallery:
         evidence = -np.log10(engine.FUSION_TRUNCATION)
         scanned: dict[int, tuple[dict[str, int], np.ndarray]] = {}
         hits: set[str] = set()
+        shards = self.shards()
         for position, probe in probes.items():
-            if position not in (shards := self.shards()):
+            if position not in shards:
                 continue
             ids, packed = shards[position]
             scores = np.asarray(engine.compare_many(probe, packed), dtype=float)
