@@ -30,6 +30,7 @@ from scipy import ndimage
 
 from ._fields import smooth_noise
 from .params import FINGER_CLASSES, DPI, MasterParams
+from .flow_period import flow_period
 from .ridges import grow_ridges
 
 # Class probabilities per finger position (1 right thumb .. 5 right little,
@@ -146,6 +147,48 @@ def _correction(rng, amplitude: float):
     return g
 
 
+def _pole_field(z, poles, tilt, rot):
+    theta = np.full(z.shape, tilt)
+    for zz, g, sign in poles:
+        theta = theta + sign * 0.5 * g(np.angle((z - zz) / rot))
+    return theta
+
+
+def _parallel_poles(poles, tilt, rot, amount: float):
+    """The poles with their angle maps slowed down along their radial legs.
+
+    Around a pure zero-pole core the ridges diverge like nested parabolas
+    (spacing ~ sqrt of the distance along the loop's legs), and around a
+    delta like hyperbolas, so a constant ridge period forces fans of ridge
+    endings along the loop's axis and the delta's legs: the same rosettes of
+    minutiae in every synthetic loop, which real fingers do not have (a
+    loop's legs run nearly parallel around nested hairpins, a delta's three
+    ridge systems meet in a near triangle).  A pole's legs leave it where the
+    ridge direction is radial (one direction for a core, three for a delta);
+    subtracting amount/m * sin(m (a - a_leg)) (m = 1 core, 3 delta) from its
+    angle map slows the turning of the field along its legs and speeds it up
+    between them.  At amount 1 the field around a core is exactly nested
+    hairpins (half circles and parallel legs, constant spacing); the poles do
+    not move.
+    """
+    alpha = np.linspace(-np.pi, np.pi, 720, endpoint=False)
+    out = []
+    for zz, g, sign in poles:
+        ring = zz + 20.0 * np.exp(1j * alpha) * rot
+        theta = _pole_field(ring, poles, tilt, rot)
+        off_radial = np.mod(theta - (alpha + tilt) + np.pi / 2, np.pi) - np.pi / 2
+        a_leg = float(alpha[int(np.argmin(np.abs(off_radial)))])
+        m = 1.0 if sign > 0 else 3.0
+        out.append((zz, _slowed(g, amount / m, m, a_leg), sign))
+    return out
+
+
+def _slowed(g, c: float, m: float, a_leg: float):
+    def slowed(a):
+        return g(a) - c * np.sin(m * (a - a_leg))
+    return slowed
+
+
 def _orientation(rng, cls, shape, center, size, cores, deltas, p: MasterParams):
     h, w = shape
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
@@ -161,18 +204,16 @@ def _orientation(rng, cls, shape, center, size, cores, deltas, p: MasterParams):
         slope = amp * 2 * ax * np.exp(-ax ** 2)   # d(-bump)/dx of the ridge line, y down
         theta = np.arctan(slope) + tilt
     else:
-        z = xx + 1j * yy
-        theta = np.full((h, w), tilt)
         c0 = complex(cx, cy)
         rot = np.exp(1j * tilt)
-        for (x, y) in deltas:
-            zz = c0 + (complex(x, y) - c0) * rot
-            g = _correction(rng, p.pole_correction)
-            theta -= 0.5 * g(np.angle((z - zz) / rot))
-        for (x, y) in cores:
-            zz = c0 + (complex(x, y) - c0) * rot
-            g = _correction(rng, p.pole_correction)
-            theta += 0.5 * g(np.angle((z - zz) / rot))
+        # (position, angle map, sign): the field is tilt + sum sign * g(arg(z - pole)) / 2
+        poles = [(c0 + (complex(x, y) - c0) * rot, _correction(rng, p.pole_correction), -1.0)
+                 for (x, y) in deltas]
+        poles += [(c0 + (complex(x, y) - c0) * rot, _correction(rng, p.pole_correction), 1.0)
+                  for (x, y) in cores]
+        if p.pole_parallelism > 0:
+            poles = _parallel_poles(poles, tilt, rot, p.pole_parallelism)
+        theta = _pole_field(xx + 1j * yy, poles, tilt, rot)
     amount = p.arch_orientation_noise if cls == "arch" else p.orientation_noise
     noise = smooth_noise(rng, shape, 90.0) * np.deg2rad(amount)
     theta = theta + noise
@@ -197,7 +238,12 @@ def _period(rng, shape, center, size, cores, p: MasterParams, mean: float):
     return (mean + var + tip).astype(np.float32)
 
 
-def _seeds(rng, mask, p: MasterParams, density: float):
+def _seeds(rng, mask, p: MasterParams, density: float, cores=(), center=None):
+    if density <= 0:
+        # one seed: at the core (the middle of a whorl's two), else the pad's centre;
+        # ridges grow outwards in one piece and leave no seams
+        x, y = np.mean(cores, axis=0) if len(cores) else center
+        return np.array([[round(y), round(x), 1.0]])
     rows, cols = np.nonzero(mask)
     n = max(3, int(round(rows.size * density)))
     idx = list(rng.choice(rows.size, size=n, replace=False))
@@ -301,11 +347,12 @@ def _master_cached(seed, finger_class, params, position, mean_period) -> MasterF
     cores, deltas = _rotate_points(cores, center, tilt), _rotate_points(deltas, center, tilt)
     mean = float(mean_period) if mean_period is not None else float(rng.uniform(*params.mean_period))
     period = _period(rng, shape, center, size, cores, params, mean)
+    period = flow_period(orientation, period, mask, list(cores) + list(deltas), params.period_flow_coupling)
     grow_area = ndimage.binary_dilation(mask, iterations=6)
     density = params.seed_density * (params.arch_seed_factor if finger_class == "arch" else 1.0)
-    seeds = _seeds(rng, mask, params, density)
+    seeds = _seeds(rng, mask, params, density, cores, center)
     ridges = grow_ridges(orientation, period, grow_area, seeds, params.iterations, params.gain,
-                         params.sigma_across, params.sigma_along)
+                         params.sigma_across, params.sigma_along, params.refine_steps)
     ridges = _dislocations(rng, ridges, orientation, period, mask, params)
     ridges[~grow_area] = 0.0
     for arr in (ridges, mask, orientation, period):

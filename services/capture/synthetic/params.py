@@ -28,10 +28,12 @@ class MasterParams:
     mean_period: tuple[float, float] = (8.3, 10.0)
     period_variation: float = 1.6    # amplitude of the smooth random period field
     period_tip_increase: float = 0.8 # extra period towards the finger tip / far field
+    period_flow_coupling: float = 0.0  # 0..1: how far the period follows the flow's spreading (flow_period)
     # orientation model (zero-pole, Sherlock-Monro, with Vizcaya-Gerhardt style
     # random monotone corrections of the pole angles)
     pattern_tilt: float = 10.0       # std of the pattern's tilt, degrees
     pole_correction: float = 0.32    # amplitude of the random angle correction (< 1/3 stays monotone)
+    pole_parallelism: float = 0.0    # 0 pure zero-pole .. 1 parallel legs at cores and deltas (master._parallel_poles)
     orientation_noise: float = 8.0   # std of smooth random orientation perturbation, degrees
     # arches have no singular points to bend ridges, so their growth ends with too
     # few minutiae; more seeds and a livelier flow give them a realistic density
@@ -41,6 +43,7 @@ class MasterParams:
     seed_density: float = 1.0 / 5000.0  # seeds per px of finger area
     seed_reach: float = 90.0         # px: more seeds where the pad is farther than this from one
     iterations: int = 16
+    refine_steps: int = 0            # >0: filter each pixel this many steps after growth reached it
     gain: float = 2.0                # saturation gain after each filtering step
     sigma_across: float = 0.42       # Gabor sigma across the ridges, in periods
     sigma_along: float = 0.5        # Gabor sigma along the ridges, in periods

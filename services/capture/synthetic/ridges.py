@@ -142,8 +142,17 @@ def _support(img, radius, active, out):
 
 def grow_ridges(orientation: np.ndarray, period: np.ndarray, active: np.ndarray,
                 seeds: np.ndarray, iterations: int, gain: float,
-                sigma_across: float, sigma_along: float) -> np.ndarray:
-    """Grow a ridge pattern in [-1, 1] (ridge > 0) from seeds (N, 3: row, col, sign)."""
+                sigma_across: float, sigma_along: float, refine_steps: int = 0,
+                arrival_level: float = 0.5) -> np.ndarray:
+    """Grow a ridge pattern in [-1, 1] (ridge > 0) from seeds (N, 3: row, col, sign).
+
+    With `refine_steps` > 0 each pixel is filtered only for that many steps
+    after the growth front reached it (|value| >= `arrival_level`) and then
+    keeps its value, so every part of the pad gets the same amount of
+    smoothing however far it lies from a seed; `iterations` is then the
+    upper bound of steps and growth stops early once every pixel is done.
+    With 0, every pixel is filtered at every one of the `iterations` steps.
+    """
     bank = kernel_bank(float(sigma_across), float(sigma_along))
     radius = bank.shape[2] // 2
     h, w = orientation.shape
@@ -155,10 +164,19 @@ def grow_ridges(orientation: np.ndarray, period: np.ndarray, active: np.ndarray,
         img[int(r) + radius, int(c) + radius] = float(s)
     out = np.empty_like(img)
     support = np.empty(img.shape, np.bool_)
-    for _ in range(iterations):
+    arrived = np.full(img.shape, -1, np.int32)
+    for step in range(iterations):
         _support(img, radius, active, support)
+        if refine_steps > 0:
+            frozen = (arrived >= 0) & (step - arrived >= refine_steps)
+            support &= ~frozen
+            if not support.any():
+                break
         contextual_filter(img, obin, pbin, support, bank, out)
         _saturate(out, gain, active)
+        if refine_steps > 0:
+            out[frozen] = img[frozen]
+            arrived[(arrived < 0) & (np.abs(out) >= arrival_level)] = step
         img, out = out, img
     # one last linear pass gives a smooth ridge profile instead of a clipped one
     contextual_filter(img, obin, pbin, active, bank, out)
