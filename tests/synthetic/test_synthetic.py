@@ -45,14 +45,16 @@ def test_master_has_ridges_at_500dpi(loop):
     inside = m.ridges[m.mask]
     assert 0.3 < (inside > 0).mean() < 0.7                 # ridges and valleys alike
     assert np.abs(inside).mean() > 0.4                     # converged, not grey mush
-    # the dominant ridge period of a 96x96 patch above the core is ~9-10 px
+    # the dominant ridge period of a 96x96 patch above the core is the model's, at 500 dpi
     cx, cy = int(m.cores[0][0]), int(m.cores[0][1])
     patch = m.ridges[cy - 130:cy - 34, cx - 48:cx + 48]
-    spec = np.abs(np.fft.fft2(patch - patch.mean()))
-    fy, fx = np.meshgrid(np.fft.fftfreq(96), np.fft.fftfreq(96), indexing="ij")
+    spec = np.abs(np.fft.fft2(patch - patch.mean(), s=(512, 512)))    # zero-padded: fine bins
+    fy, fx = np.meshgrid(np.fft.fftfreq(512), np.fft.fftfreq(512), indexing="ij")
     k = np.unravel_index(np.argmax(spec), spec.shape)
     period = 1.0 / np.hypot(fy[k], fx[k])
-    assert 7.5 < period < 12.5
+    modelled = float(np.median(m.period[cy - 130:cy - 34, cx - 48:cx + 48]))
+    assert 7.5 < modelled < 12.5
+    assert period == pytest.approx(modelled, rel=0.15)
     assert len(m.cores) == 1 and len(m.deltas) == 1
 
 
@@ -64,6 +66,36 @@ def test_singular_points_by_class(cls, ncores, ndeltas):
     assert (len(m.cores), len(m.deltas)) == (ncores, ndeltas)
     if cls == "left_loop":       # delta to the right of the core (ridges open to the left)
         assert m.deltas[0][0] > m.cores[0][0]
+
+
+def _poincare_index(orientation: np.ndarray, x: float, y: float, radius: float = 12.0) -> float:
+    """Winding of the ridge orientation (mod pi) around (x, y), in turns: +1/2 core, -1/2 delta."""
+    a = np.linspace(0, 2 * np.pi, 73)
+    th = orientation[np.round(y + radius * np.sin(a)).astype(int), np.round(x + radius * np.cos(a)).astype(int)]
+    d = np.mod(np.diff(th) + np.pi / 2, np.pi) - np.pi / 2
+    return float(d.sum() / (2 * np.pi))
+
+
+@pytest.mark.parametrize("cls", ["tented_arch", "left_loop", "right_loop", "whorl"])
+def test_singular_points_are_where_the_orientation_winds(cls):
+    # the pole shaping (parallel loop legs, triangular deltas) must not move or lose a pole
+    m = master_fingerprint(5, cls)
+    for x, y in m.cores:
+        assert _poincare_index(m.orientation, x, y) == pytest.approx(0.5, abs=0.05)
+    for x, y in m.deltas:
+        if m.mask[int(y), int(x)]:
+            assert _poincare_index(m.orientation, x, y) == pytest.approx(-0.5, abs=0.05)
+
+
+@pytest.mark.parametrize("cls", FINGER_CLASSES)
+def test_ridges_fill_the_whole_pad(cls):
+    """No grey, unfilled patches: ridge growth reaches every part of the finger pad."""
+    from scipy import ndimage
+    for seed in (21, 22, 23):
+        m = master_fingerprint(seed, cls)
+        strength = ndimage.gaussian_filter(np.abs(m.ridges), 4.0)
+        inner = ndimage.binary_erosion(m.mask, iterations=10)
+        assert (strength[inner] < 0.35).mean() < 0.08, (cls, seed)
 
 
 def test_unknown_class_rejected():

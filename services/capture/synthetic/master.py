@@ -30,7 +30,6 @@ from scipy import ndimage
 
 from ._fields import smooth_noise
 from .params import FINGER_CLASSES, DPI, MasterParams
-from .flow_period import flow_period
 from .ridges import grow_ridges
 
 # Class probabilities per finger position (1 right thumb .. 5 right little,
@@ -106,7 +105,7 @@ def _silhouette(rng, p: MasterParams):
     return mask, (cx, cy), (a, total / 2.0)
 
 
-def _singular_points(rng, cls: str, center, size):
+def _singular_points(rng, cls: str, center, size, p: MasterParams):
     cx, cy = center
     a, hh = size
     # the core sits near the middle of the pad, a little above
@@ -122,7 +121,7 @@ def _singular_points(rng, cls: str, center, size):
         cores = [core]
         deltas = [core + np.array([side * dist * np.cos(ang), dist * np.sin(ang)])]
     elif cls == "whorl":
-        sep = rng.uniform(0, 40)
+        sep = rng.uniform(*p.whorl_core_separation)
         ang = rng.uniform(0, np.pi)
         off = 0.5 * sep * np.array([np.cos(ang), np.sin(ang)])
         cores = [core - off, core + off]
@@ -342,12 +341,11 @@ def _master_cached(seed, finger_class, params, position, mean_period) -> MasterF
     rng = np.random.default_rng(np.random.SeedSequence([seed & (2 ** 63 - 1), 0xF1, FINGER_CLASSES.index(finger_class)]))
     mask, center, size = _silhouette(rng, params)
     shape = mask.shape
-    cores, deltas = _singular_points(rng, finger_class, center, size)
+    cores, deltas = _singular_points(rng, finger_class, center, size, params)
     orientation, tilt = _orientation(rng, finger_class, shape, center, size, cores, deltas, params)
     cores, deltas = _rotate_points(cores, center, tilt), _rotate_points(deltas, center, tilt)
     mean = float(mean_period) if mean_period is not None else float(rng.uniform(*params.mean_period))
     period = _period(rng, shape, center, size, cores, params, mean)
-    period = flow_period(orientation, period, mask, list(cores) + list(deltas), params.period_flow_coupling)
     grow_area = ndimage.binary_dilation(mask, iterations=6)
     density = params.seed_density * (params.arch_seed_factor if finger_class == "arch" else 1.0)
     seeds = _seeds(rng, mask, params, density, cores, center)

@@ -28,23 +28,37 @@ class MasterParams:
     mean_period: tuple[float, float] = (8.3, 10.0)
     period_variation: float = 1.6    # amplitude of the smooth random period field
     period_tip_increase: float = 0.8 # extra period towards the finger tip / far field
-    period_flow_coupling: float = 0.0  # 0..1: how far the period follows the flow's spreading (flow_period)
     # orientation model (zero-pole, Sherlock-Monro, with Vizcaya-Gerhardt style
     # random monotone corrections of the pole angles)
     pattern_tilt: float = 10.0       # std of the pattern's tilt, degrees
     pole_correction: float = 0.32    # amplitude of the random angle correction (< 1/3 stays monotone)
-    pole_parallelism: float = 0.0    # 0 pure zero-pole .. 1 parallel legs at cores and deltas (master._parallel_poles)
+    # 0 = pure zero-pole field, whose ridges fan out along a loop's legs and a
+    # delta's legs and force the same rosettes of minutiae on every finger of a
+    # class; 1 = nested hairpins at cores and near triangles at deltas, as on
+    # real fingers (see master._parallel_poles)
+    pole_parallelism: float = 1.0
+    # two nearly coincident cores make concentric rings, which look alike under
+    # any rotation and made whorls match each other far too often; real
+    # whorls are mostly elongated (px between the two cores)
+    whorl_core_separation: tuple[float, float] = (15.0, 70.0)
     orientation_noise: float = 8.0   # std of smooth random orientation perturbation, degrees
-    # arches have no singular points to bend ridges, so their growth ends with too
-    # few minutiae; more seeds and a livelier flow give them a realistic density
-    arch_seed_factor: float = 2.0
     arch_orientation_noise: float = 8.0
-    # ridge growth (iterative contextual Gabor filtering from random seeds)
-    seed_density: float = 1.0 / 5000.0  # seeds per px of finger area
-    seed_reach: float = 90.0         # px: more seeds where the pad is farther than this from one
-    iterations: int = 16
-    refine_steps: int = 0            # >0: filter each pixel this many steps after growth reached it
-    gain: float = 2.0                # saturation gain after each filtering step
+    # ridge growth (iterative contextual Gabor filtering).  seed_density 0 grows
+    # the whole pad from one seed at the core (pad centre for arches), so there
+    # are no seams where growth fronts meet out of phase (their minutiae lie in
+    # regular rows that different fingers share); > 0 places that many random
+    # seeds per px of pad, plus one wherever the pad is more than seed_reach px
+    # from a seed (arches: times arch_seed_factor).
+    seed_density: float = 0.0
+    seed_reach: float = 90.0
+    arch_seed_factor: float = 2.0
+    # each pixel is filtered for refine_steps steps after the growth front reached
+    # it, then kept, so the whole pad is filled and equally smooth however far it
+    # lies from the seed; iterations bounds the steps (0 refine_steps: filter
+    # every pixel at every one of `iterations` steps)
+    iterations: int = 70
+    refine_steps: int = 8
+    gain: float = 3.0                # saturation gain after each filtering step
     sigma_across: float = 0.42       # Gabor sigma across the ridges, in periods
     sigma_along: float = 0.5        # Gabor sigma along the ridges, in periods
     # phase dislocations added after growth: pairs of opposite point defects of
