@@ -8,12 +8,15 @@ Steps (after SFinGe, Cappelli, Maio, Maltoni):
    whorl: two cores and two deltas);
 3. orientation field from the zero-pole model (Sherlock and Monro 1993),
    with random monotone corrections of each pole's angle (Vizcaya and
-   Gerhardt 1996) and a small smooth random perturbation; arches use an
-   arch-bump model instead;
+   Gerhardt 1996), each pole's angle map slowed along its legs (parallel
+   loop legs, triangular deltas: `_parallel_poles`) and a small smooth
+   random perturbation; arches use an arch-bump model instead;
 4. ridge-period field: a per-finger mean, a smooth random variation and a
    longer period towards the tip;
-5. ridges grown by iterative contextual filtering from random seeds
-   (`ridges.grow_ridges`).
+5. ridges grown by iterative contextual filtering from one seed at the core
+   (`ridges.grow_ridges`), each pixel refined a fixed number of steps after
+   the front reaches it, until the whole pad is filled;
+6. random pairs of phase dislocations (`_dislocations`): most minutiae.
 
 Conventions: image coordinates, x to the right (columns), y down (rows);
 orientations are ridge directions in radians in that frame, modulo pi.

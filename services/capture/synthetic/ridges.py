@@ -2,11 +2,11 @@
 
 A bank of zero-mean Gabor kernels is precomputed for quantized orientation
 and period; each step filters every active pixel with the kernel of its own
-orientation and period, then saturates.  Started from a few random seeds,
-ridges grow outwards along the orientation field; where two growth fronts
-meet out of phase, and where the period or orientation field forces the
-number of ridges to change, ridge endings and bifurcations appear on their
-own, as in SFinGe (Cappelli, Maio, Maltoni).
+orientation and period, then saturates.  Started from seeds (one at the
+core, by default), ridges grow outwards along the orientation field; where
+the period or orientation field forces the number of ridges to change, and
+where fronts from two seeds meet out of phase, ridge endings and
+bifurcations appear on their own, as in SFinGe (Cappelli, Maio, Maltoni).
 """
 from __future__ import annotations
 
