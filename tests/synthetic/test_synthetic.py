@@ -7,6 +7,7 @@ from collections import Counter
 import numpy as np
 import pytest
 from PIL import Image
+from scipy import ndimage
 
 from papilla.services.capture.devices import CapturedImage, FolderScanner, Scanner
 from papilla.services.capture.synthetic import (
@@ -90,7 +91,6 @@ def test_singular_points_are_where_the_orientation_winds(cls):
 @pytest.mark.parametrize("cls", FINGER_CLASSES)
 def test_ridges_fill_the_whole_pad(cls):
     """No grey, unfilled patches: ridge growth reaches every part of the finger pad."""
-    from scipy import ndimage
     for seed in (21, 22, 23):
         m = master_fingerprint(seed, cls)
         strength = ndimage.gaussian_filter(np.abs(m.ridges), 4.0)

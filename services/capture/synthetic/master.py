@@ -206,13 +206,12 @@ def _orientation(rng, cls, shape, center, size, cores, deltas, p: MasterParams):
         slope = amp * 2 * ax * np.exp(-ax ** 2)   # d(-bump)/dx of the ridge line, y down
         theta = np.arctan(slope) + tilt
     else:
-        c0 = complex(cx, cy)
         rot = np.exp(1j * tilt)
-        # (position, angle map, sign): the field is tilt + sum sign * g(arg(z - pole)) / 2
-        poles = [(c0 + (complex(x, y) - c0) * rot, _correction(rng, p.pole_correction), -1.0)
-                 for (x, y) in deltas]
-        poles += [(c0 + (complex(x, y) - c0) * rot, _correction(rng, p.pole_correction), 1.0)
-                  for (x, y) in cores]
+        # (position, angle map, sign): the field is tilt + sum sign * g(arg(z - pole)) / 2;
+        # the poles turn with the pattern's tilt (deltas' maps drawn first)
+        signed = [(d, -1.0) for d in _rotate_points(deltas, center, tilt)] + \
+                 [(c, 1.0) for c in _rotate_points(cores, center, tilt)]
+        poles = [(complex(x, y), _correction(rng, p.pole_correction), sign) for (x, y), sign in signed]
         if p.pole_parallelism > 0:
             poles = _parallel_poles(poles, tilt, rot, p.pole_parallelism)
         theta = _pole_field(xx + 1j * yy, poles, tilt, rot)
