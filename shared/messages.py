@@ -178,7 +178,7 @@ class Result(_Model):
 
     schema_: Literal["papilla.result/1"] = Field(default="papilla.result/1", alias="schema")
     request_id: str
-    kind: Literal["enrollment", "verify", "identify", "lifecycle"]
+    kind: Literal["enrollment", "verify", "identify", "lifecycle", "request"]   # "request": refused before its kind was read
     status: str        # e.g. ACTIVE, PENDING_REVIEW, MATCH, NO_MATCH, NOT_ENROLLED, BLOCKED, REFUSED, DONE
     score: float | None = None
     finger_scores: dict[str, float] = Field(default_factory=dict)

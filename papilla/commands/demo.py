@@ -118,11 +118,13 @@ class _Deployment:
             service_waiter = RabbitResultWaiter(self.broker_url, SERVICE)
         else:
             runtime.install_centre(self.centre)
-            self.broker = in_process_broker(settings, runtime.worker_middleware(lambda: self.centre.store))
+            first, rest = runtime.worker_middleware()
+            self.broker = in_process_broker(settings, rest, first_middleware=first)
             dramatiq.set_broker(self.broker)
             import papilla.services.extract.actors  # noqa: F401  (actors register on the broker)
             import papilla.services.lifecycle.actors  # noqa: F401
             import papilla.services.match.actors  # noqa: F401
+            runtime.declare_undecodable(self.broker)
             self.worker = dramatiq.Worker(self.broker, worker_threads=2)
             self.worker.start()
             station_waiter = service_waiter = StoreResultWaiter(self.centre.store)

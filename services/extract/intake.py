@@ -86,6 +86,7 @@ def accept_enrollment(centre: Centre, sealed: bytes, *, today: date | None = Non
         return _accept_packet(centre, packet, today)
     except Refusal as refusal:
         refusal.request_id, refusal.reply_to = packet.packet_id, packet.reply_to or packet.station_id
+        refusal.kind = "enrollment"
         raise
 
 
@@ -161,7 +162,15 @@ def accept_request(centre: Centre, sealed: bytes) -> tuple[str, str]:
         return _accept_job(centre, opened, request)
     except Refusal as refusal:
         refusal.request_id, refusal.reply_to = request.request_id, request.reply_to
+        refusal.kind = request_kind(request)
         raise
+
+
+def request_kind(request) -> str:
+    """The Result kind answering `request`."""
+    if isinstance(request, LifecycleCommand):
+        return "lifecycle"
+    return "verify" if isinstance(request, VerifyRequest) else "identify"
 
 
 def _accept_job(centre: Centre, opened: OpenedPacket, request) -> tuple[str, str]:
@@ -177,8 +186,7 @@ def _accept_job(centre: Centre, opened: OpenedPacket, request) -> tuple[str, str
         if request.iin is not None:
             doc["iin_hash"] = centre.hasher.hash(checked_iin(request.iin))
     else:
-        kind = "verify" if isinstance(request, VerifyRequest) else "identify"
-        doc.update(kind=kind)
+        doc.update(kind=request_kind(request))
         if isinstance(request, VerifyRequest):
             doc["iin_hash"] = centre.hasher.hash(checked_iin(request.iin))
         if isinstance(request, IdentifyRequest):

@@ -247,7 +247,7 @@ def test_tampered_unknown_and_malformed_are_dead_lettered_and_the_worker_keeps_r
     send(broker, ENROLL, "this is not a sealed packet")
     assert _wait_for(lambda: len(_dead_letter_reasons(store)) >= before + 3)
     reasons = _dead_letter_reasons(store)[before:]
-    assert sorted(reasons) == sorted(["bad_signature", "unknown_sender", "malformed"]), reasons
+    assert sorted(reasons) == sorted(["bad_signature", "unknown_sender", "malformed_message"]), reasons
     for letter in store.find("dead_letters", {}):
         assert letter["detail"] and letter["queue"] == ENROLL.queue
     assert cluster["workers"]["extract"].proc.poll() is None, "the extract worker died"
@@ -270,12 +270,12 @@ def test_dlq_requeue_sends_the_original_message_back(cluster, capsys):
     from papilla.cli import main
 
     store = cluster["centre"].store
-    malformed = next(d for d in store.find("dead_letters", {"reason": "malformed"}))
-    before = store.count("dead_letters", {"reason": "malformed"})
+    malformed = next(d for d in store.find("dead_letters", {"reason": "malformed_message"}))
+    before = store.count("dead_letters", {"reason": "malformed_message"})
     assert main(["dlq", "requeue", malformed["_id"]]) == 0
     assert store.get("dead_letters", malformed["_id"])["state"] == "requeued"
     # still malformed, so it is refused again: a second record, and the worker keeps running
-    assert _wait_for(lambda: store.count("dead_letters", {"reason": "malformed"}) == before + 1)
+    assert _wait_for(lambda: store.count("dead_letters", {"reason": "malformed_message"}) == before + 1)
     assert cluster["workers"]["extract"].proc.poll() is None
 
 
