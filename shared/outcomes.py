@@ -86,7 +86,7 @@ class UnansweredMessages(dramatiq.Middleware):
             if target and target.request_id and target.reply_to:
                 results.deliver(centre.store, centre.publisher, Result(
                     request_id=target.request_id, kind=target.kind, status="REFUSED" if outcome.refused else "FAILED",
-                    reason=outcome.code, rule=outcome.rule), target.reply_to)
+                    reason=outcome.code, rule=outcome.rule, detail=outcome.detail), target.reply_to)
         except Exception as exc:  # the store or broker is down: leave it failed, RabbitMQ keeps it in .XQ
             log.error("message %s (%s) could not be dead-lettered (%s): left on %s.XQ",
                       message.message_id, outcome.code, type(exc).__name__, message.queue_name)

@@ -16,6 +16,7 @@ from papilla.shared import wire
 from papilla.shared.broker import rabbitmq_broker, send
 from papilla.shared.centre import Centre
 from papilla.shared.config import Settings
+from papilla.shared.parties import init_centre
 from papilla.shared.errors import Refusal
 from papilla.shared.outcomes import ReplyTarget, UnansweredMessages
 from papilla.shared.broker import WorkerMetrics
@@ -49,6 +50,7 @@ def pipeline(tmp_path, monkeypatch, caplog):
         monkeypatch.setenv("PAPILLA_MAX_RETRIES", "2")
         monkeypatch.setenv("PAPILLA_MIN_BACKOFF_MS", "10")
         settings = Settings.from_env()
+        init_centre(settings)
         centre = Centre.open(settings, publisher=MemoryResultSink())
 
         def target(message, exception):
