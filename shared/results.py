@@ -11,6 +11,7 @@ the service is down; the store keeps them after the fact.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 
@@ -94,7 +95,8 @@ class SealedResults:
         record = self._senders.get(reply_to)
         result = parse_result(body)
         if record is not None and record.box_key is not None:
-            self.inner.publish(reply_to, seal(body, sender_id=CENTRE_ID, packet_id=result.request_id,
+            # a random id in the (clear) seal header: the request id stays inside the ciphertext
+            self.inner.publish(reply_to, seal(body, sender_id=CENTRE_ID, packet_id=f"res-{secrets.token_hex(12)}",
                                               signing_key=self._signing_key, centre_public=record.box_key))
         elif result.status == "REFUSED":
             self.inner.publish(reply_to, body)

@@ -53,7 +53,13 @@ def enroll(args) -> int:
     station, broker, keys, centre = _station(settings, args.station_id)
     waiter = RabbitResultWaiter(settings.broker_url, args.station_id, ResultOpener(keys, centre)) if args.wait else None
     try:
-        report = station.enroll(iin=args.iin, full_name=args.name, scanner=scanner_from_args(args),
+        scanner = scanner_from_args(args)
+        positions = set(getattr(scanner, "mapping", range(1, 11)))
+        if len(positions) < 10 and not args.absent:
+            raise ValueError(f"images for fingers {sorted(positions)} only: say why the others are missing "
+                             "with --absent amputated|unable_to_print|injured")
+        statuses = {p: "captured" if p in positions else args.absent for p in range(1, 11)}
+        report = station.enroll(iin=args.iin, full_name=args.name, scanner=scanner, finger_status=statuses,
                                 operator=operator, consent_ref=args.consent_ref,
                                 reenrollment_reason=args.reenrollment)
     except (Refusal, ValueError) as exc:
@@ -105,6 +111,8 @@ def register(sub) -> None:
     p.add_argument("--operator", required=True, help="the registered operator whose key (on this station) signs")
     p.add_argument("--consent-ref", default="consent-form-on-file")
     p.add_argument("--reenrollment", choices=("irreversible_damage", "document_replacement"))
+    p.add_argument("--absent", choices=("amputated", "unable_to_print", "injured"),
+                   help="status of the fingers with no image (Rules 406 p.6-7, p.10)")
     p.add_argument("--wait", type=float, default=0, metavar="S", help="wait up to S seconds for the decision")
     p.set_defaults(func=enroll)
     p = st.add_parser("flush", help="re-send spooled packets")
