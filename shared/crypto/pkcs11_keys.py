@@ -32,6 +32,7 @@ import os
 import re
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from hashlib import sha256
 
@@ -52,6 +53,11 @@ _AUTH_FAILED = (p11e.GeneralError, p11e.EncryptedDataInvalid, p11e.EncryptedData
                 p11e.DataLenRange, p11e.DataInvalid)
 _SESSION_LOST = (p11e.SessionHandleInvalid, p11e.SessionClosed, p11e.DeviceRemoved, p11e.TokenNotPresent,
                  p11e.UserNotLoggedIn)
+# A KEK made by another process a moment ago can be seen by label before SoftHSM's
+# file store holds all its attributes (measured: MechanismInvalid on the first wrap).
+_STALE_HANDLE = (p11e.ObjectHandleInvalid, p11e.KeyHandleInvalid, p11e.MechanismInvalid,
+                 p11e.KeyTypeInconsistent)
+_FRESH_RETRIES = 5
 _PRIVATE = {Attribute.TOKEN: True, Attribute.PRIVATE: True, Attribute.SENSITIVE: True,
             Attribute.EXTRACTABLE: False}
 
@@ -216,13 +222,16 @@ class Pkcs11KeyProvider:
         return handle
 
     def _with_kek(self, kek_id: str, op):
-        def run(session):
+        """``op(kek_handle)``; a handle that is stale (KEK retired elsewhere) or still being
+        written by the process that made it is looked up again, a few times."""
+        for attempt in range(_FRESH_RETRIES + 1):
             try:
-                return op(self._kek(session, kek_id))
-            except (p11e.ObjectHandleInvalid, p11e.KeyHandleInvalid):
-                self._handles.pop(kek_id, None)  # retired by another process: look again
-                return op(self._kek(session, kek_id))
-        return self._call(run)
+                return self._call(lambda session: op(self._kek(session, kek_id)))
+            except _STALE_HANDLE:
+                self._handles.pop(kek_id, None)
+                if attempt == _FRESH_RETRIES:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
 
     def wrap_key(self, kek_id: str, key: bytes, aad: bytes) -> tuple[bytes, bytes]:
         nonce = secrets.token_bytes(WRAP_NONCE_SIZE)

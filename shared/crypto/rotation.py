@@ -53,6 +53,10 @@ class RotationParams:
     max_passes: int = 5          # sweeps before giving up on keys still being made under an old KEK
     lease_wait_s: float = 60.0   # wait for another operator's begin/retire to finish
 
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.max_passes < 1:
+            raise ValueError("rotation batch size and passes must be at least 1")
+
 
 @dataclass
 class RotationReport:
@@ -102,6 +106,10 @@ class KekRotation:
         self._params = params
         self._collection = collection
         self._cipher = EnvelopeCipher(store, provider, collection=collection)
+
+    @property
+    def provider(self) -> KeyProvider:
+        return self._keys
 
     def state(self) -> dict | None:
         """The rotation document (see module doc), or None if there never was a rotation."""
