@@ -67,6 +67,7 @@ class Settings:
     pkcs11_token: str = "papilla"   # PAPILLA_PKCS11_TOKEN: token label
     pkcs11_pin: str = field(default="", repr=False)  # PAPILLA_PKCS11_PIN, or read from PAPILLA_PKCS11_PIN_FILE
     pkcs11_label_prefix: str = "papilla"  # PAPILLA_PKCS11_LABEL_PREFIX: object labels <prefix>-kek-N, …
+    pkcs11_lock_file: str = ""      # PAPILLA_PKCS11_LOCK_FILE: serialise token calls across processes (SoftHSM2 only)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -100,6 +101,7 @@ class Settings:
             pkcs11_token=_env("PAPILLA_PKCS11_TOKEN", "papilla"),
             pkcs11_pin=_pin_from_env(),
             pkcs11_label_prefix=_env("PAPILLA_PKCS11_LABEL_PREFIX", "papilla"),
+            pkcs11_lock_file=_env("PAPILLA_PKCS11_LOCK_FILE", ""),
         )
 
     def masked(self) -> dict[str, str]:

@@ -27,12 +27,14 @@ library handle and session.
 """
 from __future__ import annotations
 
+import fcntl
 import hmac
 import os
 import re
 import secrets
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from hashlib import sha256
 
@@ -48,6 +50,7 @@ __all__ = ["Pkcs11Config", "Pkcs11KeyProvider"]
 
 _LOCK = threading.RLock()            # python-pkcs11 calls C_Initialize(NULL): no concurrent calls
 _LIBS: dict[str, tuple[int, pkcs11.lib]] = {}
+_LOCK_FDS: dict[str, tuple[int, int]] = {}  # lock file -> (pid, fd)
 _SESSIONS: dict[tuple[str, str], tuple[int, bytes, pkcs11.Session]] = {}  # (module, token): pid, PIN digest
 _AUTH_FAILED = (p11e.GeneralError, p11e.EncryptedDataInvalid, p11e.EncryptedDataLenRange,
                 p11e.DataLenRange, p11e.DataInvalid)
@@ -70,6 +73,8 @@ class Pkcs11Config:
     token_label: str = "papilla"                       # label of the token (slot) holding the keys
     pin: str = field(default="", repr=False)           # user PIN; never logged or shown
     label_prefix: str = "papilla"                      # object labels are <prefix>-kek-N, <prefix>-<purpose>
+    lock_file: str = ""                                # if set, every token call holds an flock on this file:
+                                                       # for SoftHSM2 shared by several processes (not an HSM)
 
 
 def _lib(module: str) -> pkcs11.lib:
@@ -111,6 +116,30 @@ def _open_session(config: Pkcs11Config) -> pkcs11.Session:
     return session
 
 
+@contextmanager
+def _interprocess(lock_file: str):
+    """Hold an exclusive flock on ``lock_file`` (if configured) for one token call.
+
+    SoftHSM2's file store is not safe when processes use one token at once: a
+    login rewrites the token file and a search racing another process's key
+    creation can miss or garble objects (SoftHSMv2 #358, #573, #757; measured
+    here: a new KEK invisible to the process that made it, MechanismInvalid on
+    a half-read KEK).  Real HSMs serialise internally and need no lock."""
+    if not lock_file:
+        yield
+        return
+    pid = os.getpid()
+    held = _LOCK_FDS.get(lock_file)
+    if held is None or held[0] != pid:
+        held = (pid, os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600))
+        _LOCK_FDS[lock_file] = held
+    fcntl.flock(held[1], fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(held[1], fcntl.LOCK_UN)
+
+
 def _forget_session(config: Pkcs11Config) -> None:
     _SESSIONS.pop((config.module, config.token_label), None)
 
@@ -136,9 +165,14 @@ class Pkcs11KeyProvider:
                 "label_prefix": self._config.label_prefix}
 
     # -- token access -----------------------------------------------------------
-    def _call(self, fn):
-        """Run ``fn(session)`` under the process lock; reopen a lost session once."""
-        with _LOCK:
+    def _call(self, fn, *, passthrough: bool = False):
+        """Run ``fn(session)`` under the process lock; reopen a lost session once.
+
+        With ``passthrough``, stale-handle and authentication failures reach the
+        caller as they are; every other token error becomes a `KeyProviderError`
+        naming its class (never a value).
+        """
+        with _LOCK, _interprocess(self._config.lock_file):
             for attempt in (1, 2):
                 session = _open_session(self._config)
                 try:
@@ -148,20 +182,38 @@ class Pkcs11KeyProvider:
                     self._handles.clear()
                     if attempt == 2:
                         raise KeyProviderError("the PKCS#11 session was lost twice in a row") from None
+                except p11e.PKCS11Error as exc:
+                    if passthrough and isinstance(exc, (*_STALE_HANDLE, *_AUTH_FAILED)):
+                        raise
+                    raise KeyProviderError(f"the PKCS#11 token refused an operation ({type(exc).__name__})") from None
 
     def _label(self, name: str) -> str:
         return f"{self._config.label_prefix}-{name}"
 
-    def _objects(self, session, label: str | None = None) -> list:
+    def _labelled(self, session, label: str | None = None) -> list[tuple[str, object]]:
+        """(label, object) of the token's secret keys, optionally one label only.
+
+        Searched again when an object vanishes or is half-written while we read it
+        (another process creating or destroying keys)."""
         attrs = {Attribute.CLASS: ObjectClass.SECRET_KEY}
         if label is not None:
             attrs[Attribute.LABEL] = label
-        return list(session.get_objects(attrs))
+        for attempt in range(_FRESH_RETRIES + 1):
+            try:
+                return [(obj.label or "", obj) for obj in session.get_objects(attrs)]
+            except _STALE_HANDLE:
+                if attempt == _FRESH_RETRIES:
+                    raise KeyProviderError("the PKCS#11 token's objects kept changing during a search") from None
+                time.sleep(0.01 * (attempt + 1))
+        return []
+
+    def _objects(self, session, label: str) -> list:
+        return [obj for _, obj in self._labelled(session, label)]
 
     def _kek_objects(self, session) -> dict[int, list]:
         found: dict[int, list] = {}
-        for obj in self._objects(session):
-            match = self._kek_re.match(obj.label or "")
+        for label, obj in self._labelled(session):
+            match = self._kek_re.match(label)
             if match:
                 found.setdefault(kek_number(match.group(1)), []).append(obj)
         return found
@@ -226,11 +278,11 @@ class Pkcs11KeyProvider:
         written by the process that made it is looked up again, a few times."""
         for attempt in range(_FRESH_RETRIES + 1):
             try:
-                return self._call(lambda session: op(self._kek(session, kek_id)))
-            except _STALE_HANDLE:
+                return self._call(lambda session: op(self._kek(session, kek_id)), passthrough=True)
+            except _STALE_HANDLE as exc:
                 self._handles.pop(kek_id, None)
                 if attempt == _FRESH_RETRIES:
-                    raise
+                    raise KeyProviderError(f"the PKCS#11 KEK {kek_id} stayed unusable ({type(exc).__name__})") from None
                 time.sleep(0.01 * (attempt + 1))
 
     def wrap_key(self, kek_id: str, key: bytes, aad: bytes) -> tuple[bytes, bytes]:
@@ -277,8 +329,10 @@ class Pkcs11KeyProvider:
         check_purpose(purpose)
         try:
             return bytes(self._call(lambda s: self._secret(s, purpose).sign(bytes(data),
-                                                                          mechanism=Mechanism.SHA256_HMAC)))
+                                                                          mechanism=Mechanism.SHA256_HMAC),
+                                    passthrough=True))
         except p11e.PKCS11Error as exc:
+            self._handles.pop(purpose, None)  # a stale handle is looked up again next time
             raise KeyProviderError(f"the PKCS#11 token refused the {purpose} MAC ({type(exc).__name__})") from None
 
     def initialise(self) -> list[str]:

@@ -35,6 +35,7 @@ def open_key_provider(settings: Any, *, create: bool | None = None) -> KeyProvid
                                depersonalization_dir=getattr(settings, "depersonalization_key_dir", None))
     if kind == "pkcs11":
         config = Pkcs11Config(module=settings.pkcs11_module, token_label=settings.pkcs11_token,
-                              pin=settings.pkcs11_pin, label_prefix=settings.pkcs11_label_prefix)
+                              pin=settings.pkcs11_pin, label_prefix=settings.pkcs11_label_prefix,
+                              lock_file=settings.pkcs11_lock_file)
         return Pkcs11KeyProvider(config, create=bool(create))
     raise KeyProviderConfigError(f"PAPILLA_KEY_PROVIDER must be one of {', '.join(PROVIDERS)}")

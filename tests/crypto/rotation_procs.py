@@ -4,7 +4,13 @@ with the key provider configured by the environment (PAPILLA_KEY_PROVIDER etc.).
 ``crash-after N DB``  rotate with pages of 10; after N records print ``crash-point`` and
                       block, so the test can SIGKILL it mid-rotation.
 ``traffic DB STOP BLOBS``  until the file STOP exists: decrypt existing subjects' fields and
-                      enroll new subjects (new data keys); print ``ops errors`` as JSON at the end.
+                      enroll new subjects (new data keys); print ``ready`` after the first
+                      operation and ``{"ops", "errors", …}`` as JSON at the end.
+``rotate-when-told``  log in to the token, print ``ready``, wait for a line on stdin, then run
+                      ``papilla centre rotate-kek --batch 50`` (the command's own code).
+
+SoftHSM2 shared by several processes needs PAPILLA_PKCS11_LOCK_FILE (see
+`pkcs11_keys._interprocess`); the helpers also log in before the traffic starts.
 """
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ import json
 import os
 import sys
 
+from papilla.commands.centre_keys import main as centre_main
 from papilla.shared.config import Settings
 from papilla.shared.crypto.envelope import EnvelopeCipher
 from papilla.shared.crypto.errors import CryptoError
@@ -80,10 +87,19 @@ def traffic(db: str, stop: str, blobs_path: str) -> None:
             errors += 1
             first_error = first_error or f"{type(exc).__name__}: {exc}"
         ops += 1
+        if ops == 1:
+            print("ready", flush=True)
     for sid, blob in blobs.items():  # every key made during the rotation still opens
         if cipher.decrypt(sid, FIELD[0], sid, FIELD[1], blob) != field_of(sid):
             errors += 1
     print(json.dumps({"ops": ops, "errors": errors, "created": created, "first_error": first_error}), flush=True)
+
+
+def rotate_when_told() -> int:
+    open_key_provider(Settings.from_env()).kek_ids()  # log in now, not while the traffic runs
+    print("ready", flush=True)
+    sys.stdin.readline()
+    return centre_main(["rotate-kek", "--batch", "50"])
 
 
 if __name__ == "__main__":
@@ -92,5 +108,7 @@ if __name__ == "__main__":
         crash_after(int(rest[0]), rest[1])
     elif role == "traffic":
         traffic(*rest)
+    elif role == "rotate-when-told":
+        sys.exit(rotate_when_told())
     else:
         raise SystemExit(f"unknown role {role}")

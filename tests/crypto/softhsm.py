@@ -38,10 +38,12 @@ def make_token(directory: Path) -> dict[str, str]:
     subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", TOKEN, "--pin", PIN, "--so-pin", SO_PIN],
                    env={**os.environ, **env}, check=True, capture_output=True, timeout=60)
     return {**env, "PAPILLA_KEY_PROVIDER": "pkcs11", "PAPILLA_PKCS11_MODULE": module,
-            "PAPILLA_PKCS11_TOKEN": TOKEN, "PAPILLA_PKCS11_PIN": PIN}
+            "PAPILLA_PKCS11_TOKEN": TOKEN, "PAPILLA_PKCS11_PIN": PIN,
+            "PAPILLA_PKCS11_LOCK_FILE": str(directory / "token.flock")}
 
 
 def fresh_config(env: dict[str, str]) -> Pkcs11Config:
     """A config with a label prefix no other test uses."""
     return Pkcs11Config(module=env["PAPILLA_PKCS11_MODULE"], token_label=env["PAPILLA_PKCS11_TOKEN"],
-                        pin=env["PAPILLA_PKCS11_PIN"], label_prefix=f"t{secrets.token_hex(6)}")
+                        pin=env["PAPILLA_PKCS11_PIN"], label_prefix=f"t{secrets.token_hex(6)}",
+                        lock_file=env["PAPILLA_PKCS11_LOCK_FILE"])

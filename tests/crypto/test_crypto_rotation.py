@@ -126,37 +126,47 @@ def test_killed_mid_rotation_resumes_and_every_key_stays_readable(softhsm_env, h
     read_all(EnvelopeCipher(store, Pkcs11KeyProvider(hsm_config)), blobs)
 
 
+def start(args: list[str], env: dict) -> subprocess.Popen:
+    """Start a helper process and wait until it says it is logged in and working."""
+    proc = subprocess.Popen([sys.executable, "-m", "tests.crypto.rotation_procs", *args], cwd=REPO, env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    if line.strip() != "ready":
+        proc.kill()
+        raise AssertionError(f"helper {args[0]} did not start: {proc.stderr.read()[-3000:]}")
+    return proc
+
+
 def test_requests_keep_being_answered_during_rotation(softhsm_env, hsm_config, tmp_path, store, db_path):
     """Three processes decrypt existing subjects and make new ones while `rotate-kek` runs
     in a fourth: no operation fails, and keys made during the rotation end under the new KEK."""
     keys = Pkcs11KeyProvider(hsm_config, create=False)
     keys.initialise()
-    blobs = seed(EnvelopeCipher(store, keys), [f"subj-{i:04d}" for i in range(800)])
+    blobs = seed(EnvelopeCipher(store, keys), [f"subj-{i:04d}" for i in range(400)])
     dump_blobs(blobs, tmp_path / "blobs.json")
-    env = hsm_env(softhsm_env, hsm_config, tmp_path)
+    env = {**hsm_env(softhsm_env, hsm_config, tmp_path), "PAPILLA_STORE_URI": f"sqlite:///{db_path}"}
     stop = tmp_path / "stop"
-    traffic = [subprocess.Popen([sys.executable, "-m", "tests.crypto.rotation_procs", "traffic", str(db_path),
-                                 str(stop), str(tmp_path / "blobs.json")], cwd=REPO, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    rotate = start(["rotate-when-told"], env)
+    traffic = []
     try:
-        deadline = time.monotonic() + 60
-        while store.count("data_keys", {}) < 800 + 30:  # traffic is flowing before the rotation starts
-            assert time.monotonic() < deadline and all(p.poll() is None for p in traffic)
-            time.sleep(0.05)
+        for _ in range(3):
+            traffic.append(start(["traffic", str(db_path), str(stop), str(tmp_path / "blobs.json")], env))
         before = store.count("data_keys", {})
-        rotate = subprocess.run([sys.executable, "-m", "papilla.commands.centre_keys", "rotate-kek", "--batch",
-                                 "50"], cwd=REPO, env={**env, "PAPILLA_STORE_URI": f"sqlite:///{db_path}"},
-                                capture_output=True, text=True, timeout=600)
+        rotate.stdin.write("go\n")
+        rotate.stdin.flush()
+        rotate_out, rotate_err = rotate.communicate(timeout=600)
         during = store.count("data_keys", {}) - before
     finally:
         stop.touch()
+        rotate.kill() if rotate.poll() is None else None
         outputs = [p.communicate(timeout=120) for p in traffic]
-    assert rotate.returncode == 0, rotate.stderr
-    assert "re-wrapping data keys" in rotate.stderr and "now wrapped under kek-2" in rotate.stdout
+    assert rotate.returncode == 0, rotate_err[-3000:]
+    assert "re-wrapping data keys" in rotate_err and "now wrapped under kek-2" in rotate_out
+    assert all(p.returncode == 0 for p in traffic), [err[-3000:] for _, err in outputs]
     results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
     assert [r["errors"] for r in results] == [0, 0, 0], results
     assert during > 0, "no new data key was made while the rotation ran"
-    assert sum(r["created"] for r in results) + 800 == store.count("data_keys", {})
+    assert sum(r["created"] for r in results) + 400 == store.count("data_keys", {})
     assert set(kek_usage(store)) == {"kek-2"}
 
 
