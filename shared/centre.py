@@ -16,7 +16,8 @@ from .config import Settings
 from .crypto import sealing
 from .crypto.envelope import EnvelopeCipher
 from .crypto.iin import IinHasher
-from .crypto.keys import FileKeyProvider
+from .crypto.keys import KeyProvider
+from .crypto.providers import open_key_provider
 from .crypto.registry import SenderRegistry
 from .store import open_store
 from .store.base import Store
@@ -52,6 +53,7 @@ class Centre:
     hasher: IinHasher
     centre_key: X25519PrivateKey
     publisher: object  # ResultPublisher | MemoryResultSink
+    keys: KeyProvider | None = None  # KEKs and the separate pepper / audit / depersonalization secrets
 
     @classmethod
     def open(cls, settings: Settings, publisher=None, store: Store | None = None) -> "Centre":
@@ -59,13 +61,14 @@ class Centre:
 
         settings.home.mkdir(parents=True, exist_ok=True)
         store = store or open_store(settings.store_uri)
-        keys = FileKeyProvider(settings.key_dir)
+        keys = open_key_provider(settings)
         return cls(
             settings=settings,
             store=store,
             cipher=EnvelopeCipher(store, keys),
             senders=SenderRegistry(store),
-            hasher=IinHasher(keys.iin_pepper()),
+            hasher=IinHasher.from_provider(keys),
+            keys=keys,
             centre_key=load_or_create_centre_key(settings),
             publisher=publisher if publisher is not None else ResultPublisher(settings.broker_url),
         )

@@ -3,6 +3,8 @@ with the key provider configured by the environment (PAPILLA_KEY_PROVIDER etc.).
 
 ``crash-after N DB``  rotate with pages of 10; after N records print ``crash-point`` and
                       block, so the test can SIGKILL it mid-rotation.
+``pause-after N DB``  the same, printing ``paused`` and going on after a line on stdin
+                      (the pipeline answers requests while keys sit under two KEKs).
 ``traffic DB STOP BLOBS``  until the file STOP exists: decrypt existing subjects' fields and
                       enroll new subjects (new data keys); print ``ready`` after the first
                       operation and ``{"ops", "errors", …}`` as JSON at the end.
@@ -51,7 +53,9 @@ def load_blobs(path) -> dict[str, dict]:
             for sid, blob in raw.items()}
 
 
-def crash_after(limit: int, db: str) -> None:
+def stop_after(limit: int, db: str, *, signal_line: str) -> None:
+    """Rotate in pages of 10; after ``limit`` records print ``signal_line`` and wait for a
+    line on stdin (a test kills the process there, or lets it go on)."""
     store = SQLiteStore(db)
     rotation = KekRotation(store, open_key_provider(Settings.from_env()), params=RotationParams(batch_size=10))
     seen = 0
@@ -60,10 +64,11 @@ def crash_after(limit: int, db: str) -> None:
         nonlocal seen
         seen += 1
         if seen == limit:
-            print("crash-point", flush=True)
-            sys.stdin.read()  # wait here to be killed
+            print(signal_line, flush=True)
+            sys.stdin.readline()
 
-    rotation.run(on_record=on_record)
+    report = rotation.run(on_record=on_record)
+    print(json.dumps({"target": report.target, "rewrapped": report.rewrapped, "usage": report.usage}), flush=True)
 
 
 def traffic(db: str, stop: str, blobs_path: str) -> None:
@@ -105,7 +110,9 @@ def rotate_when_told() -> int:
 if __name__ == "__main__":
     role, *rest = sys.argv[1:]
     if role == "crash-after":
-        crash_after(int(rest[0]), rest[1])
+        stop_after(int(rest[0]), rest[1], signal_line="crash-point")
+    elif role == "pause-after":
+        stop_after(int(rest[0]), rest[1], signal_line="paused")
     elif role == "traffic":
         traffic(*rest)
     elif role == "rotate-when-told":
