@@ -57,6 +57,7 @@ class Settings:
     home: Path                      # PAPILLA_HOME: state directory (store, keys, spool)
     broker_url: str                 # PAPILLA_BROKER_URL: RabbitMQ (AMQP URL)
     store_uri: str                  # PAPILLA_STORE_URI: sqlite:///path or mongodb://…
+    key_vault_uri: str              # PAPILLA_KEY_VAULT_URI: the wrapped data keys, apart from the data (own backups)
     key_dir: Path                   # PAPILLA_KEY_DIR: key-encryption keys, IIN pepper, centre keys
     station_key_dir: Path           # PAPILLA_STATION_KEY_DIR: this station's signing key
     spool_dir: Path                 # PAPILLA_SPOOL_DIR: station outbox for packets not yet confirmed
@@ -91,6 +92,7 @@ class Settings:
             home=home,
             broker_url=_env("PAPILLA_BROKER_URL", DEFAULT_BROKER_URL),
             store_uri=_env("PAPILLA_STORE_URI", f"sqlite:///{home / 'papilla.sqlite3'}"),
+            key_vault_uri=_env("PAPILLA_KEY_VAULT_URI", f"sqlite:///{home / 'keyvault.sqlite3'}"),
             key_dir=Path(_env("PAPILLA_KEY_DIR", str(home / "keys"))).resolve(),
             station_key_dir=Path(_env("PAPILLA_STATION_KEY_DIR", str(home / "station"))).resolve(),
             spool_dir=Path(_env("PAPILLA_SPOOL_DIR", str(home / "spool"))).resolve(),

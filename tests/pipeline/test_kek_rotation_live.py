@@ -111,12 +111,12 @@ def test_requests_are_answered_while_the_kek_rotates(hsm_cluster):
     for i in range(POPULATION):
         centre.cipher.encrypt(f"pop-{i:05d}", "subjects", f"pop-{i:05d}", "iin", b"000000000000")
     rotation = subprocess.Popen([sys.executable, "-m", "tests.crypto.rotation_procs", "pause-after",
-                                 str(POPULATION // 2), str(cluster["settings"].home / "papilla.sqlite3")],
+                                 str(POPULATION // 2), str(cluster["settings"].home / "keyvault.sqlite3")],
                                 cwd=REPO, env=cluster["env"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
     try:
         assert rotation.stdout.readline().strip() == "paused", rotation.stderr.read()[-3000:]
-        half = kek_usage(centre.store)
+        half = kek_usage(centre.vault)
         assert half.get("kek-1") and half.get("kek-2")  # data keys under both KEKs, kek-2 current
         answered = [verify(cluster, AIGERIM, 2), verify(cluster, AIGERIM, 3)]
         answered.append(enroll(cluster, "Bolat Test", BOLAT))
@@ -135,7 +135,7 @@ def test_requests_are_answered_while_the_kek_rotates(hsm_cluster):
     answered += in_flight + [verify(cluster, BOLAT, 2)]
     assert [r.status for r in answered] == ["MATCH", "MATCH", "ACTIVE", "MATCH", "MATCH", "MATCH"], answered
     assert centre.store.count("dead_letters", {}) == 0
-    assert set(kek_usage(centre.store)) == {"kek-2"}
+    assert set(kek_usage(centre.vault)) == {"kek-2"}
     for worker in cluster["workers"]:
         log = worker.log_path.read_text()
         for symptom in ("WrappedKeyError", "IntegrityError", "decryption_failed", "UnknownKeyId", "KeyProviderError"):
