@@ -22,7 +22,7 @@ from papilla.shared.config import Settings
 from papilla.shared.crypto.sealing import SealError, peek_header
 from papilla.shared.errors import Refusal
 from papilla.shared.outcomes import ReplyTarget, UnansweredMessages
-from papilla.shared.routing import DEDUPLICATE, ENROLL, LIFECYCLE, MATCH_PROBE, REQUEST, SETTLE, UNDECODABLE
+from papilla.shared.routing import COMMAND, DEDUPLICATE, ENROLL, LIFECYCLE, MATCH_PROBE, REQUEST, SETTLE, UNDECODABLE
 
 log = logging.getLogger(__name__)
 _centre: Centre | None = None
@@ -76,6 +76,7 @@ def _from_store(collection: str, kind: str | None):
 _TARGETS = {
     ENROLL.actor: lambda m: _from_sealed(m, "enrollment"),
     REQUEST.actor: lambda m: _from_sealed(m, "request"),
+    COMMAND.actor: lambda m: _from_sealed(m, "lifecycle"),
     DEDUPLICATE.actor: _from_store("enrollments", "enrollment"),
     SETTLE.actor: _from_store("enrollments", "enrollment"),
     MATCH_PROBE.actor: _from_store("jobs", None),

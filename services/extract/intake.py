@@ -171,11 +171,20 @@ def job_key_subject(request_id: str) -> str:
     return f"job-{request_id}"
 
 
-def accept_request(centre: Centre, sealed: bytes) -> tuple[str, str]:
-    """Open a verify / identify / lifecycle request and store it as a job. Returns (request id, job kind)."""
+def accept_command(centre: Centre, sealed: bytes) -> str:
+    """Open a lifecycle command (its own queue, served by the lifecycle worker) and store it as a job."""
+    return accept_request(centre, sealed, lifecycle=True)[0]
+
+
+def accept_request(centre: Centre, sealed: bytes, *, lifecycle: bool = False) -> tuple[str, str]:
+    """Open a verify / identify request (or, with `lifecycle`, a lifecycle command) and store it as a job.
+    Returns (request id, job kind)."""
     opened, request = open_message(centre, sealed, sender_kind="service")
     if isinstance(request, EnrollmentPacket):
         raise Refusal("enrollment packets go to the enrollment queue", code="wrong_schema")
+    if isinstance(request, LifecycleCommand) != lifecycle:
+        raise Refusal("lifecycle commands go to the papilla.command queue, verify and identify requests to "
+                      "papilla.request", code="wrong_queue")
     try:
         if request.request_id != opened.packet_id:
             raise Refusal("request id differs from the sealed header", code="header_mismatch")
