@@ -26,6 +26,23 @@ def _ridges(h: int, w: int, period: float = 9.0, angle: float = 0.5) -> np.ndarr
     return (128 + 90 * np.sin(2 * np.pi * t / period)).astype(np.uint8)
 
 
+def dislocated_ridges(n: int, side: int = JUNK_SIDE, period: float = 9.0) -> np.ndarray:
+    """Parallel ridges with `n` dislocations (a ridge starts at each): clear structure, exactly `n` minutiae.
+
+    The dislocations sit on a grid at least 80 px apart and from the border (n <= 16).
+    """
+    yy, xx = np.mgrid[0:side, 0:side].astype(np.float64)
+    phase = 2 * np.pi * yy / period
+    cols = int(np.ceil(np.sqrt(n)))
+    step = (side - 80) / max(cols - 1, 1) if cols > 1 else 0
+    for k in range(n):
+        cy, cx = 40 + (k // cols) * step + 0.5, 40 + (k % cols) * step + 0.5
+        if n == 1:
+            cy, cx = side / 2 + 0.5, side / 2 + 0.5
+        phase += np.arctan2(yy - cy, xx - cx)
+    return (128 + 90 * np.cos(phase)).astype(np.uint8)
+
+
 def junk_images(seed: int = 0) -> dict[str, np.ndarray]:
     """Images with no usable finger, 500 dpi, deterministic for a seed (the check must refuse each)."""
     from scipy import ndimage as ndi
@@ -46,8 +63,9 @@ def junk_images(seed: int = 0) -> dict[str, np.ndarray]:
         **{f"blob_noise_{sigma:g}": blobs(sigma) for sigma in (1.5, 2.0, 2.25, 2.5, 3.0, 4.0, 8.0)},
         "salt_pepper": np.where(rng.random((s, s)) < 0.05, 0, 255).astype(np.uint8),
         "checkerboard": (((xx // 16 + yy // 16) % 2) * 255).astype(np.uint8),
-        "tiny_ridges_48": _ridges(48, 48),
+        "tiny_ridges_110": _ridges(110, 110),   # just above the decoder's minimum side (100 px)
         "parallel_ridges": _ridges(s, s),
+        "dislocated_ridges_6": dislocated_ridges(6),
     }
 
 
