@@ -9,13 +9,15 @@ from datetime import date, datetime, timezone
 import numpy as np
 import pytest
 
+from papilla.bench.usability import junk_images
+from papilla.identity import ensure_sender
 from papilla.services.capture.devices import encode_png
 from papilla.services.extract import intake
 from papilla.shared.centre import centre_public_key
 from papilla.shared.crypto import sealing
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.errors import Refusal
-from papilla.shared.messages import Applicant, Consent, EnrollmentPacket, Finger, encode
+from papilla.shared.messages import Applicant, Consent, EnrollmentPacket, Finger, IdentifyRequest, encode
 
 from tests.lifecycle.conftest import STATION
 
@@ -55,3 +57,21 @@ def test_one_unusable_finger_among_good_ones_refuses_the_enrollment(centre, fvc_
     # the operator records the finger as unable to print: the same person is accepted
     accepted = intake.accept_enrollment(centre, sealed(centre, "st-unit-01-mixed-2", {1: good}))
     assert accepted.state == "EXTRACTED"
+
+
+def test_identify_request_with_a_noise_probe_is_refused_as_identify_and_no_job_is_kept(centre, fvc_dir):
+    service_key = ensure_sender(centre, centre.settings, "svc-unit-01", "service")
+    good = (fvc_dir / "DB1_B" / "103_2.tif").read_bytes()
+    noise = encode_png(junk_images()["gaussian_noise"], 500)
+    request = IdentifyRequest(request_id="svc-unit-01-q1", reply_to="svc-unit-01", fingers=[
+        Finger(position=2, status="captured", image=good, format="tiff", dpi=500),
+        Finger(position=7, status="captured", image=noise, format="png", dpi=500)])
+    packet = sealing.seal(encode(request), sender_id="svc-unit-01", packet_id=request.request_id,
+                          signing_key=service_key, centre_public=centre_public_key(centre.settings))
+    with pytest.raises(Refusal) as err:
+        intake.accept_request(centre, packet)
+    refusal = err.value
+    assert refusal.code == "unusable_finger" and refusal.detail.startswith("finger 7: no usable finger")
+    assert "finger 2" not in refusal.detail and refusal.rule is None
+    assert (refusal.request_id, refusal.reply_to, refusal.kind) == ("svc-unit-01-q1", "svc-unit-01", "identify")
+    assert centre.store.count("jobs", {}) == 0
