@@ -71,6 +71,7 @@ def format_table(res: dict) -> str:
     for r in res["rows"]:
         a, b = r["1e-03"], r["1e-04"]
         lines.append(f"  {r['k']:>3} {r['impostor_pairs']:>9} {r['impostor_max']:7.4f}  "
-                     f"{a['impostors_above']:>5} ({a['x_nominal']:6.2f}x)  {b['impostors_above']:>5} ({b['x_nominal']:6.2f}x)  "
+                     f"{a['impostors_above']:>5} ({a['x_nominal']:6.2f}x)  "
+                     f"{b['impostors_above']:>5} ({b['x_nominal']:6.2f}x)  "
                      f"{r['genuine_median']:14.3f} {b['genuine_above']:18.2f}")
     return "\n".join(lines)
