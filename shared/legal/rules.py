@@ -38,6 +38,9 @@ RULES: dict[str, Rule] = {r.id: r for r in [
     Rule("injured_fingers_skipped", "injured fingers are skipped and the others taken", RULES_406, "p.7"),
     Rule("no_printable_fingers", "no fingers on both hands or no papillary patterns: not collected",
          RULES_406, "p.10; Law Art.10-1 p.4"),
+    Rule("printable_fingers_only", "a finger is sent as captured only with a usable papillary pattern; one that "
+         "cannot be printed is recorded as such (unable to print, injured) and the others taken",
+         RULES_406, "p.6-7, p.10"),
     Rule("recollection_irreversible_damage", "re-collection with consent after irreversible damage; new data "
          "replaces, previous archived", RULES_406, "p.8-9"),
     Rule("destruction_same_day", "destruction on application of the person, legal representative or custodian, "
