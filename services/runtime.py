@@ -53,8 +53,7 @@ def refuse(refusal: Refusal, *, kind: str, sender_id: str | None = None) -> None
     if message is not None:
         deadletters.record(c.store, message, reason=refusal.code, detail=refusal.detail, rule=refusal.rule,
                            sender_id=sender_id)
-        metrics.DEAD_LETTERS.labels(message.queue_name, refusal.code).inc()
-    metrics.REFUSALS.labels(refusal.code).inc()
+    metrics.count_refusal(message, refusal.code)
     log.warning("refused a %s message: %s (%s)", kind, refusal.code, refusal.detail)
     if refusal.request_id:
         results.deliver(c.store, c.publisher, Result(request_id=refusal.request_id, kind=kind, status="REFUSED",

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from typing import Callable
 
 import dramatiq
@@ -82,23 +81,8 @@ class DeadLetterRecorder(dramatiq.Middleware):
         metrics.DEAD_LETTERS.labels(message.queue_name, code).inc()
 
 
-class WorkerMetrics(dramatiq.Middleware):
-    """Per-message count and duration in seconds, by queue, actor and outcome."""
-
-    def __init__(self):
-        self._started: dict[str, float] = {}
-
-    def before_process_message(self, broker, message):
-        self._started[message.message_id] = time.perf_counter()
-
-    def after_process_message(self, broker, message, *, result=None, exception=None):
-        started = self._started.pop(message.message_id, None)
-        if started is not None:
-            metrics.MESSAGE_SECONDS.labels(message.queue_name, message.actor_name).observe(time.perf_counter() - started)
-        outcome = "ok" if exception is None else ("failed" if message.failed else "retry")
-        metrics.MESSAGES.labels(message.queue_name, message.actor_name, outcome).inc()
-
-    after_skip_message = after_process_message
+#: Per-delivery outcome, duration in seconds and end-to-end latency: defined with the metrics.
+WorkerMetrics = metrics.MessageMetrics
 
 
 class CrashAfterProcessing(dramatiq.Middleware):

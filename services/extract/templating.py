@@ -30,6 +30,6 @@ def template_from_image(position: int, image: bytes, dpi_hint: int | None) -> Fi
     dpi = dpi_hint or decoded.dpi or 500
     started = time.perf_counter()
     template = extract(decoded.pixels, dpi=dpi)
-    metrics.EXTRACT_SECONDS.observe(time.perf_counter() - started)
+    metrics.observe_finger(template.quality, len(template.minutiae), time.perf_counter() - started)
     prepared = matcher.prepare(template).to_bytes()
     return FingerRecord(position, template, prepared, matcher.ENGINE_VERSION)
