@@ -16,6 +16,16 @@ install() {
     "$VENV/bin/python" -m pip install --quiet -e '.[test]'
 }
 
+# Prometheus' server and promtool (Debian's `prometheus` package) for the ops tests. The package's
+# own service, if the machine starts it, is not used: the tests run their own server on a free port.
+ensure_prometheus() {
+    if command -v prometheus >/dev/null && command -v promtool >/dev/null; then return 0; fi
+    echo "installing Prometheus (apt-get install prometheus)…" >&2
+    local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+}
+
 rabbit_up() { (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; }
 
 ensure_rabbitmq() {
@@ -39,7 +49,7 @@ case "$cmd" in
         install; ensure_rabbitmq
         exec "$VENV/bin/papilla" demo --broker "${PAPILLA_BROKER_URL:-amqp://guest:guest@127.0.0.1:5672/%2F}" "$@" ;;
     test)
-        install; ensure_rabbitmq
+        install; ensure_rabbitmq; ensure_prometheus
         exec "$VENV/bin/python" -m pytest -q "$@" ;;
     *)
         echo "usage: ./run.sh demo|test [args…]" >&2; exit 2 ;;
