@@ -45,8 +45,21 @@ def base_middleware(settings: Settings) -> list[dramatiq.Middleware]:
 def rabbitmq_broker(settings: Settings, extra_middleware: list[dramatiq.Middleware] = ()) -> dramatiq.Broker:
     from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
-    return RabbitmqBroker(url=settings.broker_url, confirm_delivery=True,
-                          middleware=base_middleware(settings) + list(extra_middleware))
+    cls = _quorum_broker_class() if settings.queue_type == "quorum" else RabbitmqBroker
+    return cls(url=settings.broker_url, confirm_delivery=True,
+               middleware=base_middleware(settings) + list(extra_middleware))
+
+
+def _quorum_broker_class():
+    """dramatiq declares its queues without `x-queue-type`; RabbitMQ 3.10 refuses that for a queue that
+    definitions.json made a quorum queue (PRECONDITION_FAILED), so declare them as quorum queues too."""
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+    class QuorumRabbitmqBroker(RabbitmqBroker):
+        def _build_queue_arguments(self, queue_name):
+            return {**super()._build_queue_arguments(queue_name), "x-queue-type": "quorum"}
+
+    return QuorumRabbitmqBroker
 
 
 def in_process_broker(settings: Settings, extra_middleware: list[dramatiq.Middleware] = ()) -> dramatiq.Broker:

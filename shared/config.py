@@ -27,6 +27,13 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer") from None
 
 
+def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = _env(name, default)
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}")
+    return value
+
+
 def _env_float(name: str, default: float) -> float:
     raw = _env(name, repr(default))
     try:
@@ -60,6 +67,7 @@ class Settings:
     min_finger_quality: int         # PAPILLA_MIN_FINGER_QUALITY: station quality gate (0-100)
     result_wait_s: float            # PAPILLA_RESULT_WAIT_S: client default wait
     log_level: str                  # PAPILLA_LOG_LEVEL
+    queue_type: str = "classic"     # PAPILLA_QUEUE_TYPE: classic, or quorum as infra/rabbitmq/definitions.json declares
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -86,6 +94,7 @@ class Settings:
             min_finger_quality=_env_int("PAPILLA_MIN_FINGER_QUALITY", 20),
             result_wait_s=_env_float("PAPILLA_RESULT_WAIT_S", 60.0),
             log_level=_env("PAPILLA_LOG_LEVEL", "INFO"),
+            queue_type=_env_choice("PAPILLA_QUEUE_TYPE", "classic", ("classic", "quorum")),
         )
 
     def masked(self) -> dict[str, str]:
