@@ -77,6 +77,32 @@ AUDIT_VERIFY_OK = Gauge("papilla_audit_verify_ok", "1 when the last audit-chain 
 AUDIT_VERIFY_TIME = Gauge("papilla_audit_verify_timestamp_seconds", "When the audit chain was last verified.",
                           registry=None)
 
+# -- station (a branch machine exports its own, via node_exporter's textfile collector) ----------
+def station_registry(station_id: str, spool_dir) -> CollectorRegistry:
+    """Spool depth and age of the oldest unsent packet, read from the station's outbox directory now."""
+    from pathlib import Path
+
+    packets = [p.stat().st_mtime for p in Path(spool_dir).glob("*.sealed")]
+    registry = CollectorRegistry()
+    depth = Gauge("papilla_station_spool_packets", "Sealed packets waiting in the station's spool (not yet "
+                  "confirmed by RabbitMQ).", ["station"], registry=registry)
+    oldest = Gauge("papilla_station_spool_oldest_age_seconds", "Age of the oldest unsent packet (0 when empty).",
+                   ["station"], registry=registry)
+    depth.labels(station_id).set(len(packets))
+    oldest.labels(station_id).set(time.time() - min(packets) if packets else 0)
+    Info("papilla_build", "Version of the running Papilla build.", registry=registry).info(build_labels("station"))
+    return registry
+
+
+# -- planned: lifecycle gauges the alert rules already name (set them, then add them to OWNED["lifecycle"]) ---
+PLANNED = {
+    "papilla_access_requests_open": "Subject access requests not yet answered (seeds/004 p.15-16).",
+    "papilla_access_requests_due_tomorrow": "Open access requests whose 3-business-day deadline is the next business day.",
+    "papilla_access_requests_overdue": "Open access requests past their deadline.",
+    "papilla_retention_due_subjects": "Records past the end of their retention period, awaiting a destruction act.",
+    "papilla_destruction_applications_overdue": "Destruction applications received on an earlier day and not done.",
+}
+
 COMMON = (MESSAGES, MESSAGE_SECONDS, IN_PROGRESS, REFUSALS, DEAD_LETTERS, RESULTS, REQUEST_SECONDS, BUILD)
 OWNED = {
     "extract": (EXTRACT_SECONDS, FINGER_QUALITY, FINGER_MINUTIAE),

@@ -4,6 +4,7 @@
   papilla station revoke ST-ID --reason  revoke a station (its packets are refused from now on)
   papilla station enroll ST-ID --iin … --name … (--images DIR | --synthetic SEED) [--wait S]
   papilla station flush ST-ID           re-send packets left in the spool (offline, crash)
+  papilla station metrics ST-ID [--textfile PATH]   spool depth for Prometheus (node_exporter textfile)
 """
 from __future__ import annotations
 
@@ -100,6 +101,23 @@ def flush(args) -> int:
     return 0 if left == 0 else 1
 
 
+def metrics(args) -> int:
+    import os
+
+    from prometheus_client import generate_latest, write_to_textfile
+
+    from papilla.shared.config import Settings
+    from papilla.shared.metrics import station_registry
+
+    registry = station_registry(args.station_id, Settings.from_env().spool_dir)
+    if args.textfile:
+        write_to_textfile(args.textfile, registry)   # atomic: temp file + rename
+        os.chmod(args.textfile, 0o644)               # node_exporter runs as its own user
+    else:
+        sys.stdout.write(generate_latest(registry).decode())
+    return 0
+
+
 def register(sub) -> None:
     parser = sub.add_parser("station", help="branch station: keys, enrollment, spool")
     st = parser.add_subparsers(dest="station_command", required=True)
@@ -128,3 +146,7 @@ def register(sub) -> None:
     p = st.add_parser("flush", help="re-send spooled packets")
     p.add_argument("station_id")
     p.set_defaults(func=flush)
+    p = st.add_parser("metrics", help="spool depth in Prometheus text format (stdout or a textfile)")
+    p.add_argument("station_id")
+    p.add_argument("--textfile", help="write here atomically (node_exporter's textfile directory, *.prom)")
+    p.set_defaults(func=metrics)

@@ -1,6 +1,8 @@
 """Worker metrics: real outcomes per delivery, seconds, and each family exported only by its owner."""
 from __future__ import annotations
 
+import os
+
 import dramatiq
 import pytest
 from dramatiq.brokers.stub import StubBroker
@@ -117,3 +119,24 @@ def test_store_backlogs_are_read_at_scrape_time(tmp_path):
     store.insert("dead_letters", {"_id": "d1", "queue": "q", "state": "dead", "created_at": "x"})
     assert value(registry, "papilla_pending_review_enrollments") == 1
     assert value(registry, "papilla_dead_letters_unresolved") == 1
+
+
+def test_station_reports_its_spool_depth_and_oldest_packet_age(tmp_path, monkeypatch, capsys):
+    from papilla.cli import main
+
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    monkeypatch.setenv("PAPILLA_HOME", str(tmp_path))
+    monkeypatch.setenv("PAPILLA_SPOOL_DIR", str(spool))
+    assert main(["station", "metrics", "st-1"]) == 0
+    assert 'papilla_station_spool_packets{station="st-1"} 0.0' in capsys.readouterr().out
+    for i in range(3):
+        (spool / f"p{i}.sealed").write_bytes(b"x")
+    old = spool / "p0.sealed"
+    os.utime(old, (old.stat().st_atime, old.stat().st_mtime - 600))
+    out = tmp_path / "papilla.prom"
+    assert main(["station", "metrics", "st-1", "--textfile", str(out)]) == 0
+    text = out.read_text()
+    assert 'papilla_station_spool_packets{station="st-1"} 3.0' in text
+    age = float(text.split('papilla_station_spool_oldest_age_seconds{station="st-1"} ')[1].split()[0])
+    assert 600 <= age < 700
