@@ -96,9 +96,10 @@ def pipeline() -> dict:
         panel("Dead-lettered and refused / h", [
             ("sum by (queue, reason) (increase(papilla_dead_letters_total[1h]))", "dead {{queue}} {{reason}}"),
             ("sum by (reason) (increase(papilla_refusals_total[1h]))", "refused {{reason}}")], w=12),
-        panel("Error ratio by queue", [(f"sum by (queue) (rate(papilla_messages_total{{outcome=~\"retried|dead_lettered\"}}[{R}])) "
+        panel("Error ratio by queue", [(f"(sum by (queue) (rate(papilla_messages_total{{outcome=~\"retried|dead_lettered\"}}[{R}])) "
+                                        f"or 0 * sum by (queue) (rate(papilla_messages_total[{R}]))) "
                                         f"/ sum by (queue) (rate(papilla_messages_total[{R}]))", "{{queue}}")],
-              unit="percentunit", w=12),
+              unit="percentunit", w=12, description="Deliveries that raised (retried or dead-lettered); 0 when none."),
         panel("Extraction time per finger (p50, p95)", [
             (f"histogram_quantile(0.5, sum by (le) (rate(papilla_extract_seconds_bucket[{R}])))", "p50"),
             (f"histogram_quantile(0.95, sum by (le) (rate(papilla_extract_seconds_bucket[{R}])))", "p95")],

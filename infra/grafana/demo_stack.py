@@ -54,7 +54,7 @@ STATION, SERVICE = "st-example-01", "svc-example"
 def people(n: int) -> list[tuple[str, str, dict[int, str]]]:
     out = []
     for i in range(n):
-        db = ("DB1_B", "DB3_B")[i // 5]
+        db = ("DB1_B", "DB3_B", "DB4_B")[i // 5]
         first = 101 + 2 * (i % 5)
         out.append((db, make_test_iin(date(1960 + i, 1 + i % 12, 1 + i), i % 2 == 0, 10 + i),
                     {1: str(first), 2: str(first + 1)}))
@@ -64,7 +64,7 @@ def people(n: int) -> list[tuple[str, str, dict[int, str]]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(REPO / "docs" / "img"))
-    parser.add_argument("--people", type=int, default=10)
+    parser.add_argument("--people", type=int, default=15, help="at most 15 (5 two-finger people per FVC set)")
     args = parser.parse_args()
     fvc = reference_data_dir() / "fvc2002"
     work = Path(tempfile.mkdtemp(prefix="papilla-demo-stack-"))
@@ -115,7 +115,7 @@ def main() -> int:
             enroll(db, iin, fingers)
             for impression in (2, 3):
                 client.wait(client.verify(iin, FvcScanner(fvc / db, {p: f"{f}_{impression}" for p, f in fingers.items()}).images()), 120)
-            time.sleep(10)
+            time.sleep(15)
         for _ in range(3):
             send(broker, ENROLL, "not a sealed packet")
         db, _, fingers = crowd[0]
@@ -130,6 +130,22 @@ def main() -> int:
             client.wait(client.verify(iin, FvcScanner(fvc / db, {p: f"{f}_5" for p, f in fingers.items()}).images()), 120)
         time.sleep(30)
         end = time.time()
+        figures = {
+            "extract seconds per finger p50": 'histogram_quantile(0.5, sum by (le) (papilla_extract_seconds_bucket))',
+            "extract seconds per finger p95": 'histogram_quantile(0.95, sum by (le) (papilla_extract_seconds_bucket))',
+            "enrollment end-to-end p50 s": 'histogram_quantile(0.5, sum by (le) (papilla_request_duration_seconds_bucket{kind="enrollment"}))',
+            "enrollment end-to-end p95 s": 'histogram_quantile(0.95, sum by (le) (papilla_request_duration_seconds_bucket{kind="enrollment"}))',
+            "verify end-to-end p50 s": 'histogram_quantile(0.5, sum by (le) (papilla_request_duration_seconds_bucket{kind="verify"}))',
+            "verify end-to-end p95 s": 'histogram_quantile(0.95, sum by (le) (papilla_request_duration_seconds_bucket{kind="verify"}))',
+            "finger quality median": 'histogram_quantile(0.5, sum by (le) (papilla_finger_quality_bucket))',
+            "resident MiB extract": 'process_resident_memory_bytes{job="papilla-extract"} / 2^20',
+            "resident MiB match": 'process_resident_memory_bytes{job="papilla-match"} / 2^20',
+            "resident MiB lifecycle": 'process_resident_memory_bytes{job="papilla-lifecycle"} / 2^20',
+            "max match backlog during outage": 'max_over_time(rabbitmq_detailed_queue_messages_ready{queue="papilla.match"}[1h])',
+        }
+        for label, expr in figures.items():
+            result = prom.query(expr)
+            print(f"{label}: {float(result[0]['value'][1]):.3f}" if result else f"{label}: no data")
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         for name in ("pipeline", "compliance"):

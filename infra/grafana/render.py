@@ -113,21 +113,35 @@ def draw_series(ax, panel: dict, base: str, start: float, end: float, step: floa
 
 def render(board: dict, out: str, base: str, start: float, end: float, step: float, rate: str) -> None:
     rows = max(p["gridPos"]["y"] + p["gridPos"]["h"] for p in board["panels"])
-    fig = plt.figure(figsize=(16, rows * 0.42 + 0.9), facecolor=BG)
-    top = 0.9 / (rows * 0.42 + 0.9)
+    width_in, row_in, head_in = 16.0, 0.42, 0.6
+    height_in = rows * row_in + head_in
+    fig = plt.figure(figsize=(width_in, height_in), facecolor=BG)
+    top = head_in / height_in
     span = f"{datetime.fromtimestamp(start, tz=timezone.utc):%Y-%m-%d %H:%M}–{datetime.fromtimestamp(end, tz=timezone.utc):%H:%M} UTC"
     fig.text(0.01, 1 - top / 2.4, board["title"], color="white", fontsize=14, weight="bold", va="center")
     fig.text(0.99, 1 - top / 2.4, f"{span} · drawn by infra/grafana/render.py from Prometheus query results "
              f"(not a Grafana screenshot)", color="#8e8e8e", fontsize=7, ha="right", va="center")
+    gap_x, gap_y = 0.06 / width_in, 0.06 / height_in
     for p in board["panels"]:
         g = p["gridPos"]
-        left, width = g["x"] / 24 + 0.004, g["w"] / 24 - 0.008
-        height = (1 - top) * g["h"] / rows - 0.012
-        bottom = (1 - top) * (1 - (g["y"] + g["h"]) / rows) + 0.006
-        ax = fig.add_axes([left, bottom, width, height], facecolor=PANEL_BG)
-        for spine in ax.spines.values():
+        left, width = g["x"] / 24 + gap_x, g["w"] / 24 - 2 * gap_x
+        height = (1 - top) * g["h"] / rows - 2 * gap_y
+        bottom = (1 - top) * (1 - (g["y"] + g["h"]) / rows) + gap_y
+        card = fig.add_axes([left, bottom, width, height], facecolor=PANEL_BG)
+        card.set_xticks([]), card.set_yticks([])
+        for spine in card.spines.values():
             spine.set_color("#2c3235")
-        ax.set_title(p["title"], color=TEXT, fontsize=8, loc="left")
+        card.text(0.01, 1 - 0.12 / (height * height_in), p["title"], color=TEXT, fontsize=8, va="top",
+                  transform=card.transAxes)
+        # the plot sits inside the card, leaving room for the title and the tick labels
+        m_left, m_bottom, m_top = 0.5 / width_in, 0.28 / height_in, 0.3 / height_in
+        if p["type"] == "stat":
+            m_left, m_bottom = 0.08 / width_in, 0.06 / height_in
+        ax = fig.add_axes([left + m_left, bottom + m_bottom, width - m_left - 0.1 / width_in,
+                           height - m_bottom - m_top], facecolor=PANEL_BG)
+        for spine in ax.spines.values():
+            spine.set_visible(p["type"] != "stat")
+            spine.set_color("#2c3235")
         if p["type"] == "stat":
             draw_stat(ax, p, base, end, rate)
         else:

@@ -140,3 +140,15 @@ def test_station_reports_its_spool_depth_and_oldest_packet_age(tmp_path, monkeyp
     assert 'papilla_station_spool_packets{station="st-1"} 3.0' in text
     age = float(text.split('papilla_station_spool_oldest_age_seconds{station="st-1"} ')[1].split()[0])
     assert 600 <= age < 700
+
+
+def test_every_exported_family_is_in_the_operations_metrics_table():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+    names = {m._name for ms in (metrics.COMMON, *metrics.OWNED.values()) for m in ms}
+    names |= {n for fams in metrics.StoreGauges.FAMILIES.values() for n, _ in fams}
+    for name in names:
+        assert any(f"`{name}{suffix}`" in doc for suffix in ("", "_total", "_info", "_seconds")), name
+    for name in metrics.PLANNED:
+        assert f"`{name}`" in doc, name

@@ -49,3 +49,11 @@ def test_every_alert_is_exercised_by_a_promtool_test_or_listed_as_not():
     untested_by_choice = {"PapillaNoWorkerForQueue", "PapillaRefusalSpike", "PapillaRetentionDue",
                           "PapillaAuditVerifyStale", "PapillaDeadLettersUnresolved"}
     assert alerts - tested == untested_by_choice
+
+
+def test_every_runbook_link_has_its_section_in_the_operations_guide():
+    doc = (PROM.parents[1] / "docs" / "operations.md").read_text()
+    headings = {line[4:].strip().lower() for line in doc.splitlines() if line.startswith("### ")}
+    groups = yaml.safe_load((PROM / "papilla-rules.yml").read_text())["groups"]
+    for rule in (r for g in groups for r in g["rules"] if "alert" in r):
+        assert rule["alert"].lower() in headings, rule["alert"]
