@@ -163,6 +163,15 @@ class MessageMetrics(dramatiq.Middleware):
         self._lock = threading.Lock()
         self._seen: dict[str, tuple[float, BaseException | None]] = {}
 
+    def after_process_boot(self, broker):
+        """Start every outcome of every actor at 0: Prometheus' rate() and increase() miss the first
+        increment of a series that appears with the value 1 already."""
+        for name in broker.get_declared_actors():
+            actor = broker.get_actor(name)
+            for outcome in OUTCOMES:
+                MESSAGES.labels(actor.queue_name, actor.actor_name, outcome)
+            DEAD_LETTERS.labels(actor.queue_name, "exhausted_retries")
+
     def before_process_message(self, broker, message):
         if message.queue_name in INTAKE_QUEUES and RECEIVED_AT not in message.options:
             message.options[RECEIVED_AT] = time.time()  # kept across retries: the message carries it
