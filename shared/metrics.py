@@ -29,7 +29,7 @@ RECEIVED_AT = "papilla_received_at"
 OUTCOMES = ("ok", "refused", "retried", "dead_lettered")
 disable_created_metrics()  # no `*_created` series: Prometheus tracks resets itself
 
-_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 _PERCENT_BUCKETS = (10, 20, 30, 40, 50, 60, 70, 80, 90, 100)
 _MINUTIAE_BUCKETS = (5, 10, 20, 30, 40, 50, 60, 80, 100, 150)
 
@@ -37,7 +37,7 @@ _MINUTIAE_BUCKETS = (5, 10, 20, 30, 40, 50, 60, 80, 100, 150)
 MESSAGES = Counter("papilla_messages_total", "Messages handled, by final outcome of this delivery "
                    "(ok, refused, retried, dead_lettered).", ["queue", "actor", "outcome"], registry=None)
 MESSAGE_SECONDS = Histogram("papilla_message_duration_seconds", "Time spent handling one message.",
-                            ["queue", "actor"], buckets=_LATENCY_BUCKETS, registry=None)
+                            ["queue", "actor"], buckets=LATENCY_BUCKETS, registry=None)
 IN_PROGRESS = Gauge("papilla_messages_in_progress", "Messages being handled right now.", ["queue"],
                     registry=None)
 REFUSALS = Counter("papilla_refusals_total", "Messages refused (final, answered REFUSED), by reason code.",
@@ -48,7 +48,7 @@ RESULTS = Counter("papilla_results_total", "Results stored and published, by req
                   ["kind", "status"], registry=None)
 REQUEST_SECONDS = Histogram("papilla_request_duration_seconds", "End to end: from the centre receiving a packet "
                             "or request to its result being stored, by request kind.", ["kind"],
-                            buckets=_LATENCY_BUCKETS, registry=None)
+                            buckets=LATENCY_BUCKETS, registry=None)
 BUILD = Info("papilla_build", "Version of the running Papilla build.", registry=None)
 
 # -- extract -------------------------------------------------------------------------------------
@@ -61,7 +61,7 @@ FINGER_MINUTIAE = Histogram("papilla_finger_minutiae", "Minutiae found per extra
 
 # -- match (set by services/match) ---------------------------------------------------------------
 MATCH_SECONDS = Histogram("papilla_match_seconds", "Time to answer one search, by kind (verify, identify, "
-                          "deduplicate).", ["kind"], buckets=_LATENCY_BUCKETS, registry=None)
+                          "deduplicate).", ["kind"], buckets=LATENCY_BUCKETS, registry=None)
 GALLERY_ENROLLMENTS = Gauge("papilla_gallery_enrollments", "Active enrollments held in memory, by gallery shard.",
                             ["shard"], registry=None)
 GALLERY_APPLIED_SEQ = Gauge("papilla_gallery_applied_seq", "Last gallery-log sequence number applied by this "
