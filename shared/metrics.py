@@ -6,7 +6,7 @@ the data. Every family is created unregistered and exported only by the
 role that owns it (`registry_for(role)`), so an extract worker never reports
 a gallery it does not hold. dramatiq's own Prometheus middleware (durations
 in milliseconds, multiprocess files left on disk) is replaced by
-`MessageMetrics` below; `docs/operations.md` lists every family.
+`WorkerMetrics` below; `docs/operations.md` lists every family.
 """
 from __future__ import annotations
 
@@ -132,8 +132,12 @@ def count_refusal(message: dramatiq.Message | None, reason: str) -> None:
     """A refusal handled inside an actor: counted by reason, and the delivery's outcome becomes `refused`."""
     REFUSALS.labels(message.queue_name if message else "", reason).inc()
     if message is not None:
-        with _refused_lock:
-            _refused.add(message.message_id)
+        _mark_refused(message)
+
+
+def _mark_refused(message: dramatiq.Message) -> None:
+    with _refused_lock:
+        _refused.add(message.message_id)
 
 
 def count_result(kind: str, status: str) -> None:
@@ -150,18 +154,19 @@ def _is_refusal(exception: BaseException | None) -> bool:
     return isinstance(exception, Refusal)
 
 
-class MessageMetrics(dramatiq.Middleware):
+class WorkerMetrics(dramatiq.Middleware):
     """Count each delivery once by its real outcome, time it in seconds, carry the receipt time onward.
 
     The outcome is decided at ack/nack time, after every `after_process_message`
-    hook (Retries included) has run, so it does not depend on middleware order:
-    nacked = dead_lettered, acked after an exception = retried (Retries queued
-    a delayed copy), a refusal (raised or handled via `count_refusal`) = refused.
+    hook has run: nacked, or failed when this middleware's hook ran = dead_lettered
+    (list it before `Retries`, as runtime.worker_middleware does, since
+    `shared.outcomes` acks failures it has recorded); acked after an exception
+    = retried (Retries queued a delayed copy); a refusal = refused.
     """
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._seen: dict[str, tuple[float, BaseException | None]] = {}
+        self._seen: dict[str, tuple[float, BaseException | None, bool]] = {}  # started, exception, failed
 
     def after_process_boot(self, broker):
         """Start every outcome of every actor at 0: Prometheus' rate() and increase() miss the first
@@ -178,24 +183,25 @@ class MessageMetrics(dramatiq.Middleware):
         _received_at.set(message.options.get(RECEIVED_AT))
         IN_PROGRESS.labels(message.queue_name).inc()
         with self._lock:
-            self._seen[message.message_id] = (time.perf_counter(), None)
+            self._seen[message.message_id] = (time.perf_counter(), None, False)
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
         _received_at.set(None)
         with self._lock:
-            started, _ = self._seen.get(message.message_id, (None, None))
+            started = self._seen.get(message.message_id, (None,))[0]
             if started is None:
                 return
-            self._seen[message.message_id] = (started, exception)
+            # `failed` as Retries left it: UnansweredMessages (shared.outcomes) acks recorded failures afterwards
+            self._seen[message.message_id] = (started, exception, message.failed)
         IN_PROGRESS.labels(message.queue_name).dec()
         MESSAGE_SECONDS.labels(message.queue_name, message.actor_name).observe(time.perf_counter() - started)
-        if _is_refusal(exception):
-            count_refusal(message, getattr(exception, "code", "refused"))
+        if _is_refusal(exception):   # counted by reason where it is recorded (shared.outcomes)
+            _mark_refused(message)
 
     def after_skip_message(self, broker, message):
         with self._lock:
             began = message.message_id in self._seen
-            self._seen[message.message_id] = (time.perf_counter(), None)
+            self._seen[message.message_id] = (time.perf_counter(), None, message.failed)
         if began:
             IN_PROGRESS.labels(message.queue_name).dec()
 
@@ -218,8 +224,9 @@ class MessageMetrics(dramatiq.Middleware):
         with _refused_lock:
             refused = message.message_id in _refused
             _refused.discard(message.message_id)
-        outcome = ("refused" if refused else "dead_lettered" if nacked
-                   else "retried" if seen[1] is not None else "ok")
+        _, exception, failed = seen
+        outcome = ("refused" if refused else "dead_lettered" if nacked or failed
+                   else "retried" if exception is not None else "ok")
         MESSAGES.labels(message.queue_name, message.actor_name, outcome).inc()
 
 

@@ -29,14 +29,15 @@ sys.path.insert(0, str(REPO))
 
 from tqdm import tqdm  # noqa: E402
 
-from papilla.client import PapillaClient, RabbitResultWaiter  # noqa: E402
+from papilla.client import PapillaClient, RabbitResultWaiter, ResultOpener  # noqa: E402
 from papilla.identity import ensure_sender  # noqa: E402
 from papilla.services.capture.outbox import Outbox  # noqa: E402
 from papilla.services.capture.station import QualityGate, Station  # noqa: E402
 from papilla.shared.broker import rabbitmq_broker, send  # noqa: E402
-from papilla.shared.centre import Centre, centre_public_key  # noqa: E402
+from papilla.shared.centre import Centre  # noqa: E402
 from papilla.shared.config import Settings  # noqa: E402
 from papilla.shared.crypto.iin import make_test_iin  # noqa: E402
+from papilla.shared.parties import export_centre_public, init_centre  # noqa: E402
 from papilla.shared.paths import reference_data_dir  # noqa: E402
 from papilla.shared.results import MemoryResultSink  # noqa: E402
 from papilla.shared.routing import ENROLL  # noqa: E402
@@ -64,8 +65,6 @@ def people(n: int) -> list[tuple[str, str, dict[int, str]]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(REPO / "docs" / "img"))
-    # At most 10 for now: with an 11th gallery entry the 1:N cut FPIR/11 falls between the matcher's
-    # calibrated FMR points and deduplication fails (services/match/engine `_fmr_key`).
     parser.add_argument("--people", type=int, default=10, help="at most 15 (5 two-finger people per FVC set)")
     args = parser.parse_args()
     fvc = reference_data_dir() / "fvc2002"
@@ -83,9 +82,12 @@ def main() -> int:
                "PAPILLA_METRICS_PORT": str(base_port), "PAPILLA_BROKER_URL": node.url(STATION, PASSWORD)}
         os.environ.update(env)
         settings = Settings.from_env()
+        centre_public, _ = init_centre(settings)
+        export_centre_public(settings, work / "centre-public.json")
         centre = Centre.open(settings, publisher=MemoryResultSink())
-        station_key = ensure_sender(centre, settings, STATION, "station")
-        service_key = ensure_sender(centre, settings, SERVICE, "service")
+        station_keys = ensure_sender(centre, settings, STATION, "station")
+        ensure_sender(centre, settings, SERVICE, "service")
+        operator = ensure_sender(centre, settings, "op-example-01", "principal", role="operator")
         roles = {r: {**env, "PAPILLA_BROKER_URL": node.url(f"papilla-{r}", PASSWORD)} for r in ("extract", "match", "lifecycle")}
         (work / "logs").mkdir()
         workers = {r: start_worker(r, e, work / "logs") for r, e in roles.items()}
@@ -98,16 +100,15 @@ def main() -> int:
         prom = Prometheus(work / "prom", config)
         start = time.time()
         broker = rabbitmq_broker(settings)
-        station = Station(station_id=STATION, signing_key=station_key, centre_public=centre_public_key(settings),
+        station = Station(station_id=STATION, signing_key=station_keys.signing, centre_public=centre_public.box,
                           outbox=Outbox(settings.spool_dir, broker), gate=QualityGate(min_quality=0, max_attempts=1))
-        waiter = RabbitResultWaiter(node.url(STATION, PASSWORD), STATION)
+        waiter = RabbitResultWaiter(node.url(STATION, PASSWORD), STATION, ResultOpener(station_keys, centre_public))
         client = PapillaClient.connect(broker_url=node.url(SERVICE, PASSWORD), service_id=SERVICE,
-                                       signing_key=service_key, centre_public=centre_public_key(settings),
-                                       store=centre.store)
+                                       key_dir=settings.station_key_dir, centre_public_file=work / "centre-public.json")
         crowd = people(args.people)
 
         def enroll(db, iin, fingers, impression=1, wait=True):
-            report = station.enroll(iin=iin, full_name="Demo Person", operator_id="op-1", consent_ref="form-1",
+            report = station.enroll(iin=iin, full_name="Demo Person", operator=operator, consent_ref="form-1",
                                     scanner=FvcScanner(fvc / db, {p: f"{f}_{impression}" for p, f in fingers.items()}),
                                     finger_status=statuses(set(fingers)), today=date(2026, 11, 22))
             return waiter.wait(report.packet_id, 300).status if wait else report.packet_id

@@ -21,15 +21,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from papilla.client import PapillaClient, RabbitResultWaiter
+from papilla.client import PapillaClient, RabbitResultWaiter, ResultOpener
 from papilla.identity import ensure_sender
 from papilla.services.capture.outbox import Outbox
 from papilla.services.capture.station import QualityGate, Station
 from papilla.shared.broker import rabbitmq_broker, send
-from papilla.shared.centre import Centre, centre_public_key
+from papilla.shared.centre import Centre
 from papilla.shared.config import Settings
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.metrics import LATENCY_BUCKETS
+from papilla.shared.parties import export_centre_public, init_centre
 from papilla.shared.results import MemoryResultSink
 from papilla.shared.routing import ENROLL, ROLE_METRICS_OFFSET
 from tests.pipeline.harness import FvcScanner, Vhost, free_port, rabbit_reachable, start_worker, statuses
@@ -126,22 +127,25 @@ def observed(tmp_path_factory, fvc_dir):
                "PAPILLA_MIN_BACKOFF_MS": "200", "PAPILLA_LOG_LEVEL": "INFO"}
         os.environ.update(env)
         settings = Settings.from_env()
+        centre_public, _ = init_centre(settings)
+        export_centre_public(settings, home / "centre-public.json")
         centre = Centre.open(settings, publisher=MemoryResultSink())
-        station_key = ensure_sender(centre, settings, "st-ops-01", "station")
-        service_key = ensure_sender(centre, settings, "svc-ops", "service")
+        station_keys = ensure_sender(centre, settings, "st-ops-01", "station")
+        ensure_sender(centre, settings, "svc-ops", "service")
+        operator = ensure_sender(centre, settings, "op-ops-01", "principal", role="operator")
         workers = [start_worker(role, env, logs) for role in ROLES]
         prom = Prometheus(tmp_path_factory.mktemp("prometheus"), prometheus_config(port, INFRA / "papilla-rules.yml"))
         broker = rabbitmq_broker(settings)
-        waiter = RabbitResultWaiter(url, "st-ops-01")
-        client = PapillaClient.connect(broker_url=url, service_id="svc-ops", signing_key=service_key,
-                                       centre_public=centre_public_key(settings), store=centre.store)
-        station = Station(station_id="st-ops-01", signing_key=station_key, centre_public=centre_public_key(settings),
+        waiter = RabbitResultWaiter(url, "st-ops-01", ResultOpener(station_keys, centre_public))
+        client = PapillaClient.connect(broker_url=url, service_id="svc-ops", key_dir=settings.station_key_dir,
+                                       centre_public_file=home / "centre-public.json")
+        station = Station(station_id="st-ops-01", signing_key=station_keys.signing, centre_public=centre_public.box,
                           outbox=Outbox(settings.spool_dir, broker), gate=QualityGate(min_quality=0, max_attempts=1))
         try:
             walls = []
             for iin, fingers in PEOPLE:
                 started = time.monotonic()
-                report = station.enroll(iin=iin, full_name="Ops Test", operator_id="op-1", consent_ref="form-1",
+                report = station.enroll(iin=iin, full_name="Ops Test", operator=operator, consent_ref="form-1",
                                         scanner=FvcScanner(fvc_dir / "DB1_B", {p: f"{f}_1" for p, f in fingers.items()}),
                                         finger_status=statuses(set(fingers)), today=date(2026, 11, 22))
                 assert waiter.wait(report.packet_id, 180).status == "ACTIVE"
@@ -150,7 +154,7 @@ def observed(tmp_path_factory, fvc_dir):
             rid = client.verify(iin, FvcScanner(fvc_dir / "DB1_B", {p: f"{f}_2" for p, f in fingers.items()}).images())
             assert client.wait(rid, 120).status == "MATCH"
             send(broker, ENROLL, "not base64 at all!")
-            wait_for(lambda: centre.store.count("dead_letters", {"reason": "malformed"}) == 1, 60, "the refusal")
+            wait_for(lambda: centre.store.count("dead_letters", {"reason": "malformed_message"}) == 1, 60, "the refusal")
             yield dict(prom=prom, walls=walls, workers=workers)
         finally:
             client.close()
@@ -179,14 +183,15 @@ def test_outcomes_and_results_are_counted_as_they_happened(observed):
     wait_for(lambda: prom.scalar(expr % "refused") == 1, 30, "the refused packet scraped")
     assert prom.scalar(expr % "ok") == len(PEOPLE)
     assert prom.scalar(expr % "dead_lettered") == 0   # present from start, so rate() sees the first one
-    assert prom.scalar('sum(papilla_refusals_total{reason="malformed", queue="papilla.enroll"})') == 1
+    assert prom.scalar('sum(papilla_refusals_total{reason="malformed_message", queue="papilla.enroll"})') == 1
+    assert prom.scalar('sum(papilla_dead_letters_total)') == 0   # a refusal is not a failure
     wait_for(lambda: prom.scalar('sum(papilla_results_total{kind="enrollment", status="ACTIVE"})') == len(PEOPLE),
              30, "results scraped")
     # scrapes of one job may trail another's by an interval: wait for each, never sleep
     wait_for(lambda: prom.scalar('sum(papilla_results_total{kind="verify", status="MATCH"})') == 1, 30, "verify")
     wait_for(lambda: prom.scalar('papilla_gallery_log_head_seq{job="papilla-match"}') == len(PEOPLE), 30, "head")
     assert prom.scalar('papilla_pending_review_enrollments{job="papilla-lifecycle"}') == 0
-    assert prom.scalar('papilla_dead_letters_unresolved{job="papilla-lifecycle"}') == 1
+    assert prom.scalar('papilla_dead_letters_unresolved{job="papilla-lifecycle"}') == 1   # the refusal's record
     assert prom.scalar('sum(papilla_messages_in_progress)') == 0
 
 
