@@ -42,6 +42,13 @@ def _env_rate(name: str, default: float, upper: float) -> float:
     return value
 
 
+def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = _env(name, default)
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}")
+    return value
+
+
 def _env_float(name: str, default: float) -> float:
     raw = _env(name, repr(default))
     try:
@@ -84,6 +91,7 @@ class Settings:
     pkcs11_pin: str = field(default="", repr=False)  # PAPILLA_PKCS11_PIN, or read from PAPILLA_PKCS11_PIN_FILE
     pkcs11_label_prefix: str = "papilla"  # PAPILLA_PKCS11_LABEL_PREFIX: object labels <prefix>-kek-N, …
     pkcs11_lock_file: str = ""      # PAPILLA_PKCS11_LOCK_FILE: serialise token calls across processes (SoftHSM2 only)
+    queue_type: str = "classic"     # PAPILLA_QUEUE_TYPE: classic, or quorum as infra/rabbitmq/definitions.json declares
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -119,6 +127,7 @@ class Settings:
             pkcs11_pin=_pin_from_env(),
             pkcs11_label_prefix=_env("PAPILLA_PKCS11_LABEL_PREFIX", "papilla"),
             pkcs11_lock_file=_env("PAPILLA_PKCS11_LOCK_FILE", ""),
+            queue_type=_env_choice("PAPILLA_QUEUE_TYPE", "classic", ("classic", "quorum")),
         )
 
     def masked(self) -> dict[str, str]:

@@ -58,7 +58,7 @@ def extract_finger(position: int, image: bytes, dpi_hint: int | None,
     dpi = dpi_hint or decoded.dpi or 500
     started = time.perf_counter()
     template, inter = extract_with_intermediates(decoded.pixels, dpi=dpi)
-    metrics.EXTRACT_SECONDS.observe(time.perf_counter() - started)
+    metrics.observe_finger(template.quality, len(template.minutiae), time.perf_counter() - started)
     usability = assess(inter, params)
     prepared = matcher.prepare(template).to_bytes()
     return FingerRecord(position, template, prepared, matcher.ENGINE_VERSION), usability
