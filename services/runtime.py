@@ -21,6 +21,7 @@ from papilla.shared.centre import Centre
 from papilla.shared.config import Settings
 from papilla.shared.crypto.sealing import SealError, peek_header
 from papilla.shared.errors import Refusal
+from papilla.shared.internal import InternalMessages, internal_key
 from papilla.shared.outcomes import ReplyTarget, UnansweredMessages
 from papilla.shared.routing import COMMAND, DEDUPLICATE, ENROLL, LIFECYCLE, MATCH_PROBE, REQUEST, SETTLE, UNDECODABLE
 
@@ -97,7 +98,7 @@ def worker_middleware() -> tuple[list[dramatiq.Middleware], list[dramatiq.Middle
     """(middleware that must see final outcomes, listed before Retries; the rest)."""
     crash = CrashAfterProcessing.from_env()
     return ([UnansweredMessages(centre, reply_target), WorkerMetrics()],
-            [CurrentMessage()] + ([crash] if crash else []))
+            [CurrentMessage(), InternalMessages(lambda: internal_key(centre().keys.box))] + ([crash] if crash else []))
 
 
 def declare_undecodable(broker: dramatiq.Broker) -> None:

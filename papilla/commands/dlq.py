@@ -41,9 +41,11 @@ def requeue(args) -> int:
     from papilla.shared.centre import Centre
     from papilla.shared.config import Settings
 
+    from papilla.shared.internal import InternalMessages, internal_key
+
     settings = Settings.from_env()
     centre = Centre.open(settings)
-    broker = rabbitmq_broker(settings)
+    broker = rabbitmq_broker(settings, [InternalMessages(lambda: internal_key(centre.keys.box))])
     try:
         fresh = deadletters.requeue(centre.store, centre.cipher, broker, args.id)
     except KeyError:
