@@ -13,13 +13,12 @@ from papilla.bench.usability import junk_images
 from papilla.identity import ensure_sender
 from papilla.services.capture.devices import encode_png
 from papilla.services.extract import intake
-from papilla.shared.centre import centre_public_key
 from papilla.shared.crypto import sealing
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.errors import Refusal
 from papilla.shared.messages import Applicant, Consent, EnrollmentPacket, Finger, IdentifyRequest, encode
 
-from tests.lifecycle.conftest import STATION
+from tests.lifecycle.conftest import STATION, signed_by_operator
 
 BLACK = encode_png(np.zeros((1000, 1000), np.uint8), 500)
 
@@ -27,13 +26,14 @@ BLACK = encode_png(np.zeros((1000, 1000), np.uint8), 500)
 def sealed(centre, packet_id: str, images: dict[int, bytes]) -> bytes:
     now = datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc)
     packet = EnrollmentPacket(
-        packet_id=packet_id, station_id=STATION, operator_id="op-1", captured_at=now,
+        packet_id=packet_id, station_id=STATION, operator_id=centre.operator.party_id, captured_at=now,
         applicant=Applicant(iin=make_test_iin(date(1975, 3, 3), True, 8), full_name="Unit Person"),
         consent=Consent(form_version="406", signed_at=now, purposes=("auth",), document_ref="c"),
         fingers=[Finger(position=p, status="captured", image=images[p], format="png", dpi=500) if p in images
                  else Finger(position=p, status="unable_to_print") for p in range(1, 11)])
+    packet = signed_by_operator(centre, packet)
     return sealing.seal(encode(packet), sender_id=STATION, packet_id=packet_id, signing_key=centre.station_key,
-                        centre_public=centre_public_key(centre.settings))
+                        centre_public=centre.keys.box.public_key())
 
 
 def test_blank_black_1000_image_enrollment_is_refused_not_enrolled(centre):
@@ -67,7 +67,7 @@ def test_identify_request_with_a_noise_probe_is_refused_as_identify_and_no_job_i
         Finger(position=2, status="captured", image=good, format="tiff", dpi=500),
         Finger(position=7, status="captured", image=noise, format="png", dpi=500)])
     packet = sealing.seal(encode(request), sender_id="svc-unit-01", packet_id=request.request_id,
-                          signing_key=service_key, centre_public=centre_public_key(centre.settings))
+                          signing_key=service_key.signing, centre_public=centre.keys.box.public_key())
     with pytest.raises(Refusal) as err:
         intake.accept_request(centre, packet)
     refusal = err.value
