@@ -31,7 +31,7 @@ from papilla.shared.crypto.providers import open_key_provider
 from papilla.shared.crypto.rotation import kek_usage
 from papilla.shared.results import MemoryResultSink
 
-from ..crypto.softhsm import make_token
+from ..crypto.softhsm import fresh_config
 from .harness import FvcScanner, Vhost, free_port, rabbit_reachable, start_worker, statuses
 
 pytestmark = pytest.mark.broker
@@ -47,10 +47,10 @@ def scanner(db, fingers, impression):
 
 
 @pytest.fixture(scope="module")
-def hsm_cluster(tmp_path_factory, fvc_dir):
+def hsm_cluster(tmp_path_factory, fvc_dir, softhsm_env):
     if not rabbit_reachable():
         pytest.fail("RabbitMQ is not reachable on 127.0.0.1:5672 (CI starts it; run `rabbitmq-server -detached`)")
-    token_env = make_token(tmp_path_factory.mktemp("softhsm"))
+    token_env = {**softhsm_env, "PAPILLA_PKCS11_LABEL_PREFIX": fresh_config(softhsm_env).label_prefix}
     home = tmp_path_factory.mktemp("papilla-home")
     logs = tmp_path_factory.mktemp("worker-logs")
     with Vhost() as url:
