@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import threading
+from contextlib import ExitStack, closing
 from datetime import date
 from pathlib import Path
 
@@ -53,36 +54,32 @@ def hsm_cluster(tmp_path_factory, fvc_dir, softhsm_env):
     token_env = {**softhsm_env, "PAPILLA_PKCS11_LABEL_PREFIX": fresh_config(softhsm_env).label_prefix}
     home = tmp_path_factory.mktemp("papilla-home")
     logs = tmp_path_factory.mktemp("worker-logs")
-    with Vhost() as url:
+    with Vhost() as url, ExitStack() as cleanup:
         env = {**os.environ, **token_env, "PAPILLA_HOME": str(home), "PAPILLA_BROKER_URL": url,
                "PAPILLA_METRICS_PORT": str(free_port()), "PAPILLA_MIN_BACKOFF_MS": "200",
                "PYTHONPATH": str(REPO)}
         old_env = dict(os.environ)
+        cleanup.callback(lambda: (os.environ.clear(), os.environ.update(old_env)))
         os.environ.update(env)
         settings = Settings.from_env()
         assert open_key_provider(settings, create=False).initialise()  # what `papilla centre init` does
         centre = Centre.open(settings, publisher=MemoryResultSink())
+        cleanup.callback(centre.close)
         station_key = ensure_sender(centre, settings, STATION, "station")
         service_key = ensure_sender(centre, settings, SERVICE, "service")
-        workers = [start_worker(role, env, logs) for role in ("extract", "match", "lifecycle")]
-        broker = rabbitmq_broker(settings)
-        station_results = RabbitResultWaiter(url, STATION)
+        workers = []
+        for role in ("extract", "match", "lifecycle"):
+            workers.append(start_worker(role, env, logs))
+            cleanup.callback(workers[-1].stop)  # stopped first (callbacks run last-in first-out), whatever fails
+        broker = cleanup.enter_context(closing(rabbitmq_broker(settings)))
+        station_results = cleanup.enter_context(closing(RabbitResultWaiter(url, STATION)))
         station = Station(station_id=STATION, signing_key=station_key, centre_public=centre_public_key(settings),
                           outbox=Outbox(settings.spool_dir, broker), gate=QualityGate(min_quality=0, max_attempts=1))
-        client = PapillaClient.connect(broker_url=url, service_id=SERVICE, signing_key=service_key,
-                                       centre_public=centre_public_key(settings), store=centre.store)
-        try:
-            yield dict(settings=settings, centre=centre, station=station, station_results=station_results,
-                       client=client, env=env, workers=workers, db=fvc_dir / "DB1_B")
-        finally:
-            client.close()
-            station_results.close()
-            broker.close()
-            for w in workers:
-                w.stop()
-            centre.close()
-            os.environ.clear()
-            os.environ.update(old_env)
+        client = cleanup.enter_context(closing(PapillaClient.connect(
+            broker_url=url, service_id=SERVICE, signing_key=service_key,
+            centre_public=centre_public_key(settings), store=centre.store)))
+        yield dict(settings=settings, centre=centre, station=station, station_results=station_results,
+                   client=client, env=env, workers=workers, db=fvc_dir / "DB1_B")
 
 
 def enroll(cluster, name, person, impression=1):
