@@ -1,6 +1,8 @@
 """`papilla dlq list|show|requeue`: inspect and replay dead letters."""
 from __future__ import annotations
 
+import sys
+
 
 def _store():
     from papilla.shared.config import Settings
@@ -26,21 +28,54 @@ def show(args) -> int:
     if d is None:
         print(f"no dead letter {args.id}")
         return 1
-    for name in ("id", "queue", "actor", "reason", "detail", "rule", "sender_id", "created_at", "state"):
+    for name in ("id", "queue", "actor", "reason", "detail", "rule", "sender_id", "request_id", "created_at", "state"):
         print(f"{name:<10} {getattr(d, name)}")
-    print(f"{'message':<10} {len(d.message)} bytes (sealed or ids only)")
+    kept = "kept encrypted" if d.body_kept else "not kept"
+    print(f"{'message':<10} {d.body_size} bytes ({kept})")
     return 0
 
 
 def requeue(args) -> int:
     from papilla.shared import deadletters
     from papilla.shared.broker import rabbitmq_broker
+    from papilla.shared.centre import Centre
     from papilla.shared.config import Settings
 
-    broker = rabbitmq_broker(Settings.from_env())
-    fresh = deadletters.requeue(_store(), broker, args.id)
+    settings = Settings.from_env()
+    centre = Centre.open(settings)
+    broker = rabbitmq_broker(settings)
+    try:
+        fresh = deadletters.requeue(centre.store, centre.cipher, broker, args.id)
+    except KeyError:
+        print(f"papilla: no dead letter {args.id}", file=sys.stderr)
+        return 1
+    except deadletters.NotRequeueable as exc:
+        print(f"papilla: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        broker.close()
+        centre.close()
     print(f"requeued {args.id} as {fresh.message_id} on {fresh.queue_name}")
-    broker.close()
+    return 0
+
+
+def shred_expired(args) -> int:
+    """Shred dead-letter bodies older than the retention (run daily; the records stay)."""
+    from datetime import datetime, timedelta, timezone
+
+    from papilla.shared import deadletters
+    from papilla.shared.centre import Centre
+    from papilla.shared.config import Settings
+    from papilla.shared.results import MemoryResultSink
+
+    centre = Centre.open(Settings.from_env(), publisher=MemoryResultSink())
+    try:
+        cutoff = (datetime.now(timezone.utc) - timedelta(days=args.days)).isoformat()
+        shredded = deadletters.forget_bodies(centre.store, centre.cipher, created_before=cutoff)
+        centre.store.release_deleted()
+    finally:
+        centre.close()
+    print(f"shredded {shredded} dead-letter bod{'y' if shredded == 1 else 'ies'} older than {args.days} days")
     return 0
 
 
@@ -54,6 +89,9 @@ def register(sub) -> None:
     p = dl.add_parser("show")
     p.add_argument("id")
     p.set_defaults(func=show)
+    p = dl.add_parser("shred-expired", help="shred kept bodies past their retention (records stay)")
+    p.add_argument("--days", type=int, default=30, help="retention of dead-letter bodies (default 30)")
+    p.set_defaults(func=shred_expired)
     p = dl.add_parser("requeue")
     p.add_argument("id")
     p.set_defaults(func=requeue)

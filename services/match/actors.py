@@ -24,7 +24,7 @@ def gallery() -> Gallery:
         return _gallery
 
 
-@dramatiq.actor(actor_name=DEDUPLICATE.actor, queue_name=DEDUPLICATE.queue)
+@dramatiq.actor(actor_name=DEDUPLICATE.actor, queue_name=DEDUPLICATE.queue, throws=runtime.REFUSALS)
 def deduplicate(enrollment_id: str) -> None:
     found = matching.deduplicate(runtime.centre(), gallery(), enrollment_id)
     if found is not None:
@@ -32,7 +32,7 @@ def deduplicate(enrollment_id: str) -> None:
         send(dramatiq.get_broker(), SETTLE, enrollment_id, candidates, gallery_seq)
 
 
-@dramatiq.actor(actor_name=MATCH_PROBE.actor, queue_name=MATCH_PROBE.queue)
+@dramatiq.actor(actor_name=MATCH_PROBE.actor, queue_name=MATCH_PROBE.queue, throws=runtime.REFUSALS)
 def match_probe(request_id: str) -> None:
     gallery().sync()
     matching.answer_probe(runtime.centre(), gallery(), request_id)

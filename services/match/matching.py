@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from papilla.shared import results
 from papilla.shared.centre import Centre
+from papilla.shared.legal.rules import rule
 from papilla.shared.messages import Candidate, Result
 from papilla.shared.crypto.errors import DataKeyDestroyed
 
@@ -19,6 +20,18 @@ ENROLLMENTS, SUBJECTS, JOBS = "enrollments", "subjects", "jobs"
 def _thresholds():
     from papilla.services.match import engine
     return engine.thresholds()
+
+
+def check_rates(settings) -> None:
+    """Every configured rate has a threshold (run at start-up: a bad setting fails there, not mid-request)."""
+    engine = _engine()
+    for name in ("verify_fmr", "identify_fmr", "dedup_fmr"):
+        engine.thresholds().fused(engine.check_fmr(getattr(settings, name), f"PAPILLA_{name.upper()}"))
+
+
+def _engine():
+    from papilla.services.match import engine
+    return engine
 
 
 def one_to_many_fmr(per_comparison_cap: float, fpir: float, gallery_size: int) -> float:
@@ -61,7 +74,7 @@ def verify(centre: Centre, gallery: Gallery, job: dict) -> Result:
     if subject is None:
         return Result(request_id=rid, kind="verify", status="NOT_ENROLLED")
     if subject.get("blocked"):
-        return Result(request_id=rid, kind="verify", status="BLOCKED", rule="blocking")
+        return Result(request_id=rid, kind="verify", status="BLOCKED", rule=rule("blocking").citation)
     active = centre.store.find_one(ENROLLMENTS, {"subject_id": subject["_id"], "state": "ACTIVE"})
     if active is None:
         return Result(request_id=rid, kind="verify", status="NOT_ENROLLED")

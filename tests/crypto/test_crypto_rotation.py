@@ -177,7 +177,7 @@ def test_command_reports_status_and_refusals_in_one_sentence(monkeypatch, tmp_pa
     settings = Settings.from_env()
     keys = open_key_provider(settings)
     keys.initialise()
-    store = open_store(settings.store_uri)
+    store = open_store(settings.key_vault_uri)
     blobs = seed(EnvelopeCipher(store, keys), ["x1", "x2", "x3"])
     assert centre_main(["rotate-kek", "--quiet"]) == 0
     assert "now wrapped under kek-2 (3 re-wrapped" in capsys.readouterr().out

@@ -8,12 +8,14 @@ from papilla.services.match import engine
 from papilla.services.match.gallery import load_fingers
 from papilla.shared.centre import Centre
 from papilla.shared.config import Settings
+from papilla.shared.parties import init_centre
 from papilla.shared.formats.images import load_image
 from papilla.shared.results import MemoryResultSink
 
 
 def test_templates_of_an_older_engine_are_reprepared_and_saved(tmp_path, monkeypatch, data_dir):
     monkeypatch.setenv("PAPILLA_HOME", str(tmp_path))
+    init_centre(Settings.from_env())
     centre = Centre.open(Settings.from_env(), publisher=MemoryResultSink())
     image = load_image(data_dir / "samples" / "probe.png")
     template = extract(image.pixels, dpi=image.dpi or 500)

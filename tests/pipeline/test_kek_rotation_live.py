@@ -20,12 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from papilla.client import PapillaClient, RabbitResultWaiter
+from papilla.client import PapillaClient, RabbitResultWaiter, ResultOpener
 from papilla.identity import ensure_sender
 from papilla.services.capture.outbox import Outbox
 from papilla.services.capture.station import QualityGate, Station
 from papilla.shared.broker import rabbitmq_broker
-from papilla.shared.centre import Centre, centre_public_key
+from papilla.shared.centre import Centre
+from papilla.shared.parties import export_centre_public, init_centre
 from papilla.shared.config import Settings
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.crypto.providers import open_key_provider
@@ -51,6 +52,7 @@ def scanner(db, fingers, impression):
 def hsm_cluster(tmp_path_factory, fvc_dir, softhsm_env):
     if not rabbit_reachable():
         pytest.fail("RabbitMQ is not reachable on 127.0.0.1:5672 (CI starts it; run `rabbitmq-server -detached`)")
+    # the session's token (one per process: the PKCS#11 library reads SOFTHSM2_CONF once), own labels
     token_env = {**softhsm_env, "PAPILLA_PKCS11_LABEL_PREFIX": fresh_config(softhsm_env).label_prefix}
     home = tmp_path_factory.mktemp("papilla-home")
     logs = tmp_path_factory.mktemp("worker-logs")
@@ -62,30 +64,34 @@ def hsm_cluster(tmp_path_factory, fvc_dir, softhsm_env):
         cleanup.callback(lambda: (os.environ.clear(), os.environ.update(old_env)))
         os.environ.update(env)
         settings = Settings.from_env()
-        assert open_key_provider(settings, create=False).initialise()  # what `papilla centre init` does
+        assert open_key_provider(settings, create=False).initialise()  # the HSM part of `papilla centre init`
+        centre_public, _ = init_centre(settings)
+        export_centre_public(settings, home / "centre-public.json")
         centre = Centre.open(settings, publisher=MemoryResultSink())
         cleanup.callback(centre.close)
-        station_key = ensure_sender(centre, settings, STATION, "station")
-        service_key = ensure_sender(centre, settings, SERVICE, "service")
+        station_keys = ensure_sender(centre, settings, STATION, "station")
+        ensure_sender(centre, settings, SERVICE, "service")
+        operator = ensure_sender(centre, settings, "op-hsm-07", "principal", role="operator")
         workers = []
         for role in ("extract", "match", "lifecycle"):
             workers.append(start_worker(role, env, logs))
-            cleanup.callback(workers[-1].stop)  # stopped first (callbacks run last-in first-out), whatever fails
+            cleanup.callback(workers[-1].stop)  # callbacks run last-in first-out: workers stop first, always
         broker = cleanup.enter_context(closing(rabbitmq_broker(settings)))
-        station_results = cleanup.enter_context(closing(RabbitResultWaiter(url, STATION)))
-        station = Station(station_id=STATION, signing_key=station_key, centre_public=centre_public_key(settings),
+        station_results = cleanup.enter_context(closing(
+            RabbitResultWaiter(url, STATION, ResultOpener(station_keys, centre_public))))
+        station = Station(station_id=STATION, signing_key=station_keys.signing, centre_public=centre_public.box,
                           outbox=Outbox(settings.spool_dir, broker), gate=QualityGate(min_quality=0, max_attempts=1))
         client = cleanup.enter_context(closing(PapillaClient.connect(
-            broker_url=url, service_id=SERVICE, signing_key=service_key,
-            centre_public=centre_public_key(settings), store=centre.store)))
+            broker_url=url, service_id=SERVICE, key_dir=settings.station_key_dir,
+            centre_public_file=home / "centre-public.json")))
         yield dict(settings=settings, centre=centre, station=station, station_results=station_results,
-                   client=client, env=env, workers=workers, db=fvc_dir / "DB1_B")
+                   operator=operator, client=client, env=env, workers=workers, db=fvc_dir / "DB1_B")
 
 
 def enroll(cluster, name, person, impression=1):
     iin, fingers = person
     report = cluster["station"].enroll(iin=iin, full_name=name, scanner=scanner(cluster["db"], fingers, impression),
-                                       operator_id="op-7", consent_ref="form-2026-0001",
+                                       operator=cluster["operator"], consent_ref="form-2026-0001",
                                        finger_status=statuses(set(fingers)), today=date(2026, 11, 22))
     assert report.confirmed
     return cluster["station_results"].wait(report.packet_id, 180)
@@ -103,12 +109,12 @@ def test_requests_are_answered_while_the_kek_rotates(hsm_cluster):
     for i in range(POPULATION):
         centre.cipher.encrypt(f"pop-{i:05d}", "subjects", f"pop-{i:05d}", "iin", b"000000000000")
     rotation = subprocess.Popen([sys.executable, "-m", "tests.crypto.rotation_procs", "pause-after",
-                                 str(POPULATION // 2), str(cluster["settings"].home / "papilla.sqlite3")],
+                                 str(POPULATION // 2), str(cluster["settings"].home / "keyvault.sqlite3")],
                                 cwd=REPO, env=cluster["env"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
     try:
         assert rotation.stdout.readline().strip() == "paused", rotation.stderr.read()[-3000:]
-        half = kek_usage(centre.store)
+        half = kek_usage(centre.vault)
         assert half.get("kek-1") and half.get("kek-2")  # data keys under both KEKs, kek-2 current
         answered = [verify(cluster, AIGERIM, 2), verify(cluster, AIGERIM, 3)]
         answered.append(enroll(cluster, "Bolat Test", BOLAT))
@@ -127,7 +133,7 @@ def test_requests_are_answered_while_the_kek_rotates(hsm_cluster):
     answered += in_flight + [verify(cluster, BOLAT, 2)]
     assert [r.status for r in answered] == ["MATCH", "MATCH", "ACTIVE", "MATCH", "MATCH", "MATCH"], answered
     assert centre.store.count("dead_letters", {}) == 0
-    assert set(kek_usage(centre.store)) == {"kek-2"}
+    assert set(kek_usage(centre.vault)) == {"kek-2"}
     for worker in cluster["workers"]:
         log = worker.log_path.read_text()
         for symptom in ("WrappedKeyError", "IntegrityError", "decryption_failed", "UnknownKeyId", "KeyProviderError"):
