@@ -143,7 +143,7 @@ def test_requests_keep_being_answered_during_rotation(softhsm_env, hsm_config, t
     keys.initialise()
     blobs = seed(EnvelopeCipher(store, keys), [f"subj-{i:04d}" for i in range(400)])
     dump_blobs(blobs, tmp_path / "blobs.json")
-    env = {**hsm_env(softhsm_env, hsm_config, tmp_path), "PAPILLA_STORE_URI": f"sqlite:///{db_path}"}
+    env = {**hsm_env(softhsm_env, hsm_config, tmp_path), "PAPILLA_KEY_VAULT_URI": f"sqlite:///{db_path}"}
     stop = tmp_path / "stop"
     rotate = start(["rotate-when-told"], env)
     traffic = []
