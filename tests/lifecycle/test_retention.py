@@ -109,7 +109,7 @@ def test_destruction_needs_the_head_of_unit_and_a_second_person(centre, proposed
     assert centre.store.get("destruction_acts", proposed_act)["state"] == "executed"
     assert centre.store.get("enrollments", "enr-old") is None and centre.store.get("subjects", sid) is None
     assert centre.store.count("biometrics", {"subject_id": sid}) == 0
-    assert centre.cipher.key_state(sid) != "active"
+    assert centre.cipher.key_state(sid) == "destroyed"
     signers = {s["role"] for s in centre.store.get("destruction_acts", proposed_act)["signatures"]}
     assert signers == {"head_of_unit", "administrator"}
 
