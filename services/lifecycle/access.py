@@ -28,7 +28,7 @@ from papilla.shared.messages import _Model, Identifier
 from papilla.shared.principals import check_signed_by
 from papilla.shared.store.base import DuplicateKeyError
 
-from .retention import RETENTION, destroy_date
+from .retention import RETENTION, destroy_date, valid_iin
 
 ACCESS, ENROLLMENTS, SUBJECTS, EVENTS = "access_requests", "enrollments", "subjects", "retention_events"
 TERM_BUSINESS_DAYS = 3           # Rules 395 p.16
@@ -82,6 +82,7 @@ def receive(centre: Centre, request: AccessRequest, calendar: BusinessCalendar |
     existing = centre.store.get(ACCESS, request.request_id)
     if existing:
         return existing
+    valid_iin(request.iin)
     subject = centre.store.find_one(SUBJECTS, {"iin_hash": centre.hasher.hash(request.iin)})
     received = clock.now()
     doc = {"_id": request.request_id, "subject_id": subject["_id"] if subject else None,

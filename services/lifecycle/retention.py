@@ -25,7 +25,7 @@ from typing import Callable, Literal
 
 from papilla.shared import audit, clock, gallery_log
 from papilla.shared.centre import Centre
-from papilla.shared.crypto.iin import birth_date_from_iin
+from papilla.shared.crypto.iin import InvalidIIN, birth_date_from_iin, validate_iin
 from papilla.shared.errors import Refusal
 from papilla.shared.legal.bases import TERM_EVENTS, basis, event_destroy_on, fixed_dates
 from papilla.shared.legal.rules import rule
@@ -86,6 +86,7 @@ def record_event(centre: Centre, act: RetentionEvent) -> EventOutcome:
     """Record a term-starting event and start the term of the subject's identity-document enrollments."""
     check_signed_by(centre.senders, act.principal_id, act.principal_signature, act, "record_retention_event")
     citation = rule("retention_id_document").citation
+    valid_iin(act.iin)
     subject = centre.store.find_one(SUBJECTS, {"iin_hash": centre.hasher.hash(act.iin)})
     if subject is None:
         raise Refusal("no dactyloscopic information is held for this person", code="not_enrolled", rule=citation)
@@ -103,6 +104,13 @@ def record_event(centre: Centre, act: RetentionEvent) -> EventOutcome:
     birth, today = birth_date_from_iin(act.iin), clock.local_date(recorded)
     started = sum(_start_term(centre, doc, birth, today) for doc in centre.store.find(RETENTION, {"subject_id": sid}))
     return EventOutcome(act.event_id, sid, started, citation)
+
+
+def valid_iin(iin: str) -> str:
+    try:
+        return validate_iin(iin)
+    except InvalidIIN as exc:
+        raise Refusal(f"IIN invalid: {exc}", code="invalid_iin") from None
 
 
 def _event_details(act: RetentionEvent) -> bytes:
