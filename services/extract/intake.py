@@ -22,6 +22,7 @@ from papilla.shared.principals import check_signed_by
 from papilla.shared.messages import (EnrollmentPacket, IdentifyRequest, LifecycleCommand, MessageError,
                                      VerifyRequest, parse_request)
 from papilla.shared.store.base import DuplicateKeyError
+from papilla.services.lifecycle import retention
 
 from .templating import FingerRecord, finger_records
 
@@ -138,6 +139,9 @@ def _accept_packet(centre: Centre, packet: EnrollmentPacket, today: date | None)
         "finger_quality": {str(r.position): int(r.template.quality) for r in records},
         "personal": centre.cipher.encrypt(subject["_id"], ENROLLMENTS, enrollment_id, "personal", personal),
     }
+    # -- retention (services/lifecycle/retention.py): the legal basis, and the term it sets, at enrollment --
+    doc["legal_basis"] = packet.purpose
+    retention.record_term(centre, enrollment_id, subject["_id"], packet.purpose, packet.captured_at)
     try:
         centre.store.insert(ENROLLMENTS, doc)
     except DuplicateKeyError:  # a concurrent redelivery won

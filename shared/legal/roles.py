@@ -13,7 +13,7 @@ from papilla.shared.errors import Refusal
 
 from .rules import rule
 
-ROLES = ("operator", "supervisor", "adjudicator", "auditor", "administrator", "authorised_body")
+ROLES = ("operator", "supervisor", "adjudicator", "auditor", "administrator", "authorised_body", "head_of_unit")
 #: Applicants on whose written application destruction is done (Rules 406 p.11).
 DESTRUCTION_APPLICANTS = ("subject", "legal_representative", "custodian")
 
@@ -38,7 +38,24 @@ PERMISSIONS: dict[str, Permission] = {
                              "possible duplicates are decided by an adjudicator at the centre (division of duties)"),
     "enroll": Permission(("operator", "supervisor"), "identity_and_consent",
                          "the branch employee identifies the person and takes the consent"),
+    # Retention (services/lifecycle/retention.py) and the subject's access requests (access.py)
+    "record_retention_event": Permission(("authorised_body",), "retention_id_document",
+                                         "death, missing status and loss of citizenship are recorded by the "
+                                         "authorised state body"),
+    "approve_destruction_act": Permission(("head_of_unit",), "destruction_act_approved",
+                                          "the act of destruction is approved by the head of the unit"),
+    "countersign_destruction_act": Permission(("administrator", "supervisor"), None,
+                                              "a second person countersigns the act of destruction "
+                                              "(two-person rule, the centre's own division of duties)"),
+    "receive_access_request": Permission(("operator", "supervisor"), "subject_access",
+                                         "the application is received in writing at a branch"),
+    "answer_access_request": Permission(("operator", "supervisor"), "subject_access_term",
+                                        "the branch answers the application"),
+    "refuse_access_request": Permission(("supervisor",), "subject_access_refusal",
+                                        "a reasoned refusal is given by a supervisor"),
 }
+#: Acts of destruction at the end of retention need these two, by two distinct principals (Law Art.17 p.3).
+DESTRUCTION_ACT_SIGNATURES = ("approve_destruction_act", "countersign_destruction_act")
 
 
 def check_permitted(action: str, role: str | None) -> None:

@@ -58,6 +58,31 @@ RULES: dict[str, Rule] = {r.id: r for r in [
     Rule("consent_withdrawal", "the subject or legal representative gives or withdraws consent in writing",
          RULES_395, "p.6"),
     Rule("purpose_limitation", "use only for the stated purposes", RULES_395, "p.17-21"),
+    # Retention and destruction at the end of retention (services/lifecycle/retention.py, docs/legal.md)
+    Rule("retention_id_document", "registrants for an identity card or passport (Law Art.10 p.1): stored, once "
+         "their death is established, a court recognises them missing or declares them dead, or they lose or "
+         "renounce citizenship, until the date they would have turned one hundred", LAW_DACTYLO, "Art.15 p.1"),
+    Rule("retention_ten_years", "mandatory categories (Law Art.10 p.2 sub.1-6) and children 12-16 for a passport "
+         "(Art.10 p.4): stored ten years from the date of registration", LAW_DACTYLO, "Art.15 p.1"),
+    Rule("retention_archive_forty_years", "after the ten years, those records are kept in archives for forty "
+         "years", LAW_DACTYLO, "Art.15 p.2"),
+    Rule("retention_public_service", "public-service authentication: no fixed term; kept until the person's "
+         "application for destruction or withdrawal of consent (decision in docs/legal.md)",
+         RULES_406, "p.11; Rules 395 p.6"),
+    Rule("destruction_at_end_of_retention", "destroyed when the storage term of Art.15 expires",
+         LAW_DACTYLO, "Art.17 p.2"),
+    Rule("destruction_act_approved", "destruction at the end of retention is carried out under an act approved "
+         "by the head of the authorised unit", LAW_DACTYLO, "Art.17 p.3"),
+    Rule("blocking_stops_destruction", "blocked data may not be changed, used, transferred, depersonalized or "
+         "destroyed while the blocking lasts", LAW_DACTYLO, "Art.1 sub.7"),
+    # The subject's right to know (services/lifecycle/access.py)
+    Rule("subject_access", "the subject may learn whether data are held, the purpose, sources, methods of "
+         "collection and processing, the list of data and the terms of processing and storage",
+         RULES_395, "p.15"),
+    Rule("subject_access_term", "the information is given within 3 business days of receipt of the application",
+         RULES_395, "p.16 para.1"),
+    Rule("subject_access_refusal", "a refusal is a reasoned answer given within 3 working days of receipt",
+         RULES_395, "p.16 para.2"),
 ]}
 
 

@@ -111,6 +111,15 @@ COLLECTIONS: dict[str, tuple[IndexSpec, ...]] = {
     # _id = sequence number (int)
     "audit": _specs("audit", (("subject_id",),), (("action",),)),
     "jobs": _specs("jobs", (("kind",),), (("state",),)),
+    # Retention and access requests (services/lifecycle/retention.py, destruction_acts.py, access.py)
+    # _id = enrollment id; next_on = ISO date of the next retention step (archive or destruction)
+    "retention": _specs("retention", (("subject_id",),), (("stage",),), (("next_on",),)),
+    # _id = event id (the signed act's id)
+    "retention_events": _specs("retention_events", (("subject_id",),)),
+    # _id = act id
+    "destruction_acts": _specs("destruction_acts", (("state",),)),
+    # _id = access request id; due_on = ISO date of the last business day to answer
+    "access_requests": _specs("access_requests", (("subject_id",),), (("state",),), (("due_on",),)),
 }
 
 
