@@ -109,6 +109,8 @@ COLLECTIONS: dict[str, tuple[IndexSpec, ...]] = {
     "data_keys": (),
     # _id = sequence number (int)
     "audit": _specs("audit", (("subject_id",),), (("action",),)),
+    # _id = "head" | "checkpoint:<seq, 12 digits>" (shared/audit.py); the head moves by compare-and-set on seq
+    "audit_meta": _specs("audit_meta", (("seq",),)),
     "jobs": _specs("jobs", (("kind",),), (("state",),)),
 }
 
