@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "inspect",
     "bench",
     "synth",
+    "audit",
 ]
 
 

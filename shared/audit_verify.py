@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from . import audit_checkpoints
-from .audit_chain import (COLLECTION, GENESIS, AuditTrail, entries, entry_is_authentic, head_is_authentic,
+from .audit_chain import (GENESIS, AuditTrail, entries, entry_is_authentic, head_is_authentic,
                           read_head)
 
 ALTERED, DELETED, INSERTED, REORDERED = "altered", "deleted", "inserted", "reordered"
@@ -99,8 +99,8 @@ def _misplaced(trail: AuditTrail, doc: dict, expected: int) -> Problem:
                                       f"(entry {seq} follows entry {expected - 1}).")
 
 
-def _walk(trail: AuditTrail, report: Report, progress=None) -> None:
-    """Walk the chain; record its first break and the highest genuine sequence number."""
+def _walk(trail: AuditTrail, report: Report, wanted: set[int], macs: dict[int, str], progress=None) -> None:
+    """Walk the chain; record its first break, the highest genuine sequence number and the MACs of `wanted`."""
     docs, expected, prev = _Peek(entries(trail.store)), 1, GENESIS
     while (doc := docs.pop()) is not None:
         report.entries += 1
@@ -109,6 +109,8 @@ def _walk(trail: AuditTrail, report: Report, progress=None) -> None:
         genuine = entry_is_authentic(trail, doc)
         if genuine and isinstance(doc.get("seq"), int):
             report.last_seq = max(report.last_seq, doc["seq"])
+            if doc["seq"] in wanted:
+                macs.setdefault(doc["seq"], doc["mac"])
         if report.problems:
             continue                      # only the first break is named; keep counting for the tail check
         if not genuine:
@@ -127,36 +129,36 @@ def _truncated(last: int, seq: int, by: str) -> Problem:
                                         f"{gone} removed from the end.")
 
 
-def _check_head(trail: AuditTrail, report: Report) -> Problem | None:
-    head = read_head(trail.store)
+def _check_head(trail: AuditTrail, report: Report, head: dict | None, macs: dict[int, str]) -> Problem | None:
     if head is None:
         return Problem(HEAD, None, "The head record is missing, so only the checkpoints vouch for the tail.") \
             if report.entries else None
     if not head_is_authentic(trail, head):
         return Problem(HEAD, None, "The head record was altered (its MAC does not verify under the audit key).")
     report.head_seq = head["seq"]
-    at_head = trail.store.get(COLLECTION, head["seq"]) if 0 < head["seq"] <= report.last_seq else None
-    if at_head is not None and at_head.get("mac") != head["mac"] and not report.problems:
+    if head["seq"] in macs and macs[head["seq"]] != head["mac"]:
         return Problem(HEAD, head["seq"], f"Entry {head['seq']} is not the entry the head records.")
     return None
 
 
-def _check_checkpoints(trail: AuditTrail, report: Report, files: Iterable[Path]) -> list[Problem]:
+def _load_checkpoints(trail: AuditTrail, report: Report, files: Iterable[Path]) -> list[audit_checkpoints.Checkpoint]:
     found = audit_checkpoints.from_store(trail)
     for path in files:
         if path.is_file():
             outside = audit_checkpoints.from_file(trail, path)
             report.checkpoints_outside += sum(c.valid for c in outside)
             found += outside
-    problems = [Problem(CHECKPOINT, c.seq if c.seq >= 0 else None,
-                        f"{c.source} holds a checkpoint the centre did not sign.") for c in found if not c.valid]
     genuine = [c for c in found if c.valid]
     if genuine:
         report.checkpoint = max(genuine, key=lambda c: c.seq)
-    for cp in sorted({(c.seq, c.mac, c.at) for c in genuine}):
-        seq, mac, at = cp
-        entry = trail.store.get(COLLECTION, seq) if seq <= report.last_seq else None
-        if entry is not None and entry.get("mac") != mac:
+    return found
+
+
+def _check_checkpoints(trail: AuditTrail, report: Report, found: list, macs: dict[int, str]) -> list[Problem]:
+    problems = [Problem(CHECKPOINT, c.seq if c.seq >= 0 else None,
+                        f"A checkpoint in {c.source} was not signed by the centre.") for c in found if not c.valid]
+    for seq, mac, at in sorted({(c.seq, c.mac, c.at) for c in found if c.valid}):
+        if seq in macs and macs[seq] != mac:
             problems.append(Problem(CHECKPOINT, seq, f"Entry {seq} differs from the entry the checkpoint "
                                                      f"signed at {at} vouches for: the trail was rewritten."))
             break
@@ -169,11 +171,13 @@ def _check_checkpoints(trail: AuditTrail, report: Report, files: Iterable[Path])
 def verify(trail: AuditTrail, *, checkpoint_files: Iterable[Path] = (), progress=None) -> Report:
     """Check the whole trail. `checkpoint_files`: checkpoint files or exports to check it against, besides the
     configured checkpoint file and the store's own checkpoints; `progress`: anything with `update(n)`."""
-    report = Report()
-    _walk(trail, report, progress)
+    report, macs = Report(), {}
     files = [p for p in [trail.policy.checkpoint_file, *checkpoint_files] if p is not None]
-    tail = [p for p in [_check_head(trail, report)] if p is not None]
-    tail += _check_checkpoints(trail, report, files)
+    found, head = _load_checkpoints(trail, report, files), read_head(trail.store)
+    wanted = {c.seq for c in found if c.valid} | ({head.get("seq")} if head else set())
+    _walk(trail, report, wanted, macs, progress)
+    tail = [p for p in [_check_head(trail, report, head, macs)] if p is not None]
+    tail += _check_checkpoints(trail, report, found, macs)
     claims = [(report.head_seq, "its head")] if (report.head_seq or 0) > report.last_seq else []
     cp = report.checkpoint
     if cp is not None and cp.seq > report.last_seq:
