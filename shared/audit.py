@@ -81,15 +81,19 @@ def check_details(value: Any, path: str = "entry") -> None:
 
 
 def _head(trail: AuditTrail) -> dict:
+    """The head; made on the first append, or rebuilt from the last entry if it was removed."""
     head = read_head(trail.store)
     if head is not None:
         return head
-    genesis = {"_id": HEAD_ID, "seq": 0, "mac": GENESIS, "tag": head_tag(trail, 0, GENESIS)}
+    last = trail.store.find(COLLECTION, {"_id": {"$gt": 0}}, sort=[("_id", -1)], limit=1)
+    seq, mac = (last[0]["_id"], str(last[0].get("mac"))) if last else (0, GENESIS)
+    if last:
+        log.warning("the audit head was missing; rebuilt at entry %s (run `papilla audit verify`)", seq)
     try:
-        trail.store.insert(META, genesis)
-        return genesis
+        trail.store.insert(META, {"_id": HEAD_ID, "seq": seq, "mac": mac, "tag": head_tag(trail, seq, mac)})
     except DuplicateKeyError:
-        return read_head(trail.store)
+        pass
+    return read_head(trail.store)
 
 
 def _advance(trail: AuditTrail, head: dict, seq: int, mac: str) -> bool:

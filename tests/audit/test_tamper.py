@@ -190,6 +190,13 @@ def test_a_writer_that_died_before_moving_the_head_is_repaired_by_the_next_appen
     assert report.ok and report.head_seq == report.last_seq == ENTRIES + 2
 
 
+def test_appends_go_on_after_the_head_was_removed(trail):
+    trail.store.delete(META, {"_id": "head"})
+    assert only(trail).kind == HEAD
+    assert audit.append(trail, "unblocked", subject_id="subj-9", actor="principal-9") == ENTRIES + 1
+    assert audit.verify(trail).ok
+
+
 def test_personal_data_is_refused_at_append(trail):
     for details in ({"iin": "x"}, {"request": {"Surname": "x"}}, {"ids": ["880101300123"]}, {"blob": b"\x00"}):
         with pytest.raises(audit.AuditDataError):
