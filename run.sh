@@ -16,14 +16,18 @@ install() {
     "$VENV/bin/python" -m pip install --quiet -e '.[test]'
 }
 
-# Debian packages the tests need: SoftHSM2 (the PKCS#11 token the key-provider tests use).
+# Debian packages the tests need: SoftHSM2 (the PKCS#11 token the key-provider tests use) and Prometheus'
+# server and promtool (the ops tests run their own server on a free port; the package's service is not used).
 ensure_packages() {
-    if [ -e /usr/lib/softhsm/libsofthsm2.so ] && command -v softhsm2-util >/dev/null; then return 0; fi
-    echo "installing softhsm2 (apt-get)…" >&2
+    local missing=()
+    { [ -e /usr/lib/softhsm/libsofthsm2.so ] && command -v softhsm2-util >/dev/null; } || missing+=(softhsm2)
+    { command -v prometheus >/dev/null && command -v promtool >/dev/null; } || missing+=(prometheus)
+    if [ ${#missing[@]} -eq 0 ]; then return 0; fi
+    echo "installing ${missing[*]} (apt-get)…" >&2
     local sudo=""
     if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
     $sudo apt-get update -q >/dev/null
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q softhsm2 >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 rabbit_up() { (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; }

@@ -38,7 +38,7 @@ from papilla.shared.principals import sign
 from papilla.shared.messages import (Finger, FingerStatus, IdentifyRequest, LifecycleAction, LifecycleCommand,
                                      Result, VerifyRequest, encode, parse_result)
 from papilla.shared.results import declare_results_queue, stored_result
-from papilla.shared.routing import REQUEST
+from papilla.shared.routing import COMMAND, REQUEST
 
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,8 @@ class PapillaClient:
     def _submit(self, message, request_id: str) -> str:
         sealed = seal(encode(message), sender_id=self.service_id, packet_id=request_id,
                       signing_key=self.signing_key, centre_public=self.centre_public)
-        send(self.broker, REQUEST, base64.b64encode(sealed).decode())
+        route = COMMAND if isinstance(message, LifecycleCommand) else REQUEST
+        send(self.broker, route, base64.b64encode(sealed).decode())
         return request_id
 
     @staticmethod

@@ -21,8 +21,9 @@ from papilla.shared.centre import Centre
 from papilla.shared.config import Settings
 from papilla.shared.crypto.sealing import SealError, peek_header
 from papilla.shared.errors import Refusal
+from papilla.shared.internal import InternalMessages, internal_key
 from papilla.shared.outcomes import ReplyTarget, UnansweredMessages
-from papilla.shared.routing import DEDUPLICATE, ENROLL, LIFECYCLE, MATCH_PROBE, REQUEST, SETTLE, UNDECODABLE
+from papilla.shared.routing import COMMAND, DEDUPLICATE, ENROLL, LIFECYCLE, MATCH_PROBE, REQUEST, SETTLE, UNDECODABLE
 
 log = logging.getLogger(__name__)
 _centre: Centre | None = None
@@ -76,6 +77,7 @@ def _from_store(collection: str, kind: str | None):
 _TARGETS = {
     ENROLL.actor: lambda m: _from_sealed(m, "enrollment"),
     REQUEST.actor: lambda m: _from_sealed(m, "request"),
+    COMMAND.actor: lambda m: _from_sealed(m, "lifecycle"),
     DEDUPLICATE.actor: _from_store("enrollments", "enrollment"),
     SETTLE.actor: _from_store("enrollments", "enrollment"),
     MATCH_PROBE.actor: _from_store("jobs", None),
@@ -96,7 +98,7 @@ def worker_middleware() -> tuple[list[dramatiq.Middleware], list[dramatiq.Middle
     """(middleware that must see final outcomes, listed before Retries; the rest)."""
     crash = CrashAfterProcessing.from_env()
     return ([UnansweredMessages(centre, reply_target), WorkerMetrics()],
-            [CurrentMessage()] + ([crash] if crash else []))
+            [CurrentMessage(), InternalMessages(lambda: internal_key(centre().keys.box))] + ([crash] if crash else []))
 
 
 def declare_undecodable(broker: dramatiq.Broker) -> None:

@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import logging
 import os
-import time
-from typing import Callable
 
 import dramatiq
 from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit
 
 from . import metrics, wire
 from .config import ConfigError, Settings
-from .errors import Refusal
 from .routing import Route
 
 log = logging.getLogger(__name__)
@@ -54,8 +51,21 @@ def rabbitmq_broker(settings: Settings, extra_middleware: list[dramatiq.Middlewa
     from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
     wire.install()
-    return RabbitmqBroker(url=settings.broker_url, confirm_delivery=True,
-                          middleware=base_middleware(settings, first_middleware) + list(extra_middleware))
+    cls = _quorum_broker_class() if settings.queue_type == "quorum" else RabbitmqBroker
+    return cls(url=settings.broker_url, confirm_delivery=True,
+               middleware=base_middleware(settings, first_middleware) + list(extra_middleware))
+
+
+def _quorum_broker_class():
+    """dramatiq declares its queues without `x-queue-type`; RabbitMQ 3.10 refuses that for a queue that
+    definitions.json made a quorum queue (PRECONDITION_FAILED), so declare them as quorum queues too."""
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+    class QuorumRabbitmqBroker(RabbitmqBroker):
+        def _build_queue_arguments(self, queue_name):
+            return {**super()._build_queue_arguments(queue_name), "x-queue-type": "quorum"}
+
+    return QuorumRabbitmqBroker
 
 
 def in_process_broker(settings: Settings, extra_middleware: list[dramatiq.Middleware] = (), *,
@@ -75,28 +85,9 @@ def send(broker: dramatiq.Broker, route: Route, *args, **kwargs) -> dramatiq.Mes
     return broker.enqueue(message)
 
 
-class WorkerMetrics(dramatiq.Middleware):
-    """Per-message count and duration in seconds, by queue, actor and outcome (ok, refused, retried,
-    dead_lettered); listed before `Retries` so it sees the final outcome."""
-
-    def __init__(self):
-        self._started: dict[str, float] = {}
-
-    def before_process_message(self, broker, message):
-        self._started[message.message_id] = time.perf_counter()
-
-    def after_process_message(self, broker, message, *, result=None, exception=None):
-        started = self._started.pop(message.message_id, None)
-        outcome = ("ok" if exception is None else "refused" if isinstance(exception, Refusal)
-                   else "dead_lettered" if message.failed else "retried")
-        if started is not None:
-            metrics.MESSAGE_SECONDS.labels(message.queue_name, message.actor_name).observe(time.perf_counter() - started)
-        metrics.MESSAGES.labels(message.queue_name, message.actor_name, outcome).inc()
-
-    def after_skip_message(self, broker, message):
-        self._started.pop(message.message_id, None)
-        metrics.MESSAGES.labels(message.queue_name, message.actor_name,
-                                "dead_lettered" if message.failed else "skipped").inc()
+#: Per-delivery outcome (ok, refused, retried, dead_lettered), duration in seconds, in-progress gauge and
+#: end-to-end latency: defined with the metrics. Listed before `Retries` (runtime.worker_middleware).
+WorkerMetrics = metrics.WorkerMetrics  # re-exported: runtime and tests import it from here
 
 
 class CrashAfterProcessing(dramatiq.Middleware):

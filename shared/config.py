@@ -42,6 +42,13 @@ def _env_rate(name: str, default: float, upper: float) -> float:
     return value
 
 
+def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = _env(name, default)
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}")
+    return value
+
+
 def _env_float(name: str, default: float) -> float:
     raw = _env(name, repr(default))
     try:
@@ -57,6 +64,7 @@ class Settings:
     home: Path                      # PAPILLA_HOME: state directory (store, keys, spool)
     broker_url: str                 # PAPILLA_BROKER_URL: RabbitMQ (AMQP URL)
     store_uri: str                  # PAPILLA_STORE_URI: sqlite:///path or mongodb://…
+    key_vault_uri: str              # PAPILLA_KEY_VAULT_URI: the wrapped data keys, apart from the data (own backups)
     key_dir: Path                   # PAPILLA_KEY_DIR: key-encryption keys, IIN pepper, centre keys
     station_key_dir: Path           # PAPILLA_STATION_KEY_DIR: this station's signing key
     spool_dir: Path                 # PAPILLA_SPOOL_DIR: station outbox for packets not yet confirmed
@@ -83,6 +91,7 @@ class Settings:
     pkcs11_pin: str = field(default="", repr=False)  # PAPILLA_PKCS11_PIN, or read from PAPILLA_PKCS11_PIN_FILE
     pkcs11_label_prefix: str = "papilla"  # PAPILLA_PKCS11_LABEL_PREFIX: object labels <prefix>-kek-N, …
     pkcs11_lock_file: str = ""      # PAPILLA_PKCS11_LOCK_FILE: serialise token calls across processes (SoftHSM2 only)
+    queue_type: str = "classic"     # PAPILLA_QUEUE_TYPE: classic, or quorum as infra/rabbitmq/definitions.json declares
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -91,6 +100,7 @@ class Settings:
             home=home,
             broker_url=_env("PAPILLA_BROKER_URL", DEFAULT_BROKER_URL),
             store_uri=_env("PAPILLA_STORE_URI", f"sqlite:///{home / 'papilla.sqlite3'}"),
+            key_vault_uri=_env("PAPILLA_KEY_VAULT_URI", f"sqlite:///{home / 'keyvault.sqlite3'}"),
             key_dir=Path(_env("PAPILLA_KEY_DIR", str(home / "keys"))).resolve(),
             station_key_dir=Path(_env("PAPILLA_STATION_KEY_DIR", str(home / "station"))).resolve(),
             spool_dir=Path(_env("PAPILLA_SPOOL_DIR", str(home / "spool"))).resolve(),
@@ -117,6 +127,7 @@ class Settings:
             pkcs11_pin=_pin_from_env(),
             pkcs11_label_prefix=_env("PAPILLA_PKCS11_LABEL_PREFIX", "papilla"),
             pkcs11_lock_file=_env("PAPILLA_PKCS11_LOCK_FILE", ""),
+            queue_type=_env_choice("PAPILLA_QUEUE_TYPE", "classic", ("classic", "quorum")),
         )
 
     def masked(self) -> dict[str, str]:

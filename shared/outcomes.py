@@ -92,9 +92,10 @@ class UnansweredMessages(dramatiq.Middleware):
                       message.message_id, outcome.code, type(exc).__name__, message.queue_name)
             metrics.DEAD_LETTERS.labels(message.queue_name, "unrecorded").inc()
             return
-        metrics.DEAD_LETTERS.labels(message.queue_name, outcome.code).inc()
-        if outcome.refused:
-            metrics.REFUSALS.labels(outcome.code).inc()
+        if outcome.refused:   # refusals have their own count; dead letters count failures
+            metrics.count_refusal(message, outcome.code)
+        else:
+            metrics.DEAD_LETTERS.labels(message.queue_name, outcome.code).inc()
         log.warning("message %s on %s %s: %s", message.message_id, message.queue_name,
                     "refused" if outcome.refused else "dead-lettered", outcome.code)
         message.failed = False   # recorded (and answered): acknowledge instead of parking it in .XQ

@@ -142,7 +142,7 @@ def deliver(store: Store, publisher, result: Result, reply_to: str | None) -> Re
     doc = {"_id": result.request_id, "reply_to": reply_to, "published": False, "claim": now, "body": encode(result)}
     try:
         store.insert(COLLECTION, doc)
-        metrics.RESULTS.labels(result.kind, result.status).inc()
+        metrics.count_result(result.kind, result.status)
     except DuplicateKeyError:
         doc = store.get(COLLECTION, result.request_id)
         if doc["published"]:

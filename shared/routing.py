@@ -22,13 +22,16 @@ DEDUPLICATE = Route("papilla.match", "deduplicate")             # enrollment id
 MATCH_PROBE = Route("papilla.match", "match_probe")             # request id
 SETTLE = Route("papilla.lifecycle", "settle_enrollment")        # enrollment id + dedup candidates
 LIFECYCLE = Route("papilla.lifecycle", "lifecycle_command")     # request id of a stored lifecycle job
+#: Sealed lifecycle commands go straight to the lifecycle worker: an extraction backlog never delays
+#: a same-day destruction.
+COMMAND = Route("papilla.command", "accept_command")
 #: Where a body that is not a dramatiq message is routed once read (every worker refuses it; see shared.wire).
 UNDECODABLE = Route("papilla.undecodable", "undecodable_message")
 
 ROLE_QUEUES = {
     "extract": (ENROLL.queue, REQUEST.queue),
     "match": (DEDUPLICATE.queue,),
-    "lifecycle": (SETTLE.queue,),
+    "lifecycle": (SETTLE.queue, COMMAND.queue),
 }
 
 ROLE_METRICS_OFFSET = {"extract": 0, "match": 1, "lifecycle": 2}

@@ -7,6 +7,8 @@ import pytest
 
 from papilla.shared.paths import reference_data_dir
 
+from .crypto.softhsm import make_token
+
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
@@ -20,3 +22,13 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def fvc_dir(data_dir: Path) -> Path:
     return data_dir / "fvc2002"
+
+
+@pytest.fixture(scope="session")
+def softhsm_env(tmp_path_factory) -> dict[str, str]:
+    """One SoftHSM2 token for the whole test session (the PKCS#11 library reads SOFTHSM2_CONF
+    once per process); SOFTHSM2_CONF is set here for this process and its children.
+    Tests keep apart by label prefix (`tests.crypto.softhsm.fresh_config`)."""
+    env = make_token(tmp_path_factory.mktemp("softhsm"))
+    os.environ["SOFTHSM2_CONF"] = env["SOFTHSM2_CONF"]
+    return env

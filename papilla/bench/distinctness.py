@@ -14,6 +14,8 @@ import numpy as np
 
 from . import data
 
+TOP = 6  # highest impostor pairs listed, with their minutiae counts (few-minutiae templates lead the tail)
+
 
 def _upper_95(k: int, n: int) -> float:
     """Wilson score upper bound of a binomial rate."""
@@ -31,18 +33,22 @@ def run(data_dir: Path, extractor: str = "papilla", progress: bool = True) -> di
 
     from papilla.services.match import engine
 
-    prepared = []
+    prepared, names, counts = [], [], []
     for db in data.discover(data_dir):
         temps = data.templates_for(db, extractor, progress)
         firsts = {}
         for imp, t in zip(db.impressions, temps):
-            firsts.setdefault(imp.finger, t)
+            if imp.finger not in firsts:
+                firsts[imp.finger] = t
+                names.append(f"{db.name}/{imp.path.stem}")
+                counts.append(len(t.minutiae))
         prepared += [engine.prepare(t) for t in firsts.values()]
     n = len(prepared)
     scores = []
     for i in tqdm(range(n - 1), desc="impostor pairs", disable=not progress, leave=False):
         scores.append(np.asarray(engine.compare_many(prepared[i], engine.pack(prepared[i + 1:])), dtype=float))
     imp = np.concatenate(scores) if scores else np.zeros(0)
+    left, right = np.triu_indices(n, 1)   # the pair order of `imp`
     thr = engine.thresholds()
     rows = {}
     for fmr in (1e-2, 1e-3, 1e-4):
@@ -52,7 +58,9 @@ def run(data_dir: Path, extractor: str = "papilla", progress: bool = True) -> di
     return {"engine_version": engine.ENGINE_VERSION, "fingers": n, "impostor_pairs": int(len(imp)),
             "median": float(np.median(imp)) if len(imp) else None,
             "p99": float(np.quantile(imp, 0.99)) if len(imp) else None,
-            "max": float(imp.max()) if len(imp) else None, "at_thresholds": rows}
+            "max": float(imp.max()) if len(imp) else None, "at_thresholds": rows,
+            "top": [{"score": float(imp[k]), "pair": [names[left[k]], names[right[k]]],
+                     "minutiae": [counts[left[k]], counts[right[k]]]} for k in np.argsort(-imp, kind="stable")[:TOP]]}
 
 
 def format_table(res: dict) -> str:
@@ -63,4 +71,8 @@ def format_table(res: dict) -> str:
     for row in res["at_thresholds"].values():
         lines.append(f"  {row['nominal_fmr']:>11.0e}  {row['threshold']:9.4f}  {row['impostors_above']:5d}"
                      f"  {row['observed_fmr']:12.2e}  {row['upper_95']:9.2e}  {row['observed_fmr'] / row['nominal_fmr']:9.2f}")
+    if res.get("top"):
+        lines.append("  highest impostor pairs (minutiae): " + ", ".join(
+            f"{t['score']:.3f} {t['pair'][0]} ({t['minutiae'][0]}) x {t['pair'][1]} ({t['minutiae'][1]})"
+            for t in res["top"]))
     return "\n".join(lines)

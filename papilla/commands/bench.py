@@ -1,4 +1,4 @@
-"""`papilla bench accuracy|speed|distinctness|calibrate`: recognition engine benchmarks."""
+"""`papilla bench accuracy|speed|distinctness|calibrate|usability|contacts`: recognition engine benchmarks."""
 from __future__ import annotations
 
 import argparse
@@ -66,6 +66,21 @@ def _distinctness(args) -> int:
     return 0
 
 
+def _usability(args) -> int:
+    from papilla.bench import usability
+    rows = usability.run(Path(args.data or _default_data()), [Path(d) for d in args.synth],
+                         progress=not args.no_progress)
+    print(json.dumps({"rows": rows}) if args.json else usability.format_table(rows))
+    return 0
+
+
+def _contacts(args) -> int:
+    from papilla.bench import contacts
+    res = contacts.run(Path(args.data or _default_data()), extractor=args.extractor, progress=not args.no_progress)
+    print(json.dumps(res) if args.json else contacts.format_table(res))
+    return 0
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("bench", help="recognition engine benchmarks (accuracy, speed, calibration)")
     sub = p.add_subparsers(dest="bench_command", required=True, metavar="BENCH")
@@ -94,6 +109,16 @@ def register(subparsers) -> None:
     d = sub.add_parser("distinctness", help="impostor FMR at the per-finger thresholds over all distinct fingers")
     common(d)
     d.set_defaults(func=_distinctness)
+
+    u = sub.add_parser("usability", help="the centre's usable-finger measures on real, synthetic and junk images")
+    common(u, extractor=False)
+    u.add_argument("--synth", action="append", default=[], metavar="DIR",
+                   help="also measure a folder of synthetic impressions (papilla synth), repeatable")
+    u.set_defaults(func=_usability)
+
+    k = sub.add_parser("contacts", help="impostor and genuine rates of templates cut to their k central minutiae")
+    common(k)
+    k.set_defaults(func=_contacts)
 
     c = sub.add_parser("calibrate", help="write the engine's calibration JSON (thresholds per FMR)")
     common(c)

@@ -24,7 +24,7 @@ __all__ = ["register_kek_commands", "main"]
 
 def _rotation(args) -> tuple[KekRotation, object]:
     settings = Settings.from_env()
-    store = open_store(settings.store_uri)
+    store = open_store(settings.key_vault_uri)   # the key vault holds the wrapped data keys
     keys = open_key_provider(settings, create=False)
     return KekRotation(store, keys, params=RotationParams(batch_size=args.batch)), store
 

@@ -3,6 +3,7 @@
   papilla station init ST-ID [--label …]   create the station's keys and ST-ID.registration.json for the centre
   papilla station enroll ST-ID --operator OP-ID --iin … --name … (--images DIR | --synthetic SEED) [--wait S]
   papilla station flush ST-ID           re-send packets left in the spool (offline, crash)
+  papilla station metrics ST-ID [--textfile PATH]   spool depth for Prometheus (node_exporter textfile)
 
 The operator's key (`papilla principal init OP-ID --role operator`, registered at the centre) is kept on
 the station: the operator signs each packet, the station seals it. Registration and revocation happen at
@@ -96,6 +97,23 @@ def flush(args) -> int:
     return 0 if left == 0 else 1
 
 
+def metrics(args) -> int:
+    import os
+
+    from prometheus_client import generate_latest, write_to_textfile
+
+    from papilla.shared.metrics import station_registry
+
+    # the same directory the station's outbox spools to (`_station`)
+    registry = station_registry(args.station_id, Settings.from_env().spool_dir / args.station_id)
+    if args.textfile:
+        write_to_textfile(args.textfile, registry)   # atomic: temp file + rename
+        os.chmod(args.textfile, 0o644)               # node_exporter runs as its own user
+    else:
+        sys.stdout.write(generate_latest(registry).decode())
+    return 0
+
+
 def register(sub) -> None:
     parser = sub.add_parser("station", help="branch station: keys, enrollment, spool")
     st = parser.add_subparsers(dest="station_command", required=True)
@@ -118,3 +136,7 @@ def register(sub) -> None:
     p = st.add_parser("flush", help="re-send spooled packets")
     p.add_argument("station_id")
     p.set_defaults(func=flush)
+    p = st.add_parser("metrics", help="spool depth in Prometheus text format (stdout or a textfile)")
+    p.add_argument("station_id")
+    p.add_argument("--textfile", help="write here atomically (node_exporter's textfile directory, *.prom)")
+    p.set_defaults(func=metrics)

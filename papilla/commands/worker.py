@@ -1,38 +1,28 @@
 """`papilla worker extract|match|lifecycle`: run one role's dramatiq worker.
 
-Each worker serves its own `/metrics` (dramatiq's Prometheus middleware plus
-Papilla's metrics, in seconds) on PAPILLA_METRICS_HOST (127.0.0.1) at
-PAPILLA_METRICS_PORT + role offset (extract +0, match +1, lifecycle +2).
+Each worker serves its own `/metrics` (its role's Papilla metrics in seconds,
+process and build info: `papilla.shared.metrics.registry_for`) on
+PAPILLA_METRICS_HOST (127.0.0.1) at PAPILLA_METRICS_PORT + role offset
+(extract +0, match +1, lifecycle +2). A worker is one process with threads,
+so prometheus_client's single-process registry is used (and with it the
+process_* metrics that multiprocess mode cannot give).
 SIGTERM/SIGINT stop it gracefully: in-flight messages finish and are acked,
 unstarted prefetched ones go back to RabbitMQ.
 """
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import threading
-from pathlib import Path
 
 ROLES = ("extract", "match", "lifecycle")
 
 
-def metrics_dir_for(role: str) -> Path:
-    from papilla.shared.config import Settings
-
-    return Settings.from_env().home / "metrics" / f"{role}-{os.getpid()}"
-
-
 def prepare_process(argv: list[str]) -> None:
-    """Called by `papilla.cli` before anything imports prometheus_client or dramatiq's Prometheus middleware:
-    multiprocess metrics must be chosen before the first metric exists."""
-    role = argv[1] if len(argv) > 1 and argv[1] in ROLES else "worker"
-    path = metrics_dir_for(role)
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True, exist_ok=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
-    os.environ["prometheus_multiproc_dir"] = str(path)
-    os.environ["dramatiq_prom_db"] = str(path)
+    """Called by `papilla.cli` before prometheus_client is imported: a multiprocess directory inherited from the
+    environment would switch it to multiprocess mode, which has no process metrics and leaves files on disk."""
+    for name in ("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir"):
+        os.environ.pop(name, None)
 
 
 def run(args) -> int:
@@ -40,11 +30,11 @@ def run(args) -> int:
     import logging
 
     import dramatiq
-    from dramatiq.middleware.prometheus import Prometheus
-    from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+    from prometheus_client import start_http_server
 
     from papilla.shared.broker import rabbitmq_broker
     from papilla.shared.config import Settings
+    from papilla.shared.metrics import registry_for
     from papilla.shared.routing import ROLE_METRICS_OFFSET, ROLE_QUEUES
     from papilla.shared.wire import redact_messages
     from papilla.services import runtime
@@ -54,7 +44,7 @@ def run(args) -> int:
     logging.getLogger("pika").setLevel(logging.WARNING)  # one INFO line per socket event otherwise
     redact_messages(logging.getLogger().handlers)   # dramatiq logs whole message arguments otherwise
     first, rest = runtime.worker_middleware()
-    broker = rabbitmq_broker(settings, rest + [Prometheus()], first_middleware=first)
+    broker = rabbitmq_broker(settings, rest, first_middleware=first)
     dramatiq.set_broker(broker)
     importlib.import_module(f"papilla.services.{args.role}.actors")
     runtime.declare_undecodable(broker)
@@ -65,10 +55,8 @@ def run(args) -> int:
     broker.emit_after("process_boot")
 
     port = args.metrics_port if args.metrics_port is not None else settings.metrics_port
-    metrics_path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if port and metrics_path:
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry, path=metrics_path)
+    if port:
+        registry = registry_for(args.role, lambda: runtime.centre().store)
         start_http_server(port + ROLE_METRICS_OFFSET[args.role], addr=settings.metrics_host, registry=registry)
 
     worker = dramatiq.Worker(broker, queues=set(ROLE_QUEUES[args.role]), worker_threads=args.threads or settings.worker_threads)
@@ -85,8 +73,6 @@ def run(args) -> int:
     broker.emit_before("worker_shutdown", worker)
     broker.close()
     runtime.centre().close()
-    if metrics_path:
-        shutil.rmtree(metrics_path, ignore_errors=True)  # dramatiq leaves multiprocess files behind otherwise
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dramatiq
 
 from papilla.shared.broker import send
-from papilla.shared.routing import DEDUPLICATE, ENROLL, LIFECYCLE, MATCH_PROBE, REQUEST
+from papilla.shared.routing import DEDUPLICATE, ENROLL, MATCH_PROBE, REQUEST
 from papilla.services import runtime
 
 from . import intake
@@ -20,5 +20,5 @@ def extract_enrollment(sealed_b64: str) -> None:
 
 @dramatiq.actor(actor_name=REQUEST.actor, queue_name=REQUEST.queue, throws=runtime.REFUSALS)
 def extract_request(sealed_b64: str) -> None:
-    request_id, kind = intake.accept_request(runtime.centre(), runtime.decode_sealed(sealed_b64))
-    send(dramatiq.get_broker(), LIFECYCLE if kind == "lifecycle" else MATCH_PROBE, request_id)
+    request_id, _ = intake.accept_request(runtime.centre(), runtime.decode_sealed(sealed_b64))
+    send(dramatiq.get_broker(), MATCH_PROBE, request_id)

@@ -23,7 +23,7 @@ from papilla.shared.messages import (EnrollmentPacket, IdentifyRequest, Lifecycl
                                      VerifyRequest, parse_request)
 from papilla.shared.store.base import DuplicateKeyError
 
-from .templating import FingerRecord, template_from_image
+from .templating import FingerRecord, finger_records
 
 ENROLLMENTS, SUBJECTS, BIOMETRICS, JOBS = "enrollments", "subjects", "biometrics", "jobs"
 
@@ -120,7 +120,7 @@ def _accept_packet(centre: Centre, packet: EnrollmentPacket, today: date | None)
     eligibility.check_consent(packet.consent)
     eligibility.check_fingers({f.position: f.status.value for f in packet.fingers})
 
-    records = [template_from_image(f.position, f.image, f.dpi) for f in packet.fingers if f.image is not None]
+    records = finger_records(packet.fingers, enrollment=True)
     subject = subject_for(centre, iin, create=True)
     if subject.get("blocked"):
         raise Refusal("the subject's data is blocked", code="subject_blocked", rule=rule("blocking").citation)
@@ -171,11 +171,20 @@ def job_key_subject(request_id: str) -> str:
     return f"job-{request_id}"
 
 
-def accept_request(centre: Centre, sealed: bytes) -> tuple[str, str]:
-    """Open a verify / identify / lifecycle request and store it as a job. Returns (request id, job kind)."""
+def accept_command(centre: Centre, sealed: bytes) -> str:
+    """Open a lifecycle command (its own queue, served by the lifecycle worker) and store it as a job."""
+    return accept_request(centre, sealed, lifecycle=True)[0]
+
+
+def accept_request(centre: Centre, sealed: bytes, *, lifecycle: bool = False) -> tuple[str, str]:
+    """Open a verify / identify request (or, with `lifecycle`, a lifecycle command) and store it as a job.
+    Returns (request id, job kind)."""
     opened, request = open_message(centre, sealed, sender_kind="service")
     if isinstance(request, EnrollmentPacket):
         raise Refusal("enrollment packets go to the enrollment queue", code="wrong_schema")
+    if isinstance(request, LifecycleCommand) != lifecycle:
+        raise Refusal("lifecycle commands go to the papilla.command queue, verify and identify requests to "
+                      "papilla.request", code="wrong_queue")
     try:
         if request.request_id != opened.packet_id:
             raise Refusal("request id differs from the sealed header", code="header_mismatch")
@@ -221,7 +230,7 @@ def _accept_job(centre: Centre, opened: OpenedPacket, request) -> tuple[str, str
             doc["iin_hash"] = centre.hasher.hash(checked_iin(request.iin))
         if isinstance(request, IdentifyRequest):
             doc["max_candidates"] = request.max_candidates
-        records = [template_from_image(f.position, f.image, f.dpi) for f in request.fingers if f.image is not None]
+        records = finger_records(request.fingers, enrollment=False)
         if not records:
             raise Refusal("the request carries no captured finger", code="no_probe_fingers")
         key_subject = job_key_subject(request.request_id)

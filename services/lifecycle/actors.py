@@ -4,7 +4,8 @@ from __future__ import annotations
 import dramatiq
 
 from papilla.shared.broker import send
-from papilla.shared.routing import DEDUPLICATE, LIFECYCLE, SETTLE
+from papilla.services.extract import intake
+from papilla.shared.routing import COMMAND, DEDUPLICATE, LIFECYCLE, SETTLE
 from papilla.services import runtime
 
 from . import commands, enrollments
@@ -18,4 +19,10 @@ def settle_enrollment(enrollment_id: str, candidates: list[dict], gallery_seq: i
 
 @dramatiq.actor(actor_name=LIFECYCLE.actor, queue_name=LIFECYCLE.queue, throws=runtime.REFUSALS)
 def lifecycle_command(request_id: str) -> None:
+    commands.run_command(runtime.centre(), request_id)
+
+
+@dramatiq.actor(actor_name=COMMAND.actor, queue_name=COMMAND.queue, throws=runtime.REFUSALS)
+def accept_command(sealed_b64: str) -> None:
+    request_id = intake.accept_command(runtime.centre(), runtime.decode_sealed(sealed_b64))
     commands.run_command(runtime.centre(), request_id)

@@ -38,6 +38,9 @@ RULES: dict[str, Rule] = {r.id: r for r in [
     Rule("injured_fingers_skipped", "injured fingers are skipped and the others taken", RULES_406, "p.7"),
     Rule("no_printable_fingers", "no fingers on both hands or no papillary patterns: not collected",
          RULES_406, "p.10; Law Art.10-1 p.4"),
+    Rule("printable_fingers_only", "a finger is sent as captured only with a usable papillary pattern; one that "
+         "cannot be printed is recorded as such (unable to print, injured) and the others taken",
+         RULES_406, "p.6-7, p.10"),
     Rule("recollection_irreversible_damage", "re-collection with consent after irreversible damage; new data "
          "replaces, previous archived", RULES_406, "p.8-9"),
     Rule("destruction_same_day", "destruction on application of the person, legal representative or custodian, "
@@ -48,6 +51,10 @@ RULES: dict[str, Rule] = {r.id: r for r in [
          LAW_DACTYLO, "Art.9; Rules 395 p.25"),
     Rule("blocking_by_authorised_body", "the authorised state body blocks, and removes blocking after "
          "verification and elimination of the violation", LAW_DACTYLO, "Art.9 p.2"),
+    Rule("blocking_stops_processing", "blocking temporarily stops collecting, changing, using, transferring, "
+         "depersonalizing and destroying the information", LAW_DACTYLO, "Art.1 7); Art.9 p.2"),
+    Rule("replacement_on_document", "re-registration when an identity document is restored or replaced",
+         LAW_DACTYLO, "Art.10 p.1; Rules 406 p.9"),
     Rule("consent_withdrawal", "the subject or legal representative gives or withdraws consent in writing",
          RULES_395, "p.6"),
     Rule("purpose_limitation", "use only for the stated purposes", RULES_395, "p.17-21"),

@@ -5,14 +5,12 @@ from pathlib import Path
 
 import pytest
 
-import os
-
 from papilla.shared.crypto.keys import FileKeyProvider
 from papilla.shared.crypto.pkcs11_keys import Pkcs11KeyProvider
 
 from papilla.shared.store.sqlite import SQLiteStore
 
-from .softhsm import fresh_config, make_token
+from .softhsm import fresh_config
 
 
 @pytest.fixture
@@ -35,14 +33,6 @@ def key_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def keys(key_dir: Path) -> FileKeyProvider:
     return FileKeyProvider(key_dir)
-
-
-@pytest.fixture(scope="session")
-def softhsm_env(tmp_path_factory) -> dict[str, str]:
-    """A SoftHSM2 token for this test session; SOFTHSM2_CONF is set for this process and its children."""
-    env = make_token(tmp_path_factory.mktemp("softhsm"))
-    os.environ["SOFTHSM2_CONF"] = env["SOFTHSM2_CONF"]
-    return env
 
 
 @pytest.fixture

@@ -143,7 +143,7 @@ def test_requests_keep_being_answered_during_rotation(softhsm_env, hsm_config, t
     keys.initialise()
     blobs = seed(EnvelopeCipher(store, keys), [f"subj-{i:04d}" for i in range(400)])
     dump_blobs(blobs, tmp_path / "blobs.json")
-    env = {**hsm_env(softhsm_env, hsm_config, tmp_path), "PAPILLA_STORE_URI": f"sqlite:///{db_path}"}
+    env = {**hsm_env(softhsm_env, hsm_config, tmp_path), "PAPILLA_KEY_VAULT_URI": f"sqlite:///{db_path}"}
     stop = tmp_path / "stop"
     rotate = start(["rotate-when-told"], env)
     traffic = []
@@ -177,7 +177,7 @@ def test_command_reports_status_and_refusals_in_one_sentence(monkeypatch, tmp_pa
     settings = Settings.from_env()
     keys = open_key_provider(settings)
     keys.initialise()
-    store = open_store(settings.store_uri)
+    store = open_store(settings.key_vault_uri)
     blobs = seed(EnvelopeCipher(store, keys), ["x1", "x2", "x3"])
     assert centre_main(["rotate-kek", "--quiet"]) == 0
     assert "now wrapped under kek-2 (3 re-wrapped" in capsys.readouterr().out

@@ -2,7 +2,7 @@
 calibrated points and stalled every enrollment from the 12th to the ~100th).
 
 Domain-level, no broker: each enrollment goes through intake → deduplicate → settle. Extraction is not
-what is tested here, so `template_from_image` is replaced by templates of random minutiae (independent
+what is tested here, so `finger_records` is replaced by templates of random minutiae (independent
 fingers: impostors to each other) keyed by the image bytes; duplicates are planted as rigidly moved,
 jittered copies of an earlier person's minutiae under another IIN.
 """
@@ -77,7 +77,8 @@ def sealed(centre, index: int, copy_of: int) -> bytes:
 
 
 def test_150_enrollments_in_sequence_each_reach_a_decision(centre, monkeypatch):
-    monkeypatch.setattr(intake, "template_from_image", fake_template_from_image)
+    monkeypatch.setattr(intake, "finger_records", lambda fingers, **_: [
+        fake_template_from_image(f.position, f.image, f.dpi) for f in fingers if f.image is not None])
     gallery = Gallery(centre)
     outcomes = {}
     for index in range(PEOPLE):

@@ -72,3 +72,6 @@ def test_distinctness_bench_counts_every_distinct_finger_pair(fvc_dir):
     assert res["fingers"] == 10 and res["impostor_pairs"] == 45
     row = res["at_thresholds"]["1e-04"]
     assert row["observed_fmr"] == row["impostors_above"] / 45 and row["observed_fmr"] <= row["upper_95"] <= 1
+    top = res["top"]   # the highest pairs, named, with their minutiae counts
+    assert top[0]["score"] == res["max"] and [t["score"] for t in top] == sorted((t["score"] for t in top), reverse=True)
+    assert all(a != b and a.startswith("DB1_B/") for a, b in (t["pair"] for t in top))

@@ -50,11 +50,11 @@ def test_each_role_may_do_only_what_the_table_allows(desk, action, role):
     sealed = command(desk, action, desk.principals[role], rid=rid)
     permission = PERMISSIONS[action]
     if role in permission.roles:
-        assert intake.accept_request(desk, sealed) == (rid, "lifecycle")
+        assert intake.accept_command(desk, sealed) == rid
         assert desk.store.get("jobs", rid)["principal_id"] == desk.principals[role].party_id
         return
     with pytest.raises(Refusal) as refused:
-        intake.accept_request(desk, sealed)
+        intake.accept_command(desk, sealed)
     assert refused.value.code == "role_not_permitted"
     assert refused.value.rule == (rule(permission.rule_id).citation if permission.rule_id else None)
     assert (refused.value.request_id, refused.value.reply_to, refused.value.kind) == (rid, SERVICE, "lifecycle")
@@ -63,13 +63,13 @@ def test_each_role_may_do_only_what_the_table_allows(desk, action, role):
 
 def test_blocking_cites_the_law_that_names_the_authorised_body(desk):
     with pytest.raises(Refusal) as refused:
-        intake.accept_request(desk, command(desk, "unblock", desk.principals["operator"], rid="req-unblock-op"))
+        intake.accept_command(desk, command(desk, "unblock", desk.principals["operator"], rid="req-unblock-op"))
     assert "Art.9 p.2" in refused.value.rule
 
 
 def test_destruction_needs_the_persons_application(desk):
     with pytest.raises(Refusal) as refused:
-        intake.accept_request(desk, command(desk, "destroy", desk.principals["operator"], rid="req-destroy-none",
+        intake.accept_command(desk, command(desk, "destroy", desk.principals["operator"], rid="req-destroy-none",
                                             on_application_of=None))
     assert refused.value.code == "no_application" and "p.11" in refused.value.rule
 
@@ -78,12 +78,12 @@ def test_a_signature_by_someone_else_or_an_unknown_principal_is_refused(desk):
     forged = command(desk, "block", desk.principals["authorised_body"], rid="req-forged",
                      signed_by=desk.principals["operator"])
     with pytest.raises(Refusal) as refused:
-        intake.accept_request(desk, forged)
+        intake.accept_command(desk, forged)
     assert refused.value.code == "bad_principal_signature"
     stranger = ensure_sender(desk, desk.settings, "pr-stranger", "principal", role="authorised_body")
     desk.senders.revoke("pr-stranger", "left the body")
     with pytest.raises(Refusal) as refused:
-        intake.accept_request(desk, command(desk, "block", stranger, rid="req-revoked-principal"))
+        intake.accept_command(desk, command(desk, "block", stranger, rid="req-revoked-principal"))
     assert refused.value.code == "principal_revoked"
 
 

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -186,3 +187,25 @@ def test_the_readme_client_snippet_runs_as_written(world, tmp_path, capsys, monk
         code = code.replace(placeholder, value)
     exec(compile(code, "README.md", "exec"), {})
     assert capsys.readouterr().out.strip() == "MATCH"
+
+
+def test_a_forged_message_on_an_internal_queue_is_refused_not_obeyed(world):
+    """RabbitMQ lets any publisher reach any queue through the default exchange (tests/ops): a station-side
+    broker with no centre key puts a settle message on papilla.lifecycle; the lifecycle worker refuses it."""
+    from papilla.shared.broker import rabbitmq_broker, send
+    from papilla.shared.routing import SETTLE
+    from papilla.shared.store import open_store
+
+    settings = dataclasses.replace(Settings.from_env(), broker_url=world["url"])
+    station_side = rabbitmq_broker(settings)
+    forged = send(station_side, SETTLE, "st-shymkent-03-forged-0001", [], None)
+    station_side.close()
+    store = open_store(f"sqlite:///{world['homes']['centre'] / 'papilla.sqlite3'}")
+    try:
+        deadline = time.monotonic() + 120
+        while store.get("dead_letters", forged.message_id) is None:
+            assert time.monotonic() < deadline, "the forged message was neither refused nor recorded"
+            time.sleep(0.2)
+        assert store.get("dead_letters", forged.message_id)["reason"] == "forged_internal_message"
+    finally:
+        store.close()

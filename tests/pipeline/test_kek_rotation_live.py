@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import threading
+from contextlib import ExitStack, closing
 from datetime import date
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from papilla.shared.crypto.providers import open_key_provider
 from papilla.shared.crypto.rotation import kek_usage
 from papilla.shared.results import MemoryResultSink
 
-from ..crypto.softhsm import make_token
+from ..crypto.softhsm import fresh_config
 from .harness import FvcScanner, Vhost, free_port, rabbit_reachable, start_worker, statuses
 
 pytestmark = pytest.mark.broker
@@ -48,46 +49,43 @@ def scanner(db, fingers, impression):
 
 
 @pytest.fixture(scope="module")
-def hsm_cluster(tmp_path_factory, fvc_dir):
+def hsm_cluster(tmp_path_factory, fvc_dir, softhsm_env):
     if not rabbit_reachable():
         pytest.fail("RabbitMQ is not reachable on 127.0.0.1:5672 (CI starts it; run `rabbitmq-server -detached`)")
-    token_env = make_token(tmp_path_factory.mktemp("softhsm"))
+    # the session's token (one per process: the PKCS#11 library reads SOFTHSM2_CONF once), own labels
+    token_env = {**softhsm_env, "PAPILLA_PKCS11_LABEL_PREFIX": fresh_config(softhsm_env).label_prefix}
     home = tmp_path_factory.mktemp("papilla-home")
     logs = tmp_path_factory.mktemp("worker-logs")
-    with Vhost() as url:
+    with Vhost() as url, ExitStack() as cleanup:
         env = {**os.environ, **token_env, "PAPILLA_HOME": str(home), "PAPILLA_BROKER_URL": url,
                "PAPILLA_METRICS_PORT": str(free_port()), "PAPILLA_MIN_BACKOFF_MS": "200",
                "PYTHONPATH": str(REPO)}
         old_env = dict(os.environ)
+        cleanup.callback(lambda: (os.environ.clear(), os.environ.update(old_env)))
         os.environ.update(env)
         settings = Settings.from_env()
         assert open_key_provider(settings, create=False).initialise()  # the HSM part of `papilla centre init`
         centre_public, _ = init_centre(settings)
         export_centre_public(settings, home / "centre-public.json")
         centre = Centre.open(settings, publisher=MemoryResultSink())
+        cleanup.callback(centre.close)
         station_keys = ensure_sender(centre, settings, STATION, "station")
         ensure_sender(centre, settings, SERVICE, "service")
         operator = ensure_sender(centre, settings, "op-hsm-07", "principal", role="operator")
-        workers = [start_worker(role, env, logs) for role in ("extract", "match", "lifecycle")]
-        broker = rabbitmq_broker(settings)
-        station_results = RabbitResultWaiter(url, STATION, ResultOpener(station_keys, centre_public))
+        workers = []
+        for role in ("extract", "match", "lifecycle"):
+            workers.append(start_worker(role, env, logs))
+            cleanup.callback(workers[-1].stop)  # callbacks run last-in first-out: workers stop first, always
+        broker = cleanup.enter_context(closing(rabbitmq_broker(settings)))
+        station_results = cleanup.enter_context(closing(
+            RabbitResultWaiter(url, STATION, ResultOpener(station_keys, centre_public))))
         station = Station(station_id=STATION, signing_key=station_keys.signing, centre_public=centre_public.box,
                           outbox=Outbox(settings.spool_dir, broker), gate=QualityGate(min_quality=0, max_attempts=1))
-        client = PapillaClient.connect(broker_url=url, service_id=SERVICE, key_dir=settings.station_key_dir,
-                                       centre_public_file=home / "centre-public.json")
-        try:
-            yield dict(settings=settings, centre=centre, station=station, station_results=station_results,
-                       operator=operator,
-                       client=client, env=env, workers=workers, db=fvc_dir / "DB1_B")
-        finally:
-            client.close()
-            station_results.close()
-            broker.close()
-            for w in workers:
-                w.stop()
-            centre.close()
-            os.environ.clear()
-            os.environ.update(old_env)
+        client = cleanup.enter_context(closing(PapillaClient.connect(
+            broker_url=url, service_id=SERVICE, key_dir=settings.station_key_dir,
+            centre_public_file=home / "centre-public.json")))
+        yield dict(settings=settings, centre=centre, station=station, station_results=station_results,
+                   operator=operator, client=client, env=env, workers=workers, db=fvc_dir / "DB1_B")
 
 
 def enroll(cluster, name, person, impression=1):
@@ -111,12 +109,12 @@ def test_requests_are_answered_while_the_kek_rotates(hsm_cluster):
     for i in range(POPULATION):
         centre.cipher.encrypt(f"pop-{i:05d}", "subjects", f"pop-{i:05d}", "iin", b"000000000000")
     rotation = subprocess.Popen([sys.executable, "-m", "tests.crypto.rotation_procs", "pause-after",
-                                 str(POPULATION // 2), str(cluster["settings"].home / "papilla.sqlite3")],
+                                 str(POPULATION // 2), str(cluster["settings"].home / "keyvault.sqlite3")],
                                 cwd=REPO, env=cluster["env"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
     try:
         assert rotation.stdout.readline().strip() == "paused", rotation.stderr.read()[-3000:]
-        half = kek_usage(centre.store)
+        half = kek_usage(centre.vault)
         assert half.get("kek-1") and half.get("kek-2")  # data keys under both KEKs, kek-2 current
         answered = [verify(cluster, AIGERIM, 2), verify(cluster, AIGERIM, 3)]
         answered.append(enroll(cluster, "Bolat Test", BOLAT))
@@ -135,7 +133,7 @@ def test_requests_are_answered_while_the_kek_rotates(hsm_cluster):
     answered += in_flight + [verify(cluster, BOLAT, 2)]
     assert [r.status for r in answered] == ["MATCH", "MATCH", "ACTIVE", "MATCH", "MATCH", "MATCH"], answered
     assert centre.store.count("dead_letters", {}) == 0
-    assert set(kek_usage(centre.store)) == {"kek-2"}
+    assert set(kek_usage(centre.vault)) == {"kek-2"}
     for worker in cluster["workers"]:
         log = worker.log_path.read_text()
         for symptom in ("WrappedKeyError", "IntegrityError", "decryption_failed", "UnknownKeyId", "KeyProviderError"):

@@ -11,6 +11,7 @@ Pure stages (each with a parameters dataclass in `params`):
   minutiae     -> crossing number + ridge tracing   minutiae.detect / minutiae.trace_all
   filtering    -> false-minutia removal             filtering.filter_minutiae
   quality      -> minutia and finger quality        quality.local_quality / finger_quality
+  usability    -> usable finger? (centre check)      usability.assess / check_set
 
 `extract()` returns a `FingerTemplate`; `extract_with_intermediates()` also
 returns every intermediate so it can be dumped and drawn (`papilla inspect`).
@@ -19,11 +20,12 @@ from __future__ import annotations
 
 from .params import (BinarizationParams, EnhancementParams, ExtractionParams, FilterParams,
                      FrequencyParams, MinutiaeParams, OrientationParams, QualityParams,
-                     ResolutionParams, SegmentationParams)
+                     ResolutionParams, SegmentationParams, UsabilityParams)
 from .pipeline import Intermediates, extract, extract_with_intermediates, warm_up
 
 __all__ = [
     "extract", "extract_with_intermediates", "warm_up", "Intermediates", "ExtractionParams",
     "ResolutionParams", "SegmentationParams", "OrientationParams", "FrequencyParams",
     "EnhancementParams", "BinarizationParams", "MinutiaeParams", "FilterParams", "QualityParams",
+    "UsabilityParams",
 ]

@@ -93,21 +93,38 @@ def _fill_invalid(per: np.ndarray, default: float) -> np.ndarray:
     return per[idx[0], idx[1]]
 
 
-def ridge_period(img: np.ndarray, theta: np.ndarray, mask: np.ndarray,
-                 params: FrequencyParams = FrequencyParams()) -> np.ndarray:
-    """Per-pixel ridge period in px (float32); frequency = 1 / period."""
-    h, w = img.shape
+def block_periods(img: np.ndarray, theta: np.ndarray, mask: np.ndarray,
+                  params: FrequencyParams = FrequencyParams()) -> np.ndarray:
+    """Ridge period per `params.block` cell (float32), 0 where no plausible estimate.
+
+    Cells outside the mask, without two clear ridges in the signature, with a
+    period out of [min_period, max_period] or far (> 45 %) from the median of
+    the valid cells are 0.  The fraction of foreground cells with an estimate
+    tells whether the image has a ridge frequency at all (`usability`).
+    """
     f = np.ascontiguousarray(img, dtype=np.float32)
     per = _block_periods(f, np.ascontiguousarray(theta, dtype=np.float32), np.ascontiguousarray(mask),
                          params.block, params.window_length, params.window_width,
                          params.min_period, params.max_period)
-    # reject outliers against the block median
     valid = per > 0
     if valid.sum() >= 4:
         med = float(np.median(per[valid]))
         per[valid & (np.abs(per - med) > 0.45 * med)] = 0
-    per = _fill_invalid(per, params.default_period)
+    return per
+
+
+def period_field(blocks: np.ndarray, shape: tuple[int, int],
+                 params: FrequencyParams = FrequencyParams()) -> np.ndarray:
+    """Per-pixel ridge period from the block estimates: gaps filled, smoothed, clipped."""
+    h, w = shape
+    per = _fill_invalid(blocks.copy(), params.default_period)
     if params.smooth_sigma > 0:
         per = ndi.gaussian_filter(per, params.smooth_sigma, mode="nearest")
     out = upsample(np.ascontiguousarray(per, dtype=np.float32), params.block, h, w)
     return np.clip(out, params.min_period, params.max_period)
+
+
+def ridge_period(img: np.ndarray, theta: np.ndarray, mask: np.ndarray,
+                 params: FrequencyParams = FrequencyParams()) -> np.ndarray:
+    """Per-pixel ridge period in px (float32); frequency = 1 / period."""
+    return period_field(block_periods(img, theta, mask, params), img.shape, params)

@@ -114,3 +114,27 @@ class ExtractionParams:
     minutiae: MinutiaeParams = field(default_factory=MinutiaeParams)
     filtering: FilterParams = field(default_factory=FilterParams)
     quality: QualityParams = field(default_factory=QualityParams)
+
+
+@dataclass(frozen=True)
+class UsabilityParams:
+    """Centre-side usable-finger check (stage `usability`), measured in docs/usable-fingers.md.
+
+    Areas are pixels at 500 dpi. On FVC2002 DB1-4_B (320 impressions) the
+    smallest foreground is ~30,000 px, the fewest coherent pixels ~24,000, the
+    lowest coherent fraction 0.46, the lowest valid-period fraction 0.76 and
+    the fewest minutiae 10; every
+    default sits below those with a margin, and above what blank, flat, noise,
+    tiny and cropped images give.
+    """
+    min_foreground_px: int = 20000     # foreground (segmentation mask) area; a 120x120 crop has ~12,000
+    coherence_floor: float = 0.3       # a foreground pixel shows ridge flow at or above this coherence
+    min_coherent_px: int = 15000       # ... and at least this many do (white/gaussian noise: < 4,000)
+    min_coherent_fraction: float = 0.35   # ... making up this fraction of the foreground (FVC min 0.46;
+                                          # noise, whose "foreground" is the whole image: 0.02-0.31)
+    min_period_valid: float = 0.6      # fraction of foreground frequency blocks with a valid ridge period
+                                       # (FVC min 0.76; blob noise coarser than ridges: 0.49 and less)
+    min_minutiae: int = 8              # per finger, after false-minutia removal (FVC min 10; 6-minutia
+                                       # synthetic impressions score high against everyone)
+    min_total_minutiae: int = 8        # per enrollment / per probe request, summed over usable fingers: one
+                                       # usable finger must suffice (Rules 406 p.10 collects any printable finger)

@@ -11,7 +11,7 @@ from papilla.shared.template import MINUTIA_DTYPE, FingerTemplate, empty_minutia
 from .enhancement import enhance
 from .filtering import filter_minutiae
 from .filters import border_distance
-from .frequency import ridge_period
+from .frequency import block_periods, period_field
 from .minutiae import detect, directions, trace_all
 from .orientation import orientation_field_full
 from .params import ExtractionParams
@@ -30,6 +30,7 @@ class Intermediates:
 
     orientation: ridge direction in radians [0, pi), image coordinates (y down).
     period: ridge period in px; `frequency` is its inverse (0 outside the mask).
+    period_blocks: the period per frequency block before filling (0 = no valid estimate).
     enhanced: contextual-filter output, positive on ridges.
     raw_minutiae / minutiae: MINUTIA_DTYPE before / after false-minutia removal.
     """
@@ -42,6 +43,7 @@ class Intermediates:
     binary: np.ndarray
     skeleton: np.ndarray
     quality_map: np.ndarray
+    period_blocks: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     raw_minutiae: np.ndarray = field(default_factory=empty_minutiae)
     minutiae: np.ndarray = field(default_factory=empty_minutiae)
     quality: int = 0
@@ -95,7 +97,8 @@ def extract_with_intermediates(pixels: np.ndarray, dpi: int = 500,
     mask = segment(img, p.segmentation, coherence=coh)
     if mask.sum() < 64 * 64 / 4:
         return _empty(img, mask)
-    period = ridge_period(img, theta, mask, p.frequency)
+    period_blocks = block_periods(img, theta, mask, p.frequency)
+    period = period_field(period_blocks, img.shape, p.frequency)
     enh = enhance(img, theta, period, mask, p.enhancement, p.frequency.min_period, p.frequency.max_period,
                   (cos_t, sin_t))
     binary = binarize(enh, mask, p.binarization)
@@ -128,7 +131,7 @@ def extract_with_intermediates(pixels: np.ndarray, dpi: int = 500,
     fq = finger_quality(img, mask, coh, qmap, len(minutiae), p.quality)
     inter = Intermediates(image=img, mask=mask, orientation=theta, coherence=coh, period=period,
                           enhanced=enh, binary=binary, skeleton=skel, quality_map=qmap,
-                          raw_minutiae=raw, minutiae=minutiae, quality=fq)
+                          period_blocks=period_blocks, raw_minutiae=raw, minutiae=minutiae, quality=fq)
     return FingerTemplate(width=w, height=h, minutiae=minutiae, quality=fq, dpi=500), inter
 
 

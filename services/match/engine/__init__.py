@@ -29,7 +29,7 @@ from papilla.shared.template import FingerTemplate
 
 from . import mcc
 
-ENGINE_VERSION = "mcc8b-lssr-4"
+ENGINE_VERSION = "mcc8b-lssr-5"   # 5: scores shrink below N_FULL cylinders (few-minutiae templates)
 
 _MAGIC = b"PMCC"
 

@@ -1,0 +1,40 @@
+"""Few-minutiae templates (issue 8 defect 5): a pair scores in proportion below N_FULL valid cylinders.
+
+With a handful of minutiae MCC's n_P falls to 4 and a few lucky local matches scored like a genuine match;
+the score now caps at n / N_FULL for the smaller template's n valid cylinders (figures: docs/usable-fingers.md).
+"""
+from __future__ import annotations
+
+import pytest
+
+from papilla.bench.contacts import central
+from papilla.services.extract.engine import extract
+from papilla.services.match import engine
+from papilla.services.match.engine import mcc
+from papilla.shared.formats.images import load_image
+from papilla.shared.template import FingerTemplate
+
+
+@pytest.fixture(scope="module")
+def template(fvc_dir) -> FingerTemplate:
+    t = extract(load_image(fvc_dir / "DB1_B" / "101_1.tif").pixels, 500)
+    assert len(t.minutiae) > mcc.N_FULL
+    return t
+
+
+def cut(t: FingerTemplate, k: int) -> engine.PreparedTemplate:
+    return engine.prepare(FingerTemplate(t.width, t.height, central(t.minutiae, k), t.quality, t.dpi))
+
+
+def test_a_small_template_cannot_score_above_its_share_even_against_itself(template):
+    for k in (6, 8, 12, 16):
+        small = cut(template, k)
+        assert 0 < len(small) <= k
+        assert engine.compare(small, small) <= len(small) / mcc.N_FULL + 1e-6
+        assert engine.compare(small, engine.prepare(template)) <= len(small) / mcc.N_FULL + 1e-6
+
+
+def test_templates_with_enough_cylinders_are_not_shrunk(template):
+    full = engine.prepare(template)
+    assert len(full) >= mcc.N_FULL
+    assert engine.compare(full, full) == pytest.approx(1.0, abs=1e-3)

@@ -1,0 +1,231 @@
+"""A real Prometheus (Debian's package) scrapes running workers with the project's scrape config and rules.
+
+Workers run as processes on a throwaway vhost; the test enrolls FVC fingers
+through a station, verifies one person and sends a malformed packet, then asks
+Prometheus' HTTP API what it saw: every job up, outcomes as they happened,
+each family only on its owner's job, and quantiles of the end-to-end latency.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from datetime import date
+from pathlib import Path
+
+import pytest
+import yaml
+
+from papilla.client import PapillaClient, RabbitResultWaiter, ResultOpener
+from papilla.identity import ensure_sender
+from papilla.services.capture.outbox import Outbox
+from papilla.services.capture.station import QualityGate, Station
+from papilla.shared.broker import rabbitmq_broker, send
+from papilla.shared.centre import Centre
+from papilla.shared.config import Settings
+from papilla.shared.crypto.iin import make_test_iin
+from papilla.shared.metrics import LATENCY_BUCKETS
+from papilla.shared.parties import export_centre_public, init_centre
+from papilla.shared.results import MemoryResultSink
+from papilla.shared.routing import ENROLL, ROLE_METRICS_OFFSET
+from tests.pipeline.harness import FvcScanner, Vhost, free_port, rabbit_reachable, start_worker, statuses
+
+pytestmark = pytest.mark.broker
+INFRA = Path(__file__).resolve().parents[2] / "infra" / "prometheus"
+ROLES = ("extract", "match", "lifecycle")
+PEOPLE = [(make_test_iin(date(1984, 5, 17), False, 41), {1: "101", 2: "102"}),
+          (make_test_iin(date(1979, 11, 2), True, 77), {1: "103", 2: "104"})]
+
+
+def prometheus_config(base_port: int, rules: Path) -> dict:
+    """The shipped prometheus.yml, pointed at this test's workers and scraped every second."""
+    config = yaml.safe_load((INFRA / "prometheus.yml").read_text())
+    config["global"].update(scrape_interval="1s", evaluation_interval="1s")
+    config["rule_files"] = [str(rules)]
+    jobs = []
+    for job in config["scrape_configs"]:
+        role = job["job_name"].removeprefix("papilla-")
+        if role in ROLES:
+            job.pop("file_sd_configs", None)
+            job["static_configs"] = [{"targets": [f"127.0.0.1:{base_port + ROLE_METRICS_OFFSET[role]}"]}]
+            jobs.append(job)
+    assert {j["job_name"] for j in jobs} == {f"papilla-{r}" for r in ROLES}
+    config["scrape_configs"] = jobs  # RabbitMQ's exporter and stations are covered by their own tests
+    return config
+
+
+class Prometheus:
+    def __init__(self, workdir: Path, config: dict):
+        exe = shutil.which("prometheus")
+        if exe is None:
+            pytest.fail("prometheus not found: install Debian's `prometheus` package (./run.sh test does)")
+        self.port = free_port()
+        (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
+        self.log = open(workdir / "prometheus.log", "wb")
+        self.proc = subprocess.Popen(
+            [exe, f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'tsdb'}",
+             f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        self.url = f"http://127.0.0.1:{self.port}"
+        wait_for(self._ready, 60, "prometheus ready")
+
+    def _ready(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"prometheus exited: {Path(self.log.name).read_text()[-2000:]}")
+        try:
+            return urllib.request.urlopen(f"{self.url}/-/ready", timeout=2).status == 200
+        except OSError:
+            return False
+
+    def api(self, path: str, **params) -> dict:
+        url = f"{self.url}/api/v1/{path}?{urllib.parse.urlencode(params)}"
+        body = json.load(urllib.request.urlopen(url, timeout=10))
+        assert body["status"] == "success", body
+        return body["data"]
+
+    def query(self, expr: str) -> list[dict]:
+        return self.api("query", query=expr)["result"]
+
+    def scalar(self, expr: str) -> float | None:
+        result = self.query(expr)
+        return float(result[0]["value"][1]) if result else None
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def wait_for(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def observed(tmp_path_factory, fvc_dir):
+    if not rabbit_reachable():
+        pytest.fail("RabbitMQ is not reachable on 127.0.0.1:5672")
+    home, logs = tmp_path_factory.mktemp("ops-home"), tmp_path_factory.mktemp("ops-logs")
+    port = free_port()
+    old_env = dict(os.environ)
+    with Vhost() as url:
+        env = {**os.environ, "PAPILLA_HOME": str(home), "PAPILLA_BROKER_URL": url, "PAPILLA_METRICS_PORT": str(port),
+               "PAPILLA_MIN_BACKOFF_MS": "200", "PAPILLA_LOG_LEVEL": "INFO"}
+        os.environ.update(env)
+        settings = Settings.from_env()
+        centre_public, _ = init_centre(settings)
+        export_centre_public(settings, home / "centre-public.json")
+        centre = Centre.open(settings, publisher=MemoryResultSink())
+        station_keys = ensure_sender(centre, settings, "st-ops-01", "station")
+        ensure_sender(centre, settings, "svc-ops", "service")
+        operator = ensure_sender(centre, settings, "op-ops-01", "principal", role="operator")
+        workers = [start_worker(role, env, logs) for role in ROLES]
+        prom = Prometheus(tmp_path_factory.mktemp("prometheus"), prometheus_config(port, INFRA / "papilla-rules.yml"))
+        broker = rabbitmq_broker(settings)
+        waiter = RabbitResultWaiter(url, "st-ops-01", ResultOpener(station_keys, centre_public))
+        client = PapillaClient.connect(broker_url=url, service_id="svc-ops", key_dir=settings.station_key_dir,
+                                       centre_public_file=home / "centre-public.json")
+        station = Station(station_id="st-ops-01", signing_key=station_keys.signing, centre_public=centre_public.box,
+                          outbox=Outbox(settings.spool_dir, broker), gate=QualityGate(min_quality=0, max_attempts=1))
+        try:
+            walls = []
+            for iin, fingers in PEOPLE:
+                started = time.monotonic()
+                report = station.enroll(iin=iin, full_name="Ops Test", operator=operator, consent_ref="form-1",
+                                        scanner=FvcScanner(fvc_dir / "DB1_B", {p: f"{f}_1" for p, f in fingers.items()}),
+                                        finger_status=statuses(set(fingers)), today=date(2026, 11, 22))
+                assert waiter.wait(report.packet_id, 180).status == "ACTIVE"
+                walls.append(time.monotonic() - started)
+            iin, fingers = PEOPLE[0]
+            rid = client.verify(iin, FvcScanner(fvc_dir / "DB1_B", {p: f"{f}_2" for p, f in fingers.items()}).images())
+            assert client.wait(rid, 120).status == "MATCH"
+            send(broker, ENROLL, "not base64 at all!")
+            wait_for(lambda: centre.store.count("dead_letters", {"reason": "malformed_message"}) == 1, 60, "the refusal")
+            yield dict(prom=prom, walls=walls, workers=workers)
+        finally:
+            client.close()
+            waiter.close()
+            broker.close()
+            for w in workers:
+                w.stop()
+            prom.stop()
+            centre.close()
+            os.environ.clear()
+            os.environ.update(old_env)
+
+
+def test_prometheus_scrapes_every_worker_kind_with_the_shipped_config(observed):
+    prom = observed["prom"]
+    ups = wait_for(lambda: (r := prom.query("up == 1")) and len(r) == 3 and r, 30, "3 targets up")
+    assert {u["metric"]["job"] for u in ups} == {"papilla-extract", "papilla-match", "papilla-lifecycle"}
+    rules = prom.api("rules")["groups"]
+    assert sum(1 for g in rules for r in g["rules"] if r["type"] == "alerting") >= 12
+    assert not [r for g in rules for r in g["rules"] if r.get("health") == "err"]
+
+
+def test_outcomes_and_results_are_counted_as_they_happened(observed):
+    prom = observed["prom"]
+    expr = 'sum(papilla_messages_total{job="papilla-extract", queue="papilla.enroll", outcome="%s"})'
+    wait_for(lambda: prom.scalar(expr % "refused") == 1, 30, "the refused packet scraped")
+    assert prom.scalar(expr % "ok") == len(PEOPLE)
+    assert prom.scalar(expr % "dead_lettered") == 0   # present from start, so rate() sees the first one
+    assert prom.scalar('sum(papilla_refusals_total{reason="malformed_message", queue="papilla.enroll"})') == 1
+    assert prom.scalar('sum(papilla_dead_letters_total)') == 0   # a refusal is not a failure
+    wait_for(lambda: prom.scalar('sum(papilla_results_total{kind="enrollment", status="ACTIVE"})') == len(PEOPLE),
+             30, "results scraped")
+    # scrapes of one job may trail another's by an interval: wait for each, never sleep
+    wait_for(lambda: prom.scalar('sum(papilla_results_total{kind="verify", status="MATCH"})') == 1, 30, "verify")
+    wait_for(lambda: prom.scalar('papilla_gallery_log_head_seq{job="papilla-match"}') == len(PEOPLE), 30, "head")
+    assert prom.scalar('papilla_pending_review_enrollments{job="papilla-lifecycle"}') == 0
+    assert prom.scalar('papilla_dead_letters_unresolved{job="papilla-lifecycle"}') == 1   # the refusal's record
+    assert prom.scalar('sum(papilla_messages_in_progress)') == 0
+
+
+def test_each_family_comes_only_from_its_owner_with_process_and_build_info(observed):
+    prom = observed["prom"]
+    wait_for(lambda: prom.query("papilla_finger_quality_count"), 30, "finger quality scraped")
+    owners = {
+        "papilla_finger_quality_count": {"papilla-extract"},
+        "papilla_finger_minutiae_count": {"papilla-extract"},
+        "papilla_extract_seconds_count": {"papilla-extract"},
+        "papilla_gallery_log_head_seq": {"papilla-match"},
+        "papilla_audit_chain_length": {"papilla-lifecycle"},
+    }
+    for name, jobs in owners.items():
+        assert {r["metric"]["job"] for r in prom.query(name)} == jobs, name
+    assert prom.scalar('papilla_finger_quality_count{job="papilla-extract"}') == 2 * len(PEOPLE) + 2
+    for role in ROLES:
+        assert prom.scalar(f'process_resident_memory_bytes{{job="papilla-{role}"}}') > 10e6
+        assert prom.query(f'papilla_build_info{{job="papilla-{role}", role="{role}"}}')
+    names = prom.api("label/__name__/values")
+    assert not [n for n in names if "millisecond" in n or n.startswith("dramatiq_")]
+
+
+def test_histogram_quantile_of_end_to_end_latency_is_bounded_by_what_the_station_waited(observed):
+    prom = observed["prom"]
+    walls = observed["walls"]
+    q = 'histogram_quantile(%s, sum by (le) (papilla_request_duration_seconds_bucket{kind="enrollment"}))'
+    p50 = wait_for(lambda: prom.scalar(q % 0.5), 30, "latency histogram")
+    p99 = prom.scalar(q % 0.99)
+    assert 0 < p50 <= p99
+    # The centre's latency is within what the station measured around it; quantiles resolve to a bucket.
+    bucket_above = min(b for b in LATENCY_BUCKETS if b >= max(walls))
+    assert p99 <= bucket_above, (p99, walls)
+    assert prom.scalar('sum(papilla_request_duration_seconds_count{kind="enrollment"})') == len(PEOPLE)
+    handling = prom.scalar('histogram_quantile(0.9, sum by (le) (papilla_message_duration_seconds_bucket'
+                           '{job="papilla-extract", queue="papilla.enroll"}))')
+    assert handling is not None and not math.isnan(handling) and handling > 0
