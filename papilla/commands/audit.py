@@ -8,9 +8,12 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
 from pathlib import Path
 
+from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 from tqdm import tqdm
 
 from papilla.shared import audit_checkpoints
@@ -20,6 +23,7 @@ from papilla.shared.audit_verify import Report, verify
 from papilla.shared.config import ConfigError, Settings
 from papilla.shared.crypto.errors import KeyProviderError
 from papilla.shared.crypto.providers import open_key_provider
+from papilla.shared.metrics import PLANNED
 from papilla.shared.parties import (CENTRE_SIGN_FILE, PartyError, centre_public_path, load_centre_keys,
                                     load_centre_public_file)
 from papilla.shared.store import open_store
@@ -56,6 +60,16 @@ def _summary(report: Report) -> str:
     return f"{report.entries} entries, {head}, {signed}, {report.checkpoints_outside} checkpoint(s) read outside the store"
 
 
+def write_metrics(path: str, report: Report) -> None:
+    """The gauges the alert rules name, for node_exporter's textfile collector (docs/operations.md)."""
+    registry = CollectorRegistry()
+    for name, value in (("papilla_audit_verify_ok", 1 if report.ok else 0),
+                        ("papilla_audit_verify_timestamp_seconds", time.time())):
+        Gauge(name, PLANNED[name], registry=registry).set(value)
+    write_to_textfile(path, registry)     # atomic: temp file + rename
+    os.chmod(path, 0o644)                 # node_exporter runs as its own user
+
+
 def verify_cmd(args) -> int:
     settings = Settings.from_env()
     trail = _trail(settings, public_key=args.public_key)
@@ -68,6 +82,8 @@ def verify_cmd(args) -> int:
               file=sys.stderr) as bar:
         report = verify(trail, checkpoint_files=files, progress=bar)
     trail.store.close()
+    if args.textfile:
+        write_metrics(args.textfile, report)
     if report.ok:
         print(f"audit trail intact: {_summary(report)}")
         if not report.checkpoints_outside:
@@ -156,6 +172,8 @@ def register(sub) -> None:
     p.add_argument("--checkpoint", action="append", default=[], metavar="FILE",
                    help="a checkpoint file or exported checkpoint to check the trail against (repeatable)")
     p.add_argument("--public-key", metavar="FILE", help="the centre's public key file (default: the centre's own key)")
+    p.add_argument("--textfile", metavar="FILE", help="also write papilla_audit_verify_ok and its timestamp for "
+                                                      "node_exporter's textfile collector")
     p.set_defaults(func=verify_cmd)
     p = cmds.add_parser("show", help="entries without personal data")
     p.add_argument("--subject", help="only this pseudonymous subject id")

@@ -51,6 +51,16 @@ def test_verify_names_the_deleted_entry_and_exits_non_zero(centre, capsys):
     assert "audit trail NOT intact: 1 problem(s)" in out
 
 
+def test_verify_writes_the_gauges_the_alert_rules_read(centre, capsys, tmp_path):
+    textfile = tmp_path / "papilla-audit.prom"
+    assert run(capsys, "verify", "--textfile", str(textfile))[0] == 0
+    assert "papilla_audit_verify_ok 1.0" in textfile.read_text()
+    centre.store.update(COLLECTION, {"_id": 5}, set={"action": "unblocked"})
+    assert run(capsys, "verify", "--textfile", str(textfile))[0] == 1
+    text = textfile.read_text()
+    assert "papilla_audit_verify_ok 0.0" in text and "papilla_audit_verify_timestamp_seconds" in text
+
+
 def test_exported_checkpoint_reveals_a_tail_removed_with_everything_at_the_centre(centre, capsys, tmp_path):
     exported = tmp_path / "auditor" / "checkpoint.json"
     code, out, _ = run(capsys, "checkpoint", "--export", str(exported))
