@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "inspect",
     "bench",
     "synth",
+    "audit",
 ]
 
 

@@ -94,7 +94,7 @@ def receive(centre: Centre, request: AccessRequest, calendar: BusinessCalendar |
         centre.store.insert(ACCESS, doc)
     except DuplicateKeyError:
         return centre.store.get(ACCESS, request.request_id)
-    audit.append(centre.store, "access_request_received", subject_id=doc["subject_id"], actor=request.principal_id,
+    audit.append(centre, "access_request_received", subject_id=doc["subject_id"], actor=request.principal_id,
                  details={"request_id": request.request_id, "due_on": doc["due_on"], "rule": doc["rule"]})
     return doc
 
@@ -163,7 +163,7 @@ def _close(centre: Centre, request: dict, state: str, actor: str, today: date, *
                            set={"state": state, "decided_at": clock.now().isoformat(), "decided_by": actor,
                                 "on_time": on_time, **fields}) != 1:
         raise Refusal(f"access request {request['_id']} was decided meanwhile", code="already_decided")
-    audit.append(centre.store, f"access_request_{state}", subject_id=request["subject_id"], actor=actor,
+    audit.append(centre, f"access_request_{state}", subject_id=request["subject_id"], actor=actor,
                  details={"request_id": request["_id"], "on_time": on_time, "reason": fields.get("reason"),
                           "rule": rule("subject_access_refusal" if state == "refused" else "subject_access").citation})
 

@@ -31,7 +31,7 @@ def block(centre: Centre, job: dict, *, blocked: bool) -> Result:
     centre.store.update(SUBJECTS, {"_id": subject["_id"]}, set={"blocked": blocked})
     for enrollment in centre.store.find(ENROLLMENTS, {"subject_id": subject["_id"], "state": "ACTIVE"}):
         gallery_log.stamp(centre.store, enrollment["_id"], subject["_id"], active=not blocked)
-    audit.append(centre.store, "blocked" if blocked else "unblocked", subject_id=subject["_id"],
+    audit.append(centre, "blocked" if blocked else "unblocked", subject_id=subject["_id"],
                  actor=job["principal_id"], details={"request_id": job["_id"]})
     return _result(job, "BLOCKED" if blocked else "UNBLOCKED", rule_id="blocking")
 
@@ -45,7 +45,7 @@ def destroy(centre: Centre, job: dict, *, reason_code: str, rule_id: str) -> Res
         return _result(job, "NOT_ENROLLED")
     sid = subject["_id"]
     if subject.get("blocked"):
-        audit.append(centre.store, "destruction_deferred", subject_id=sid, actor=job["principal_id"],
+        audit.append(centre, "destruction_deferred", subject_id=sid, actor=job["principal_id"],
                      details={"request_id": job["_id"], "basis": reason_code,
                               "rule": rule("blocking_stops_processing").citation})
         return _result(job, "REFUSED", reason="subject_blocked", rule_id="blocking_stops_processing")
@@ -59,7 +59,7 @@ def destroy(centre: Centre, job: dict, *, reason_code: str, rule_id: str) -> Res
     centre.store.delete(ENROLLMENTS, {"subject_id": sid})
     centre.store.delete(SUBJECTS, {"_id": sid})
     centre.store.release_deleted()
-    audit.append(centre.store, "destroyed", subject_id=sid, actor=job["principal_id"],
+    audit.append(centre, "destroyed", subject_id=sid, actor=job["principal_id"],
                  details={"request_id": job["_id"], "basis": reason_code,
                           "on_application_of": job.get("on_application_of")})
     return _result(job, "DESTROYED", rule_id=rule_id)
@@ -82,7 +82,7 @@ def adjudicate(centre: Centre, job: dict) -> Result:
         centre.store.update(ENROLLMENTS, {"_id": enrollment["_id"], "state": "PENDING_REVIEW"},
                             set={"state": "REJECTED"})
         state = "REJECTED"
-    audit.append(centre.store, "adjudicated", subject_id=enrollment["subject_id"], actor=job["principal_id"],
+    audit.append(centre, "adjudicated", subject_id=enrollment["subject_id"], actor=job["principal_id"],
                  details={"enrollment_id": enrollment["_id"], "decision": job.get("decision"), "state": state})
     return _result(job, state)
 

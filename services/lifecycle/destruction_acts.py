@@ -52,7 +52,7 @@ def propose(centre: Centre, enrollment_ids: list[str], today: date) -> str:
     centre.store.insert(ACTS, {"_id": act_id, "state": "proposed", "proposed_on": today.isoformat(),
                                "proposed_at": clock.now().isoformat(), "items": items,
                                "digest": items_digest(items), "signatures": [], "rule": _citation()})
-    audit.append(centre.store, "destruction_proposed", subject_id=None, actor="retention-sweep",
+    audit.append(centre, "destruction_proposed", subject_id=None, actor="retention-sweep",
                  details={"act_id": act_id, "items": len(items), "rule": _citation()})
     return act_id
 
@@ -88,7 +88,7 @@ def sign_act(centre: Centre, signature: ActSignature) -> str:
         state = "approved" if {s["decision"] for s in signatures} == set(DECISIONS) else "proposed"
         centre.store.update(ACTS, {"_id": act["_id"], "state": "proposed"},
                             set={"signatures": signatures, "state": state})
-    audit.append(centre.store, "destruction_act_signed", subject_id=None, actor=signature.principal_id,
+    audit.append(centre, "destruction_act_signed", subject_id=None, actor=signature.principal_id,
                  details={"act_id": act["_id"], "decision": signature.decision, "role": role, "state": state,
                           "rule": rule("destruction_act_approved").citation})
     return state
@@ -136,7 +136,7 @@ def execute(centre: Centre, act_id: str) -> Execution:
     centre.store.update(ACTS, {"_id": act_id, "state": "approved"},
                         set={"items": items, "state": state,
                              **({"executed_at": clock.now().isoformat()} if state == "executed" else {})})
-    audit.append(centre.store, "destruction_act_executed", subject_id=None, actor=approver,
+    audit.append(centre, "destruction_act_executed", subject_id=None, actor=approver,
                  details={"act_id": act_id, "destroyed": len(destroyed), "held_blocked": len(held),
                           "state": state, "rule": _citation()})
     return Execution(act_id, tuple(destroyed), tuple(held), state)
@@ -163,6 +163,6 @@ def _destroy_items(centre: Centre, act_id: str, subject_id: str, enrollment_ids:
         centre.store.delete(BIOMETRICS, {"enrollment_id": eid})
         centre.store.delete(ENROLLMENTS, {"_id": eid})
         centre.store.delete(RETENTION, {"_id": eid})
-        audit.append(centre.store, "enrollment_destroyed", subject_id=subject_id, actor=approver,
+        audit.append(centre, "enrollment_destroyed", subject_id=subject_id, actor=approver,
                      details={"act_id": act_id, "enrollment_id": eid, "rule": _citation()})
     return "destroyed"

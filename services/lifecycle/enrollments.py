@@ -38,7 +38,7 @@ def activate(centre: Centre, enrollment: dict, *, actor: str) -> str:
             return "PENDING_REVIEW"
         if _transition(centre, previous["_id"], "ACTIVE", "ARCHIVED", archived_for=enrollment_id):
             gallery_log.stamp(centre.store, previous["_id"], subject_id, active=False)
-            audit.append(centre.store, "enrollment_archived", subject_id=subject_id, actor=actor,
+            audit.append(centre, "enrollment_archived", subject_id=subject_id, actor=actor,
                          details={"enrollment_id": previous["_id"], "replaced_by": enrollment_id,
                                   "rule": rule(REENROLLMENT_RULES[enrollment["reenrollment_reason"]]).citation})
     try:
@@ -47,7 +47,7 @@ def activate(centre: Centre, enrollment: dict, *, actor: str) -> str:
         _transition(centre, enrollment_id, enrollment["state"], "PENDING_REVIEW", review_reason="concurrent_active")
         return "PENDING_REVIEW"
     if changed:
-        audit.append(centre.store, "enrollment_activated", subject_id=subject_id, actor=actor,
+        audit.append(centre, "enrollment_activated", subject_id=subject_id, actor=actor,
                      details={"enrollment_id": enrollment_id})
     return "ACTIVE"
 
@@ -89,7 +89,7 @@ def settle(centre: Centre, enrollment_id: str, candidates: list[dict], gallery_s
         if candidates:
             if _transition(centre, enrollment_id, "EXTRACTED", "PENDING_REVIEW",
                            candidates=candidates, review_reason="possible_duplicate"):
-                audit.append(centre.store, "duplicate_flagged", subject_id=enrollment["subject_id"],
+                audit.append(centre, "duplicate_flagged", subject_id=enrollment["subject_id"],
                              actor="match", details={"enrollment_id": enrollment_id,
                                                      "candidates": [c["enrollment_id"] for c in candidates]})
         enrollment = centre.store.get(ENROLLMENTS, enrollment_id)

@@ -99,7 +99,7 @@ def record_event(centre: Centre, act: RetentionEvent) -> EventOutcome:
                                          "details": details, "rule": citation})
         except DuplicateKeyError:
             pass
-        audit.append(centre.store, "retention_event_recorded", subject_id=sid, actor=act.principal_id,
+        audit.append(centre, "retention_event_recorded", subject_id=sid, actor=act.principal_id,
                      details={"event_id": act.event_id, "event": act.event, "rule": citation})
     birth, today = birth_date_from_iin(act.iin), clock.local_date(recorded)
     started = sum(_start_term(centre, doc, birth, today) for doc in centre.store.find(RETENTION, {"subject_id": sid}))
@@ -169,7 +169,7 @@ def sweep(centre: Centre, *, today: date | None = None,
     for act_id in destruction_acts.approved(centre):
         destruction_acts.execute(centre, act_id)
         report.executed.append(act_id)
-    audit.append(centre.store, "retention_sweep", subject_id=None, actor="retention-sweep",
+    audit.append(centre, "retention_sweep", subject_id=None, actor="retention-sweep",
                  details={"today": today.isoformat(), "archived": len(report.archived),
                           "proposed": len(report.proposed), "act_id": report.act_id,
                           "held_blocked": len(report.held_blocked), "executed": report.executed})
@@ -209,5 +209,5 @@ def _archive(centre: Centre, doc: dict) -> None:
         gallery_log.stamp(centre.store, eid, sid, active=False)
     centre.store.update(RETENTION, {"_id": eid, "stage": "held"},
                         set={"stage": "archived", "next_on": doc.get("destroy_on")})
-    audit.append(centre.store, "retention_archived", subject_id=sid, actor="retention-sweep",
+    audit.append(centre, "retention_archived", subject_id=sid, actor="retention-sweep",
                  details={"enrollment_id": eid, "basis": doc["basis"], "rule": citation})

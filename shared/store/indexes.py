@@ -110,6 +110,8 @@ COLLECTIONS: dict[str, tuple[IndexSpec, ...]] = {
     "data_keys": (),
     # _id = sequence number (int)
     "audit": _specs("audit", (("subject_id",),), (("action",),)),
+    # _id = "head" | "checkpoint:<seq, 12 digits>" (shared/audit.py); the head moves by compare-and-set on seq
+    "audit_meta": _specs("audit_meta", (("seq",),)),
     "jobs": _specs("jobs", (("kind",),), (("state",),)),
     # Retention and access requests (services/lifecycle/retention.py, destruction_acts.py, access.py)
     # _id = enrollment id; next_on = ISO date of the next retention step (archive or destruction)
