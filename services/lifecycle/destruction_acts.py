@@ -154,7 +154,7 @@ def _destroy_items(centre: Centre, act_id: str, subject_id: str, enrollment_ids:
     if not others:   # everything of this person goes: same-day destruction, data key shredded
         commands.destroy(centre, {"_id": f"{act_id}.{subject_id}", "iin_hash": subject["iin_hash"],
                                   "principal_id": approver, "on_application_of": None},
-                         reason_code="retention_expired")
+                         reason_code="retention_expired", rule_id="destruction_at_end_of_retention")
         centre.store.delete(RETENTION, {"subject_id": subject_id})
         centre.store.delete("retention_events", {"subject_id": subject_id})
         return "destroyed"

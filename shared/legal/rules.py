@@ -73,8 +73,6 @@ RULES: dict[str, Rule] = {r.id: r for r in [
          LAW_DACTYLO, "Art.17 p.2"),
     Rule("destruction_act_approved", "destruction at the end of retention is carried out under an act approved "
          "by the head of the authorised unit", LAW_DACTYLO, "Art.17 p.3"),
-    Rule("blocking_stops_destruction", "blocked data may not be changed, used, transferred, depersonalized or "
-         "destroyed while the blocking lasts", LAW_DACTYLO, "Art.1 sub.7"),
     # The subject's right to know (services/lifecycle/access.py)
     Rule("subject_access", "the subject may learn whether data are held, the purpose, sources, methods of "
          "collection and processing, the list of data and the terms of processing and storage",
