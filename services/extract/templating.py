@@ -1,9 +1,14 @@
-"""From an image in a message to what the store and the matcher keep."""
+"""From an image in a message to the finger template (the one contract with the match stage).
+
+Extract hands match a `FingerTemplate` (minutiae); preparing the matcher's own
+form belongs to match (`services/match/templates.py`).
+"""
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 
+from papilla.services.extract.engine import extract
 from papilla.shared import metrics
 from papilla.shared.errors import Refusal
 from papilla.shared.formats.images import ImageFormatError, decode_image
@@ -14,14 +19,10 @@ from papilla.shared.template import FingerTemplate
 class FingerRecord:
     position: int
     template: FingerTemplate
-    prepared: bytes          # the matcher's precomputed form (versioned)
-    engine_version: str
 
 
 def template_from_image(position: int, image: bytes, dpi_hint: int | None) -> FingerRecord:
-    """Decode, extract and prepare one finger; a bad image is a refusal naming the finger position."""
-    from papilla.services.extract.engine import extract
-    from papilla.services.match import engine as matcher
+    """Decode and extract one finger; a bad image is a refusal naming the finger position."""
 
     try:
         decoded = decode_image(image)
@@ -31,5 +32,4 @@ def template_from_image(position: int, image: bytes, dpi_hint: int | None) -> Fi
     started = time.perf_counter()
     template = extract(decoded.pixels, dpi=dpi)
     metrics.EXTRACT_SECONDS.observe(time.perf_counter() - started)
-    prepared = matcher.prepare(template).to_bytes()
-    return FingerRecord(position, template, prepared, matcher.ENGINE_VERSION)
+    return FingerRecord(position, template)

@@ -9,6 +9,7 @@ from papilla.shared import audit, gallery_log, results
 from papilla.shared.centre import Centre
 from papilla.shared.legal.rules import rule
 from papilla.shared.messages import Result
+from papilla.shared.names import TEMPLATES
 
 from .enrollments import activate, complete
 
@@ -46,6 +47,7 @@ def destroy(centre: Centre, job: dict, *, reason_code: str) -> Result:
         gallery_log.stamp(centre.store, enrollment["_id"], sid, active=False)
     centre.cipher.shred(sid)  # crypto-shredding: copies in backups become unreadable too
     centre.store.delete(BIOMETRICS, {"subject_id": sid})
+    centre.store.delete(TEMPLATES, {"subject_id": sid})
     centre.store.delete(ENROLLMENTS, {"subject_id": sid})
     centre.store.delete(SUBJECTS, {"_id": sid})
     audit.append(centre.store, "destroyed", subject_id=sid, actor=job["requested_by"],

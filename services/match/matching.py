@@ -10,7 +10,9 @@ from papilla.shared import results
 from papilla.shared.centre import Centre
 from papilla.shared.messages import Candidate, Result
 from papilla.shared.crypto.errors import DataKeyDestroyed
+from papilla.shared.names import job_key_subject
 
+from . import templates
 from .gallery import Gallery
 
 ENROLLMENTS, SUBJECTS, JOBS = "enrollments", "subjects", "jobs"
@@ -44,13 +46,7 @@ def deduplicate(centre: Centre, gallery: Gallery, enrollment_id: str) -> tuple[l
 
 
 def _probes(centre: Centre, job: dict) -> dict[int, object]:
-    from papilla.services.match.engine import PreparedTemplate
-    from papilla.services.extract.intake import job_key_subject
-
-    key_subject = job_key_subject(job["_id"])
-    return {int(pos): PreparedTemplate.from_bytes(
-        centre.cipher.decrypt(key_subject, JOBS, job["_id"], f"probe{pos}", blob))
-        for pos, blob in job["probes"].items()}
+    return templates.probes_of(centre, job)
 
 
 def verify(centre: Centre, gallery: Gallery, job: dict) -> Result:
@@ -87,8 +83,6 @@ def identify(centre: Centre, gallery: Gallery, job: dict) -> Result:
 
 def answer_probe(centre: Centre, gallery: Gallery, request_id: str) -> Result | None:
     """Answer a stored verify / identify job once; the probe key is destroyed when answered."""
-    from papilla.services.extract.intake import job_key_subject
-
     def compute(job: dict) -> Result:
         try:
             return verify(centre, gallery, job) if job["kind"] == "verify" else identify(centre, gallery, job)
