@@ -66,6 +66,32 @@ def _distinctness(args) -> int:
     return 0
 
 
+def _identify(args) -> int:
+    from dataclasses import replace
+
+    from papilla.bench import identify
+    from papilla.services.match.index import IndexParams
+
+    index = replace(IndexParams(), enabled=args.index == "on", penetration=args.penetration)
+    params = identify.BenchParams(people=args.people, probes=args.probes, index=index, shards=args.shards)
+    data, synth = Path(args.data or _default_data()), Path(args.synthetic)
+    if not synth.is_dir():
+        print(f"no synthetic database at {synth}: make one with `papilla synth --people 80 --impressions 2 "
+              f"--out {synth}`", file=sys.stderr)
+        return 2
+    if args.curve:
+        res = identify.index_curve(data, synth, params, progress=not args.no_progress)
+        print(json.dumps(res) if args.json else identify.format_curve(res))
+        return 0
+    try:
+        res = identify.run(data, synth, params, progress=not args.no_progress)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(json.dumps(res) if args.json else identify.format_run(res))
+    return 0
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("bench", help="recognition engine benchmarks (accuracy, speed, calibration)")
     sub = p.add_subparsers(dest="bench_command", required=True, metavar="BENCH")
@@ -94,6 +120,20 @@ def register(subparsers) -> None:
     d = sub.add_parser("distinctness", help="impostor FMR at the per-finger thresholds over all distinct fingers")
     common(d)
     d.set_defaults(func=_distinctness)
+
+    i = sub.add_parser("identify", help="1:N at scale: memory per finger, load time, index penetration and hit "
+                                         "rate on planted real mates, dedup / identify latency")
+    common(i, extractor=False)
+    i.add_argument("--synthetic", default="var/synthetic",
+                   help="`papilla synth` folder: half its people are planted mates, half seed the timing background")
+    i.add_argument("--people", type=int, default=10_000, help="gallery size in people (10 fingers each)")
+    i.add_argument("--probes", type=int, default=30, help="ten-finger searches to time")
+    i.add_argument("--index", choices=("on", "off"), default="on", help="candidate index (off: full scan)")
+    i.add_argument("--penetration", type=float, default=0.01, help="per-finger share passed to the matcher")
+    i.add_argument("--shards", type=int, default=1, help="worker processes, each holding a partition")
+    i.add_argument("--curve", action="store_true",
+                   help="only the index's hit rate against penetration among distinct real fingers")
+    i.set_defaults(func=_identify)
 
     c = sub.add_parser("calibrate", help="write the engine's calibration JSON (thresholds per FMR)")
     common(c)

@@ -50,6 +50,7 @@ class Gallery:
         self.shards = {p: FingerShard(params.shard) for p in POSITIONS}
         self.index = {p: FingerIndex(params.index) for p in POSITIONS}
         self._lock = threading.RLock()
+        self.last_candidates: int | None = None     # rows the index passed to the matcher in the last search
 
     # --- membership ---------------------------------------------------------------
     def owns(self, subject_id: str) -> bool:
@@ -113,6 +114,7 @@ class Gallery:
         """Per probe position: (rows, scores) from the full matcher, over the candidates or everything."""
         with self._lock:
             selected = self.candidate_rows(probes)
+            self.last_candidates = None if selected is None else len(selected)
             out = {}
             for position, probe in probes.items():
                 shard = self.shards.get(position)

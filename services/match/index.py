@@ -6,14 +6,16 @@ L bit-sampling functions of h bits (mated cylinders agree on most bits, so they
 collide often; unrelated ones rarely). Instead of the paper's hash tables, the
 keys of one template are set in a fixed-size bit signature (a Bloom filter of
 its keys), so the index is one row of `bits / 8` bytes per finger, updated in
-place when an entry joins or leaves, and a probe's candidate score is the
-number of its keys found in a template's signature minus the number expected
-by chance. The `penetration` share of best-scoring templates of each probe
-finger are the candidates; the union over the probe fingers goes to the full
-matcher.
+place when an entry joins or leaves. A probe's candidate score is the number of
+its keys found in a template's signature, normalized as a cosine (shared keys /
+sqrt(keys of probe x keys of template)), which ranked mates better on FVC2002
+than subtracting the chance count (docs/matching-scale.md). The `penetration`
+share of best-scoring templates of each probe finger are the candidates; the
+union over the probe fingers goes to the full matcher.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -26,9 +28,9 @@ from papilla.services.match.engine import PreparedTemplate, mcc
 @dataclass(frozen=True)
 class IndexParams:
     enabled: bool = True
-    bits: int = 2048              # signature bits per finger (memory: bits / 8 bytes per finger)
-    hashes: int = 16              # L bit-sampling functions
-    sample_bits: int = 10         # h bits sampled per function
+    bits: int = 4096              # signature bits per finger (memory: bits / 8 bytes per finger)
+    hashes: int = 64              # L bit-sampling functions
+    sample_bits: int = 12         # h bits sampled per function
     min_key_bits: int = 2         # keys with fewer set bits (empty regions) carry no evidence: not hashed
     penetration: float = 0.01     # share of each finger position's gallery passed to the full matcher
     min_candidates: int = 50      # per probe finger, at least this many (small galleries)
@@ -87,8 +89,8 @@ def _popcounts(sig):
 
 
 @njit(cache=True)
-def _scores(sig, counts, probe, probe_count, bits):
-    """Keys of the probe found in each row, minus the count expected by chance."""
+def _scores(sig, counts, probe, probe_count):
+    """Keys of the probe found in each row / sqrt(keys of the row x keys of the probe)."""
     n = counts.shape[0]
     out = np.full(n, -1e9, np.float32)
     for r in range(n):
@@ -97,7 +99,7 @@ def _scores(sig, counts, probe, probe_count, bits):
         c = 0
         for w in range(sig.shape[1]):
             c += mcc.popcount64(sig[r, w] & probe[w])
-        out[r] = c - counts[r] * probe_count / bits
+        out[r] = c / math.sqrt(counts[r] * max(probe_count, 1))
     return out
 
 
@@ -130,7 +132,7 @@ class FingerIndex:
         p = signature(probe, self.params)
         pc = int(_popcounts(p[None, :])[0])
         n = min(rows, self.counts.shape[0])
-        return _scores(self.sig[:n], self.counts[:n], p, pc, float(self.params.bits))
+        return _scores(self.sig[:n], self.counts[:n], p, pc)
 
     def candidates(self, probe: PreparedTemplate, rows: int, held: int) -> np.ndarray:
         """Rows of the best `penetration` share of the `held` templates of this position."""
