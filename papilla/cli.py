@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "inspect",
     "bench",
     "synth",
+    "shard",
 ]
 
 
