@@ -51,6 +51,7 @@ class Gallery:
         self.index = {p: FingerIndex(params.index) for p in POSITIONS}
         self._lock = threading.RLock()
         self.last_candidates: int | None = None     # rows the index passed to the matcher in the last search
+        self.last_comparisons = 0                    # finger comparisons the matcher made in the last search
 
     # --- membership ---------------------------------------------------------------
     def owns(self, subject_id: str) -> bool:
@@ -100,27 +101,47 @@ class Gallery:
         return sum(s.nbytes() for s in self.shards.values()) + sum(i.nbytes() for i in self.index.values())
 
     # --- search -------------------------------------------------------------------
-    def candidate_rows(self, probes: dict[int, object]) -> np.ndarray | None:
-        """Union of the index's candidates over the probe fingers; None = scan everything."""
+    def candidate_rows(self, probes: dict[int, object]) -> dict[int, np.ndarray] | None:
+        """Per probe position, the index's candidate rows; None = scan everything."""
         p = self.params.index
         if not p.enabled or len(self.entries) < p.full_scan_below:
             return None
         rows = len(self.enrollment_ids)
-        found = [self.index[pos].candidates(t, rows, self.shards[pos].count) for pos, t in probes.items()
-                 if pos in self.shards and self.shards[pos].count]
-        return np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
+        return {pos: self.index[pos].candidates(t, rows, self.shards[pos].count) for pos, t in probes.items()
+                if pos in self.shards and self.shards[pos].count}
 
     def finger_scores(self, probes: dict[int, object]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-        """Per probe position: (rows, scores) from the full matcher, over the candidates or everything."""
+        """Per probe position: (rows, scores) from the full matcher.
+
+        Without the index, every row. With it, first each finger's own
+        candidates; then every other finger of the rows that any finger put in
+        the impostor tail (the union over fingers), so each row that can reach
+        a fused score is fused over all its fingers, exactly as a full scan would.
+        """
         with self._lock:
-            selected = self.candidate_rows(probes)
-            self.last_candidates = None if selected is None else len(selected)
+            nominated = self.candidate_rows(probes)
             out = {}
-            for position, probe in probes.items():
-                shard = self.shards.get(position)
-                if shard is None or not shard.count:
-                    continue
-                out[position] = shard.scan(probe) if selected is None else shard.score_rows(probe, selected)
+            if nominated is None:
+                self.last_candidates = None
+                for position, probe in probes.items():
+                    if self.shards.get(position) is not None and self.shards[position].count:
+                        out[position] = self.shards[position].scan(probe)
+                self.last_comparisons = sum(len(r) for r, _ in out.values())
+                return out
+            self.last_candidates = len(np.unique(np.concatenate(list(nominated.values())))) if nominated else 0
+            evidence = -np.log10(engine.FUSION_TRUNCATION)
+            hits = []
+            for position, rows in nominated.items():
+                out[position] = self.shards[position].score_rows(probes[position], rows)
+                r, sc = out[position]
+                hits.append(r[engine.finger_log_fmr_array(sc) >= evidence])
+            union = np.unique(np.concatenate(hits)) if hits else np.zeros(0, np.int64)
+            for position, (rows, scores) in list(out.items()):
+                rest = np.setdiff1d(union, rows, assume_unique=True)
+                if len(rest):
+                    r2, s2 = self.shards[position].score_rows(probes[position], rest)
+                    out[position] = (np.concatenate([rows, r2]), np.concatenate([scores, s2]))
+            self.last_comparisons = sum(len(r) for r, _ in out.values())
             return out
 
     def search(self, probes: dict[int, object], *, threshold: float, exclude: set[str] = frozenset(),

@@ -52,29 +52,38 @@ def _samplers(params: IndexParams) -> np.ndarray:
 def signature(t: PreparedTemplate, params: IndexParams) -> np.ndarray:
     """The template's signature: uint64 (words,) with one bit per LSH key of its cylinders."""
     sig = np.zeros(params.words, np.uint64)
-    if len(t) == 0:
-        return sig
-    cells = np.unpackbits(np.ascontiguousarray(t.cyl[:, :mcc.ND]).view(np.uint8), axis=1, bitorder="little")
-    sampled = cells[:, _samplers(params)]                                # (n, L, h)
-    keep = sampled.sum(axis=2) >= params.min_key_bits
-    weights = (np.uint64(1) << np.arange(params.sample_bits, dtype=np.uint64))
-    values = (sampled.astype(np.uint64) * weights).sum(axis=2, dtype=np.uint64)
-    keys = values + (np.arange(params.hashes, dtype=np.uint64) << np.uint64(32))[None, :]
-    pos = _mix(keys[keep]) % np.uint64(params.bits)
-    np.bitwise_or.at(sig, (pos >> np.uint64(6)).astype(np.int64), np.uint64(1) << (pos & np.uint64(63)))
+    if len(t):
+        _sign(t.cyl, _samplers(params), params.min_key_bits, params.bits, sig)
     return sig
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
+@njit(cache=True, inline="always")
+def _mix(x):
     """splitmix64 finalizer: spreads keys over the signature bits."""
-    x = x.astype(np.uint64, copy=True)
-    with np.errstate(over="ignore"):
-        x ^= x >> np.uint64(30)
-        x *= np.uint64(0xBF58476D1CE4E5B9)
-        x ^= x >> np.uint64(27)
-        x *= np.uint64(0x94D049BB133111EB)
-        x ^= x >> np.uint64(31)
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
     return x
+
+
+@njit(cache=True)
+def _sign(cyl, samplers, min_key_bits, bits, sig):
+    """Set the bit of every (function j, sampled bits) key of every cylinder with enough set bits."""
+    for n in range(cyl.shape[0]):
+        for j in range(samplers.shape[0]):
+            value = np.uint64(0)
+            ones = 0
+            for b in range(samplers.shape[1]):
+                pos = samplers[j, b]
+                bit = (cyl[n, pos >> 6] >> np.uint64(pos & 63)) & np.uint64(1)
+                value |= bit << np.uint64(b)
+                ones += np.int64(bit)
+            if ones < min_key_bits:
+                continue
+            h = _mix(value + (np.uint64(j) << np.uint64(32))) % np.uint64(bits)
+            sig[h >> np.uint64(6)] |= np.uint64(1) << (h & np.uint64(63))
 
 
 @njit(cache=True)
