@@ -239,7 +239,8 @@ def _pct(xs: list[float], q: float) -> float:
     return float(np.percentile(xs, q)) if xs else float("nan")
 
 
-def run(fvc_dir: Path, synth_dir: Path | None, params: BenchParams, progress: bool = True) -> dict:
+def run(fvc_dir: Path, synth_dir: Path | None, params: BenchParams, progress: bool = True,
+        store_people: int = 0) -> dict:
     fvc = fvc_people(fvc_dir, progress)
     synth = synthetic_people(synth_dir, progress) if synth_dir else []
     half = len(synth) // 2
@@ -275,6 +276,11 @@ def run(fvc_dir: Path, synth_dir: Path | None, params: BenchParams, progress: bo
         ident_s.append(time.perf_counter() - t0)
         ident_found.append(any(x["enrollment_id"] == f"enr-{k}" for x in found))
     pool.close()
+    loaded = {}
+    if store_people:
+        import tempfile
+        with tempfile.TemporaryDirectory(prefix="papilla-bench-store-") as home:
+            loaded = store_load(store_people, sources, Path(home))
 
     fingers = sum(i["fingers"] for i in info)
     out = {
@@ -297,6 +303,7 @@ def run(fvc_dir: Path, synth_dir: Path | None, params: BenchParams, progress: bo
         "background": (f"{params.people - len(mates)} people made by perturbing templates of {len(sources)} "
                        f"synthetic people (rigid transform, {params.dropout:.0%} cylinder dropout, "
                        f"{params.flip:.0%} cell-bit flips): timing only"),
+        **loaded,
     }
     return out
 
@@ -337,6 +344,9 @@ def format_run(r: dict) -> str:
         f"  background: {r['background']}",
         f"memory: {r['bytes_per_finger']:,.0f} bytes/finger in arrays, {r['rss_bytes_per_finger']:,.0f} bytes/finger RSS growth",
         f"load: {r['load_s']:.1f} s ({r['load_basis']})",
+        *([f"store start-up: {r['store_people']:,} people synced from SQLite in {r['store_load_s']:.1f} s "
+           f"({r['store_load_s_per_1k_people']:.2f} s per 1,000 people, templates only, decrypted per enrollment)"]
+          if "store_people" in r else []),
         f"ten-finger dedup: p50 {r['dedup_p50_s']:.3f} s, p95 {r['dedup_p95_s']:.3f} s wall "
         f"(CPU p50 {r['dedup_cpu_p50_s']:.3f} s summed over shards), {r['searches']} searches",
         f"two-finger identify: p50 {r['identify_p50_s']:.3f} s, p95 {r['identify_p95_s']:.3f} s",
@@ -358,3 +368,37 @@ def format_curve(r: dict) -> str:
             lines.append(f"  {c['penetration_per_finger']:>17g}  {c['finger_hit_rate']:>10.4f}  "
                          f"{c['tenprint_hit_rate']:>14.4f}  {c['union_penetration_max']:>10.4f}")
     return "\n".join(lines)
+
+
+def store_load(people: int, sources: list[dict[int, PreparedTemplate]], home: Path, seed: int = 5) -> dict:
+    """Gallery start-up from a real (SQLite) store: `people` enrollments of 10 fingers written as match writes
+    them (one encrypted templates document each, plus the change log), then a fresh Gallery syncs."""
+    import os
+
+    from papilla.services.match.templates import pack_fingers
+    from papilla.shared import gallery_log
+    from papilla.shared.centre import Centre
+    from papilla.shared.config import Settings
+    from papilla.shared.names import TEMPLATES
+    from papilla.shared.results import MemoryResultSink
+
+    os.environ["PAPILLA_HOME"] = str(home)
+    centre = Centre.open(Settings.from_env(), publisher=MemoryResultSink())
+    rng = np.random.default_rng(seed)
+    try:
+        for k in range(people):
+            fingers = {p: perturb(sources[rng.integers(len(sources))][p], rng, 0.1, 0.03) for p in range(1, 11)}
+            eid, sid = f"enr-{k}", f"sub-{k}"
+            centre.store.insert(TEMPLATES, {"_id": eid, "subject_id": sid, "engine": engine.ENGINE_VERSION,
+                                            "prepared": centre.cipher.encrypt(sid, TEMPLATES, eid, "prepared",
+                                                                              pack_fingers(fingers))})
+            gallery_log.stamp(centre.store, eid, sid, active=True)
+        gallery = Gallery(centre)
+        t0, c0 = time.perf_counter(), time.process_time()
+        gallery.sync()
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        assert len(gallery.entries) == people
+        return {"store_people": people, "store_load_s": wall, "store_load_cpu_s": cpu,
+                "store_load_s_per_1k_people": 1000 * wall / people}
+    finally:
+        centre.close()

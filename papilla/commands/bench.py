@@ -73,6 +73,8 @@ def _identify(args) -> int:
     from papilla.services.match.index import IndexParams
 
     index = replace(IndexParams(), enabled=args.index == "on", penetration=args.penetration)
+    if args.full_scan_below is not None:
+        index = replace(index, full_scan_below=args.full_scan_below, min_candidates=1)
     params = identify.BenchParams(people=args.people, probes=args.probes, index=index, shards=args.shards)
     data, synth = Path(args.data or _default_data()), Path(args.synthetic)
     if not synth.is_dir():
@@ -84,7 +86,7 @@ def _identify(args) -> int:
         print(json.dumps(res) if args.json else identify.format_curve(res))
         return 0
     try:
-        res = identify.run(data, synth, params, progress=not args.no_progress)
+        res = identify.run(data, synth, params, progress=not args.no_progress, store_people=args.store_people)
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
         return 2
@@ -131,6 +133,9 @@ def register(subparsers) -> None:
     i.add_argument("--index", choices=("on", "off"), default="on", help="candidate index (off: full scan)")
     i.add_argument("--penetration", type=float, default=0.01, help="per-finger share passed to the matcher")
     i.add_argument("--shards", type=int, default=1, help="worker processes, each holding a partition")
+    i.add_argument("--store-people", type=int, default=1000,
+                   help="also time a gallery start-up from a SQLite store of this many people (0: skip)")
+    i.add_argument("--full-scan-below", type=int, help=argparse.SUPPRESS)
     i.add_argument("--curve", action="store_true",
                    help="only the index's hit rate against penetration among distinct real fingers")
     i.set_defaults(func=_identify)

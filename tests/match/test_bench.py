@@ -72,3 +72,25 @@ def test_distinctness_bench_counts_every_distinct_finger_pair(fvc_dir):
     assert res["fingers"] == 10 and res["impostor_pairs"] == 45
     row = res["at_thresholds"]["1e-04"]
     assert row["observed_fmr"] == row["impostors_above"] / 45 and row["observed_fmr"] <= row["upper_95"] <= 1
+
+
+def test_identify_bench_smoke(fvc_dir, tmp_path, monkeypatch, capsys):
+    """`papilla bench identify --json` on one FVC database and two synthetic people: every field the operators'
+    figures rely on, planted mates found through the index."""
+    from papilla.cli import main
+    monkeypatch.setenv("PAPILLA_BENCH_CACHE", str(tmp_path / "cache"))
+    synth = tmp_path / "synth"
+    assert main(["synth", "--people", "4", "--impressions", "2", "--out", str(synth), "--jobs", "1"]) == 0
+    capsys.readouterr()
+    rc = main(["bench", "identify", "--data", str(fvc_dir / "DB1_B"), "--synthetic", str(synth), "--people", "100",
+               "--probes", "3", "--store-people", "10", "--full-scan-below", "0", "--penetration", "0.1",
+               "--json", "--no-progress"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    for field in ("people", "fingers", "bytes_per_finger", "load_s", "penetration", "hit_rate", "dedup_p50_s",
+                  "dedup_p95_s", "identify_p95_s", "shards", "store_load_s"):
+        assert field in out, field
+    assert out["people"] == 100 and out["fingers"] == 1000 and out["shards"] == 1 and out["index"] is True
+    assert out["planted_mates"] == 3 and out["hit_rate"] == 1.0
+    assert 0 < out["penetration"] < 1 and out["dedup_p50_s"] <= out["dedup_p95_s"]
+    assert "perturbing" in out["background"]

@@ -1,9 +1,12 @@
 """The gallery's 1:N search finds what a brute-force fuse over every entry finds."""
 from __future__ import annotations
 
+import numpy as np
+
 from papilla.services.extract.engine import extract
 from papilla.services.match import engine
-from papilla.services.match.gallery import Gallery
+from papilla.services.match.gallery import Gallery, GalleryParams
+from papilla.services.match.index import IndexParams
 from papilla.shared.formats.images import load_image
 
 
@@ -28,3 +31,24 @@ def test_search_equals_brute_force_and_ranks_the_mate_first(fvc_dir):
     assert abs(found[0]["score"] - brute[0][0]) < 1e-6 * brute[0][0]   # float32 scan vs single compare
     # the same person's own record is left out when asked (re-enrollment is decided elsewhere)
     assert all(c["subject_ref"] != "sub-1" for c in gallery.search(probes, threshold=threshold, exclude_subject="sub-1"))
+
+
+def test_index_candidates_give_the_full_scan_answer_for_the_rows_they_name(fvc_dir):
+    db = fvc_dir / "DB1_B"
+    params = GalleryParams(index=IndexParams(full_scan_below=0, penetration=0.3, min_candidates=1))
+    indexed, full = Gallery(centre=None, params=params), Gallery(centre=None)
+    for person in range(5):
+        fingers = {1: _prepared(db, f"{101 + 2 * person}_1"), 6: _prepared(db, f"{102 + 2 * person}_1")}
+        for g in (indexed, full):
+            g.add(f"enr-{person}", f"sub-{person}", fingers)
+    probes = {1: _prepared(db, "105_2"), 6: _prepared(db, "106_2")}
+    threshold = engine.thresholds().fused(1e-3)
+    found = indexed.search(probes, threshold=threshold)
+    assert indexed.last_candidates <= 4            # ceil(0.3 * 5) = 2 rows per finger, united
+    assert found and found[0]["enrollment_id"] == "enr-2"
+    assert found == [c for c in full.search(probes, threshold=threshold)
+                     if c["enrollment_id"] in {f["enrollment_id"] for f in found}]
+    # the probe's own impression is the index's first candidate for each finger
+    rows = len(indexed.enrollment_ids)
+    for p, t in {1: _prepared(db, "105_1"), 6: _prepared(db, "106_1")}.items():
+        assert int(np.argmax(indexed.index[p].scores(t, rows))) == 2
