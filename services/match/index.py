@@ -122,7 +122,7 @@ class FingerIndex:
 
     def _ensure_row(self, row: int) -> None:
         if row >= self.counts.shape[0]:
-            size = max(row + 1, 2 * self.counts.shape[0])
+            size = max(row + 1, self.counts.shape[0] * 5 // 4)
             self.sig = np.concatenate([self.sig, np.zeros((size - self.sig.shape[0], self.params.words), np.uint64)])
             self.counts = np.concatenate([self.counts, np.zeros(size - self.counts.shape[0], np.int32)])
 

@@ -22,7 +22,7 @@ _COLS = mcc.ND + 1
 @dataclass(frozen=True)
 class ShardParams:
     block_templates: int = 4096          # templates per block: one numba call scans one block
-    rows_per_template: int = 64          # cylinder rows reserved per template in an open block
+    rows_per_template: int = 40          # cylinder rows reserved per template in an open block (mean ~35)
     compact_dead_fraction: float = 0.5   # compact a block when this share of its templates is removed
 
 
@@ -89,7 +89,7 @@ class FingerShard:
 
     def _ensure_row(self, row: int) -> None:
         if row >= self.where_block.shape[0]:
-            size = max(row + 1, 2 * self.where_block.shape[0])
+            size = max(row + 1, self.where_block.shape[0] * 5 // 4)
             self.where_block = np.concatenate([self.where_block, np.full(size - self.where_block.shape[0], -1, np.int32)])
             self.where_slot = np.concatenate([self.where_slot, np.zeros(size - self.where_slot.shape[0], np.int32)])
 
