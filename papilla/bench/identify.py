@@ -166,9 +166,12 @@ def hit_curve(ranks: list[dict], held: int, people: int) -> list[dict]:
         k = max(int(np.ceil(pen * held)), 1)
         finger_hits = [r < k for probe in ranks for r in probe["ranks"].values()]
         tenprint = [any(r < k for r in probe["ranks"].values()) for probe in ranks]
+        k2 = max(int(np.ceil(min(1.0, 5 * pen) * held)), 1)   # two fingers get 10/2 times the share
+        twofinger = [any(probe["ranks"][p] < k2 for p in IDENTIFY_POSITIONS if p in probe["ranks"]) for probe in ranks]
         union = min(1.0, 1 - (1 - pen) ** 10)   # upper bound: disjoint per-finger lists
         curve.append({"penetration_per_finger": pen, "finger_hit_rate": float(np.mean(finger_hits)),
-                      "tenprint_hit_rate": float(np.mean(tenprint)), "union_penetration_max": union})
+                      "tenprint_hit_rate": float(np.mean(tenprint)), "union_penetration_max": union,
+                      "twofinger_hit_rate": float(np.mean(twofinger))})
     return curve
 
 
@@ -363,10 +366,10 @@ def format_curve(r: dict) -> str:
         if name not in r:
             continue
         lines.append(f"{name}: {r[name]['probes']} probe impressions")
-        lines.append("  penetration/finger  finger hit  ten-finger hit  union penetration (max)")
+        lines.append("  penetration/finger  finger hit  ten-finger hit  union penetration (max)  two-finger hit (5x share)")
         for c in r[name]["curve"]:
             lines.append(f"  {c['penetration_per_finger']:>17g}  {c['finger_hit_rate']:>10.4f}  "
-                         f"{c['tenprint_hit_rate']:>14.4f}  {c['union_penetration_max']:>10.4f}")
+                         f"{c['tenprint_hit_rate']:>14.4f}  {c['union_penetration_max']:>23.4f}  {c['twofinger_hit_rate']:>10.4f}")
     return "\n".join(lines)
 
 

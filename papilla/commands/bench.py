@@ -131,7 +131,8 @@ def register(subparsers) -> None:
     i.add_argument("--people", type=int, default=10_000, help="gallery size in people (10 fingers each)")
     i.add_argument("--probes", type=int, default=30, help="ten-finger searches to time")
     i.add_argument("--index", choices=("on", "off"), default="on", help="candidate index (off: full scan)")
-    i.add_argument("--penetration", type=float, default=0.01, help="per-finger share passed to the matcher")
+    i.add_argument("--penetration", type=float, default=0.005,
+                   help="per-finger share passed to the matcher for ten-finger probes (x10/n for n fingers)")
     i.add_argument("--shards", type=int, default=1, help="worker processes, each holding a partition")
     i.add_argument("--store-people", type=int, default=1000,
                    help="also time a gallery start-up from a SQLite store of this many people (0: skip)")

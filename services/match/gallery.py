@@ -106,8 +106,8 @@ class Gallery:
         p = self.params.index
         if not p.enabled or len(self.entries) < p.full_scan_below:
             return None
-        rows = len(self.enrollment_ids)
-        return {pos: self.index[pos].candidates(t, rows, self.shards[pos].count) for pos, t in probes.items()
+        rows, scale = len(self.enrollment_ids), len(POSITIONS) / max(len(probes), 1)
+        return {pos: self.index[pos].candidates(t, rows, self.shards[pos].count, scale) for pos, t in probes.items()
                 if pos in self.shards and self.shards[pos].count}
 
     def finger_scores(self, probes: dict[int, object]) -> dict[int, tuple[np.ndarray, np.ndarray]]:

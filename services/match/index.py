@@ -32,7 +32,8 @@ class IndexParams:
     hashes: int = 64              # L bit-sampling functions
     sample_bits: int = 12         # h bits sampled per function
     min_key_bits: int = 2         # keys with fewer set bits (empty regions) carry no evidence: not hashed
-    penetration: float = 0.01     # share of each finger position's gallery passed to the full matcher
+    penetration: float = 0.005    # share of each finger position's gallery passed to the full matcher, for a
+                                  # ten-finger probe; a probe of n fingers gets 10/n times more per finger
     min_candidates: int = 50      # per probe finger, at least this many (small galleries)
     full_scan_below: int = 2000   # galleries with fewer entries are scanned without the index
     seed: int = 20110501
@@ -143,10 +144,11 @@ class FingerIndex:
         n = min(rows, self.counts.shape[0])
         return _scores(self.sig[:n], self.counts[:n], p, pc)
 
-    def candidates(self, probe: PreparedTemplate, rows: int, held: int) -> np.ndarray:
-        """Rows of the best `penetration` share of the `held` templates of this position."""
+    def candidates(self, probe: PreparedTemplate, rows: int, held: int, scale: float = 1.0) -> np.ndarray:
+        """Rows of the best `penetration x scale` share of the `held` templates of this position."""
         s = self.scores(probe, rows)
-        k = min(max(int(np.ceil(self.params.penetration * held)), self.params.min_candidates), held, len(s))
+        share = min(1.0, self.params.penetration * scale)
+        k = min(max(int(np.ceil(share * held)), self.params.min_candidates), held, len(s))
         if k <= 0:
             return np.zeros(0, np.int64)
         top = np.argpartition(-s, k - 1)[:k]

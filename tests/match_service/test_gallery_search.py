@@ -35,7 +35,7 @@ def test_search_equals_brute_force_and_ranks_the_mate_first(fvc_dir):
 
 def test_index_candidates_give_the_full_scan_answer_for_the_rows_they_name(fvc_dir):
     db = fvc_dir / "DB1_B"
-    params = GalleryParams(index=IndexParams(full_scan_below=0, penetration=0.3, min_candidates=1))
+    params = GalleryParams(index=IndexParams(full_scan_below=0, penetration=0.06, min_candidates=1))
     indexed, full = Gallery(centre=None, params=params), Gallery(centre=None)
     for person in range(5):
         fingers = {1: _prepared(db, f"{101 + 2 * person}_1"), 6: _prepared(db, f"{102 + 2 * person}_1")}
@@ -44,7 +44,7 @@ def test_index_candidates_give_the_full_scan_answer_for_the_rows_they_name(fvc_d
     probes = {1: _prepared(db, "105_2"), 6: _prepared(db, "106_2")}
     threshold = engine.thresholds().fused(1e-3)
     found = indexed.search(probes, threshold=threshold)
-    assert indexed.last_candidates <= 4            # ceil(0.3 * 5) = 2 rows per finger, united
+    assert indexed.last_candidates <= 4            # two probe fingers: 0.06 x 10/2 = 0.3 -> 2 rows per finger, united
     assert found and found[0]["enrollment_id"] == "enr-2"
     assert found == [c for c in full.search(probes, threshold=threshold)
                      if c["enrollment_id"] in {f["enrollment_id"] for f in found}]
