@@ -10,6 +10,8 @@ import argparse
 import importlib
 import sys
 
+from papilla.shared.config import ConfigError
+
 COMMAND_MODULES = [
     "config",
     "station",
@@ -40,15 +42,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "worker":
-        from papilla.commands.worker import prepare_process
-
-        prepare_process(argv)
-    args = build_parser().parse_args(argv)
     try:
+        if argv and argv[0] == "worker":
+            from papilla.commands.worker import prepare_process
+
+            prepare_process(argv)
+        args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except ConfigError as exc:   # a person's mistake: one sentence, no traceback
+        print(f"papilla: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

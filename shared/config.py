@@ -12,6 +12,13 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 DEFAULT_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+#: The matcher's thresholds are calibrated for per-comparison false-match rates up to 1e-2
+#: (`services.match.engine.check_fmr` is the engine's own check; this one runs at start-up).
+MAX_FMR = 1e-2
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work: the message names the variable and what it must be."""
 
 
 def _env(name: str, default: str) -> str:
@@ -24,7 +31,15 @@ def _env_int(name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise ValueError(f"{name} must be an integer") from None
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _env_rate(name: str, default: float, upper: float) -> float:
+    """A probability from the environment, checked now so a bad value fails at start-up, not mid-request."""
+    value = _env_float(name, default)
+    if not 0 < value <= upper:
+        raise ConfigError(f"{name} must be a rate above 0 and at most {upper:g}, got {value:g}")
+    return value
 
 
 def _env_float(name: str, default: float) -> float:
@@ -32,7 +47,7 @@ def _env_float(name: str, default: float) -> float:
     try:
         return float(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a number") from None
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
 
 
 @dataclass(frozen=True)
@@ -78,11 +93,11 @@ class Settings:
             max_retries=_env_int("PAPILLA_MAX_RETRIES", 5),
             min_backoff_ms=_env_int("PAPILLA_MIN_BACKOFF_MS", 500),
             max_backoff_ms=_env_int("PAPILLA_MAX_BACKOFF_MS", 60_000),
-            verify_fmr=_env_float("PAPILLA_VERIFY_FMR", 1e-4),
-            identify_fmr=_env_float("PAPILLA_IDENTIFY_FMR", 1e-4),
-            dedup_fmr=_env_float("PAPILLA_DEDUP_FMR", 1e-3),
-            dedup_fpir=_env_float("PAPILLA_DEDUP_FPIR", 1e-2),
-            identify_fpir=_env_float("PAPILLA_IDENTIFY_FPIR", 1e-2),
+            verify_fmr=_env_rate("PAPILLA_VERIFY_FMR", 1e-4, MAX_FMR),
+            identify_fmr=_env_rate("PAPILLA_IDENTIFY_FMR", 1e-4, MAX_FMR),
+            dedup_fmr=_env_rate("PAPILLA_DEDUP_FMR", 1e-3, MAX_FMR),
+            dedup_fpir=_env_rate("PAPILLA_DEDUP_FPIR", 1e-2, 0.5),
+            identify_fpir=_env_rate("PAPILLA_IDENTIFY_FPIR", 1e-2, 0.5),
             min_finger_quality=_env_int("PAPILLA_MIN_FINGER_QUALITY", 20),
             result_wait_s=_env_float("PAPILLA_RESULT_WAIT_S", 60.0),
             log_level=_env("PAPILLA_LOG_LEVEL", "INFO"),

@@ -54,6 +54,9 @@ def run(args) -> int:
     broker = rabbitmq_broker(settings, runtime.worker_middleware(lambda: runtime.centre().store) + [Prometheus()])
     dramatiq.set_broker(broker)
     importlib.import_module(f"papilla.services.{args.role}.actors")
+    if args.role == "match":
+        from papilla.services.match.matching import check_rates
+        check_rates(settings)
     runtime.centre()  # open store and keys now: fail at start, not on the first message
     broker.emit_after("process_boot")
 

@@ -23,6 +23,18 @@ def _thresholds():
     return engine.thresholds()
 
 
+def check_rates(settings) -> None:
+    """Every configured rate has a threshold (run at start-up: a bad setting fails there, not mid-request)."""
+    engine = _engine()
+    for name in ("verify_fmr", "identify_fmr", "dedup_fmr"):
+        engine.thresholds().fused(engine.check_fmr(getattr(settings, name), f"PAPILLA_{name.upper()}"))
+
+
+def _engine():
+    from papilla.services.match import engine
+    return engine
+
+
 def one_to_many_fmr(per_comparison_cap: float, fpir: float, gallery_size: int) -> float:
     """Per-comparison FMR for a 1:N search: a search makes `gallery_size` comparisons, so the
     chance of any false candidate (FPIR) is about gallery_size x FMR."""

@@ -5,32 +5,19 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from papilla.identity import ensure_sender
 from papilla.services.extract import intake
 from papilla.services.lifecycle import enrollments
 from papilla.services.match import matching
 from papilla.services.match.gallery import Gallery
-from papilla.shared.centre import Centre, centre_public_key
-from papilla.shared.config import Settings
+from papilla.shared.centre import centre_public_key
 from papilla.shared.crypto import sealing
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.errors import Refusal
 from papilla.shared.messages import Applicant, Consent, EnrollmentPacket, Finger, encode
-from papilla.shared.results import MemoryResultSink
 
 from tests.pipeline.harness import FvcScanner
 
-STATION = "st-unit-01"
-
-
-@pytest.fixture
-def centre(tmp_path, monkeypatch):
-    monkeypatch.setenv("PAPILLA_HOME", str(tmp_path))
-    settings = Settings.from_env()
-    c = Centre.open(settings, publisher=MemoryResultSink())
-    c.station_key = ensure_sender(c, settings, STATION, "station")
-    yield c
-    c.close()
+from tests.lifecycle.conftest import STATION
 
 
 def sealed_packet(centre, fvc_dir, packet_id: str, iin: str, fingers: dict[int, str], **applicant) -> bytes:

@@ -32,7 +32,6 @@ from . import mcc
 ENGINE_VERSION = "mcc8b-lssr-4"
 
 _MAGIC = b"PMCC"
-_SUPPORTED_FMRS = (1e-2, 1e-3, 1e-4)
 
 
 class TemplateVersionError(ValueError):
@@ -174,24 +173,54 @@ class Thresholds:
     calibrated_on: str
 
     def finger(self, fmr: float) -> float:
-        return {1e-2: self.finger_fmr_1e2, 1e-3: self.finger_fmr_1e3, 1e-4: self.finger_fmr_1e4}[_fmr_key(fmr)]
+        """Per-finger score threshold at any `fmr` in (0, 1e-2]: interpolated in log10(FMR) between the
+        calibrated points; below 1e-4, the calibration's fitted impostor tail, inverted."""
+        check_fmr(fmr)
+        if fmr < MIN_CALIBRATED_FMR:
+            return max(self.finger_fmr_1e4, finger_score_at(-math.log10(fmr)))
+        return _interpolate_log(fmr, (self.finger_fmr_1e2, self.finger_fmr_1e3, self.finger_fmr_1e4))
 
     def fused(self, fmr: float) -> float:
-        """Fused threshold at `fmr`. Calibrated at 1e-2..1e-4; below 1e-4 (1:N against large galleries)
-        the fused score is itself -log10 of the false-match probability, so the threshold is
-        -log10(fmr) plus whatever margin calibration found at 1e-4."""
-        if fmr < 1e-4 * (1 - 1e-9):
-            if fmr <= 0:
-                raise ValueError("FMR must be positive")
+        """Fused threshold at any `fmr` in (0, 1e-2]: interpolated in log10(FMR) between the calibrated
+        points; below 1e-4 (1:N against large galleries) the fused score is itself -log10 of the
+        false-match probability, so the threshold is -log10(fmr) plus the margin calibration found at 1e-4
+        (continuous at 1e-4)."""
+        check_fmr(fmr)
+        if fmr < MIN_CALIBRATED_FMR:
             return -math.log10(fmr) + max(0.0, self.fused_fmr_1e4 - 4.0)
-        return {1e-2: self.fused_fmr_1e2, 1e-3: self.fused_fmr_1e3, 1e-4: self.fused_fmr_1e4}[_fmr_key(fmr)]
+        return _interpolate_log(fmr, (self.fused_fmr_1e2, self.fused_fmr_1e3, self.fused_fmr_1e4))
 
 
-def _fmr_key(fmr: float) -> float:
-    for f in _SUPPORTED_FMRS:
-        if abs(math.log10(fmr) - math.log10(f)) < 1e-6:
-            return f
-    raise ValueError(f"no calibrated threshold for FMR {fmr}; supported: {_SUPPORTED_FMRS}")
+#: Calibrated operating points; thresholds between them are interpolated in log10(FMR).
+CALIBRATED_FMRS = (1e-2, 1e-3, 1e-4)
+MAX_FMR, MIN_CALIBRATED_FMR = CALIBRATED_FMRS[0], CALIBRATED_FMRS[-1]
+
+
+class FmrOutOfRange(ValueError):
+    """A false-match rate the engine has no threshold for (configuration error)."""
+
+
+def check_fmr(fmr: float, name: str = "FMR") -> float:
+    """`fmr` if the engine can set a threshold for it, else FmrOutOfRange naming `name` and the range."""
+    if not isinstance(fmr, (int, float)) or math.isnan(fmr) or not 0 < fmr <= MAX_FMR * (1 + 1e-9):
+        raise FmrOutOfRange(f"{name} must be a false-match rate above 0 and at most {MAX_FMR:g} "
+                            f"(calibrated from {MIN_CALIBRATED_FMR:g} to {MAX_FMR:g}, extrapolated below), got {fmr!r}")
+    return fmr
+
+
+def _interpolate_log(fmr: float, values: Sequence[float]) -> float:
+    """Linear in log10(FMR) through (CALIBRATED_FMRS[i], values[i]); fmr within [1e-4, 1e-2]."""
+    xs = [-math.log10(f) for f in CALIBRATED_FMRS]           # 2, 3, 4: increasing
+    return float(np.interp(min(max(-math.log10(fmr), xs[0]), xs[-1]), xs, values))
+
+
+def finger_score_at(neg_log10_fmr: float, model: Mapping | None = None) -> float:
+    """Inverse of `finger_log_fmr`: the lowest score whose impostor tail probability is 10**-neg_log10_fmr."""
+    model = model or calibration()["impostor_tail"]
+    xs, ys = model["scores"], model["neg_log10_fmr"]
+    if neg_log10_fmr <= ys[-1]:
+        return float(np.interp(neg_log10_fmr, ys, xs))
+    return float(xs[-1] + (neg_log10_fmr - ys[-1]) / model["tail_slope"])
 
 
 CALIBRATION_FILE = f"calibration-{ENGINE_VERSION}.json"
@@ -298,5 +327,5 @@ def decide(score: float, fmr: float = 1e-4, fused: bool = False) -> bool:
 __all__ = [
     "ENGINE_VERSION", "PreparedTemplate", "PackedGallery", "Thresholds", "TemplateVersionError",
     "prepare", "compare", "compare_many", "pack", "fuse", "thresholds", "decide", "calibration",
-    "finger_log_fmr",
+    "finger_log_fmr", "check_fmr", "FmrOutOfRange", "finger_score_at",
 ]
