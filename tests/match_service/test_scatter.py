@@ -17,7 +17,8 @@ from papilla.services.match import matching, scatter
 from papilla.services.match.gallery import Gallery
 from papilla.shared.crypto.iin import make_test_iin
 
-from tests.lifecycle.test_admission import centre, sealed_packet  # noqa: F401  (fixture)
+from tests.lifecycle.conftest import centre  # noqa: F401  (fixture)
+from tests.lifecycle.test_admission import sealed_packet
 from tests.pipeline.harness import Vhost
 
 PARTS = 2
