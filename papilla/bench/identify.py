@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from papilla.services.match import engine
 from papilla.services.match.engine import PreparedTemplate, mcc
-from papilla.services.match.gallery import Gallery, GalleryParams, fuse_candidates
+from papilla.services.match.gallery import Gallery, GalleryParams
 from papilla.services.match.index import IndexParams
 from papilla.services.match.matching import one_to_many_fmr
 
@@ -143,22 +143,6 @@ def build(params: BenchParams, mates: list[Person], sources: list[dict[int, Prep
                      "array_bytes": gallery.nbytes(), "rss_bytes": _rss_bytes() - rss0}
 
 
-def index_ranks(gallery: Gallery, mates: list[Person]) -> list[dict]:
-    """For every probe of every mate (person k is row k): the index rank of the mate per finger position."""
-    out = []
-    rows = len(gallery.enrollment_ids)
-    for k, person in enumerate(mates):
-        for probe in person.probes:
-            ranks = {}
-            for pos, t in probe.items():
-                if pos not in person.gallery:
-                    continue
-                s = gallery.index[pos].scores(t, rows)
-                ranks[pos] = int((s > s[k]).sum())
-            out.append({"person": k, "source": person.source, "ranks": ranks})
-    return out
-
-
 def hit_curve(ranks: list[dict], held: int, people: int) -> list[dict]:
     """Per-finger and ten-finger (union) hit rate and the union's penetration at each per-finger penetration."""
     curve = []
@@ -173,18 +157,6 @@ def hit_curve(ranks: list[dict], held: int, people: int) -> list[dict]:
                       "tenprint_hit_rate": float(np.mean(tenprint)), "union_penetration_max": union,
                       "twofinger_hit_rate": float(np.mean(twofinger))})
     return curve
-
-
-def time_searches(gallery: Gallery, probes: list[dict], threshold: float) -> tuple[list[float], list[float], list]:
-    """Wall seconds per search, union penetration per search, and the results."""
-    secs, pens, results = [], [], []
-    for probe in probes:
-        t0 = time.perf_counter()
-        results.append(gallery.search(probe, threshold=threshold, limit=20))
-        secs.append(time.perf_counter() - t0)
-        n = gallery.last_candidates
-        pens.append(1.0 if n is None else n / max(len(gallery.entries), 1))
-    return secs, pens, results
 
 
 def _worker(conn, params: BenchParams, mates, sources, part) -> None:
