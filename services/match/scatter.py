@@ -26,6 +26,7 @@ import uuid
 from dataclasses import dataclass
 
 import pika
+import pika.exceptions
 
 from papilla.services.match import matching, templates
 from papilla.services.match.gallery import Gallery, GalleryParams
@@ -137,7 +138,15 @@ class ScatterGather:
         return state
 
     def search(self, request: dict) -> list[dict]:
-        """Every partition's answer, or PartialResult after the deadline."""
+        """Every partition's answer, or PartialResult after the deadline. A connection the server dropped
+        while idle (heartbeat) is opened again once."""
+        try:
+            return self._search(request)
+        except pika.exceptions.AMQPError:
+            self._local.state = None
+            return self._search(request)
+
+    def _search(self, request: dict) -> list[dict]:
         parts, deadline = self.settings.parts, self.settings.deadline_s
         conn, ch, reply, inbox = self._channel()
         inbox.clear()
