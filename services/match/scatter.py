@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import pika
 import pika.exceptions
 
-from papilla.services.match import matching, templates
+from papilla.services.match import matching, scale_metrics, templates
 from papilla.services.match.gallery import Gallery, GalleryParams
 from papilla.shared import results
 from papilla.shared.centre import Centre
@@ -74,8 +74,10 @@ def answer(centre: Centre, gallery: Gallery, request: dict) -> dict:
     else:
         probes = templates.probes_of(centre, centre.store.get(JOBS, request["job_id"]))
     gallery.sync()
+    started = time.perf_counter()
     found = gallery.search(probes, threshold=request["floor"], exclude=set(request.get("exclude", ())),
                            exclude_subject=request.get("exclude_subject"), limit=request["limit"])
+    scale_metrics.SEARCH_SECONDS.labels("partition").observe(time.perf_counter() - started)
     return {"part": gallery.params.partition[0], "seq": gallery.last_seq, "size": len(gallery.entries),
             "candidates": found}
 
@@ -157,12 +159,15 @@ class ScatterGather:
             ch.basic_publish("", part_queue(part, parts), json.dumps(request).encode(),
                              pika.BasicProperties(reply_to=reply, correlation_id=cid,
                                                   expiration=str(int(deadline * 1000))))
-        end = time.monotonic() + deadline
+        started = time.monotonic()
+        end = started + deadline
         while any(cid not in inbox for cid in ids) and time.monotonic() < end:
             conn.process_data_events(time_limit=max(0.0, min(0.2, end - time.monotonic())))
         missing = sorted(part for cid, part in ids.items() if cid not in inbox)
         if missing:
+            scale_metrics.PARTIAL_RESULTS.inc()
             raise PartialResult(missing, parts, deadline)
+        scale_metrics.SEARCH_SECONDS.labels("scatter_gather").observe(time.monotonic() - started)
         return [inbox[cid] for cid in ids]
 
 
