@@ -14,7 +14,9 @@ from papilla.shared.config import ConfigError
 
 COMMAND_MODULES = [
     "config",
+    "centre",
     "station",
+    "party",
     "worker",
     "request",
     "dlq",
@@ -54,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:   # a person's mistake: one sentence, no traceback
         print(f"papilla: {exc}", file=sys.stderr)
         return 2
+    except TimeoutError as exc:  # no answer in time (ResultTimeout): say so, no traceback
+        print(f"papilla: {exc}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

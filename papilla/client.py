@@ -1,45 +1,84 @@
-"""Python client for services that ask Papilla to verify, identify or act on a record.
+"""Python client for services that ask Papilla to verify, identify or act on a record, on their own machine.
 
-    client = PapillaClient.connect(service_id="egov-portal", signing_key=key, centre_public=centre_pub)
+    client = PapillaClient.connect(broker_url=url, service_id="svc-egov", key_dir="keys",
+                                   centre_public_file="centre-public.json")
     request_id = client.verify(iin, {2: png_bytes})
-    result = client.wait(request_id, timeout=30)      # MATCH / NO_MATCH / NOT_ENROLLED / BLOCKED
+    result = client.wait(request_id, timeout=30)      # MATCH / NO_MATCH / NOT_ENROLLED / BLOCKED / REFUSED
 
-Requests are sealed (signed with the service's registered Ed25519 key,
-encrypted to the centre) and sent with publisher confirms. Results arrive on
-the service's durable queue `papilla.results.<reply_to>`, so results of
-requests made before a restart are still there; `stored(request_id)` reads a
-result from the store after the fact.
+The service's keys come from `papilla service init` (registered at the
+centre from its request file); the centre's public key file from `papilla
+centre export-public-key`. Requests are sealed (signed with the service's
+Ed25519 key, encrypted to the centre) and sent with publisher confirms.
+Results arrive on the service's durable queue `papilla.results.<service
+id>`, sealed to the service's own X25519 key and signed by the centre, so
+nobody else can read them and a forged one is dropped; results of requests
+made before a restart are still there.
 """
 from __future__ import annotations
 
 import base64
 import dataclasses
+import logging
 import secrets
 import time
+from pathlib import Path
 from typing import Mapping
 
 import pika
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from papilla.shared.broker import send
-from papilla.shared.crypto.sealing import seal
+from papilla.shared.broker import rabbitmq_broker, send
+from papilla.shared.config import Settings
+from papilla.shared.crypto.sealing import MAGIC, SealError, open_sealed, seal
+from papilla.shared.messages import MessageError
+from papilla.shared.parties import (CENTRE_ID, CentrePublic, PartyError, PartyKeys, load_centre_public_file,
+                                    load_party)
+from papilla.shared.principals import sign
 from papilla.shared.messages import (Finger, FingerStatus, IdentifyRequest, LifecycleAction, LifecycleCommand,
                                      Result, VerifyRequest, encode, parse_result)
 from papilla.shared.results import declare_results_queue, stored_result
 from papilla.shared.routing import REQUEST
 
 
+log = logging.getLogger(__name__)
+
+
 class ResultTimeout(TimeoutError):
     pass
 
 
-class RabbitResultWaiter:
-    """Collects results for one `reply_to` from its durable queue, buffering other requests' results."""
+class ResultOpener:
+    """Opens results sealed to this party by the centre; a plain body is accepted only as a refusal."""
 
-    def __init__(self, broker_url: str, reply_to: str):
+    def __init__(self, keys: PartyKeys, centre: CentrePublic):
+        self._keys, self._centre = keys, centre
+
+    def get(self, sender_id: str):        # SenderLookup for open_sealed: only the centre signs results
+        return self._centre.as_sender() if sender_id == CENTRE_ID else None
+
+    def __call__(self, body: bytes) -> Result | None:
+        if body[:4] == MAGIC:
+            try:
+                return parse_result(open_sealed(body, senders=self, centre_private=self._keys.box).payload)
+            except (SealError, MessageError):
+                log.warning("dropped a result that does not open with this party's key or the centre's signature")
+                return None
+        try:
+            result = parse_result(body)
+        except MessageError:
+            return None
+        # only an unregistered sender's refusal comes unsealed (the centre has no key to seal it to)
+        return result if result.status == "REFUSED" else None
+
+
+class RabbitResultWaiter:
+    """Collects results for one party from its durable queue, buffering other requests' results."""
+
+    def __init__(self, broker_url: str, reply_to: str, opener: ResultOpener | None = None):
         self._params = pika.URLParameters(broker_url)
         self.reply_to = reply_to
+        self._open = opener or (lambda body: parse_result(body))
         self._buffer: dict[str, Result] = {}
         self._connect()
 
@@ -62,8 +101,9 @@ class RabbitResultWaiter:
             if method is None:
                 self._connection.sleep(min(0.05, remaining))
                 continue
-            result = parse_result(body)
-            self._buffer.setdefault(result.request_id, result)  # a re-published result changes nothing
+            result = self._open(body)
+            if result is not None:
+                self._buffer.setdefault(result.request_id, result)  # a re-published result changes nothing
             self._channel.basic_ack(method.delivery_tag)
         return self._buffer.pop(request_id)
 
@@ -111,16 +151,17 @@ class PapillaClient:
         self.store = store
 
     @classmethod
-    def connect(cls, *, broker_url: str, service_id: str, signing_key: Ed25519PrivateKey,
-                centre_public: X25519PublicKey, reply_to: str | None = None, store=None) -> "PapillaClient":
-        from papilla.shared.broker import rabbitmq_broker
-        from papilla.shared.config import Settings
-
-        settings = dataclasses.replace(Settings.from_env(), broker_url=broker_url)
-        reply_to = reply_to or service_id
-        waiter = RabbitResultWaiter(broker_url, reply_to)  # declare the results queue before any request
-        return cls(broker=rabbitmq_broker(settings), service_id=service_id, signing_key=signing_key,
-                   centre_public=centre_public, waiter=waiter, reply_to=reply_to, store=store)
+    def connect(cls, *, broker_url: str, service_id: str, key_dir: str | Path,
+                centre_public_file: str | Path, reply_to: str | None = None) -> "PapillaClient":
+        """A client on the service's own machine: its keys in `key_dir`, the centre's public key file."""
+        settings = dataclasses.replace(Settings.from_env(), broker_url=broker_url, station_key_dir=Path(key_dir))
+        keys = load_party(settings, service_id)
+        centre = load_centre_public_file(Path(centre_public_file))
+        if keys.box is None:
+            raise PartyError(f"{service_id} has no X25519 key: it is not a service (run `papilla service init`)")
+        waiter = RabbitResultWaiter(broker_url, service_id, ResultOpener(keys, centre))  # queue before any request
+        return cls(broker=rabbitmq_broker(settings), service_id=service_id, signing_key=keys.signing,
+                   centre_public=centre.box, waiter=waiter, reply_to=reply_to)
 
     def _submit(self, message, request_id: str) -> str:
         sealed = seal(encode(message), sender_id=self.service_id, packet_id=request_id,
@@ -143,13 +184,15 @@ class PapillaClient:
         return self._submit(IdentifyRequest(request_id=rid, reply_to=self.reply_to, fingers=_fingers(images),
                                             max_candidates=max_candidates), rid)
 
-    def lifecycle(self, action: str, *, reason: str, requested_by: str, iin: str | None = None,
+    def lifecycle(self, action: str, *, principal: PartyKeys, reason: str, iin: str | None = None,
                   enrollment_id: str | None = None, decision: str | None = None,
-                  request_id: str | None = None) -> str:
+                  on_application_of: str | None = None, request_id: str | None = None) -> str:
+        """A lifecycle command decided and signed by `principal` (a registered person or body)."""
         rid = request_id or self.new_request_id()
-        return self._submit(LifecycleCommand(request_id=rid, reply_to=self.reply_to, action=LifecycleAction(action),
-                                             iin=iin, enrollment_id=enrollment_id, decision=decision,
-                                             reason=reason, requested_by=requested_by), rid)
+        command = LifecycleCommand(request_id=rid, reply_to=self.reply_to, action=LifecycleAction(action), iin=iin,
+                                   enrollment_id=enrollment_id, decision=decision, reason=reason,
+                                   principal_id=principal.party_id, on_application_of=on_application_of)
+        return self._submit(sign(command, "principal_signature", principal.signing), rid)
 
     def wait(self, request_id: str, timeout: float = 60.0) -> Result:
         return self.waiter.wait(request_id, timeout)

@@ -1,34 +1,22 @@
-"""Sender identities on one machine: signing keys of stations and services, and their registration.
+"""Onboarding in one step, for a demo or a test that plays the centre and a party on one machine.
 
-In production the centre registers a station's public key delivered out of
-band; here `ensure_sender` creates the key file (0600) on first use and
-registers its public half, which is what `papilla station init` does.
+Real parties onboard across machines: `papilla station init` (or `service` / `principal init`) on the
+party's machine writes a registration request file, `papilla centre register-…` at the centre reads it.
+`ensure_sender` does exactly those two steps in one home: keys made once, registered from the file.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from papilla.shared.config import Settings
-from papilla.shared.crypto import sealing
+from papilla.shared.parties import PartyKeys, init_party, load_party, read_registration, registration_path
 
 
-def sender_key_path(settings: Settings, sender_id: str) -> Path:
-    return settings.station_key_dir / f"{sender_id}.ed25519.pem"
-
-
-def load_or_create_sender_key(settings: Settings, sender_id: str) -> Ed25519PrivateKey:
-    path = sender_key_path(settings, sender_id)
+def ensure_sender(centre, settings: Settings, party_id: str, kind: str, label: str = "",
+                  role: str | None = None) -> PartyKeys:
+    """This party's keys, made and registered at `centre` through its registration request file if new."""
+    path = registration_path(settings, party_id)
     if not path.exists():
-        try:
-            sealing.save_private_key(sealing.generate_signing_key(), path)
-        except FileExistsError:
-            pass
-    return sealing.load_signing_key(path)
-
-
-def ensure_sender(centre, settings: Settings, sender_id: str, kind: str, label: str = "") -> Ed25519PrivateKey:
-    key = load_or_create_sender_key(settings, sender_id)
-    centre.senders.register(sender_id, kind, key.public_key(), label=label)
-    return key
+        init_party(settings, party_id, kind, label=label, role=role)
+    registration = read_registration(path)
+    centre.senders.register(party_id, registration.kind, registration.signing_key, label=registration.label,
+                            box_key=registration.box_key, role=registration.role)
+    return load_party(settings, party_id)

@@ -1,10 +1,10 @@
-"""What every worker process shares: its Centre, and how a refusal is handled.
+"""What every worker process shares: its Centre, its middleware, and who waits for a message's answer.
 
 Actors are thin: decode the message, call domain code, send the next
-message. A refusal is expected and final: it is recorded as a dead letter
-(with its reason code and rule), counted, answered with a REFUSED result
-when the sender's ids are known, and the message is acknowledged: the
-worker keeps running and nothing already accepted is touched.
+message. A refusal is an exception the actor declares (`throws=REFUSALS`);
+`shared.outcomes.UnansweredMessages` records it as a dead letter, counts it
+and answers the sender, in one place, with `reply_target` below telling it
+who waits.
 """
 from __future__ import annotations
 
@@ -16,15 +16,20 @@ import threading
 import dramatiq
 from dramatiq.middleware import CurrentMessage
 
-from papilla.shared import deadletters, metrics, results
+from papilla.shared.broker import CrashAfterProcessing, WorkerMetrics
 from papilla.shared.centre import Centre
 from papilla.shared.config import Settings
+from papilla.shared.crypto.sealing import SealError, peek_header
 from papilla.shared.errors import Refusal
-from papilla.shared.messages import Result
+from papilla.shared.outcomes import ReplyTarget, UnansweredMessages
+from papilla.shared.routing import DEDUPLICATE, ENROLL, LIFECYCLE, MATCH_PROBE, REQUEST, SETTLE, UNDECODABLE
 
 log = logging.getLogger(__name__)
 _centre: Centre | None = None
 _lock = threading.Lock()
+
+#: What actors declare they throw: expected, final, never retried.
+REFUSALS = (Refusal,)
 
 
 def install_centre(centre: Centre) -> None:
@@ -40,30 +45,64 @@ def centre() -> Centre:
         return _centre
 
 
-def decode_sealed(text: str) -> bytes:
+def decode_sealed(text) -> bytes:
+    if not isinstance(text, str):
+        raise Refusal("the packet argument is not text", code="malformed_message")
     try:
         return base64.b64decode(text, validate=True)
-    except (binascii.Error, TypeError, ValueError):
-        raise Refusal("the packet argument is not base64 text", code="malformed") from None
+    except (binascii.Error, ValueError):
+        raise Refusal("the packet argument is not base64 text", code="malformed_message") from None
 
 
-def refuse(refusal: Refusal, *, kind: str, sender_id: str | None = None) -> None:
-    c = centre()
-    message = CurrentMessage.get_current_message()
-    if message is not None:
-        deadletters.record(c.store, message, reason=refusal.code, detail=refusal.detail, rule=refusal.rule,
-                           sender_id=sender_id)
-        metrics.DEAD_LETTERS.labels(message.queue_name, refusal.code).inc()
-    metrics.REFUSALS.labels(refusal.code).inc()
-    log.warning("refused a %s message: %s (%s)", kind, refusal.code, refusal.detail)
-    if refusal.request_id:
-        results.deliver(c.store, c.publisher, Result(request_id=refusal.request_id, kind=kind, status="REFUSED",
-                                                     reason=refusal.code, rule=refusal.rule), refusal.reply_to)
+def _from_sealed(message, kind: str) -> ReplyTarget | None:
+    """The sender and packet id named by a sealed packet's header (unauthenticated: enough to answer a refusal
+    with a reason code on the sender's own reply queue, nothing more)."""
+    try:
+        header = peek_header(decode_sealed(message.args[0]))
+    except (Refusal, SealError, IndexError):
+        return None
+    return ReplyTarget(header.packet_id, header.sender_id, kind, header.sender_id)
 
 
-def worker_middleware(store_factory) -> list[dramatiq.Middleware]:
-    from papilla.shared.broker import CrashAfterProcessing, DeadLetterRecorder, WorkerMetrics
+def _from_store(collection: str, kind: str | None):
+    def target(message) -> ReplyTarget | None:
+        doc = centre().store.get(collection, message.args[0]) if message.args and isinstance(message.args[0], str) else None
+        if doc is None:
+            return None
+        return ReplyTarget(doc["_id"], doc.get("reply_to"), kind or doc.get("kind", "lifecycle"), doc.get("sender_id"))
+    return target
 
-    extra = [CurrentMessage(), WorkerMetrics(), DeadLetterRecorder(store_factory)]
+
+_TARGETS = {
+    ENROLL.actor: lambda m: _from_sealed(m, "enrollment"),
+    REQUEST.actor: lambda m: _from_sealed(m, "request"),
+    DEDUPLICATE.actor: _from_store("enrollments", "enrollment"),
+    SETTLE.actor: _from_store("enrollments", "enrollment"),
+    MATCH_PROBE.actor: _from_store("jobs", None),
+    LIFECYCLE.actor: _from_store("jobs", None),
+}
+
+
+def reply_target(message, exception: BaseException | None) -> ReplyTarget | None:
+    """Who waits for `message`'s answer: the ids a refusal carries, else what the message itself names."""
+    found = _TARGETS.get(message.actor_name, lambda m: None)(message)
+    if isinstance(exception, Refusal) and exception.request_id:
+        return ReplyTarget(exception.request_id, exception.reply_to, exception.kind or (found.kind if found else
+                           "request"), found.sender_id if found else None)
+    return found
+
+
+def worker_middleware() -> tuple[list[dramatiq.Middleware], list[dramatiq.Middleware]]:
+    """(middleware that must see final outcomes, listed before Retries; the rest)."""
     crash = CrashAfterProcessing.from_env()
-    return extra + ([crash] if crash else [])
+    return ([UnansweredMessages(centre, reply_target), WorkerMetrics()],
+            [CurrentMessage()] + ([crash] if crash else []))
+
+
+def declare_undecodable(broker: dramatiq.Broker) -> None:
+    """Every worker refuses bodies that were not dramatiq messages (see `shared.wire`)."""
+    def undecodable_message(reason: str, size: int, digest: str) -> None:
+        raise Refusal(f"a {size}-byte body that is not a papilla message was refused (sha256 {digest}…)",
+                      code=reason)
+    dramatiq.actor(undecodable_message, broker=broker, actor_name=UNDECODABLE.actor,
+                   queue_name=UNDECODABLE.queue, throws=REFUSALS, max_retries=0)

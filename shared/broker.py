@@ -2,8 +2,11 @@
 
 - publisher confirms on every producer (`confirm_delivery=True`): without
   them RabbitMQ may drop a message while `send()` returns;
-- durable queues, dramatiq's dead-letter queues (`<queue>.XQ`) plus our
-  dead-letter records in the store (`shared.deadletters`);
+- durable queues; every message that leaves unanswered gets a dead-letter
+  record in the store (`shared.outcomes`, `shared.deadletters`); dramatiq's
+  `<queue>.XQ` only holds what could not be recorded (store down);
+- message bodies size-limited and schema-checked before use, and never
+  logged (`shared.wire`);
 - retries with exponential backoff capped below RabbitMQ's consumer timeout
   (dramatiq keeps delayed messages unacked: dramatiq issue #827);
 - cross-cutting behaviour as middleware: metrics, dead-letter recording,
@@ -19,8 +22,9 @@ from typing import Callable
 import dramatiq
 from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit
 
-from . import deadletters, metrics
-from .config import Settings
+from . import metrics, wire
+from .config import ConfigError, Settings
+from .errors import Refusal
 from .routing import Route
 
 log = logging.getLogger(__name__)
@@ -29,10 +33,12 @@ log = logging.getLogger(__name__)
 CONSUMER_TIMEOUT_MS = 30 * 60 * 1000
 
 
-def base_middleware(settings: Settings) -> list[dramatiq.Middleware]:
+def base_middleware(settings: Settings, first: list[dramatiq.Middleware] = ()) -> list[dramatiq.Middleware]:
+    """dramatiq's middleware, with `first` ahead of `Retries`: dramatiq runs `after_process_message` hooks in
+    reverse order, so only middleware listed before `Retries` sees a message's final outcome."""
     if settings.max_backoff_ms >= CONSUMER_TIMEOUT_MS // 2:
-        raise ValueError("PAPILLA_MAX_BACKOFF_MS must stay under half of RabbitMQ's consumer timeout (15 min)")
-    return [
+        raise ConfigError("PAPILLA_MAX_BACKOFF_MS must stay under half of RabbitMQ's consumer timeout (15 min)")
+    return list(first) + [
         AgeLimit(),
         TimeLimit(time_limit=10 * 60 * 1000),
         ShutdownNotifications(),
@@ -43,19 +49,23 @@ def base_middleware(settings: Settings) -> list[dramatiq.Middleware]:
     ]
 
 
-def rabbitmq_broker(settings: Settings, extra_middleware: list[dramatiq.Middleware] = ()) -> dramatiq.Broker:
+def rabbitmq_broker(settings: Settings, extra_middleware: list[dramatiq.Middleware] = (), *,
+                    first_middleware: list[dramatiq.Middleware] = ()) -> dramatiq.Broker:
     from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
+    wire.install()
     return RabbitmqBroker(url=settings.broker_url, confirm_delivery=True,
-                          middleware=base_middleware(settings) + list(extra_middleware))
+                          middleware=base_middleware(settings, first_middleware) + list(extra_middleware))
 
 
-def in_process_broker(settings: Settings, extra_middleware: list[dramatiq.Middleware] = ()) -> dramatiq.Broker:
+def in_process_broker(settings: Settings, extra_middleware: list[dramatiq.Middleware] = (), *,
+                      first_middleware: list[dramatiq.Middleware] = ()) -> dramatiq.Broker:
     """Only for the explicit single-process demo: messages live in memory and die with the process."""
     from dramatiq.brokers.stub import StubBroker
 
     log.warning("no broker URL given: using an in-process broker (single-process demo mode, nothing durable)")
-    return StubBroker(middleware=base_middleware(settings) + list(extra_middleware))
+    wire.install()
+    return StubBroker(middleware=base_middleware(settings, first_middleware) + list(extra_middleware))
 
 
 def send(broker: dramatiq.Broker, route: Route, *args, **kwargs) -> dramatiq.Message:
@@ -65,25 +75,9 @@ def send(broker: dramatiq.Broker, route: Route, *args, **kwargs) -> dramatiq.Mes
     return broker.enqueue(message)
 
 
-class DeadLetterRecorder(dramatiq.Middleware):
-    """Record a message in the store's dead letters when it fails for good."""
-
-    def __init__(self, store_factory: Callable[[], object]):
-        self._store_factory = store_factory
-
-    def after_process_message(self, broker, message, *, result=None, exception=None):
-        if exception is None or not message.failed:
-            return
-        code = getattr(exception, "code", None) or "exhausted_retries"
-        # Only our own exceptions carry vetted detail; anything else is named by type alone.
-        detail = getattr(exception, "detail", None) or f"{type(exception).__name__} after {message.options.get('retries', 0)} retries"
-        deadletters.record(self._store_factory(), message, reason=code, detail=detail,
-                           rule=getattr(exception, "rule", None))
-        metrics.DEAD_LETTERS.labels(message.queue_name, code).inc()
-
-
 class WorkerMetrics(dramatiq.Middleware):
-    """Per-message count and duration in seconds, by queue, actor and outcome."""
+    """Per-message count and duration in seconds, by queue, actor and outcome (ok, refused, retried,
+    dead_lettered); listed before `Retries` so it sees the final outcome."""
 
     def __init__(self):
         self._started: dict[str, float] = {}
@@ -93,12 +87,16 @@ class WorkerMetrics(dramatiq.Middleware):
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
         started = self._started.pop(message.message_id, None)
+        outcome = ("ok" if exception is None else "refused" if isinstance(exception, Refusal)
+                   else "dead_lettered" if message.failed else "retried")
         if started is not None:
             metrics.MESSAGE_SECONDS.labels(message.queue_name, message.actor_name).observe(time.perf_counter() - started)
-        outcome = "ok" if exception is None else ("failed" if message.failed else "retry")
         metrics.MESSAGES.labels(message.queue_name, message.actor_name, outcome).inc()
 
-    after_skip_message = after_process_message
+    def after_skip_message(self, broker, message):
+        self._started.pop(message.message_id, None)
+        metrics.MESSAGES.labels(message.queue_name, message.actor_name,
+                                "dead_lettered" if message.failed else "skipped").inc()
 
 
 class CrashAfterProcessing(dramatiq.Middleware):

@@ -1,46 +1,26 @@
 """The processing centre's shared context: one per worker process.
 
-Holds the store, the envelope cipher, the sender registry, the IIN hasher,
-the centre's X25519 key for opening sealed packets, and the results
-publisher. Built from `Settings`; keys are created on first use for a
-one-machine setup (production provisions them).
+Holds the store, the envelope cipher, the party registry, the IIN hasher,
+the centre's keys (X25519 to open sealed packets, Ed25519 to sign the
+results it seals to each requester) and the results publisher. Built from
+`Settings`; the centre's keys must exist (`papilla centre init`): opening a
+centre never creates them.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from .config import Settings
-from .crypto import sealing
 from .crypto.envelope import EnvelopeCipher
 from .crypto.iin import IinHasher
 from .crypto.keys import FileKeyProvider
 from .crypto.registry import SenderRegistry
+from .parties import CentreKeys, load_centre_keys
+from .results import ResultPublisher, SealedResults
 from .store import open_store
 from .store.base import Store
-
-CENTRE_KEY_FILE = "centre-x25519.pem"
-
-
-def centre_key_path(settings: Settings) -> Path:
-    return settings.key_dir / CENTRE_KEY_FILE
-
-
-def load_or_create_centre_key(settings: Settings) -> X25519PrivateKey:
-    path = centre_key_path(settings)
-    if not path.exists():
-        settings.key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        try:
-            sealing.save_private_key(sealing.generate_centre_key(), path)
-        except FileExistsError:
-            pass  # another process created it first
-    return sealing.load_centre_private_key(path)
-
-
-def centre_public_key(settings: Settings) -> X25519PublicKey:
-    return load_or_create_centre_key(settings).public_key()
 
 
 @dataclass
@@ -50,25 +30,24 @@ class Centre:
     cipher: EnvelopeCipher
     senders: SenderRegistry
     hasher: IinHasher
-    centre_key: X25519PrivateKey
-    publisher: object  # ResultPublisher | MemoryResultSink
+    keys: CentreKeys
+    publisher: object  # SealedResults over ResultPublisher | MemoryResultSink
+
+    @property
+    def centre_key(self) -> X25519PrivateKey:
+        return self.keys.box
 
     @classmethod
     def open(cls, settings: Settings, publisher=None, store: Store | None = None) -> "Centre":
-        from .results import ResultPublisher
-
+        keys = load_centre_keys(settings)          # not the centre, or not initialised: a clear error
         settings.home.mkdir(parents=True, exist_ok=True)
         store = store or open_store(settings.store_uri)
-        keys = FileKeyProvider(settings.key_dir)
-        return cls(
-            settings=settings,
-            store=store,
-            cipher=EnvelopeCipher(store, keys),
-            senders=SenderRegistry(store),
-            hasher=IinHasher(keys.iin_pepper()),
-            centre_key=load_or_create_centre_key(settings),
-            publisher=publisher if publisher is not None else ResultPublisher(settings.broker_url),
-        )
+        provider = FileKeyProvider(settings.key_dir)
+        senders = SenderRegistry(store)
+        inner = publisher if publisher is not None else ResultPublisher(settings.broker_url)
+        return cls(settings=settings, store=store, cipher=EnvelopeCipher(store, provider), senders=senders,
+                   hasher=IinHasher(provider.iin_pepper()), keys=keys,
+                   publisher=SealedResults(inner, senders, keys.signing))
 
     def close(self) -> None:
         self.publisher.close()

@@ -1,9 +1,13 @@
-"""Dead-letter records: every refused or failed message, kept and inspectable.
+"""Dead-letter records: every message that leaves the pipeline unanswered, kept and inspectable.
 
-A record holds the original dramatiq message (its arguments are ids or sealed,
-encrypted packets: never personal data in clear), where it came from, and a
-reason code with the rule that refused it. `papilla dlq list|show|requeue`
-reads them; requeue sends the original message back to its queue.
+A record holds reason code, rule, ids and the sender named by the packet's
+header; never personal data in clear. The original dramatiq message (ids, or
+a sealed packet readable with the centre key) is kept only encrypted under a
+data key of its own (`dead_letter_key(id)`), so it can be shredded apart from
+everything else (at the end of its retention, or with the subject), and only
+up to `MAX_KEPT_BODY` bytes: a larger body is dropped and the record says so.
+`papilla dlq list|show|requeue` reads them; requeue sends the original
+message back to its queue.
 """
 from __future__ import annotations
 
@@ -13,9 +17,20 @@ from datetime import datetime, timezone
 
 import dramatiq
 
+from .crypto.envelope import EnvelopeCipher
 from .store.base import DuplicateKeyError, Store
 
 COLLECTION = "dead_letters"
+#: Bodies above this are not kept (the record keeps reason, ids and size): a hostile 20 MB argument must not
+#: become a 20 MB document, nor fail the record itself on the store's size limit.
+MAX_KEPT_BODY = 2 * 1024 * 1024
+#: Length limit of the free-text detail (our own vetted wording, never message content).
+MAX_DETAIL = 500
+
+
+def dead_letter_key(dead_letter_id: str) -> str:
+    """Key subject of a dead letter's body: shredding it makes the kept body unreadable."""
+    return f"dl-{dead_letter_id}"
 
 
 @dataclass(frozen=True)
@@ -27,26 +42,25 @@ class DeadLetter:
     detail: str          # specific, human-readable, free of personal data
     rule: str | None
     sender_id: str | None
+    request_id: str | None
     created_at: str
     state: str           # "dead" | "requeued"
-    message: bytes
+    body_size: int
+    body_kept: bool
 
 
-def record(store: Store, message: dramatiq.Message, *, reason: str, detail: str,
-           rule: str | None = None, sender_id: str | None = None) -> None:
+def record(store: Store, cipher: EnvelopeCipher, message: dramatiq.Message, *, reason: str, detail: str,
+           rule: str | None = None, sender_id: str | None = None, request_id: str | None = None) -> None:
     """Keep `message` with its reason; idempotent per message id (a redelivery records nothing new)."""
+    body = _encode_message(message)
     doc = {
-        "_id": message.message_id,
-        "queue": message.queue_name,
-        "actor": message.actor_name,
-        "reason": reason,
-        "detail": detail,
-        "rule": rule,
-        "sender_id": sender_id,
-        "created_at": datetime.now(timezone.utc).isoformat(),
-        "state": "dead",
-        "message": _encode_message(message),
+        "_id": message.message_id, "queue": message.queue_name, "actor": message.actor_name,
+        "reason": reason, "detail": detail[:MAX_DETAIL], "rule": rule, "sender_id": sender_id,
+        "request_id": request_id, "created_at": datetime.now(timezone.utc).isoformat(), "state": "dead",
+        "body_size": len(body), "body": None,
     }
+    if len(body) <= MAX_KEPT_BODY:
+        doc["body"] = cipher.encrypt(dead_letter_key(message.message_id), COLLECTION, message.message_id, "body", body)
     try:
         store.insert(COLLECTION, doc)
     except DuplicateKeyError:
@@ -64,12 +78,20 @@ def get(store: Store, dead_letter_id: str) -> DeadLetter | None:
     return _from_doc(doc) if doc else None
 
 
-def requeue(store: Store, broker: dramatiq.Broker, dead_letter_id: str) -> dramatiq.Message:
+class NotRequeueable(Exception):
+    """The dead letter has no readable body (too large to keep, or shredded)."""
+
+
+def requeue(store: Store, cipher: EnvelopeCipher, broker: dramatiq.Broker, dead_letter_id: str) -> dramatiq.Message:
     """Send the original message back to its queue (a new message id; the record is marked requeued)."""
-    letter = get(store, dead_letter_id)
-    if letter is None:
+    doc = store.get(COLLECTION, dead_letter_id)
+    if doc is None:
         raise KeyError(f"no dead letter {dead_letter_id!r}")
-    original = dramatiq.Message.decode(letter.message)
+    if not doc.get("body"):
+        raise NotRequeueable(f"dead letter {dead_letter_id} kept no body ({doc.get('body_size', 0)} bytes, "
+                             f"over the {MAX_KEPT_BODY}-byte limit or undecodable): nothing to requeue")
+    body = cipher.decrypt(dead_letter_key(dead_letter_id), COLLECTION, dead_letter_id, "body", doc["body"])
+    original = dramatiq.Message(**json.loads(body))
     fresh = dramatiq.Message(queue_name=original.queue_name, actor_name=original.actor_name,
                              args=original.args, kwargs=original.kwargs,
                              options={k: v for k, v in original.options.items() if k not in ("retries", "traceback")})
@@ -89,4 +111,6 @@ def _encode_message(message: dramatiq.Message) -> bytes:
 def _from_doc(doc: dict) -> DeadLetter:
     return DeadLetter(id=doc["_id"], queue=doc["queue"], actor=doc["actor"], reason=doc["reason"],
                       detail=doc["detail"], rule=doc.get("rule"), sender_id=doc.get("sender_id"),
-                      created_at=doc["created_at"], state=doc.get("state", "dead"), message=doc["message"])
+                      request_id=doc.get("request_id"), created_at=doc["created_at"],
+                      state=doc.get("state", "dead"), body_size=int(doc.get("body_size", 0)),
+                      body_kept=bool(doc.get("body")))

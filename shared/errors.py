@@ -18,3 +18,4 @@ class Refusal(Exception):
         self.rule = rule
         self.request_id: str | None = None   # set once the refused message's ids are known,
         self.reply_to: str | None = None     # so the sender gets a REFUSED result
+        self.kind: str | None = None         # the Result kind of the refused request, once known

@@ -112,6 +112,7 @@ class EnrollmentPacket(_Model):
     fingers: list[Finger] = Field(min_length=1, max_length=10)
     reenrollment_reason: Literal["irreversible_damage", "document_replacement"] | None = None
     reply_to: Identifier | None = None
+    operator_signature: bytes | None = Field(default=None, max_length=64)   # the operator's Ed25519 signature
 
     _ids = field_validator("packet_id", "station_id", "operator_id")(classmethod(lambda cls, v: _check_id(v)))
     _fingers = field_validator("fingers")(classmethod(lambda cls, v: _fingers_unique(v)))
@@ -148,7 +149,9 @@ class LifecycleAction(str, Enum):
 
 
 class LifecycleCommand(_Model):
-    schema_: Literal["papilla.lifecycle/1"] = Field(default="papilla.lifecycle/1", alias="schema")
+    """A lifecycle act, signed by the registered principal who decided it (`shared.principals`)."""
+
+    schema_: Literal["papilla.lifecycle/2"] = Field(default="papilla.lifecycle/2", alias="schema")
     request_id: Identifier
     reply_to: Identifier
     action: LifecycleAction
@@ -156,9 +159,12 @@ class LifecycleCommand(_Model):
     enrollment_id: Identifier | None = None
     decision: Literal["distinct_person", "same_person_reject"] | None = None
     reason: str = Field(min_length=1, max_length=512)
-    requested_by: Literal["subject", "legal_representative", "custodian", "authorised_body", "operator"]
+    principal_id: Identifier
+    principal_signature: bytes | None = Field(default=None, max_length=64)
+    #: destruction and consent withdrawal: whose written application it is (Rules 406 p.11; Rules 395 p.6)
+    on_application_of: Literal["subject", "legal_representative", "custodian"] | None = None
 
-    _ids = field_validator("request_id", "reply_to")(classmethod(lambda cls, v: _check_id(v)))
+    _ids = field_validator("request_id", "reply_to", "principal_id")(classmethod(lambda cls, v: _check_id(v)))
 
 
 Request = Annotated[Union[EnrollmentPacket, VerifyRequest, IdentifyRequest, LifecycleCommand],
@@ -178,13 +184,14 @@ class Result(_Model):
 
     schema_: Literal["papilla.result/1"] = Field(default="papilla.result/1", alias="schema")
     request_id: str
-    kind: Literal["enrollment", "verify", "identify", "lifecycle"]
+    kind: Literal["enrollment", "verify", "identify", "lifecycle", "request"]   # "request": refused before its kind was read
     status: str        # e.g. ACTIVE, PENDING_REVIEW, MATCH, NO_MATCH, NOT_ENROLLED, BLOCKED, REFUSED, DONE
     score: float | None = None
     finger_scores: dict[str, float] = Field(default_factory=dict)
     candidates: tuple[Candidate, ...] = ()
     reason: str | None = None      # refusal code, e.g. "unknown_sender", "age_below_18"
     rule: str | None = None        # legal citation when a rule decided it
+    detail: str | None = Field(default=None, max_length=500)   # a refusal's sentence (never personal data)
     completed_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
 
 

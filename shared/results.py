@@ -11,6 +11,7 @@ the service is down; the store keeps them after the fact.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 
@@ -69,6 +70,46 @@ class ResultPublisher:
         channel = getattr(self._local, "channel", None)
         if channel is not None and channel.connection.is_open:
             channel.connection.close()
+
+
+class SealedResults:
+    """Seals each result to its requester before publishing: a result is readable by the party it answers alone.
+
+    `reply_to` is bound to the authenticated sender (the intake refuses any other), so the result is sealed
+    to that party's registered X25519 key and signed with the centre's Ed25519 key (the same sealed format
+    as packets, with the centre as sender): a queue bound to another party's routing key receives only
+    ciphertext, and a forged result fails its signature. A refusal to a party with no registered key (an
+    unknown sender) carries only a request id and a reason code: it is published as is, so the sender
+    learns why instead of timing out.
+    """
+
+    def __init__(self, inner, senders, signing_key):
+        self.inner = inner
+        self._senders = senders
+        self._signing_key = signing_key
+
+    def publish(self, reply_to: str, body: bytes) -> None:
+        from .crypto.sealing import seal
+        from .parties import CENTRE_ID
+
+        record = self._senders.get(reply_to)
+        result = parse_result(body)
+        if record is not None and record.box_key is not None:
+            # a random id in the (clear) seal header: the request id stays inside the ciphertext
+            self.inner.publish(reply_to, seal(body, sender_id=CENTRE_ID, packet_id=f"res-{secrets.token_hex(12)}",
+                                              signing_key=self._signing_key, centre_public=record.box_key))
+        elif result.status == "REFUSED":
+            self.inner.publish(reply_to, body)
+        else:
+            log.warning("result %s not published: %s has no registered key (kept in the store)",
+                        result.request_id, reply_to)
+
+    @property
+    def published(self):   # the in-process sink's record, for the demo and tests
+        return self.inner.published
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 class MemoryResultSink:

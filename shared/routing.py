@@ -22,6 +22,8 @@ DEDUPLICATE = Route("papilla.match", "deduplicate")             # enrollment id
 MATCH_PROBE = Route("papilla.match", "match_probe")             # request id
 SETTLE = Route("papilla.lifecycle", "settle_enrollment")        # enrollment id + dedup candidates
 LIFECYCLE = Route("papilla.lifecycle", "lifecycle_command")     # request id of a stored lifecycle job
+#: Where a body that is not a dramatiq message is routed once read (every worker refuses it; see shared.wire).
+UNDECODABLE = Route("papilla.undecodable", "undecodable_message")
 
 ROLE_QUEUES = {
     "extract": (ENROLL.queue, REQUEST.queue),

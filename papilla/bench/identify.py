@@ -356,9 +356,11 @@ def store_load(people: int, sources: list[dict[int, PreparedTemplate]], home: Pa
     from papilla.shared.centre import Centre
     from papilla.shared.config import Settings
     from papilla.shared.names import TEMPLATES
+    from papilla.shared.parties import init_centre
     from papilla.shared.results import MemoryResultSink
 
     os.environ["PAPILLA_HOME"] = str(home)
+    init_centre(Settings.from_env())
     centre = Centre.open(Settings.from_env(), publisher=MemoryResultSink())
     rng = np.random.default_rng(seed)
     try:

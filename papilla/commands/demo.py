@@ -15,7 +15,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-STATION, SERVICE = "st-demo-01", "svc-demo"
+STATION, SERVICE, OPERATOR = "st-demo-01", "svc-demo", "op-demo-01"
 VERIFY_FINGERS = (2, 7)   # right and left index
 
 
@@ -97,41 +97,47 @@ class _Deployment:
     def __enter__(self):
         import dramatiq
 
-        from papilla.client import PapillaClient, RabbitResultWaiter, StoreResultWaiter
+        from papilla.client import PapillaClient, RabbitResultWaiter, ResultOpener, StoreResultWaiter
         from papilla.identity import ensure_sender
         from papilla.services import runtime
         from papilla.services.capture.outbox import Outbox
         from papilla.services.capture.station import QualityGate, Station
         from papilla.shared.broker import in_process_broker, rabbitmq_broker
-        from papilla.shared.centre import Centre, centre_public_key
+        from papilla.shared.centre import Centre
         from papilla.shared.config import Settings
+        from papilla.shared.parties import init_centre
         from papilla.shared.results import MemoryResultSink
 
         settings = Settings.from_env()
+        centre_public, _ = init_centre(settings)   # the demo plays the centre: it may make the centre's keys
         self.centre = Centre.open(settings, publisher=MemoryResultSink())
-        station_key = ensure_sender(self.centre, settings, STATION, "station", label="demo branch")
-        service_key = ensure_sender(self.centre, settings, SERVICE, "service", label="demo public service")
+        station_keys = ensure_sender(self.centre, settings, STATION, "station", label="demo branch")
+        service_keys = ensure_sender(self.centre, settings, SERVICE, "service", label="demo public service")
+        self.operator = ensure_sender(self.centre, settings, OPERATOR, "principal", label="demo operator",
+                                      role="operator")
         if self.broker_url:
             self.broker = rabbitmq_broker(settings)
             self._start_workers()
-            station_waiter = RabbitResultWaiter(self.broker_url, STATION)
-            service_waiter = RabbitResultWaiter(self.broker_url, SERVICE)
+            station_waiter = RabbitResultWaiter(self.broker_url, STATION, ResultOpener(station_keys, centre_public))
+            service_waiter = RabbitResultWaiter(self.broker_url, SERVICE, ResultOpener(service_keys, centre_public))
         else:
             runtime.install_centre(self.centre)
-            self.broker = in_process_broker(settings, runtime.worker_middleware(lambda: self.centre.store))
+            first, rest = runtime.worker_middleware()
+            self.broker = in_process_broker(settings, rest, first_middleware=first)
             dramatiq.set_broker(self.broker)
             import papilla.services.extract.actors  # noqa: F401  (actors register on the broker)
             import papilla.services.lifecycle.actors  # noqa: F401
             import papilla.services.match.actors  # noqa: F401
+            runtime.declare_undecodable(self.broker)
             self.worker = dramatiq.Worker(self.broker, worker_threads=2)
             self.worker.start()
             station_waiter = service_waiter = StoreResultWaiter(self.centre.store)
         self.station_results = station_waiter
-        self.station = Station(station_id=STATION, signing_key=station_key, centre_public=centre_public_key(settings),
+        self.station = Station(station_id=STATION, signing_key=station_keys.signing, centre_public=centre_public.box,
                                outbox=Outbox(settings.spool_dir, self.broker),
                                gate=QualityGate(min_quality=settings.min_finger_quality))
-        self.client = PapillaClient(broker=self.broker, service_id=SERVICE, signing_key=service_key,
-                                    centre_public=centre_public_key(settings), waiter=service_waiter,
+        self.client = PapillaClient(broker=self.broker, service_id=SERVICE, signing_key=service_keys.signing,
+                                    centre_public=centre_public.box, waiter=service_waiter,
                                     store=self.centre.store)
         return self
 
@@ -173,7 +179,7 @@ def _scenario(d: _Deployment, sources: _Sources, people: int) -> int:
     enrolled, summary = {}, []
     for person in tqdm(range(people), desc="enrolling", unit="person", file=sys.stderr):
         report = d.station.enroll(iin=_iin(person), full_name=f"Demo Person {person}",
-                                  scanner=sources.scanner(person, session=0), operator_id="op-demo",
+                                  scanner=sources.scanner(person, session=0), operator=d.operator,
                                   consent_ref=f"consent-{person}", finger_status=statuses)
         enrolled[person] = (report, d.station_results.wait(report.packet_id, 600))
     for person, (report, result) in enrolled.items():
@@ -184,7 +190,7 @@ def _scenario(d: _Deployment, sources: _Sources, people: int) -> int:
     summary.append(("enrolled ACTIVE", f"{active}/{people}"))
 
     dup_report = d.station.enroll(iin=_iin(people + 50), full_name="Demo Duplicate",
-                                  scanner=sources.scanner(0, session=1), operator_id="op-demo",
+                                  scanner=sources.scanner(0, session=1), operator=d.operator,
                                   consent_ref="consent-dup", finger_status=statuses)
     dup = d.station_results.wait(dup_report.packet_id, 600)
     caught = dup.status == "PENDING_REVIEW" and any(

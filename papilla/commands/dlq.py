@@ -1,6 +1,8 @@
 """`papilla dlq list|show|requeue`: inspect and replay dead letters."""
 from __future__ import annotations
 
+import sys
+
 
 def _store():
     from papilla.shared.config import Settings
@@ -26,21 +28,34 @@ def show(args) -> int:
     if d is None:
         print(f"no dead letter {args.id}")
         return 1
-    for name in ("id", "queue", "actor", "reason", "detail", "rule", "sender_id", "created_at", "state"):
+    for name in ("id", "queue", "actor", "reason", "detail", "rule", "sender_id", "request_id", "created_at", "state"):
         print(f"{name:<10} {getattr(d, name)}")
-    print(f"{'message':<10} {len(d.message)} bytes (sealed or ids only)")
+    kept = "kept encrypted" if d.body_kept else "not kept"
+    print(f"{'message':<10} {d.body_size} bytes ({kept})")
     return 0
 
 
 def requeue(args) -> int:
     from papilla.shared import deadletters
     from papilla.shared.broker import rabbitmq_broker
+    from papilla.shared.centre import Centre
     from papilla.shared.config import Settings
 
-    broker = rabbitmq_broker(Settings.from_env())
-    fresh = deadletters.requeue(_store(), broker, args.id)
+    settings = Settings.from_env()
+    centre = Centre.open(settings)
+    broker = rabbitmq_broker(settings)
+    try:
+        fresh = deadletters.requeue(centre.store, centre.cipher, broker, args.id)
+    except KeyError:
+        print(f"papilla: no dead letter {args.id}", file=sys.stderr)
+        return 1
+    except deadletters.NotRequeueable as exc:
+        print(f"papilla: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        broker.close()
+        centre.close()
     print(f"requeued {args.id} as {fresh.message_id} on {fresh.queue_name}")
-    broker.close()
     return 0
 
 

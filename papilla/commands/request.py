@@ -2,10 +2,13 @@
 
   papilla request verify SERVICE-ID --iin … --finger 2=probe.png [--finger 7=…]
   papilla request identify SERVICE-ID --finger 2=probe.png
-  papilla request lifecycle SERVICE-ID ACTION --reason … --requested-by … [--iin … | --enrollment ID --decision …]
+  papilla request lifecycle SERVICE-ID ACTION --principal P-ID --reason … [--on-application-of subject]
+                            [--iin … | --enrollment ID --decision …]
   papilla request result REQUEST-ID          (read a stored result after the fact)
 
-The service's key must be registered first: `papilla station init SERVICE-ID --kind service`.
+The service's keys come from `papilla service init SERVICE-ID` (registered at the centre), the centre's
+public key file from PAPILLA_CENTRE_PUBLIC_KEY or centre-public.json in PAPILLA_HOME; a lifecycle command is
+signed by the principal's key (`papilla principal init`), kept in the same key directory.
 """
 from __future__ import annotations
 
@@ -15,16 +18,13 @@ import sys
 
 def _client(args):
     from papilla.client import PapillaClient
-    from papilla.identity import load_or_create_sender_key, sender_key_path
-    from papilla.shared.centre import centre_public_key
     from papilla.shared.config import Settings
+    from papilla.shared.parties import centre_public_path
 
     settings = Settings.from_env()
-    if not sender_key_path(settings, args.service_id).exists():
-        raise SystemExit(f"no key for {args.service_id}: run `papilla station init {args.service_id} --kind service`")
     return PapillaClient.connect(broker_url=settings.broker_url, service_id=args.service_id,
-                                 signing_key=load_or_create_sender_key(settings, args.service_id),
-                                 centre_public=centre_public_key(settings)), settings
+                                 key_dir=settings.station_key_dir,
+                                 centre_public_file=centre_public_path(settings)), settings
 
 
 def _images(pairs: list[str]) -> dict[int, object]:
@@ -44,7 +44,11 @@ def _images(pairs: list[str]) -> dict[int, object]:
 
 def _print(result) -> int:
     print(json.dumps(json.loads(result.model_dump_json(by_alias=True)), indent=2))
-    return 0 if result.status != "REFUSED" else 2
+    if result.status == "REFUSED":
+        print(f"refused: {result.detail or result.reason}" + (f" ({result.rule})" if result.rule else ""),
+              file=sys.stderr)
+        return 2
+    return 0
 
 
 def verify(args) -> int:
@@ -67,8 +71,11 @@ def identify(args) -> int:
 def lifecycle(args) -> int:
     client, settings = _client(args)
     try:
-        rid = client.lifecycle(args.action, reason=args.reason, requested_by=args.requested_by, iin=args.iin,
-                               enrollment_id=args.enrollment, decision=args.decision)
+        from papilla.shared.parties import load_party
+
+        rid = client.lifecycle(args.action, principal=load_party(settings, args.principal), reason=args.reason,
+                               iin=args.iin, enrollment_id=args.enrollment, decision=args.decision,
+                               on_application_of=args.on_application_of)
         return _print(client.wait(rid, args.timeout or settings.result_wait_s))
     finally:
         client.close()
@@ -103,8 +110,8 @@ def register(sub) -> None:
     p.add_argument("service_id")
     p.add_argument("action", choices=("block", "unblock", "destroy", "withdraw_consent", "adjudicate"))
     p.add_argument("--reason", required=True)
-    p.add_argument("--requested-by", required=True,
-                   choices=("subject", "legal_representative", "custodian", "authorised_body", "operator"))
+    p.add_argument("--principal", required=True, help="the registered person or body deciding (signs)")
+    p.add_argument("--on-application-of", choices=("subject", "legal_representative", "custodian"))
     p.add_argument("--iin")
     p.add_argument("--enrollment")
     p.add_argument("--decision", choices=("distinct_person", "same_person_reject"))

@@ -1,52 +1,32 @@
-"""`papilla station …`: a branch station on one machine.
+"""`papilla station …`: a branch station on its own machine, holding its keys and the centre's public key file.
 
-  papilla station init ST-ID            create the station's signing key, register it at the centre
-  papilla station revoke ST-ID --reason  revoke a station (its packets are refused from now on)
-  papilla station enroll ST-ID --iin … --name … (--images DIR | --synthetic SEED) [--wait S]
+  papilla station init ST-ID [--label …]   create the station's keys and ST-ID.registration.json for the centre
+  papilla station enroll ST-ID --operator OP-ID --iin … --name … (--images DIR | --synthetic SEED) [--wait S]
   papilla station flush ST-ID           re-send packets left in the spool (offline, crash)
+
+The operator's key (`papilla principal init OP-ID --role operator`, registered at the centre) is kept on
+the station: the operator signs each packet, the station seals it. Registration and revocation happen at
+the centre (`papilla centre register-station FILE`, `papilla centre revoke ST-ID`).
 """
 from __future__ import annotations
 
 import sys
 
-
-def _centre():
-    from papilla.shared.centre import Centre
-    from papilla.shared.config import Settings
-    from papilla.shared.results import MemoryResultSink
-
-    return Centre.open(Settings.from_env(), publisher=MemoryResultSink())
-
-
-def init(args) -> int:
-    from papilla.identity import ensure_sender
-    from papilla.shared.config import Settings
-
-    centre = _centre()
-    ensure_sender(centre, Settings.from_env(), args.station_id, args.kind, label=args.label or "")
-    print(f"{args.kind} {args.station_id} registered")
-    return 0
-
-
-def revoke(args) -> int:
-    centre = _centre()
-    centre.senders.revoke(args.station_id, args.reason)
-    print(f"{args.station_id} revoked")
-    return 0
+from papilla.commands.party import add_init
+from papilla.shared.config import Settings
+from papilla.shared.parties import load_centre_public, load_party
 
 
 def _station(settings, station_id: str):
-    from papilla.identity import load_or_create_sender_key
     from papilla.services.capture.outbox import Outbox
     from papilla.services.capture.station import QualityGate, Station
     from papilla.shared.broker import rabbitmq_broker
-    from papilla.shared.centre import centre_public_key
 
+    keys, centre = load_party(settings, station_id), load_centre_public(settings)   # clear errors, never new keys
     broker = rabbitmq_broker(settings)
     outbox = Outbox(settings.spool_dir / station_id, broker)
-    return Station(station_id=station_id, signing_key=load_or_create_sender_key(settings, station_id),
-                   centre_public=centre_public_key(settings), outbox=outbox,
-                   gate=QualityGate(min_quality=settings.min_finger_quality)), broker
+    return Station(station_id=station_id, signing_key=keys.signing, centre_public=centre.box, outbox=outbox,
+                   gate=QualityGate(min_quality=settings.min_finger_quality)), broker, keys, centre
 
 
 def scanner_from_args(args):
@@ -65,34 +45,50 @@ def scanner_from_args(args):
 
 
 def enroll(args) -> int:
-    from papilla.client import RabbitResultWaiter
-    from papilla.shared.config import Settings
+    from papilla.client import RabbitResultWaiter, ResultOpener, ResultTimeout
     from papilla.shared.errors import Refusal
 
     settings = Settings.from_env()
-    station, broker = _station(settings, args.station_id)
-    waiter = RabbitResultWaiter(settings.broker_url, args.station_id) if args.wait else None
+    operator = load_party(settings, args.operator)
+    station, broker, keys, centre = _station(settings, args.station_id)
+    waiter = RabbitResultWaiter(settings.broker_url, args.station_id, ResultOpener(keys, centre)) if args.wait else None
     try:
-        report = station.enroll(iin=args.iin, full_name=args.name, scanner=scanner_from_args(args),
-                                operator_id=args.operator, consent_ref=args.consent_ref,
+        scanner = scanner_from_args(args)
+        positions = set(getattr(scanner, "mapping", range(1, 11)))
+        if len(positions) < 10 and not args.absent:
+            raise ValueError(f"images for fingers {sorted(positions)} only: say why the others are missing "
+                             "with --absent amputated|unable_to_print|injured")
+        statuses = {p: "captured" if p in positions else args.absent for p in range(1, 11)}
+        report = station.enroll(iin=args.iin, full_name=args.name, scanner=scanner, finger_status=statuses,
+                                operator=operator, consent_ref=args.consent_ref,
                                 reenrollment_reason=args.reenrollment)
     except (Refusal, ValueError) as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 2
+    finally:
+        broker.close()
     print(f"packet {report.packet_id}: {'sent' if report.confirmed else 'spooled (broker unavailable)'}; "
           f"finger quality {report.qualities}")
-    if waiter and report.confirmed:
+    if not (waiter and report.confirmed):
+        return 0
+    try:
         result = waiter.wait(report.packet_id, args.wait)
-        print(f"enrollment {result.status}" + (f" ({result.reason})" if result.reason else "")
-              + (f", {len(result.candidates)} candidate(s)" if result.candidates else ""))
-    broker.close()
+    except ResultTimeout:
+        print(f"no decision within {args.wait:.0f} s; the packet is at the centre, ask again later", file=sys.stderr)
+        return 3
+    finally:
+        waiter.close()
+    if result.status == "REFUSED":
+        print(f"refused: {result.detail or result.reason}" + (f" ({result.rule})" if result.rule else ""),
+              file=sys.stderr)
+        return 2
+    print(f"enrollment {result.status}" + (f" ({result.reason})" if result.reason else "")
+          + (f", {len(result.candidates)} candidate(s)" if result.candidates else ""))
     return 0
 
 
 def flush(args) -> int:
-    from papilla.shared.config import Settings
-
-    station, broker = _station(Settings.from_env(), args.station_id)
+    station, broker, _, _ = _station(Settings.from_env(), args.station_id)
     sent = station.outbox.flush()
     left = len(station.outbox.pending())
     print(f"sent {sent}, {left} still spooled")
@@ -103,15 +99,7 @@ def flush(args) -> int:
 def register(sub) -> None:
     parser = sub.add_parser("station", help="branch station: keys, enrollment, spool")
     st = parser.add_subparsers(dest="station_command", required=True)
-    p = st.add_parser("init", help="create a sender key and register it at the centre")
-    p.add_argument("station_id")
-    p.add_argument("--kind", choices=("station", "service"), default="station")
-    p.add_argument("--label")
-    p.set_defaults(func=init)
-    p = st.add_parser("revoke", help="revoke a station or service")
-    p.add_argument("station_id")
-    p.add_argument("--reason", required=True)
-    p.set_defaults(func=revoke)
+    add_init(st, "station")
     p = st.add_parser("enroll", help="capture, seal and send one enrollment")
     p.add_argument("station_id")
     p.add_argument("--iin", required=True)
@@ -120,9 +108,11 @@ def register(sub) -> None:
     src.add_argument("--images", help="folder with one image per finger position, named 1.png … 10.png")
     src.add_argument("--synthetic", type=int, metavar="SEED", help="synthetic person seed")
     p.add_argument("--session", type=int, default=0, help="synthetic capture session seed")
-    p.add_argument("--operator", default="operator-1")
+    p.add_argument("--operator", required=True, help="the registered operator whose key (on this station) signs")
     p.add_argument("--consent-ref", default="consent-form-on-file")
     p.add_argument("--reenrollment", choices=("irreversible_damage", "document_replacement"))
+    p.add_argument("--absent", choices=("amputated", "unable_to_print", "injured"),
+                   help="status of the fingers with no image (Rules 406 p.6-7, p.10)")
     p.add_argument("--wait", type=float, default=0, metavar="S", help="wait up to S seconds for the decision")
     p.set_defaults(func=enroll)
     p = st.add_parser("flush", help="re-send spooled packets")

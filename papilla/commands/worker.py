@@ -46,14 +46,18 @@ def run(args) -> int:
     from papilla.shared.broker import rabbitmq_broker
     from papilla.shared.config import Settings
     from papilla.shared.routing import ROLE_METRICS_OFFSET, ROLE_QUEUES
+    from papilla.shared.wire import redact_messages
     from papilla.services import runtime
 
     settings = Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("pika").setLevel(logging.WARNING)  # one INFO line per socket event otherwise
-    broker = rabbitmq_broker(settings, runtime.worker_middleware(lambda: runtime.centre().store) + [Prometheus()])
+    redact_messages(logging.getLogger().handlers)   # dramatiq logs whole message arguments otherwise
+    first, rest = runtime.worker_middleware()
+    broker = rabbitmq_broker(settings, rest + [Prometheus()], first_middleware=first)
     dramatiq.set_broker(broker)
     importlib.import_module(f"papilla.services.{args.role}.actors")
+    runtime.declare_undecodable(broker)
     if args.role == "match":
         from papilla.services.match.matching import check_rates
         check_rates(settings)

@@ -18,6 +18,8 @@ from papilla.shared.crypto.iin import birth_date_from_iin, validate_iin
 from papilla.shared.crypto.sealing import seal
 from papilla.shared.legal import eligibility
 from papilla.shared.messages import Applicant, Consent, EnrollmentPacket, Finger, FingerStatus, encode
+from papilla.shared.parties import PartyKeys
+from papilla.shared.principals import sign
 
 from .outbox import Outbox
 
@@ -67,11 +69,12 @@ class Station:
         report.qualities[position] = best_quality
         return Finger(position=position, status=FingerStatus.CAPTURED, image=best.png, format="png", dpi=best.dpi)
 
-    def enroll(self, *, iin: str, full_name: str, scanner, operator_id: str, consent_ref: str,
+    def enroll(self, *, iin: str, full_name: str, scanner, operator: PartyKeys, consent_ref: str,
                finger_status: dict[int, str] | None = None, legal_capacity: str = "full",
                custodian_present: bool = False, reenrollment_reason: str | None = None,
                today: date | None = None) -> CaptureReport:
-        """Check, capture, seal and submit one enrollment. Raises a Refusal before capture if ineligible."""
+        """Check, capture, sign (by the operator), seal (by the station) and submit one enrollment.
+        Raises a Refusal before capture if ineligible."""
         now = datetime.now(timezone.utc)
         iin = validate_iin(iin)
         eligibility.check_applicant(birth=birth_date_from_iin(iin), today=today or now.date(),
@@ -85,11 +88,12 @@ class Station:
         report = CaptureReport(packet_id=f"{self.station_id}-{now:%Y%m%d}-{secrets.token_hex(8)}")
         fingers = [self.capture(scanner, p, report) if s == "captured" else Finger(position=p, status=s)
                    for p, s in sorted(statuses.items())]
-        packet = EnrollmentPacket(packet_id=report.packet_id, station_id=self.station_id, operator_id=operator_id,
+        packet = EnrollmentPacket(packet_id=report.packet_id, station_id=self.station_id, operator_id=operator.party_id,
                                   captured_at=now, applicant=Applicant(iin=iin, full_name=full_name,
                                                                        legal_capacity=legal_capacity,
                                                                        custodian_present=custodian_present),
                                   consent=consent, fingers=fingers, reenrollment_reason=reenrollment_reason)
+        packet = sign(packet, "operator_signature", operator.signing)
         sealed = seal(encode(packet), sender_id=self.station_id, packet_id=report.packet_id,
                       signing_key=self.signing_key, centre_public=self.centre_public)
         report.confirmed = self.outbox.submit(report.packet_id, sealed)

@@ -13,10 +13,13 @@ from datetime import date, datetime, timezone
 
 from papilla.shared.centre import Centre
 from papilla.shared.crypto.iin import InvalidIIN, birth_date_from_iin, validate_iin
-from papilla.shared.crypto.sealing import OpenedPacket, SealError, open_sealed
+from papilla.shared.crypto.sealing import OpenedPacket, SealError, open_sealed, peek_header
 from papilla.shared.errors import Refusal
 from papilla.shared.legal import eligibility
+from papilla.shared.legal.roles import check_applicant
+from papilla.shared.legal.rules import rule
 from papilla.shared.names import BIOMETRICS, ENROLLMENTS, JOBS, SUBJECTS, job_key_subject
+from papilla.shared.principals import check_signed_by
 from papilla.shared.messages import (EnrollmentPacket, IdentifyRequest, LifecycleCommand, MessageError,
                                      VerifyRequest, parse_request)
 from papilla.shared.store.base import DuplicateKeyError
@@ -34,15 +37,29 @@ def open_message(centre: Centre, sealed: bytes, *, sender_kind: str) -> tuple[Op
     try:
         opened = open_sealed(sealed, senders=centre.senders, centre_private=centre.centre_key)
     except SealError as exc:
-        raise Refusal(str(exc), code=exc.code, rule="cryptographic_protection") from None
+        raise Refusal(_seal_refusal(exc, sealed), code=exc.code, rule=rule("cryptographic_protection").citation) from None
     record = centre.senders.get(opened.sender_id)
     if record.kind != sender_kind:
-        raise Refusal(f"sender is a {record.kind}, this queue accepts {sender_kind} messages", code="wrong_sender_kind")
+        raise Refusal(f"sender {opened.sender_id} is a {record.kind}, this queue accepts {sender_kind} messages",
+                      code="wrong_sender_kind")
     try:
         message = parse_request(opened.payload)
     except MessageError as exc:
         raise Refusal(str(exc), code=exc.code) from None
     return opened, message
+
+
+def _seal_refusal(exc: SealError, sealed: bytes) -> str:
+    """The sentence a sender reads (ids only; the header is unauthenticated, so nothing else is echoed)."""
+    try:
+        sender = peek_header(sealed).sender_id
+    except SealError:
+        return str(exc)
+    return {"unknown_sender": f"{sender} is not registered at the centre",
+            "revoked_sender": f"{sender} was revoked at the centre",
+            "bad_signature": f"the packet's signature is not {sender}'s (altered, or signed with another key)",
+            "decryption_failed": "the packet was not sealed to this centre's key (wrong centre public key file?)",
+            }.get(exc.code, str(exc))
 
 
 def checked_iin(iin: str) -> str:
@@ -80,12 +97,14 @@ def accept_enrollment(centre: Centre, sealed: bytes, *, today: date | None = Non
     opened, packet = open_message(centre, sealed, sender_kind="station")
     if not isinstance(packet, EnrollmentPacket):
         raise Refusal("the enrollment queue accepts papilla.enrollment/1 packets only", code="wrong_schema")
-    if packet.packet_id != opened.packet_id or packet.station_id != opened.sender_id:
-        raise Refusal("packet id or station id differs from the sealed header", code="header_mismatch")
     try:
+        if packet.packet_id != opened.packet_id or packet.station_id != opened.sender_id:
+            raise Refusal("packet id or station id differs from the sealed header", code="header_mismatch")
+        bound_reply_to(opened.sender_id, packet.reply_to)
+        check_signed_by(centre.senders, packet.operator_id, packet.operator_signature, packet, "enroll")
         return _accept_packet(centre, packet, today)
-    except Refusal as refusal:
-        refusal.request_id, refusal.reply_to = packet.packet_id, packet.reply_to or packet.station_id
+    except Refusal as refusal:   # answered on the authenticated sender's own queue
+        refusal.request_id, refusal.reply_to, refusal.kind = opened.packet_id, opened.sender_id, "enrollment"
         raise
 
 
@@ -104,7 +123,7 @@ def _accept_packet(centre: Centre, packet: EnrollmentPacket, today: date | None)
     records = [template_from_image(f.position, f.image, f.dpi) for f in packet.fingers if f.image is not None]
     subject = subject_for(centre, iin, create=True)
     if subject.get("blocked"):
-        raise Refusal("the subject's data is blocked", code="subject_blocked", rule="blocking")
+        raise Refusal("the subject's data is blocked", code="subject_blocked", rule=rule("blocking").citation)
     enrollment_id = packet.packet_id
     for record in records:
         _store_finger(centre, subject["_id"], enrollment_id, record, _image_of(packet, record.position))
@@ -113,7 +132,7 @@ def _accept_packet(centre: Centre, packet: EnrollmentPacket, today: date | None)
     doc = {
         "_id": enrollment_id, "subject_id": subject["_id"], "state": "EXTRACTED",
         "station_id": packet.station_id, "operator_id": packet.operator_id, "created_at": now_iso(),
-        "captured_at": packet.captured_at.isoformat(), "reply_to": packet.reply_to or packet.station_id,
+        "captured_at": packet.captured_at.isoformat(), "reply_to": packet.station_id,
         "reenrollment_reason": packet.reenrollment_reason,
         "finger_status": {str(f.position): f.status.value for f in packet.fingers},
         "finger_quality": {str(r.position): int(r.template.quality) for r in records},
@@ -151,27 +170,46 @@ def accept_request(centre: Centre, sealed: bytes) -> tuple[str, str]:
     if isinstance(request, EnrollmentPacket):
         raise Refusal("enrollment packets go to the enrollment queue", code="wrong_schema")
     try:
+        if request.request_id != opened.packet_id:
+            raise Refusal("request id differs from the sealed header", code="header_mismatch")
+        bound_reply_to(opened.sender_id, request.reply_to)
+        if isinstance(request, LifecycleCommand):
+            check_signed_by(centre.senders, request.principal_id, request.principal_signature, request,
+                            request.action.value)
+            check_applicant(request.action.value, request.on_application_of)
         return _accept_job(centre, opened, request)
-    except Refusal as refusal:
-        refusal.request_id, refusal.reply_to = request.request_id, request.reply_to
+    except Refusal as refusal:   # answered on the authenticated sender's own queue
+        refusal.request_id, refusal.reply_to, refusal.kind = opened.packet_id, opened.sender_id, request_kind(request)
         raise
+
+
+def bound_reply_to(sender_id: str, reply_to: str | None) -> None:
+    """Results go to the authenticated sender only: a reply_to naming another party is refused."""
+    if reply_to is not None and reply_to != sender_id:
+        raise Refusal(f"reply_to must be the sender's own id {sender_id}", code="reply_to_not_owned")
+
+
+def request_kind(request) -> str:
+    """The Result kind answering `request`."""
+    if isinstance(request, LifecycleCommand):
+        return "lifecycle"
+    return "verify" if isinstance(request, VerifyRequest) else "identify"
 
 
 def _accept_job(centre: Centre, opened: OpenedPacket, request) -> tuple[str, str]:
     existing = centre.store.get(JOBS, request.request_id)
     if existing:
         return existing["_id"], existing["kind"]
-    doc = {"_id": request.request_id, "reply_to": request.reply_to, "state": "pending", "created_at": now_iso(),
+    doc = {"_id": request.request_id, "reply_to": opened.sender_id, "state": "pending", "created_at": now_iso(),
            "sender_id": opened.sender_id}
     if isinstance(request, LifecycleCommand):
         doc.update(kind="lifecycle", action=request.action.value, reason=request.reason,
-                   requested_by=request.requested_by, enrollment_id=request.enrollment_id,
-                   decision=request.decision)
+                   principal_id=request.principal_id, on_application_of=request.on_application_of,
+                   enrollment_id=request.enrollment_id, decision=request.decision)
         if request.iin is not None:
             doc["iin_hash"] = centre.hasher.hash(checked_iin(request.iin))
     else:
-        kind = "verify" if isinstance(request, VerifyRequest) else "identify"
-        doc.update(kind=kind)
+        doc.update(kind=request_kind(request))
         if isinstance(request, VerifyRequest):
             doc["iin_hash"] = centre.hasher.hash(checked_iin(request.iin))
         if isinstance(request, IdentifyRequest):

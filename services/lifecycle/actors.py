@@ -10,12 +10,12 @@ from papilla.services import runtime
 from . import commands, enrollments
 
 
-@dramatiq.actor(actor_name=SETTLE.actor, queue_name=SETTLE.queue)
+@dramatiq.actor(actor_name=SETTLE.actor, queue_name=SETTLE.queue, throws=runtime.REFUSALS)
 def settle_enrollment(enrollment_id: str, candidates: list[dict], gallery_seq: int | None = None) -> None:
     if enrollments.settle(runtime.centre(), enrollment_id, candidates, gallery_seq) == enrollments.RECHECK:
         send(dramatiq.get_broker(), DEDUPLICATE, enrollment_id)  # the gallery grew meanwhile: search again
 
 
-@dramatiq.actor(actor_name=LIFECYCLE.actor, queue_name=LIFECYCLE.queue)
+@dramatiq.actor(actor_name=LIFECYCLE.actor, queue_name=LIFECYCLE.queue, throws=runtime.REFUSALS)
 def lifecycle_command(request_id: str) -> None:
     commands.run_command(runtime.centre(), request_id)

@@ -33,7 +33,7 @@ def block(centre: Centre, job: dict, *, blocked: bool) -> Result:
     for enrollment in centre.store.find(ENROLLMENTS, {"subject_id": subject["_id"], "state": "ACTIVE"}):
         gallery_log.stamp(centre.store, enrollment["_id"], subject["_id"], active=not blocked)
     audit.append(centre.store, "blocked" if blocked else "unblocked", subject_id=subject["_id"],
-                 actor=job["requested_by"], details={"request_id": job["_id"]})
+                 actor=job["principal_id"], details={"request_id": job["_id"]})
     return _result(job, "BLOCKED" if blocked else "UNBLOCKED", rule_id="blocking")
 
 
@@ -50,8 +50,9 @@ def destroy(centre: Centre, job: dict, *, reason_code: str) -> Result:
     centre.store.delete(TEMPLATES, {"subject_id": sid})
     centre.store.delete(ENROLLMENTS, {"subject_id": sid})
     centre.store.delete(SUBJECTS, {"_id": sid})
-    audit.append(centre.store, "destroyed", subject_id=sid, actor=job["requested_by"],
-                 details={"request_id": job["_id"], "basis": reason_code})
+    audit.append(centre.store, "destroyed", subject_id=sid, actor=job["principal_id"],
+                 details={"request_id": job["_id"], "basis": reason_code,
+                          "on_application_of": job.get("on_application_of")})
     return _result(job, "DESTROYED", rule_id="destruction_same_day")
 
 
@@ -61,13 +62,13 @@ def adjudicate(centre: Centre, job: dict) -> Result:
         return _result(job, "REFUSED", reason="not_pending_review")
     if job.get("decision") == "distinct_person":
         state = activate(centre, dict(enrollment, reenrollment_reason=enrollment.get("reenrollment_reason")),
-                         actor=job["requested_by"])
+                         actor=job["principal_id"])
         complete(centre, centre.store.get(ENROLLMENTS, enrollment["_id"]))
     else:
         centre.store.update(ENROLLMENTS, {"_id": enrollment["_id"], "state": "PENDING_REVIEW"},
                             set={"state": "REJECTED"})
         state = "REJECTED"
-    audit.append(centre.store, "adjudicated", subject_id=enrollment["subject_id"], actor=job["requested_by"],
+    audit.append(centre.store, "adjudicated", subject_id=enrollment["subject_id"], actor=job["principal_id"],
                  details={"enrollment_id": enrollment["_id"], "decision": job.get("decision"), "state": state})
     return _result(job, state)
 

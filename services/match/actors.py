@@ -35,7 +35,7 @@ def scattered() -> scatter.ScatterGather | None:
         return _scatter
 
 
-@dramatiq.actor(actor_name=DEDUPLICATE.actor, queue_name=DEDUPLICATE.queue)
+@dramatiq.actor(actor_name=DEDUPLICATE.actor, queue_name=DEDUPLICATE.queue, throws=runtime.REFUSALS)
 def deduplicate(enrollment_id: str) -> None:
     sg = scattered()
     found = (scatter.deduplicate(runtime.centre(), sg, enrollment_id) if sg
@@ -45,7 +45,7 @@ def deduplicate(enrollment_id: str) -> None:
         send(dramatiq.get_broker(), SETTLE, enrollment_id, candidates, gallery_seq)
 
 
-@dramatiq.actor(actor_name=MATCH_PROBE.actor, queue_name=MATCH_PROBE.queue)
+@dramatiq.actor(actor_name=MATCH_PROBE.actor, queue_name=MATCH_PROBE.queue, throws=runtime.REFUSALS)
 def match_probe(request_id: str) -> None:
     sg = scattered()
     if sg:

@@ -19,13 +19,14 @@ from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ._store import DuplicateKeyError
 from .errors import RegistryError, SenderConflict, SenderNotFound
 
 SENDERS = "senders"
-KINDS = ("station", "service")
+KINDS = ("station", "service", "principal")
 ACTIVE = "active"
 REVOKED = "revoked"
 MAX_LABEL = 200
@@ -60,6 +61,8 @@ class SenderRecord:
     registered_at: str | None = None
     revoked_at: str | None = None
     revoke_reason: str | None = None
+    box_key: X25519PublicKey | None = None   # stations and services: results are sealed to it
+    role: str | None = None                  # principals: operator, supervisor, adjudicator, …
 
     @property
     def active(self) -> bool:
@@ -75,7 +78,9 @@ class SenderRecord:
                    public_key=Ed25519PublicKey.from_public_bytes(bytes(doc["public_key"])),
                    status=doc["status"], label=doc.get("label") or "",
                    registered_at=doc.get("registered_at"), revoked_at=doc.get("revoked_at"),
-                   revoke_reason=doc.get("revoke_reason"))
+                   revoke_reason=doc.get("revoke_reason"),
+                   box_key=X25519PublicKey.from_public_bytes(bytes(doc["box_key"])) if doc.get("box_key") else None,
+                   role=doc.get("role"))
 
 
 class SenderLookup(Protocol):
@@ -91,7 +96,8 @@ class SenderRegistry:
         self._store = store
         self._collection = collection
 
-    def register(self, sender_id: str, kind: str, public_key: Ed25519PublicKey, label: str = "") -> SenderRecord:
+    def register(self, sender_id: str, kind: str, public_key: Ed25519PublicKey, label: str = "", *,
+                 box_key: X25519PublicKey | None = None, role: str | None = None) -> SenderRecord:
         """Register (idempotently) ``sender_id`` with ``public_key``.
 
         Raises `SenderConflict` (``code``: ``key_conflict``, ``kind_conflict``
@@ -100,14 +106,15 @@ class SenderRegistry:
         if not valid_sender_id(sender_id):
             raise ValueError("sender id must be 1-128 characters of [A-Za-z0-9._:@-], starting alphanumeric")
         if kind not in KINDS:
-            raise ValueError("sender kind must be 'station' or 'service'")
+            raise ValueError("sender kind must be 'station', 'service' or 'principal'")
         if not isinstance(public_key, Ed25519PublicKey):
             raise TypeError("public_key must be an Ed25519PublicKey")
         if not isinstance(label, str) or len(label) > MAX_LABEL:
             raise ValueError(f"label must be a str of at most {MAX_LABEL} characters")
         raw = _raw(public_key)
         doc = {"_id": sender_id, "kind": kind, "status": ACTIVE, "public_key": raw, "label": label,
-               "registered_at": _now(), "revoked_at": None, "revoke_reason": None}
+               "registered_at": _now(), "revoked_at": None, "revoke_reason": None, "role": role,
+               "box_key": box_key.public_bytes(Encoding.Raw, PublicFormat.Raw) if box_key else None}
         try:
             self._store.insert(self._collection, doc)
             return SenderRecord.from_doc(doc)
@@ -123,7 +130,7 @@ class SenderRegistry:
         if record.public_key_bytes != raw:
             raise SenderConflict(f"sender {sender_id!r} is already registered with a different public key",
                                  code="key_conflict")
-        if record.kind != kind:
+        if record.kind != kind or record.role != role:
             raise SenderConflict(f"sender {sender_id!r} is already registered as a {record.kind}",
                                  code="kind_conflict")
         return record

@@ -46,6 +46,10 @@ RULES: dict[str, Rule] = {r.id: r for r in [
          RULES_406, "p.13; Law Art.8"),
     Rule("blocking", "blocking when a violation is reported; unblocking after verification",
          LAW_DACTYLO, "Art.9; Rules 395 p.25"),
+    Rule("blocking_by_authorised_body", "the authorised state body blocks, and removes blocking after "
+         "verification and elimination of the violation", LAW_DACTYLO, "Art.9 p.2"),
+    Rule("consent_withdrawal", "the subject or legal representative gives or withdraws consent in writing",
+         RULES_395, "p.6"),
     Rule("purpose_limitation", "use only for the stated purposes", RULES_395, "p.17-21"),
 ]}
 

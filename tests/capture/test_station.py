@@ -12,6 +12,7 @@ from papilla.shared.config import Settings
 from papilla.shared.crypto import sealing
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.errors import Refusal
+from papilla.shared.parties import PartyKeys
 
 
 class CountingScanner:
@@ -32,6 +33,7 @@ def offline_station(tmp_path, monkeypatch):
     station = Station(station_id="st-test-1", signing_key=sealing.generate_signing_key(),
                       centre_public=sealing.generate_centre_key().public_key(),
                       outbox=Outbox(tmp_path / "spool", broker), gate=QualityGate(min_quality=0, max_attempts=1))
+    station.operator = PartyKeys("op-test-1", sealing.generate_signing_key(), None)
     yield station
     broker.close()
 
@@ -40,7 +42,7 @@ def test_minor_is_refused_before_capture_with_the_rule(offline_station):
     scanner = CountingScanner()
     with pytest.raises(Refusal) as err:
         offline_station.enroll(iin=make_test_iin(date(2010, 6, 1), True, 3), full_name="Young Person",
-                               scanner=scanner, operator_id="op-1", consent_ref="c-1", today=date(2026, 11, 22))
+                               scanner=scanner, operator=offline_station.operator, consent_ref="c-1", today=date(2026, 11, 22))
     assert err.value.code == "age_below_18"
     assert "000_c9a1d0ccc509b167.txt" in err.value.rule and "p.4" in err.value.rule
     assert scanner.captures == 0
@@ -49,14 +51,14 @@ def test_minor_is_refused_before_capture_with_the_rule(offline_station):
 def test_incapacitated_without_custodian_is_refused(offline_station):
     with pytest.raises(Refusal) as err:
         offline_station.enroll(iin=make_test_iin(date(1980, 6, 1), True, 3), full_name="X", scanner=CountingScanner(),
-                               operator_id="op-1", consent_ref="c-1", legal_capacity="incapacitated")
+                               operator=offline_station.operator, consent_ref="c-1", legal_capacity="incapacitated")
     assert err.value.code == "custodian_required" and "p.5" in err.value.rule
 
 
 def test_no_printable_finger_is_refused(offline_station):
     with pytest.raises(Refusal) as err:
         offline_station.enroll(iin=make_test_iin(date(1980, 6, 1), True, 3), full_name="X", scanner=CountingScanner(),
-                               operator_id="op-1", consent_ref="c-1",
+                               operator=offline_station.operator, consent_ref="c-1",
                                finger_status={p: "amputated" for p in range(1, 11)})
     assert err.value.code == "no_printable_fingers"
 
@@ -66,7 +68,7 @@ def test_packet_stays_spooled_while_the_broker_is_unreachable(offline_station, d
 
     scanner = FolderScanner(data_dir / "samples", {1: "probe.png", 2: "matching.png"})
     report = offline_station.enroll(iin=make_test_iin(date(1980, 6, 1), True, 3), full_name="Offline Person",
-                                    scanner=scanner, operator_id="op-1", consent_ref="c-1",
+                                    scanner=scanner, operator=offline_station.operator, consent_ref="c-1",
                                     finger_status={p: "captured" if p <= 2 else "injured" for p in range(1, 11)})
     assert not report.confirmed
     spooled = offline_station.outbox.pending()
@@ -85,7 +87,7 @@ def test_spooled_packet_is_sent_once_the_broker_is_back(offline_station, data_di
 
     report = offline_station.enroll(iin=make_test_iin(date(1980, 6, 1), True, 3), full_name="Later Person",
                                     scanner=FolderScanner(data_dir / "samples", {1: "probe.png"}),
-                                    operator_id="op-1", consent_ref="c-1",
+                                    operator=offline_station.operator, consent_ref="c-1",
                                     finger_status={p: "captured" if p == 1 else "injured" for p in range(1, 11)})
     assert not report.confirmed
     with Vhost() as url:

@@ -9,7 +9,6 @@ from papilla.services.extract import intake
 from papilla.services.lifecycle import enrollments
 from papilla.services.match import matching
 from papilla.services.match.gallery import Gallery
-from papilla.shared.centre import centre_public_key
 from papilla.shared.crypto import sealing
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.errors import Refusal
@@ -17,20 +16,21 @@ from papilla.shared.messages import Applicant, Consent, EnrollmentPacket, Finger
 
 from tests.pipeline.harness import FvcScanner
 
-from tests.lifecycle.conftest import STATION
+from tests.lifecycle.conftest import OPERATOR, STATION, signed_by_operator
 
 
 def sealed_packet(centre, fvc_dir, packet_id: str, iin: str, fingers: dict[int, str], **applicant) -> bytes:
     images = FvcScanner(fvc_dir / "DB1_B", fingers).images()
     now = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
     packet = EnrollmentPacket(
-        packet_id=packet_id, station_id=STATION, operator_id="op-1", captured_at=now,
+        packet_id=packet_id, station_id=STATION, operator_id=OPERATOR, captured_at=now,
         applicant=Applicant(iin=iin, full_name="Unit Person", **applicant),
         consent=Consent(form_version="406", signed_at=now, purposes=("auth",), document_ref="c"),
         fingers=[Finger(position=p, status="captured", image=c.png, format="png", dpi=500) for p, c in images.items()]
         + [Finger(position=p, status="injured") for p in range(1, 11) if p not in images])
+    packet = signed_by_operator(centre, packet)
     return sealing.seal(encode(packet), sender_id=STATION, packet_id=packet_id, signing_key=centre.station_key,
-                        centre_public=centre_public_key(centre.settings))
+                        centre_public=centre.keys.box.public_key())
 
 
 def test_two_enrollments_of_one_person_in_flight_together_do_not_both_become_active(centre, fvc_dir):
@@ -82,11 +82,12 @@ def _reenrollment(centre, fvc_dir, iin) -> bytes:
     images = FvcScanner(fvc_dir / "DB1_B", {1: "105_3"}).images()
     now = datetime(2026, 11, 22, 11, 0, tzinfo=timezone.utc)
     packet = EnrollmentPacket(
-        packet_id="st-unit-01-r3", station_id=STATION, operator_id="op-1", captured_at=now,
+        packet_id="st-unit-01-r3", station_id=STATION, operator_id=OPERATOR, captured_at=now,
         applicant=Applicant(iin=iin, full_name="Unit Person"),
         consent=Consent(form_version="406", signed_at=now, purposes=("auth",), document_ref="c"),
         fingers=[Finger(position=1, status="captured", image=images[1].png, format="png", dpi=500)]
         + [Finger(position=p, status="injured") for p in range(2, 11)],
         reenrollment_reason="irreversible_damage")
+    packet = signed_by_operator(centre, packet)
     return sealing.seal(encode(packet), sender_id=STATION, packet_id=packet.packet_id,
-                        signing_key=centre.station_key, centre_public=centre_public_key(centre.settings))
+                        signing_key=centre.station_key, centre_public=centre.keys.box.public_key())

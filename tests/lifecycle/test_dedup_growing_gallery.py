@@ -19,13 +19,12 @@ from papilla.services.extract.templating import FingerRecord
 from papilla.services.lifecycle import enrollments
 from papilla.services.match import engine, matching
 from papilla.services.match.gallery import Gallery
-from papilla.shared.centre import centre_public_key
 from papilla.shared.crypto import sealing
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.messages import Applicant, Consent, EnrollmentPacket, Finger, encode
 from papilla.shared.template import MINUTIA_DTYPE, FingerTemplate
 
-from tests.lifecycle.conftest import STATION
+from tests.lifecycle.conftest import OPERATOR, STATION, signed_by_operator
 
 PEOPLE = 150
 FINGERS = (2, 7)
@@ -66,14 +65,15 @@ def sealed(centre, index: int, copy_of: int) -> bytes:
     now = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc) + timedelta(minutes=index)
     packet_id = f"{STATION}-g{index:03d}"
     packet = EnrollmentPacket(
-        packet_id=packet_id, station_id=STATION, operator_id="op-1", captured_at=now,
+        packet_id=packet_id, station_id=STATION, operator_id=OPERATOR, captured_at=now,
         applicant=Applicant(iin=make_test_iin(date(1960, 1, 1) + timedelta(days=97 * index), index % 2 == 0,
                                               index), full_name="Growing Gallery"),
         consent=Consent(form_version="406", signed_at=now, purposes=("auth",), document_ref="c"),
         fingers=[Finger(position=p, status="captured", image=f"{index}:{copy_of}".encode(), format="png", dpi=500)
                  if p in FINGERS else Finger(position=p, status="injured") for p in range(1, 11)])
+    packet = signed_by_operator(centre, packet)
     return sealing.seal(encode(packet), sender_id=STATION, packet_id=packet_id, signing_key=centre.station_key,
-                        centre_public=centre_public_key(centre.settings))
+                        centre_public=centre.keys.box.public_key())
 
 
 def test_150_enrollments_in_sequence_each_reach_a_decision(centre, monkeypatch):

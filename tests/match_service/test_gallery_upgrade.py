@@ -8,6 +8,7 @@ from papilla.services.extract.engine import extract
 from papilla.services.match import engine, templates
 from papilla.shared.centre import Centre
 from papilla.shared.config import Settings
+from papilla.shared.parties import init_centre
 from papilla.shared.formats.images import load_image
 from papilla.shared.names import BIOMETRICS, TEMPLATES
 from papilla.shared.results import MemoryResultSink
@@ -16,6 +17,7 @@ from papilla.shared.template import template_to_bytes
 
 def test_templates_are_prepared_by_match_and_reprepared_after_an_engine_upgrade(tmp_path, monkeypatch, data_dir):
     monkeypatch.setenv("PAPILLA_HOME", str(tmp_path))
+    init_centre(Settings.from_env())
     centre = Centre.open(Settings.from_env(), publisher=MemoryResultSink())
     image = load_image(data_dir / "samples" / "probe.png")
     template = extract(image.pixels, dpi=image.dpi or 500)

@@ -13,23 +13,25 @@ from datetime import date
 import pika
 import pytest
 
-from papilla.client import PapillaClient, RabbitResultWaiter
+from papilla.client import PapillaClient, RabbitResultWaiter, ResultOpener
 from papilla.identity import ensure_sender
 from papilla.services.capture.outbox import Outbox
 from papilla.services.capture.station import QualityGate, Station
 from papilla.shared.broker import rabbitmq_broker, send
-from papilla.shared.centre import Centre, centre_public_key
+from papilla.shared.centre import Centre
 from papilla.shared.config import Settings
 from papilla.shared.crypto import sealing
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.messages import encode
-from papilla.shared.results import MemoryResultSink
+from papilla.shared.parties import export_centre_public, init_centre
+from papilla.shared.principals import sign
+from papilla.shared.results import MemoryResultSink, stored_result
 from papilla.shared.routing import ENROLL, results_queue
 
 from .harness import FvcScanner, Vhost, free_port, rabbit_reachable, start_worker, statuses
 
 pytestmark = pytest.mark.broker
-STATION, SERVICE = "st-almaty-01", "svc-egov"
+STATION, SERVICE, OPERATOR, AUTHORITY = "st-almaty-01", "svc-egov", "op-almaty-07", "body-mvd-01"
 FINGERS = {1: "101", 2: "102"}   # finger position → FVC finger id (DB1_B)
 PEOPLE = {  # name → (IIN, FVC fingers for positions 1, 2)
     "Aigerim Test": (make_test_iin(date(1984, 5, 17), False, 41), {1: "101", 2: "102"}),
@@ -56,17 +58,22 @@ def cluster(tmp_path_factory, fvc_dir):
         old_env = dict(os.environ)
         os.environ.update(env)
         settings = Settings.from_env()
+        centre_public, _ = init_centre(settings)
+        export_centre_public(settings, home / "centre-public.json")
         centre = Centre.open(settings, publisher=MemoryResultSink())
-        station_key = ensure_sender(centre, settings, STATION, "station")
-        service_key = ensure_sender(centre, settings, SERVICE, "service")
+        station_keys = ensure_sender(centre, settings, STATION, "station")
+        ensure_sender(centre, settings, SERVICE, "service")
+        operator = ensure_sender(centre, settings, OPERATOR, "principal", role="operator")
+        authority = ensure_sender(centre, settings, AUTHORITY, "principal", role="authorised_body")
         workers = {role: start_worker(role, env, logs) for role in ("extract", "match", "lifecycle")}
         broker = rabbitmq_broker(settings)
-        station_results = RabbitResultWaiter(url, STATION)
-        station = Station(station_id=STATION, signing_key=station_key, centre_public=centre_public_key(settings),
+        station_results = RabbitResultWaiter(url, STATION, ResultOpener(station_keys, centre_public))
+        station = Station(station_id=STATION, signing_key=station_keys.signing, centre_public=centre_public.box,
                           outbox=Outbox(settings.spool_dir, broker), gate=QualityGate(min_quality=0, max_attempts=1))
-        client = PapillaClient.connect(broker_url=url, service_id=SERVICE, signing_key=service_key,
-                                       centre_public=centre_public_key(settings), store=centre.store)
-        ctx = dict(settings=settings, centre=centre, station=station, station_key=station_key, broker=broker,
+        client = PapillaClient.connect(broker_url=url, service_id=SERVICE, key_dir=settings.station_key_dir,
+                                       centre_public_file=home / "centre-public.json")
+        ctx = dict(settings=settings, centre=centre, station=station, station_key=station_keys.signing, broker=broker,
+                   operator=operator, authority=authority, centre_public=centre_public,
                    client=client, station_results=station_results, workers=workers, env=env, logs=logs,
                    db=fvc_dir / "DB1_B", url=url, enrolled={})
         try:
@@ -84,7 +91,7 @@ def cluster(tmp_path_factory, fvc_dir):
 
 def enroll(cluster, name: str, iin: str, fingers: dict[int, str], impression: int = 1, **kw):
     report = cluster["station"].enroll(iin=iin, full_name=name, scanner=scanner(cluster["db"], fingers, impression),
-                                       operator_id="op-7", consent_ref="form-2026-0001",
+                                       operator=cluster["operator"], consent_ref="form-2026-0001",
                                        finger_status=statuses(set(fingers)), today=date(2026, 11, 22), **kw)
     assert report.confirmed, "the broker did not confirm the packet"
     return report.packet_id, cluster["station_results"].wait(report.packet_id, 180)
@@ -124,7 +131,7 @@ def test_verify_unknown_person_is_not_enrolled(cluster):
     client = cluster["client"]
     rid = client.verify(make_test_iin(date(1970, 1, 1), True, 5), scanner(cluster["db"], FINGERS, 2).images())
     assert client.wait(rid, 120).status == "NOT_ENROLLED"
-    assert client.stored(rid).status == "NOT_ENROLLED"   # and readable after the fact
+    assert stored_result(cluster["centre"].store, rid).status == "NOT_ENROLLED"   # and readable after the fact
 
 
 def test_same_scans_under_another_iin_are_flagged_not_enrolled_twice(cluster):
@@ -159,14 +166,15 @@ def test_same_packet_published_twice_enrolls_once_and_answers_once(cluster):
 
     images = scanner(cluster["db"], {1: "107", 2: "108"}, 1).images()
     packet = EnrollmentPacket(
-        packet_id="st-almaty-01-twice-0001", station_id=STATION, operator_id="op-7",
+        packet_id="st-almaty-01-twice-0001", station_id=STATION, operator_id=OPERATOR,
         captured_at=datetime.now(timezone.utc), applicant=Applicant(iin=iin, full_name="Twice Sent"),
         consent=Consent(form_version="406-annex-2020", signed_at=datetime.now(timezone.utc),
                         purposes=("public_service_authentication",), document_ref="form-2"),
         fingers=[Finger(position=p, status="captured", image=c.png, format="png", dpi=500) for p, c in images.items()]
         + [Finger(position=p, status="amputated") for p in range(3, 11)])
+    packet = sign(packet, "operator_signature", cluster["operator"].signing)
     sealed = sealing.seal(encode(packet), sender_id=STATION, packet_id=packet.packet_id,
-                          signing_key=cluster["station_key"], centre_public=centre_public_key(settings))
+                          signing_key=cluster["station_key"], centre_public=cluster["centre_public"].box)
     _drain(cluster["url"], results_queue(STATION))
     for _ in range(2):
         send(cluster["broker"], ENROLL, base64.b64encode(sealed).decode())
@@ -188,7 +196,7 @@ def test_worker_killed_before_ack_redelivers_without_a_second_enrollment(cluster
     _drain(cluster["url"], results_queue(STATION))
     iin = make_test_iin(date(1975, 3, 3), False, 301)
     report = cluster["station"].enroll(iin=iin, full_name="Crash Test", scanner=scanner(cluster["db"], {1: "109", 2: "110"}, 1),
-                                       operator_id="op-7", consent_ref="form-3", finger_status=statuses({1, 2}),
+                                       operator=cluster["operator"], consent_ref="form-3", finger_status=statuses({1, 2}),
                                        today=date(2026, 11, 22))
     crashing.proc.wait(180)
     assert marker.exists() and crashing.proc.returncode == 137, "the fault was not injected"
@@ -225,14 +233,15 @@ def _sealed_packet(cluster, signing_key, sender_id, iin, packet_id):
 
     images = scanner(cluster["db"], {1: "101"}, 8).images()
     packet = EnrollmentPacket(
-        packet_id=packet_id, station_id=sender_id, operator_id="op-7", captured_at=datetime.now(timezone.utc),
+        packet_id=packet_id, station_id=sender_id, operator_id=OPERATOR, captured_at=datetime.now(timezone.utc),
         applicant=Applicant(iin=iin, full_name="Refused Person"),
         consent=Consent(form_version="406", signed_at=datetime.now(timezone.utc), purposes=("auth",),
                         document_ref="f"),
         fingers=[Finger(position=1, status="captured", image=images[1].png, format="png", dpi=500)]
         + [Finger(position=p, status="amputated") for p in range(2, 11)])
+    packet = sign(packet, "operator_signature", cluster["operator"].signing)
     return sealing.seal(encode(packet), sender_id=sender_id, packet_id=packet_id, signing_key=signing_key,
-                        centre_public=centre_public_key(cluster["settings"]))
+                        centre_public=cluster["centre_public"].box)
 
 
 def test_tampered_unknown_and_malformed_are_dead_lettered_and_the_worker_keeps_running(cluster):
@@ -247,7 +256,7 @@ def test_tampered_unknown_and_malformed_are_dead_lettered_and_the_worker_keeps_r
     send(broker, ENROLL, "this is not a sealed packet")
     assert _wait_for(lambda: len(_dead_letter_reasons(store)) >= before + 3)
     reasons = _dead_letter_reasons(store)[before:]
-    assert sorted(reasons) == sorted(["bad_signature", "unknown_sender", "malformed"]), reasons
+    assert sorted(reasons) == sorted(["bad_signature", "unknown_sender", "malformed_message"]), reasons
     for letter in store.find("dead_letters", {}):
         assert letter["detail"] and letter["queue"] == ENROLL.queue
     assert cluster["workers"]["extract"].proc.poll() is None, "the extract worker died"
@@ -270,12 +279,12 @@ def test_dlq_requeue_sends_the_original_message_back(cluster, capsys):
     from papilla.cli import main
 
     store = cluster["centre"].store
-    malformed = next(d for d in store.find("dead_letters", {"reason": "malformed"}))
-    before = store.count("dead_letters", {"reason": "malformed"})
+    malformed = next(d for d in store.find("dead_letters", {"reason": "malformed_message"}))
+    before = store.count("dead_letters", {"reason": "malformed_message"})
     assert main(["dlq", "requeue", malformed["_id"]]) == 0
     assert store.get("dead_letters", malformed["_id"])["state"] == "requeued"
     # still malformed, so it is refused again: a second record, and the worker keeps running
-    assert _wait_for(lambda: store.count("dead_letters", {"reason": "malformed"}) == before + 1)
+    assert _wait_for(lambda: store.count("dead_letters", {"reason": "malformed_message"}) == before + 1)
     assert cluster["workers"]["extract"].proc.poll() is None
 
 
@@ -302,14 +311,14 @@ def test_blocked_subject_answers_blocked_until_unblocked(cluster, capsys):
     client = cluster["client"]
     iin, fingers = PEOPLE["Bolat Test"]
     blocked = client.wait(client.lifecycle("block", iin=iin, reason="violation reported",
-                                           requested_by="authorised_body"), 120)
+                                           principal=cluster["authority"]), 120)
     assert blocked.status == "BLOCKED" and "Art.9" in blocked.rule
     probe = scanner(cluster["db"], fingers, 2).images()
     assert client.wait(client.verify(iin, probe), 120).status == "BLOCKED"
     # blocked data is not used for identification either
     found = client.wait(client.identify(probe), 120)
     assert cluster["enrolled"]["Bolat Test"] not in [c.enrollment_id for c in found.candidates]
-    assert client.wait(client.lifecycle("unblock", iin=iin, reason="verified", requested_by="authorised_body"),
+    assert client.wait(client.lifecycle("unblock", iin=iin, reason="verified", principal=cluster["authority"]),
                        120).status == "UNBLOCKED"
     rid = client.verify(iin, probe)
     assert client.wait(rid, 120).status == "MATCH"
@@ -321,7 +330,7 @@ def test_destruction_on_request_removes_the_person_the_same_day(cluster):
     iin, fingers = PEOPLE["Dana Test"]
     subject_id = store.get("enrollments", cluster["enrolled"]["Dana Test"])["subject_id"]
     done = client.wait(client.lifecycle("destroy", iin=iin, reason="application of the person",
-                                        requested_by="subject"), 120)
+                                        principal=cluster["operator"], on_application_of="subject"), 120)
     assert done.status == "DESTROYED" and "p.11" in done.rule
     assert store.get("subjects", subject_id) is None
     assert store.count("biometrics", {"subject_id": subject_id}) == 0
