@@ -53,7 +53,7 @@ def test_blocked_and_destroyed_never_returned_even_by_a_replica_down_during_the_
     following, down = Gallery(centre), Gallery(centre, INDEXED)
     for replica in (following, down):
         assert all(_found(replica, fvc_dir, p) == {enrolled[p]} for p in PEOPLE)
-    job = {"requested_by": "auth-1"}
+    job = {"principal_id": "auth-1"}
     commands.block(centre, dict(job, _id="j1", iin_hash=centre.hasher.hash(iins["a"])), blocked=True)
     assert _found(following, fvc_dir, "a") == set()
     commands.destroy(centre, dict(job, _id="j2", iin_hash=centre.hasher.hash(iins["b"])), reason_code="application")
