@@ -16,6 +16,16 @@ install() {
     "$VENV/bin/python" -m pip install --quiet -e '.[test]'
 }
 
+# Debian packages the tests need: SoftHSM2 (the PKCS#11 token the key-provider tests use).
+ensure_packages() {
+    if [ -e /usr/lib/softhsm/libsofthsm2.so ] && command -v softhsm2-util >/dev/null; then return 0; fi
+    echo "installing softhsm2 (apt-get)…" >&2
+    local sudo=""
+    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+    $sudo apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q softhsm2 >/dev/null
+}
+
 rabbit_up() { (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; }
 
 ensure_rabbitmq() {
@@ -39,7 +49,7 @@ case "$cmd" in
         install; ensure_rabbitmq
         exec "$VENV/bin/papilla" demo --broker "${PAPILLA_BROKER_URL:-amqp://guest:guest@127.0.0.1:5672/%2F}" "$@" ;;
     test)
-        install; ensure_rabbitmq
+        ensure_packages; install; ensure_rabbitmq
         exec "$VENV/bin/python" -m pytest -q "$@" ;;
     *)
         echo "usage: ./run.sh demo|test [args…]" >&2; exit 2 ;;

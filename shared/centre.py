@@ -15,7 +15,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from .config import Settings
 from .crypto.envelope import EnvelopeCipher
 from .crypto.iin import IinHasher
-from .crypto.keys import FileKeyProvider
+from .crypto.keys import KeyProvider
+from .crypto.providers import open_key_provider
 from .crypto.registry import SenderRegistry
 from .parties import CentreKeys, load_centre_keys
 from .results import ResultPublisher, SealedResults
@@ -32,6 +33,9 @@ class Centre:
     hasher: IinHasher
     keys: CentreKeys
     publisher: object  # SealedResults over ResultPublisher | MemoryResultSink
+    vault: Store | None = None            # wrapped data keys: apart from the data, so a copy of the data
+                                          # (a backup, a stolen file) is unreadable once a key is shredded
+    provider: KeyProvider | None = None   # KEKs and the separate pepper / audit / depersonalization secrets
 
     @property
     def centre_key(self) -> X25519PrivateKey:
@@ -42,13 +46,16 @@ class Centre:
         keys = load_centre_keys(settings)          # not the centre, or not initialised: a clear error
         settings.home.mkdir(parents=True, exist_ok=True)
         store = store or open_store(settings.store_uri)
-        provider = FileKeyProvider(settings.key_dir)
+        vault = open_store(settings.key_vault_uri)
+        provider = open_key_provider(settings, create=False)   # made by `papilla centre init`
         senders = SenderRegistry(store)
         inner = publisher if publisher is not None else ResultPublisher(settings.broker_url)
-        return cls(settings=settings, store=store, cipher=EnvelopeCipher(store, provider), senders=senders,
-                   hasher=IinHasher(provider.iin_pepper()), keys=keys,
+        return cls(settings=settings, store=store, cipher=EnvelopeCipher(vault, provider), senders=senders,
+                   hasher=IinHasher.from_provider(provider), keys=keys, provider=provider, vault=vault,
                    publisher=SealedResults(inner, senders, keys.signing))
 
     def close(self) -> None:
         self.publisher.close()
         self.store.close()
+        if self.vault is not None:
+            self.vault.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 DEFAULT_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
@@ -57,6 +57,7 @@ class Settings:
     home: Path                      # PAPILLA_HOME: state directory (store, keys, spool)
     broker_url: str                 # PAPILLA_BROKER_URL: RabbitMQ (AMQP URL)
     store_uri: str                  # PAPILLA_STORE_URI: sqlite:///path or mongodb://…
+    key_vault_uri: str              # PAPILLA_KEY_VAULT_URI: the wrapped data keys, apart from the data (own backups)
     key_dir: Path                   # PAPILLA_KEY_DIR: key-encryption keys, IIN pepper, centre keys
     station_key_dir: Path           # PAPILLA_STATION_KEY_DIR: this station's signing key
     spool_dir: Path                 # PAPILLA_SPOOL_DIR: station outbox for packets not yet confirmed
@@ -75,6 +76,14 @@ class Settings:
     min_finger_quality: int         # PAPILLA_MIN_FINGER_QUALITY: station quality gate (0-100)
     result_wait_s: float            # PAPILLA_RESULT_WAIT_S: client default wait
     log_level: str                  # PAPILLA_LOG_LEVEL
+    # Key provider (docs/keys.md).  The PIN is masked by `masked()` and kept out of repr.
+    key_provider: str = "file"      # PAPILLA_KEY_PROVIDER: file (development) | pkcs11 (HSM)
+    depersonalization_key_dir: Path | None = None  # PAPILLA_DEPERSONALIZATION_KEY_DIR (file provider)
+    pkcs11_module: str = "/usr/lib/softhsm/libsofthsm2.so"  # PAPILLA_PKCS11_MODULE: the HSM's PKCS#11 library
+    pkcs11_token: str = "papilla"   # PAPILLA_PKCS11_TOKEN: token label
+    pkcs11_pin: str = field(default="", repr=False)  # PAPILLA_PKCS11_PIN, or read from PAPILLA_PKCS11_PIN_FILE
+    pkcs11_label_prefix: str = "papilla"  # PAPILLA_PKCS11_LABEL_PREFIX: object labels <prefix>-kek-N, …
+    pkcs11_lock_file: str = ""      # PAPILLA_PKCS11_LOCK_FILE: serialise token calls across processes (SoftHSM2 only)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -83,6 +92,7 @@ class Settings:
             home=home,
             broker_url=_env("PAPILLA_BROKER_URL", DEFAULT_BROKER_URL),
             store_uri=_env("PAPILLA_STORE_URI", f"sqlite:///{home / 'papilla.sqlite3'}"),
+            key_vault_uri=_env("PAPILLA_KEY_VAULT_URI", f"sqlite:///{home / 'keyvault.sqlite3'}"),
             key_dir=Path(_env("PAPILLA_KEY_DIR", str(home / "keys"))).resolve(),
             station_key_dir=Path(_env("PAPILLA_STATION_KEY_DIR", str(home / "station"))).resolve(),
             spool_dir=Path(_env("PAPILLA_SPOOL_DIR", str(home / "spool"))).resolve(),
@@ -101,11 +111,35 @@ class Settings:
             min_finger_quality=_env_int("PAPILLA_MIN_FINGER_QUALITY", 20),
             result_wait_s=_env_float("PAPILLA_RESULT_WAIT_S", 60.0),
             log_level=_env("PAPILLA_LOG_LEVEL", "INFO"),
+            key_provider=_env("PAPILLA_KEY_PROVIDER", "file"),
+            depersonalization_key_dir=Path(_env("PAPILLA_DEPERSONALIZATION_KEY_DIR",
+                                                str(home / "depersonalization"))).resolve(),
+            pkcs11_module=_env("PAPILLA_PKCS11_MODULE", "/usr/lib/softhsm/libsofthsm2.so"),
+            pkcs11_token=_env("PAPILLA_PKCS11_TOKEN", "papilla"),
+            pkcs11_pin=_pin_from_env(),
+            pkcs11_label_prefix=_env("PAPILLA_PKCS11_LABEL_PREFIX", "papilla"),
+            pkcs11_lock_file=_env("PAPILLA_PKCS11_LOCK_FILE", ""),
         )
 
     def masked(self) -> dict[str, str]:
-        """Every setting as text, with credentials in URLs replaced by `***`."""
-        return {f.name: mask_secrets(str(getattr(self, f.name))) for f in fields(self)}
+        """Every setting as text, with credentials in URLs and secret fields replaced by `***`."""
+        return {f.name: ("***" if getattr(self, f.name) else "") if f.name in SECRET_FIELDS
+                else mask_secrets(str(getattr(self, f.name))) for f in fields(self)}
+
+
+SECRET_FIELDS = frozenset({"pkcs11_pin"})
+
+
+def _pin_from_env() -> str:
+    """PAPILLA_PKCS11_PIN, else the first line of the file PAPILLA_PKCS11_PIN_FILE, else empty."""
+    pin = _env("PAPILLA_PKCS11_PIN", "")
+    path = _env("PAPILLA_PKCS11_PIN_FILE", "")
+    if pin or not path:
+        return pin
+    try:
+        return Path(path).read_text().splitlines()[0].strip()
+    except (OSError, IndexError):
+        raise ValueError("PAPILLA_PKCS11_PIN_FILE cannot be read or is empty") from None
 
 
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@]*):(?P<password>[^@/]*)@", re.I)

@@ -67,6 +67,25 @@ def record(store: Store, cipher: EnvelopeCipher, message: dramatiq.Message, *, r
         pass
 
 
+def forget_bodies(store: Store, cipher: EnvelopeCipher, *, request_ids: list[str] | None = None,
+                  created_before: str | None = None) -> int:
+    """Shred the kept bodies of dead letters for `request_ids` (a subject's destruction) or created before an
+    ISO time (the end of their retention); the records (reason, ids) stay. Returns how many were shredded."""
+    where: dict = {}
+    if request_ids is not None:
+        where["request_id"] = {"$in": list(request_ids)}
+    if created_before is not None:
+        where["created_at"] = {"$lt": created_before}
+    shredded = 0
+    for doc in store.find(COLLECTION, where):
+        if not doc.get("body"):
+            continue
+        cipher.shred(dead_letter_key(doc["_id"]))
+        store.update(COLLECTION, {"_id": doc["_id"]}, set={"body": None, "body_shredded": True})
+        shredded += 1
+    return shredded
+
+
 def list_dead(store: Store, *, queue: str | None = None, limit: int = 100) -> list[DeadLetter]:
     where = {"queue": queue} if queue else {}
     docs = store.find(COLLECTION, where, sort=[("created_at", -1)], limit=limit)

@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from .config import ConfigError, Settings
 from .crypto import sealing
 from .crypto.errors import KeyFileError
+from .crypto.providers import open_key_provider
 from .crypto.registry import SenderRecord, valid_sender_id
 from .legal.roles import ROLES
 
@@ -93,6 +94,7 @@ def init_centre(settings: Settings) -> tuple[CentrePublic, bool]:
                 created = True
             except FileExistsError:
                 pass
+    open_key_provider(settings, create=True).initialise()   # the KEK, IIN pepper, audit and depersonalization keys
     keys = load_centre_keys(settings)
     return CentrePublic(keys.box.public_key(), keys.signing.public_key()), created
 

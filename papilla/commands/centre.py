@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from papilla.commands.centre_keys import register_kek_commands
 from papilla.shared.config import Settings
 from papilla.shared.crypto.errors import RegistryError
 from papilla.shared.parties import PartyError, export_centre_public, init_centre, read_registration
@@ -90,3 +91,4 @@ def register(sub) -> None:
     p.add_argument("--reason", required=True)
     p.set_defaults(func=revoke)
     ce.add_parser("parties", help="list registered parties").set_defaults(func=parties)
+    register_kek_commands(ce)

@@ -59,6 +59,26 @@ def requeue(args) -> int:
     return 0
 
 
+def shred_expired(args) -> int:
+    """Shred dead-letter bodies older than the retention (run daily; the records stay)."""
+    from datetime import datetime, timedelta, timezone
+
+    from papilla.shared import deadletters
+    from papilla.shared.centre import Centre
+    from papilla.shared.config import Settings
+    from papilla.shared.results import MemoryResultSink
+
+    centre = Centre.open(Settings.from_env(), publisher=MemoryResultSink())
+    try:
+        cutoff = (datetime.now(timezone.utc) - timedelta(days=args.days)).isoformat()
+        shredded = deadletters.forget_bodies(centre.store, centre.cipher, created_before=cutoff)
+        centre.store.release_deleted()
+    finally:
+        centre.close()
+    print(f"shredded {shredded} dead-letter bod{'y' if shredded == 1 else 'ies'} older than {args.days} days")
+    return 0
+
+
 def register(sub) -> None:
     parser = sub.add_parser("dlq", help="dead letters: list, show, requeue")
     dl = parser.add_subparsers(dest="dlq_command", required=True)
@@ -69,6 +89,9 @@ def register(sub) -> None:
     p = dl.add_parser("show")
     p.add_argument("id")
     p.set_defaults(func=show)
+    p = dl.add_parser("shred-expired", help="shred kept bodies past their retention (records stay)")
+    p.add_argument("--days", type=int, default=30, help="retention of dead-letter bodies (default 30)")
+    p.set_defaults(func=shred_expired)
     p = dl.add_parser("requeue")
     p.add_argument("id")
     p.set_defaults(func=requeue)

@@ -5,7 +5,7 @@ with a result that cites the rule applied, and recorded in the audit trail.
 """
 from __future__ import annotations
 
-from papilla.shared import audit, gallery_log, results
+from papilla.shared import audit, deadletters, gallery_log, results
 from papilla.shared.centre import Centre
 from papilla.shared.legal.rules import rule
 from papilla.shared.messages import Result
@@ -37,29 +37,45 @@ def block(centre: Centre, job: dict, *, blocked: bool) -> Result:
     return _result(job, "BLOCKED" if blocked else "UNBLOCKED", rule_id="blocking")
 
 
-def destroy(centre: Centre, job: dict, *, reason_code: str) -> Result:
-    """Same-day destruction (Rules 406 p.11): gallery first, then the data key, then the documents."""
+def destroy(centre: Centre, job: dict, *, reason_code: str, rule_id: str) -> Result:
+    """Same-day destruction (Rules 406 p.11; consent withdrawal, Rules 395 p.6): gallery first, then the data
+    key, then the documents. A blocked subject is not destroyed: blocking stops destruction until it is lifted
+    (Law Art.1 7); the application is recorded and refused with that citation (docs/legal.md)."""
     subject = _subject(centre, job)
     if subject is None:
         return _result(job, "NOT_ENROLLED")
     sid = subject["_id"]
-    for enrollment in centre.store.find(ENROLLMENTS, {"subject_id": sid}):
-        gallery_log.stamp(centre.store, enrollment["_id"], sid, active=False)
-    centre.cipher.shred(sid)  # crypto-shredding: copies in backups become unreadable too
+    if subject.get("blocked"):
+        audit.append(centre.store, "destruction_deferred", subject_id=sid, actor=job["principal_id"],
+                     details={"request_id": job["_id"], "basis": reason_code,
+                              "rule": rule("blocking_stops_processing").citation})
+        return _result(job, "REFUSED", reason="subject_blocked", rule_id="blocking_stops_processing")
+    enrollment_ids = [e["_id"] for e in centre.store.find(ENROLLMENTS, {"subject_id": sid})]
+    for enrollment_id in enrollment_ids:
+        gallery_log.stamp(centre.store, enrollment_id, sid, active=False)
+    centre.cipher.shred(sid)  # crypto-shredding: copies of the data (backups, replicas) become unreadable too
+    deadletters.forget_bodies(centre.store, centre.cipher, request_ids=enrollment_ids)
+    centre.store.delete(results.COLLECTION, {"_id": {"$in": enrollment_ids}})
     centre.store.delete(BIOMETRICS, {"subject_id": sid})
     centre.store.delete(TEMPLATES, {"subject_id": sid})
     centre.store.delete(ENROLLMENTS, {"subject_id": sid})
     centre.store.delete(SUBJECTS, {"_id": sid})
+    centre.store.release_deleted()
     audit.append(centre.store, "destroyed", subject_id=sid, actor=job["principal_id"],
                  details={"request_id": job["_id"], "basis": reason_code,
                           "on_application_of": job.get("on_application_of")})
-    return _result(job, "DESTROYED", rule_id="destruction_same_day")
+    return _result(job, "DESTROYED", rule_id=rule_id)
 
 
 def adjudicate(centre: Centre, job: dict) -> Result:
     enrollment = centre.store.get(ENROLLMENTS, job.get("enrollment_id") or "")
     if enrollment is None or enrollment["state"] != "PENDING_REVIEW":
         return _result(job, "REFUSED", reason="not_pending_review")
+    if job.get("decision") not in ("distinct_person", "same_person_reject"):
+        return _result(job, "REFUSED", reason="decision_required")
+    subject = centre.store.get(SUBJECTS, enrollment["subject_id"])
+    if subject is not None and subject.get("blocked"):   # a blocked person never re-enters the gallery
+        return _result(job, "REFUSED", reason="subject_blocked", rule_id="blocking_stops_processing")
     if job.get("decision") == "distinct_person":
         state = activate(centre, dict(enrollment, reenrollment_reason=enrollment.get("reenrollment_reason")),
                          actor=job["principal_id"])
@@ -78,9 +94,9 @@ def _compute(centre: Centre, job: dict) -> Result:
     if action in ("block", "unblock"):
         return block(centre, job, blocked=action == "block")
     if action == "destroy":
-        return destroy(centre, job, reason_code="application")
+        return destroy(centre, job, reason_code="application", rule_id="destruction_same_day")
     if action == "withdraw_consent":
-        return destroy(centre, job, reason_code="consent_withdrawn")
+        return destroy(centre, job, reason_code="consent_withdrawn", rule_id="consent_withdrawal")
     if action == "adjudicate":
         return adjudicate(centre, job)
     return _result(job, "REFUSED", reason="unknown_action")

@@ -26,6 +26,10 @@ def _transition(centre: Centre, enrollment_id: str, src: str, dst: str, **fields
 def activate(centre: Centre, enrollment: dict, *, actor: str) -> str:
     """EXTRACTED/PENDING_REVIEW → ACTIVE, archiving the subject's previous record on re-enrollment."""
     subject_id, enrollment_id = enrollment["subject_id"], enrollment["_id"]
+    subject = centre.store.get("subjects", subject_id)
+    if subject is not None and subject.get("blocked"):   # blocking stops changes (Law Art.1 7): a person decides later
+        _transition(centre, enrollment_id, enrollment["state"], "PENDING_REVIEW", review_reason="subject_blocked")
+        return "PENDING_REVIEW"
     previous = centre.store.find_one(ENROLLMENTS, {"subject_id": subject_id, "state": "ACTIVE"})
     if previous and previous["_id"] != enrollment_id:
         if not enrollment.get("reenrollment_reason"):
@@ -36,7 +40,7 @@ def activate(centre: Centre, enrollment: dict, *, actor: str) -> str:
             gallery_log.stamp(centre.store, previous["_id"], subject_id, active=False)
             audit.append(centre.store, "enrollment_archived", subject_id=subject_id, actor=actor,
                          details={"enrollment_id": previous["_id"], "replaced_by": enrollment_id,
-                                  "rule": rule("recollection_irreversible_damage").citation})
+                                  "rule": rule(REENROLLMENT_RULES[enrollment["reenrollment_reason"]]).citation})
     try:
         changed = _transition(centre, enrollment_id, enrollment["state"], "ACTIVE")
     except DuplicateKeyError:  # another ACTIVE record appeared meanwhile: a person decides
@@ -47,6 +51,10 @@ def activate(centre: Centre, enrollment: dict, *, actor: str) -> str:
                      details={"enrollment_id": enrollment_id})
     return "ACTIVE"
 
+
+#: The rule under which a new record replaces and archives the previous one, per re-enrollment reason.
+REENROLLMENT_RULES = {"irreversible_damage": "recollection_irreversible_damage",
+                      "document_replacement": "replacement_on_document"}
 
 #: settle() returns this when the gallery changed after deduplication: deduplicate again.
 RECHECK = "RECHECK"

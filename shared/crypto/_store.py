@@ -1,6 +1,7 @@
-"""The one store symbol crypto needs, isolated so the dependency is explicit."""
+"""The store symbols crypto needs, isolated so the dependency is explicit."""
 from __future__ import annotations
 
+from papilla.shared.locks import lease
 from papilla.shared.store.base import DuplicateKeyError
 
-__all__ = ["DuplicateKeyError"]
+__all__ = ["DuplicateKeyError", "lease"]

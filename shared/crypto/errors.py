@@ -30,6 +30,18 @@ class KeyUnwrapError(KeyProviderError):
     """A wrapped key failed authentication under its key-encryption key."""
 
 
+class MissingKey(KeyProviderError):
+    """A key the provider must not create here is missing (the message says which command makes it)."""
+
+
+class KeyProviderConfigError(KeyProviderError):
+    """The key provider is misconfigured (unknown kind, no PKCS#11 module, token or PIN)."""
+
+
+class RotationError(KeyProviderError):
+    """KEK rotation or retirement refused (e.g. data keys still wrapped under the KEK)."""
+
+
 # --- envelope encryption --------------------------------------------------
 class EnvelopeError(CryptoError):
     """Base of envelope-encryption errors."""

@@ -15,8 +15,10 @@ from __future__ import annotations
 import hmac
 from datetime import date
 from hashlib import sha256
+from typing import Any, Callable
 
 from .errors import InvalidIIN
+from .keys import IIN_PEPPER
 
 __all__ = ["validate_iin", "birth_date_from_iin", "iin_is_male", "IinHasher", "make_test_iin",
            "InvalidIIN", "check_digit"]
@@ -79,20 +81,34 @@ class IinHasher:
     The IIN is validated first, so two spellings of one person cannot give two
     hashes and junk never reaches the index.  Changing the pepper changes
     every hash: it is not rotatable without rehashing from the encrypted IINs.
+
+    ``IinHasher(pepper_bytes)`` computes the HMAC in process;
+    ``IinHasher.from_provider(keys)`` asks the key provider for it (on a
+    PKCS#11 token the pepper never leaves the token).  Both give the same
+    hash for the same pepper.
     """
 
-    __slots__ = ("_pepper",)
+    __slots__ = ("_mac",)
 
-    def __init__(self, pepper: bytes) -> None:
+    def __init__(self, pepper: bytes | None = None, *, mac: Callable[[bytes], bytes] | None = None) -> None:
+        if mac is not None:
+            self._mac = mac
+            return
         if not isinstance(pepper, (bytes, bytearray)) or len(pepper) < 16:
             raise ValueError("IIN pepper must be at least 16 bytes")
-        self._pepper = bytes(pepper)
+        key = bytes(pepper)
+        self._mac = lambda data: hmac.new(key, data, sha256).digest()
+
+    @classmethod
+    def from_provider(cls, provider: Any) -> "IinHasher":
+        """The hasher whose pepper is the provider's ``iin-pepper`` secret (see `keys`)."""
+        return cls(mac=lambda data: provider.mac(IIN_PEPPER, data))
 
     def __repr__(self) -> str:
         return "IinHasher(<pepper hidden>)"
 
     def hash(self, iin: str) -> str:
-        return hmac.new(self._pepper, _HASH_DOMAIN + validate_iin(iin).encode("ascii"), sha256).hexdigest()
+        return self._mac(_HASH_DOMAIN + validate_iin(iin).encode("ascii")).hex()
 
 
 def make_test_iin(birth: date, male: bool, serial: int) -> str:

@@ -48,6 +48,10 @@ RULES: dict[str, Rule] = {r.id: r for r in [
          LAW_DACTYLO, "Art.9; Rules 395 p.25"),
     Rule("blocking_by_authorised_body", "the authorised state body blocks, and removes blocking after "
          "verification and elimination of the violation", LAW_DACTYLO, "Art.9 p.2"),
+    Rule("blocking_stops_processing", "blocking temporarily stops collecting, changing, using, transferring, "
+         "depersonalizing and destroying the information", LAW_DACTYLO, "Art.1 7); Art.9 p.2"),
+    Rule("replacement_on_document", "re-registration when an identity document is restored or replaced",
+         LAW_DACTYLO, "Art.10 p.1; Rules 406 p.9"),
     Rule("consent_withdrawal", "the subject or legal representative gives or withdraws consent in writing",
          RULES_395, "p.6"),
     Rule("purpose_limitation", "use only for the stated purposes", RULES_395, "p.17-21"),

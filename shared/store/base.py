@@ -127,6 +127,11 @@ class Store(ABC):
     def close(self) -> None:
         """Release connections. The store must not be used afterwards."""
 
+    def release_deleted(self) -> None:
+        """Make deleted documents unrecoverable from this store's own files where the backend can
+        (SQLite: pages are zeroed by secure_delete, the WAL is checkpointed and truncated). MongoDB: a no-op
+        here; what backups and the oplog keep is documented in infra/mongodb/."""
+
     def __enter__(self) -> "Store":
         return self
 

@@ -106,7 +106,7 @@ COLLECTIONS: dict[str, tuple[IndexSpec, ...]] = {
     "results": _specs("results", (("reply_to",),), (("published",),), (("claim",),)),
     # _id = station / service id
     "senders": _specs("senders", (("status",),), (("kind",),)),
-    "dead_letters": _specs("dead_letters", (("queue",),), (("reason",),), (("created_at",),)),
+    "dead_letters": _specs("dead_letters", (("queue",),), (("reason",),), (("created_at",),), (("request_id",),)),
     # _id = subject id; looked up by _id only
     "data_keys": (),
     # _id = sequence number (int)

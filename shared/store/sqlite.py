@@ -162,6 +162,10 @@ class SQLiteStore(Store):
         except sqlite3.Error as exc:
             raise StoreError(f"SQLite failure ({getattr(exc, 'sqlite_errorname', type(exc).__name__)}): {exc}") from exc
 
+    def release_deleted(self) -> None:
+        with self._lock:
+            self._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def close(self) -> None:
         with self._lock:
             if self._conn is not None and not self._closed and os.getpid() == self._pid:

@@ -5,9 +5,14 @@ from pathlib import Path
 
 import pytest
 
+import os
+
 from papilla.shared.crypto.keys import FileKeyProvider
+from papilla.shared.crypto.pkcs11_keys import Pkcs11KeyProvider
 
 from papilla.shared.store.sqlite import SQLiteStore
+
+from .softhsm import fresh_config, make_token
 
 
 @pytest.fixture
@@ -30,6 +35,33 @@ def key_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def keys(key_dir: Path) -> FileKeyProvider:
     return FileKeyProvider(key_dir)
+
+
+@pytest.fixture(scope="session")
+def softhsm_env(tmp_path_factory) -> dict[str, str]:
+    """A SoftHSM2 token for this test session; SOFTHSM2_CONF is set for this process and its children."""
+    env = make_token(tmp_path_factory.mktemp("softhsm"))
+    os.environ["SOFTHSM2_CONF"] = env["SOFTHSM2_CONF"]
+    return env
+
+
+@pytest.fixture
+def hsm_config(softhsm_env):
+    return fresh_config(softhsm_env)
+
+
+@pytest.fixture
+def hsm_keys(hsm_config) -> Pkcs11KeyProvider:
+    """A PKCS#11 provider on SoftHSM2 with its own label prefix, keys made on first use."""
+    return Pkcs11KeyProvider(hsm_config, create=True)
+
+
+@pytest.fixture(params=["file", "pkcs11"])
+def any_keys(request, key_dir):
+    """Each provider in turn, both making keys on first use."""
+    if request.param == "file":
+        return FileKeyProvider(key_dir)
+    return request.getfixturevalue("hsm_keys")
 
 
 @pytest.fixture

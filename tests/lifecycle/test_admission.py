@@ -23,7 +23,7 @@ def sealed_packet(centre, fvc_dir, packet_id: str, iin: str, fingers: dict[int, 
     images = FvcScanner(fvc_dir / "DB1_B", fingers).images()
     now = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
     packet = EnrollmentPacket(
-        packet_id=packet_id, station_id=STATION, operator_id=OPERATOR, captured_at=now,
+        packet_id=packet_id, station_id=STATION, operator_id=centre.operator.party_id, captured_at=now,
         applicant=Applicant(iin=iin, full_name="Unit Person", **applicant),
         consent=Consent(form_version="406", signed_at=now, purposes=("auth",), document_ref="c"),
         fingers=[Finger(position=p, status="captured", image=c.png, format="png", dpi=500) for p, c in images.items()]
@@ -82,7 +82,7 @@ def _reenrollment(centre, fvc_dir, iin) -> bytes:
     images = FvcScanner(fvc_dir / "DB1_B", {1: "105_3"}).images()
     now = datetime(2026, 11, 22, 11, 0, tzinfo=timezone.utc)
     packet = EnrollmentPacket(
-        packet_id="st-unit-01-r3", station_id=STATION, operator_id=OPERATOR, captured_at=now,
+        packet_id="st-unit-01-r3", station_id=STATION, operator_id=centre.operator.party_id, captured_at=now,
         applicant=Applicant(iin=iin, full_name="Unit Person"),
         consent=Consent(form_version="406", signed_at=now, purposes=("auth",), document_ref="c"),
         fingers=[Finger(position=1, status="captured", image=images[1].png, format="png", dpi=500)]

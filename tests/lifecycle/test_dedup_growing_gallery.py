@@ -65,7 +65,7 @@ def sealed(centre, index: int, copy_of: int) -> bytes:
     now = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc) + timedelta(minutes=index)
     packet_id = f"{STATION}-g{index:03d}"
     packet = EnrollmentPacket(
-        packet_id=packet_id, station_id=STATION, operator_id=OPERATOR, captured_at=now,
+        packet_id=packet_id, station_id=STATION, operator_id=centre.operator.party_id, captured_at=now,
         applicant=Applicant(iin=make_test_iin(date(1960, 1, 1) + timedelta(days=97 * index), index % 2 == 0,
                                               index), full_name="Growing Gallery"),
         consent=Consent(form_version="406", signed_at=now, purposes=("auth",), document_ref="c"),

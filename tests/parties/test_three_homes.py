@@ -26,6 +26,7 @@ from tests.pipeline.harness import FvcScanner, Vhost, free_port, rabbit_reachabl
 pytestmark = pytest.mark.broker
 ROOT = Path(__file__).resolve().parents[2]
 STATION, OPERATOR, SERVICE, OTHER_SERVICE = "st-shymkent-03", "op-shymkent-11", "svc-egov", "svc-bank"
+CLOSING_STATION = "st-closing-04"   # registered, then revoked by its own test
 PERSON_IIN = make_test_iin(date(1986, 4, 12), False, 61)
 
 
@@ -56,12 +57,14 @@ def world(tmp_path_factory, fvc_dir):
             shutil.copy(public, home / "centre-public.json")       # the only thing they get from the centre
         # each party makes its own keys and a request file; the centre registers the files
         papilla(homes["station"], "station", "init", STATION, "--label", "Shymkent branch 3", env=env)
+        papilla(homes["station"], "station", "init", CLOSING_STATION, env=env)
         papilla(homes["station"], "principal", "init", OPERATOR, "--role", "operator", env=env)
         papilla(homes["service"], "service", "init", SERVICE, env=env)
         papilla(homes["service"], "service", "init", OTHER_SERVICE, env=env)
         papilla(homes["stranger"], "station", "init", "st-unregistered-9", env=env)
         papilla(homes["stranger"], "principal", "init", "op-unregistered-9", "--role", "operator", env=env)
         for home, party, kind in ((homes["station"], STATION, "station"), (homes["station"], OPERATOR, "principal"),
+                                  (homes["station"], CLOSING_STATION, "station"),
                                   (homes["service"], SERVICE, "service"), (homes["service"], OTHER_SERVICE, "service")):
             request = home / "station" / f"{party}.registration.json"
             out = papilla(homes["centre"], "centre", f"register-{kind}", str(request), env=env).stdout
@@ -74,8 +77,10 @@ def world(tmp_path_factory, fvc_dir):
         images.mkdir()
         for position, finger in ((1, "101"), (2, "102")):
             shutil.copy(fvc_dir / "DB1_B" / f"{finger}_1.tif", images / f"{position}.tif")
+        ctx = dict(homes=homes, env=env, url=url, images=images, fvc=fvc_dir / "DB1_B", public=public)
         try:
-            yield dict(homes=homes, env=env, url=url, images=images, fvc=fvc_dir / "DB1_B", public=public)
+            ctx["enrolled"] = enroll(ctx, homes["station"], STATION, OPERATOR)   # the person every test verifies
+            yield ctx
         finally:
             for w in workers:
                 w.stop()
@@ -94,7 +99,7 @@ def service_client(world, service: str = SERVICE) -> PapillaClient:
 
 
 def test_enrollment_from_the_station_home_then_verify_from_the_service_home(world):
-    done = enroll(world, world["homes"]["station"], STATION, OPERATOR)
+    done = world["enrolled"]
     assert done.returncode == 0 and "enrollment ACTIVE" in done.stdout, done.stdout + done.stderr
     client = service_client(world)
     try:
@@ -118,10 +123,12 @@ def test_an_unregistered_station_is_told_so_not_left_waiting(world):
 
 
 def test_a_revoked_station_is_told_so(world):
-    papilla(world["homes"]["centre"], "centre", "revoke", STATION, "--reason", "branch closed", env=world["env"])
-    done = enroll(world, world["homes"]["station"], STATION, OPERATOR, iin=make_test_iin(date(1991, 3, 4), True, 63))
+    papilla(world["homes"]["centre"], "centre", "revoke", CLOSING_STATION, "--reason", "branch closed",
+            env=world["env"])
+    done = enroll(world, world["homes"]["station"], CLOSING_STATION, OPERATOR,
+                  iin=make_test_iin(date(1991, 3, 4), True, 63))
     assert done.returncode == 2
-    assert f"refused: {STATION} was revoked at the centre" in done.stderr, done.stderr
+    assert f"refused: {CLOSING_STATION} was revoked at the centre" in done.stderr, done.stderr
 
 
 def test_a_queue_bound_to_another_services_results_receives_nothing_readable(world):
@@ -158,3 +165,24 @@ def test_a_request_naming_another_services_reply_to_is_refused_to_its_sender(wor
     with pytest.raises(TimeoutError):
         egov.wait(rid, 3)   # nothing for this request id ever reached e-gov's queue
     egov.close()
+
+
+def readme_client_snippet() -> str:
+    text = (ROOT / "README.md").read_text()
+    start = text.index("```python", text.index("A public service uses the client")) + len("```python")
+    return text[start:text.index("```", start)]
+
+
+def test_the_readme_client_snippet_runs_as_written(world, tmp_path, capsys, monkeypatch):
+    """Only the deployment values are swapped for this test's (broker, key dir, public key file, person, image)."""
+    shutil.copy(world["fvc"] / "101_6.tif", tmp_path / "right-thumb.png")   # decoded by content, not extension
+    monkeypatch.chdir(tmp_path)
+    code = readme_client_snippet()
+    for placeholder, value in (("amqp://svc-egov:secret@centre.example.kz:5672/papilla", world["url"]),
+                               ("/var/lib/papilla/keys", str(world["homes"]["service"] / "station")),
+                               ("/etc/papilla/centre-public.json", str(world["homes"]["service"] / "centre-public.json")),
+                               ("860412400617", PERSON_IIN)):
+        assert placeholder in code
+        code = code.replace(placeholder, value)
+    exec(compile(code, "README.md", "exec"), {})
+    assert capsys.readouterr().out.strip() == "MATCH"

@@ -1,0 +1,135 @@
+"""Destruction that leaves nothing readable (issue 11): copy the data store, destroy a subject, and neither the
+live store nor the old copy yields the subject's data, while another subject in the same copy still decrypts.
+And the blocked-subject holes: not adjudicated into the gallery, not destroyed while blocked (Law Art.1 7))."""
+from __future__ import annotations
+
+import shutil
+from datetime import date
+
+import pytest
+
+from papilla.identity import ensure_sender
+from papilla.services.extract import intake
+from papilla.services.lifecycle import commands, enrollments
+from papilla.services.match import matching
+from papilla.services.match.gallery import Gallery
+from papilla.shared import deadletters
+from papilla.shared.crypto.envelope import EnvelopeCipher
+from papilla.shared.crypto.errors import DataKeyDestroyed
+from papilla.shared.crypto.iin import make_test_iin
+from papilla.shared.store import open_store
+
+from tests.lifecycle.test_admission import sealed_packet
+
+ALIYA, BERIK = make_test_iin(date(1982, 2, 2), False, 11), make_test_iin(date(1979, 9, 9), True, 12)
+
+
+def enrolled(centre, fvc_dir, packet_id, iin, fingers):
+    accepted = intake.accept_enrollment(centre, sealed_packet(centre, fvc_dir, packet_id, iin, fingers))
+    gallery = Gallery(centre)
+    result = enrollments.settle(centre, accepted.enrollment_id,
+                                *matching.deduplicate(centre, gallery, accepted.enrollment_id))
+    return accepted.enrollment_id, result
+
+
+def job(centre, action, iin=None, **fields):
+    principal = {"block": "pr-body", "unblock": "pr-body", "adjudicate": "pr-adj"}.get(action, "pr-op")
+    return {"_id": f"req-{action}-{len(fields)}", "kind": "lifecycle", "action": action, "principal_id": principal,
+            "iin_hash": centre.hasher.hash(iin) if iin else None, "on_application_of": "subject", **fields}
+
+
+def readable(cipher, store, subject_id) -> list[str]:
+    """Every biometric and personal field of the subject that still decrypts."""
+    found = []
+    for doc in store.find("biometrics", {"subject_id": subject_id}):
+        for field in ("image", "minutiae", "prepared"):
+            try:
+                cipher.decrypt(subject_id, "biometrics", doc["_id"], field, doc[field])
+                found.append(field)
+            except DataKeyDestroyed:
+                pass
+    for doc in store.find("enrollments", {"subject_id": subject_id}):
+        try:
+            cipher.decrypt(subject_id, "enrollments", doc["_id"], "personal", doc["personal"])
+            found.append("personal")
+        except DataKeyDestroyed:
+            pass
+    return found
+
+
+def test_destroyed_subject_is_unreadable_in_the_live_store_and_in_an_old_copy(centre, fvc_dir, tmp_path):
+    aliya_enrollment, _ = enrolled(centre, fvc_dir, "st-unit-01-d1", ALIYA, {1: "101_1", 2: "102_1"})
+    enrolled(centre, fvc_dir, "st-unit-01-d2", BERIK, {1: "103_1", 2: "104_1"})
+    aliya = centre.store.get("enrollments", aliya_enrollment)["subject_id"]
+    berik = centre.store.find_one("subjects", {"iin_hash": centre.hasher.hash(BERIK)})["_id"]
+    centre.store.release_deleted()
+    copy = tmp_path / "backup.sqlite3"
+    shutil.copy(centre.settings.home / "papilla.sqlite3", copy)       # a backup of the data, not the key vault
+    assert readable(centre.cipher, centre.store, aliya)                # readable before
+
+    done = commands.destroy(centre, job(centre, "destroy", ALIYA), reason_code="application",
+                            rule_id="destruction_same_day")
+    assert done.status == "DESTROYED" and "p.11" in done.rule
+    assert centre.store.get("subjects", aliya) is None and centre.store.count("biometrics", {"subject_id": aliya}) == 0
+    old = open_store(f"sqlite:///{copy}")
+    try:
+        cipher = EnvelopeCipher(centre.vault, centre.provider)            # the live key vault, as after a restore
+        assert old.count("biometrics", {"subject_id": aliya}) > 0          # the copy still has the ciphertext …
+        assert readable(cipher, old, aliya) == []                          # … and none of it opens
+        assert sorted(set(readable(cipher, old, berik))) == ["image", "minutiae", "personal", "prepared"]
+        blob = old.find_one("subjects", {"_id": aliya})["iin"]
+        with pytest.raises(DataKeyDestroyed):
+            cipher.decrypt(aliya, "subjects", aliya, "iin", blob)
+    finally:
+        old.close()
+    data = (centre.settings.home / "papilla.sqlite3").read_bytes()
+    assert ALIYA.encode() not in data and b"Unit Person" not in data
+
+
+def test_destruction_shreds_the_subjects_dead_letters(centre, fvc_dir):
+    import dramatiq
+
+    enrollment_id, _ = enrolled(centre, fvc_dir, "st-unit-01-d3", ALIYA, {1: "105_1"})
+    message = dramatiq.Message(queue_name="papilla.enroll", actor_name="extract_enrollment", args=("sealed",),
+                               kwargs={}, options={})
+    deadletters.record(centre.store, centre.cipher, message, reason="bad_image", detail="finger 2: x",
+                       request_id=enrollment_id)
+    commands.destroy(centre, job(centre, "destroy", ALIYA), reason_code="application", rule_id="destruction_same_day")
+    letter = centre.store.get("dead_letters", message.message_id)
+    assert letter["body"] is None and letter["reason"] == "bad_image"
+    with pytest.raises(DataKeyDestroyed):
+        centre.cipher.decrypt(deadletters.dead_letter_key(message.message_id), "dead_letters", message.message_id,
+                              "body", {"v": 1, "kv": 1, "n": b"0" * 12, "ct": b"0" * 32})
+
+
+def test_a_blocked_subject_is_not_destroyed_and_not_adjudicated_into_the_gallery(centre, fvc_dir):
+    ensure_sender(centre, centre.settings, "pr-body", "principal", role="authorised_body")
+    first, result = enrolled(centre, fvc_dir, "st-unit-01-b1", ALIYA, {1: "106_1", 2: "107_1"})
+    assert result.status == "ACTIVE"
+    again, result = enrolled(centre, fvc_dir, "st-unit-01-b2", ALIYA, {1: "106_2", 2: "107_2"})
+    assert result.status == "PENDING_REVIEW"
+    assert commands.block(centre, job(centre, "block", ALIYA), blocked=True).status == "BLOCKED"
+    adjudicated = commands.adjudicate(centre, job(centre, "adjudicate", enrollment_id=again, decision="distinct_person"))
+    assert (adjudicated.status, adjudicated.reason) == ("REFUSED", "subject_blocked") and "Art.1 7)" in adjudicated.rule
+    assert centre.store.get("enrollments", again)["state"] == "PENDING_REVIEW"
+    refused = commands.destroy(centre, job(centre, "destroy", ALIYA), reason_code="application",
+                               rule_id="destruction_same_day")
+    assert (refused.status, refused.reason) == ("REFUSED", "subject_blocked") and "Art.1 7)" in refused.rule
+    assert centre.store.get("enrollments", first) is not None
+    gallery = Gallery(centre)
+    gallery.sync()
+    assert first not in gallery.entries and again not in gallery.entries
+
+
+def test_adjudication_without_a_decision_is_refused_not_a_silent_rejection(centre, fvc_dir):
+    enrolled(centre, fvc_dir, "st-unit-01-a1", ALIYA, {1: "108_1"})
+    again, _ = enrolled(centre, fvc_dir, "st-unit-01-a2", BERIK, {1: "108_2"})
+    refused = commands.adjudicate(centre, job(centre, "adjudicate", enrollment_id=again, decision=None))
+    assert refused.reason == "decision_required"
+    assert centre.store.get("enrollments", again)["state"] == "PENDING_REVIEW"
+
+
+def test_consent_withdrawal_cites_the_withdrawal_rule(centre, fvc_dir):
+    enrolled(centre, fvc_dir, "st-unit-01-w1", ALIYA, {1: "109_1"})
+    done = commands._compute(centre, job(centre, "withdraw_consent", ALIYA))
+    assert done.status == "DESTROYED" and "Rules 395" in done.rule and "p.6" in done.rule
