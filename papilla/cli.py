@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "bench",
     "synth",
     "audit",
+    "shard",
 ]
 
 

@@ -46,3 +46,25 @@ class FingerTemplate:
             raise ValueError("minutiae must use MINUTIA_DTYPE")
         if not 0 <= self.quality <= 100:
             raise ValueError("quality must be within 0..100")
+
+
+_HEADER = np.dtype([("width", "<u2"), ("height", "<u2"), ("quality", "u1"), ("dpi", "<u2"), ("count", "<u2")])
+
+
+def template_to_bytes(template: FingerTemplate) -> bytes:
+    """The stored form of a FingerTemplate (what extract writes and match reads)."""
+    head = np.array([(template.width, template.height, template.quality, template.dpi, len(template.minutiae))],
+                    _HEADER)
+    return head.tobytes() + np.ascontiguousarray(template.minutiae, MINUTIA_DTYPE).tobytes()
+
+
+def template_from_bytes(data: bytes) -> FingerTemplate:
+    if len(data) < _HEADER.itemsize:
+        raise ValueError("finger template truncated")
+    head = np.frombuffer(data, _HEADER, 1)[0]
+    need = _HEADER.itemsize + int(head["count"]) * MINUTIA_DTYPE.itemsize
+    if len(data) != need:
+        raise ValueError(f"finger template is {len(data)} bytes, expected {need}")
+    minutiae = np.frombuffer(data, MINUTIA_DTYPE, int(head["count"]), _HEADER.itemsize).copy()
+    return FingerTemplate(width=int(head["width"]), height=int(head["height"]), minutiae=minutiae,
+                          quality=int(head["quality"]), dpi=int(head["dpi"]))

@@ -81,6 +81,34 @@ def _contacts(args) -> int:
     return 0
 
 
+def _identify(args) -> int:
+    from dataclasses import replace
+
+    from papilla.bench import identify
+    from papilla.services.match.index import IndexParams
+
+    index = replace(IndexParams(), enabled=args.index == "on", penetration=args.penetration)
+    if args.full_scan_below is not None:
+        index = replace(index, full_scan_below=args.full_scan_below, min_candidates=1)
+    params = identify.BenchParams(people=args.people, probes=args.probes, index=index, shards=args.shards)
+    data, synth = Path(args.data or _default_data()), Path(args.synthetic)
+    if not synth.is_dir():
+        print(f"no synthetic database at {synth}: make one with `papilla synth --people 80 --impressions 2 "
+              f"--out {synth}`", file=sys.stderr)
+        return 2
+    if args.curve:
+        res = identify.index_curve(data, synth, params, progress=not args.no_progress)
+        print(json.dumps(res) if args.json else identify.format_curve(res))
+        return 0
+    try:
+        res = identify.run(data, synth, params, progress=not args.no_progress, store_people=args.store_people)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(json.dumps(res) if args.json else identify.format_run(res))
+    return 0
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("bench", help="recognition engine benchmarks (accuracy, speed, calibration)")
     sub = p.add_subparsers(dest="bench_command", required=True, metavar="BENCH")
@@ -119,6 +147,26 @@ def register(subparsers) -> None:
     k = sub.add_parser("contacts", help="impostor and genuine rates of templates cut to their k central minutiae")
     common(k)
     k.set_defaults(func=_contacts)
+    return 0
+
+
+    i = sub.add_parser("identify", help="1:N at scale: memory per finger, load time, index penetration and hit "
+                                         "rate on planted real mates, dedup / identify latency")
+    common(i, extractor=False)
+    i.add_argument("--synthetic", default="var/synthetic",
+                   help="`papilla synth` folder: half its people are planted mates, half seed the timing background")
+    i.add_argument("--people", type=int, default=10_000, help="gallery size in people (10 fingers each)")
+    i.add_argument("--probes", type=int, default=30, help="ten-finger searches to time")
+    i.add_argument("--index", choices=("on", "off"), default="on", help="candidate index (off: full scan)")
+    i.add_argument("--penetration", type=float, default=0.005,
+                   help="per-finger share passed to the matcher for ten-finger probes (x10/n for n fingers)")
+    i.add_argument("--shards", type=int, default=1, help="worker processes, each holding a partition")
+    i.add_argument("--store-people", type=int, default=1000,
+                   help="also time a gallery start-up from a SQLite store of this many people (0: skip)")
+    i.add_argument("--full-scan-below", type=int, help=argparse.SUPPRESS)
+    i.add_argument("--curve", action="store_true",
+                   help="only the index's hit rate against penetration among distinct real fingers")
+    i.set_defaults(func=_identify)
 
     c = sub.add_parser("calibrate", help="write the engine's calibration JSON (thresholds per FMR)")
     common(c)

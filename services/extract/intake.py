@@ -18,15 +18,15 @@ from papilla.shared.errors import Refusal
 from papilla.shared.legal import eligibility
 from papilla.shared.legal.roles import check_applicant
 from papilla.shared.legal.rules import rule
+from papilla.shared.names import BIOMETRICS, ENROLLMENTS, JOBS, SUBJECTS, job_key_subject
 from papilla.shared.principals import check_signed_by
 from papilla.shared.messages import (EnrollmentPacket, IdentifyRequest, LifecycleCommand, MessageError,
                                      VerifyRequest, parse_request)
 from papilla.shared.store.base import DuplicateKeyError
 from papilla.services.lifecycle import retention
+from papilla.shared.template import template_to_bytes
 
 from .templating import FingerRecord, finger_records
-
-ENROLLMENTS, SUBJECTS, BIOMETRICS, JOBS = "enrollments", "subjects", "biometrics", "jobs"
 
 
 def now_iso() -> str:
@@ -158,21 +158,14 @@ def _store_finger(centre: Centre, subject_id: str, enrollment_id: str, record: F
     enc = centre.cipher.encrypt
     doc = {
         "_id": doc_id, "enrollment_id": enrollment_id, "subject_id": subject_id, "position": record.position,
-        "quality": int(record.template.quality), "engine": record.engine_version,
-        "width": int(record.template.width), "height": int(record.template.height),
+        "quality": int(record.template.quality),
         "image": enc(subject_id, BIOMETRICS, doc_id, "image", image),
-        "minutiae": enc(subject_id, BIOMETRICS, doc_id, "minutiae", record.template.minutiae.tobytes()),
-        "prepared": enc(subject_id, BIOMETRICS, doc_id, "prepared", record.prepared),
+        "template": enc(subject_id, BIOMETRICS, doc_id, "template", template_to_bytes(record.template)),
     }
     try:
         centre.store.insert(BIOMETRICS, doc)
     except DuplicateKeyError:
         pass  # written by an earlier delivery of the same packet
-
-
-def job_key_subject(request_id: str) -> str:
-    """Probe templates of a request are encrypted under their own data key, destroyed when answered."""
-    return f"job-{request_id}"
 
 
 def accept_command(centre: Centre, sealed: bytes) -> str:
@@ -239,7 +232,8 @@ def _accept_job(centre: Centre, opened: OpenedPacket, request) -> tuple[str, str
             raise Refusal("the request carries no captured finger", code="no_probe_fingers")
         key_subject = job_key_subject(request.request_id)
         doc["probes"] = {str(r.position): centre.cipher.encrypt(key_subject, JOBS, request.request_id,
-                                                               f"probe{r.position}", r.prepared) for r in records}
+                                                               f"probe{r.position}", template_to_bytes(r.template))
+                         for r in records}
     try:
         centre.store.insert(JOBS, doc)
     except DuplicateKeyError:

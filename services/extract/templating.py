@@ -1,4 +1,7 @@
-"""From an image in a message to what the store and the matcher keep.
+"""From an image in a message to the finger template (the one contract with the match stage).
+
+Extract hands match a `FingerTemplate` (minutiae); preparing the matcher's own
+form belongs to match (`services/match/templates.py`).
 
 Every captured finger is checked for usable ridge structure and enough
 minutiae (`engine.usability`, defaults measured in docs/usable-fingers.md);
@@ -17,7 +20,6 @@ from typing import Iterable
 
 from papilla.services.extract.engine import UsabilityParams, extract_with_intermediates
 from papilla.services.extract.engine.usability import Usability, assess, check_set
-from papilla.services.match import engine as matcher
 from papilla.shared import metrics
 from papilla.shared.errors import Refusal
 from papilla.shared.formats.images import ImageFormatError, decode_image
@@ -34,8 +36,6 @@ ENROLLMENT_RULE = "printable_fingers_only"
 class FingerRecord:
     position: int
     template: FingerTemplate
-    prepared: bytes          # the matcher's precomputed form (versioned)
-    engine_version: str
 
 
 class UnusableFinger(Refusal):
@@ -50,7 +50,7 @@ class UnusableFinger(Refusal):
 
 def extract_finger(position: int, image: bytes, dpi_hint: int | None,
                    params: UsabilityParams = USABILITY) -> tuple[FingerRecord, Usability]:
-    """Decode, extract, assess and prepare one finger; a bad image is a refusal naming the finger position."""
+    """Decode, extract and assess one finger; a bad image is a refusal naming the finger position."""
     try:
         decoded = decode_image(image)
     except ImageFormatError as exc:
@@ -60,8 +60,7 @@ def extract_finger(position: int, image: bytes, dpi_hint: int | None,
     template, inter = extract_with_intermediates(decoded.pixels, dpi=dpi)
     metrics.observe_finger(template.quality, len(template.minutiae), time.perf_counter() - started)
     usability = assess(inter, params)
-    prepared = matcher.prepare(template).to_bytes()
-    return FingerRecord(position, template, prepared, matcher.ENGINE_VERSION), usability
+    return FingerRecord(position, template), usability
 
 
 def template_from_image(position: int, image: bytes, dpi_hint: int | None,

@@ -9,6 +9,7 @@ from papilla.shared import audit, deadletters, gallery_log, results
 from papilla.shared.centre import Centre
 from papilla.shared.legal.rules import rule
 from papilla.shared.messages import Result
+from papilla.shared.names import TEMPLATES
 
 from .enrollments import activate, complete
 
@@ -56,6 +57,7 @@ def destroy(centre: Centre, job: dict, *, reason_code: str, rule_id: str) -> Res
     deadletters.forget_bodies(centre.store, centre.cipher, request_ids=enrollment_ids)
     centre.store.delete(results.COLLECTION, {"_id": {"$in": enrollment_ids}})
     centre.store.delete(BIOMETRICS, {"subject_id": sid})
+    centre.store.delete(TEMPLATES, {"subject_id": sid})
     centre.store.delete(ENROLLMENTS, {"subject_id": sid})
     centre.store.delete(SUBJECTS, {"_id": sid})
     centre.store.release_deleted()

@@ -9,10 +9,11 @@ from papilla.shared.broker import send
 from papilla.shared.routing import DEDUPLICATE, MATCH_PROBE, SETTLE
 from papilla.services import runtime
 
-from . import matching
+from . import matching, scatter
 from .gallery import Gallery
 
 _gallery: Gallery | None = None
+_scatter: scatter.ScatterGather | None = None
 _lock = threading.Lock()
 
 
@@ -24,9 +25,21 @@ def gallery() -> Gallery:
         return _gallery
 
 
+def scattered() -> scatter.ScatterGather | None:
+    """The scatter-gather client when the gallery is partitioned across shard processes (PAPILLA_GALLERY_PARTS)."""
+    global _scatter
+    with _lock:
+        settings = scatter.ScatterSettings.from_env()
+        if settings.parts > 1 and _scatter is None:
+            _scatter = scatter.ScatterGather(runtime.centre().settings.broker_url, settings)
+        return _scatter
+
+
 @dramatiq.actor(actor_name=DEDUPLICATE.actor, queue_name=DEDUPLICATE.queue, throws=runtime.REFUSALS)
 def deduplicate(enrollment_id: str) -> None:
-    found = matching.deduplicate(runtime.centre(), gallery(), enrollment_id)
+    sg = scattered()
+    found = (scatter.deduplicate(runtime.centre(), sg, enrollment_id) if sg
+             else matching.deduplicate(runtime.centre(), gallery(), enrollment_id))
     if found is not None:
         candidates, gallery_seq = found
         send(dramatiq.get_broker(), SETTLE, enrollment_id, candidates, gallery_seq)
@@ -34,5 +47,9 @@ def deduplicate(enrollment_id: str) -> None:
 
 @dramatiq.actor(actor_name=MATCH_PROBE.actor, queue_name=MATCH_PROBE.queue, throws=runtime.REFUSALS)
 def match_probe(request_id: str) -> None:
+    sg = scattered()
+    if sg:
+        scatter.answer_probe(runtime.centre(), gallery(), sg, request_id)
+        return
     gallery().sync()
     matching.answer_probe(runtime.centre(), gallery(), request_id)

@@ -1,130 +1,187 @@
-"""The in-memory gallery of a match worker, kept in step with the store's gallery log."""
+"""The in-memory gallery of a match worker, kept in step with the store's gallery change log.
+
+Each active enrollment gets a row (an integer, never reused); its fingers go
+into per-position incremental shards (`shards.py`) and, when the index is on,
+into per-position LSH signatures (`index.py`). A worker may hold one partition
+of the subjects (`GalleryParams.partition`): scatter-gather asks every
+partition and fuses the answers.
+"""
 from __future__ import annotations
 
 import logging
 import threading
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from papilla.services.match import engine, templates
+from papilla.services.match.index import FingerIndex, IndexParams
+from papilla.services.match.shards import FingerShard, ShardParams
 from papilla.shared import gallery_log, metrics
 from papilla.shared.centre import Centre
-from papilla.shared.crypto.errors import CryptoError
 
 log = logging.getLogger(__name__)
 
-
-@dataclass
-class GalleryEntry:
-    enrollment_id: str
-    subject_id: str
-    fingers: dict[int, object] = field(default_factory=dict)   # position → PreparedTemplate
+POSITIONS = range(1, 11)
 
 
-def load_fingers(centre: Centre, enrollment_id: str, subject_id: str) -> dict[int, object]:
-    """Decrypt an enrollment's prepared templates; templates of an older engine are re-prepared and saved."""
-    from papilla.services.match.engine import PreparedTemplate, TemplateVersionError
-
-    fingers = {}
-    for doc in centre.store.find("biometrics", {"enrollment_id": enrollment_id}):
-        blob = centre.cipher.decrypt(subject_id, "biometrics", doc["_id"], "prepared", doc["prepared"])
-        try:
-            fingers[int(doc["position"])] = PreparedTemplate.from_bytes(blob)
-        except TemplateVersionError:
-            fingers[int(doc["position"])] = reprepare(centre, subject_id, doc)
-    return fingers
+@dataclass(frozen=True)
+class GalleryParams:
+    shard: ShardParams = field(default_factory=ShardParams)
+    index: IndexParams = field(default_factory=IndexParams)
+    partition: tuple[int, int] = (0, 1)   # (this worker's part, number of parts): subjects by CRC-32 of their id
 
 
-def reprepare(centre: Centre, subject_id: str, doc: dict):
-    """Rebuild the matcher's form from the stored minutiae after an engine upgrade (and keep it)."""
-    from papilla.services.match import engine
-    from papilla.shared.template import MINUTIA_DTYPE, FingerTemplate
-
-    raw = centre.cipher.decrypt(subject_id, "biometrics", doc["_id"], "minutiae", doc["minutiae"])
-    template = FingerTemplate(width=int(doc.get("width", 0)), height=int(doc.get("height", 0)),
-                              minutiae=np.frombuffer(raw, dtype=MINUTIA_DTYPE).copy(), quality=int(doc["quality"]))
-    prepared = engine.prepare(template)
-    sealed = centre.cipher.encrypt(subject_id, "biometrics", doc["_id"], "prepared", prepared.to_bytes())
-    centre.store.update("biometrics", {"_id": doc["_id"]}, set={"prepared": sealed, "engine": engine.ENGINE_VERSION})
-    log.info("re-prepared a template from engine %s for %s", doc.get("engine"), engine.ENGINE_VERSION)
-    return prepared
+def partition_of(subject_id: str, parts: int) -> int:
+    return zlib.crc32(subject_id.encode()) % parts
 
 
 class Gallery:
-    """Active enrollments of this worker, with a packed 1:N shard per finger position."""
+    """Active enrollments of this worker's partition, searchable 1:N."""
 
-    def __init__(self, centre: Centre):
+    def __init__(self, centre: Centre | None, params: GalleryParams = GalleryParams()):
         self.centre = centre
-        self.entries: dict[str, GalleryEntry] = {}
+        self.params = params
+        self.entries: dict[str, int] = {}           # enrollment id -> row
+        self.enrollment_ids: list[str | None] = []  # row -> enrollment id (None: left the gallery)
+        self.subject_ids: list[str | None] = []
         self.last_seq = 0
-        self._lock = threading.Lock()
-        self._shards: dict[int, tuple[list[str], object]] | None = None
+        self.shards = {p: FingerShard(params.shard) for p in POSITIONS}
+        self.index = {p: FingerIndex(params.index) for p in POSITIONS}
+        self._lock = threading.RLock()
+        self.last_candidates: int | None = None     # rows the index passed to the matcher in the last search
+        self.last_comparisons = 0                    # finger comparisons the matcher made in the last search
+
+    # --- membership ---------------------------------------------------------------
+    def owns(self, subject_id: str) -> bool:
+        part, parts = self.params.partition
+        return parts == 1 or partition_of(subject_id, parts) == part
+
+    def add(self, enrollment_id: str, subject_id: str, fingers: dict[int, object]) -> None:
+        with self._lock:
+            self.remove(enrollment_id)
+            row = len(self.enrollment_ids)
+            self.enrollment_ids.append(enrollment_id)
+            self.subject_ids.append(subject_id)
+            self.entries[enrollment_id] = row
+            for position, t in fingers.items():
+                self.shards[position].add(row, t)
+                if self.params.index.enabled:
+                    self.index[position].add(row, t)
+
+    def remove(self, enrollment_id: str) -> None:
+        with self._lock:
+            row = self.entries.pop(enrollment_id, None)
+            if row is None:
+                return
+            for position in POSITIONS:
+                self.shards[position].remove(row)
+                self.index[position].remove(row)
+            self.enrollment_ids[row] = self.subject_ids[row] = None
 
     def sync(self) -> None:
+        """Apply every gallery change after `last_seq`: leaving entries first, then joining ones in bulk."""
         with self._lock:
-            for change in gallery_log.changes_since(self.centre.store, self.last_seq):
+            changes = gallery_log.changes_since(self.centre.store, self.last_seq)
+            joining = []
+            for change in changes:
                 self.last_seq = max(self.last_seq, int(change["seq"]))
-                self._shards = None
-                self.entries.pop(change["_id"], None)
-                if change.get("active"):
-                    try:
-                        fingers = load_fingers(self.centre, change["_id"], change["subject_id"])
-                    except CryptoError:
-                        log.warning("gallery entry unreadable (data key destroyed?); left out")
-                        continue
-                    self.entries[change["_id"]] = GalleryEntry(change["_id"], change["subject_id"], fingers)
+                self.remove(change["_id"])
+                if change.get("active") and self.owns(change["subject_id"]):
+                    joining.append((change["_id"], change["subject_id"]))
+            for loaded in templates.load_many(self.centre, joining):
+                self.add(loaded.enrollment_id, loaded.subject_id, loaded.fingers)
             metrics.GALLERY_SIZE.set(len(self.entries))
 
     def fingers_of(self, enrollment_id: str, subject_id: str) -> dict[int, object]:
-        entry = self.entries.get(enrollment_id)
-        return entry.fingers if entry else load_fingers(self.centre, enrollment_id, subject_id)
+        return templates.fingers_of(self.centre, enrollment_id, subject_id)
 
-    def shards(self) -> dict[int, tuple[list[str], object]]:
-        """Per finger position: the enrollment ids holding it and their templates packed for `compare_many`."""
-        from papilla.services.match import engine
+    def nbytes(self) -> int:
+        return sum(s.nbytes() for s in self.shards.values()) + sum(i.nbytes() for i in self.index.values())
 
+    # --- search -------------------------------------------------------------------
+    def candidate_rows(self, probes: dict[int, object]) -> dict[int, np.ndarray] | None:
+        """Per probe position, the index's candidate rows; None = scan everything."""
+        p = self.params.index
+        if not p.enabled or len(self.entries) < p.full_scan_below:
+            return None
+        rows, scale = len(self.enrollment_ids), len(POSITIONS) / max(len(probes), 1)
+        return {pos: self.index[pos].candidates(t, rows, self.shards[pos].count, scale) for pos, t in probes.items()
+                if pos in self.shards and self.shards[pos].count}
+
+    def finger_scores(self, probes: dict[int, object]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Per probe position: (rows, scores) from the full matcher.
+
+        Without the index, every row. With it, first each finger's own
+        candidates; then every other finger of the rows that any finger put in
+        the impostor tail (the union over fingers), so each row that can reach
+        a fused score is fused over all its fingers, exactly as a full scan would.
+        """
         with self._lock:
-            if self._shards is None:
-                shards = {}
-                for position in range(1, 11):
-                    holders = [e for e in self.entries.values() if position in e.fingers]
-                    if holders:
-                        shards[position] = ([e.enrollment_id for e in holders],
-                                            engine.pack([e.fingers[position] for e in holders]))
-                self._shards = shards
-            return self._shards
+            nominated = self.candidate_rows(probes)
+            out = {}
+            if nominated is None:
+                self.last_candidates = None
+                for position, probe in probes.items():
+                    if self.shards.get(position) is not None and self.shards[position].count:
+                        out[position] = self.shards[position].scan(probe)
+                self.last_comparisons = sum(len(r) for r, _ in out.values())
+                return out
+            self.last_candidates = len(np.unique(np.concatenate(list(nominated.values())))) if nominated else 0
+            evidence = -np.log10(engine.FUSION_TRUNCATION)
+            hits = []
+            for position, rows in nominated.items():
+                out[position] = self.shards[position].score_rows(probes[position], rows)
+                r, sc = out[position]
+                hits.append(r[engine.finger_log_fmr_array(sc) >= evidence])
+            union = np.unique(np.concatenate(hits)) if hits else np.zeros(0, np.int64)
+            for position, (rows, scores) in list(out.items()):
+                rest = np.setdiff1d(union, rows, assume_unique=True)
+                if len(rest):
+                    r2, s2 = self.shards[position].score_rows(probes[position], rest)
+                    out[position] = (np.concatenate([rows, r2]), np.concatenate([scores, s2]))
+            self.last_comparisons = sum(len(r) for r, _ in out.values())
+            return out
 
     def search(self, probes: dict[int, object], *, threshold: float, exclude: set[str] = frozenset(),
                exclude_subject: str | None = None, limit: int = 10) -> list[dict]:
         """Entries whose fused score reaches `threshold`, best first.
 
-        A vectorized 1:N scan per finger position; only entries with at least one
-        finger in the impostor tail beyond the fusion's truncation point can have a
-        fused score above 0, so only those are fused (in Python).
+        Only entries with at least one finger in the impostor tail beyond the
+        fusion's truncation point can have a fused score above 0, so only those
+        are fused (in Python).
         """
-        from papilla.services.match import engine
+        scored = self.finger_scores(probes)
+        with self._lock:
+            return fuse_candidates(scored, self.enrollment_ids, self.subject_ids, threshold=threshold,
+                                   exclude=exclude, exclude_subject=exclude_subject, limit=limit)
 
-        evidence = -np.log10(engine.FUSION_TRUNCATION)
-        scanned: dict[int, tuple[dict[str, int], np.ndarray]] = {}
-        hits: set[str] = set()
-        shards = self.shards()
-        for position, probe in probes.items():
-            if position not in shards:
-                continue
-            ids, packed = shards[position]
-            scores = np.asarray(engine.compare_many(probe, packed), dtype=float)
-            scanned[position] = ({eid: i for i, eid in enumerate(ids)}, scores)
-            hits.update(ids[i] for i in np.flatnonzero(engine.finger_log_fmr_array(scores) >= evidence))
-        candidates = []
-        for enrollment_id in hits - set(exclude):
-            entry = self.entries.get(enrollment_id)
-            if entry is None or entry.subject_id == exclude_subject:
-                continue
-            finger_scores = {str(pos): float(scores[index[enrollment_id]])
-                             for pos, (index, scores) in scanned.items() if enrollment_id in index}
-            fused = float(engine.fuse(finger_scores))
-            if fused >= threshold:
-                candidates.append({"subject_ref": entry.subject_id, "enrollment_id": enrollment_id,
-                                   "score": fused, "finger_scores": finger_scores})
-        candidates.sort(key=lambda c: -c["score"])
-        return candidates[:limit]
+
+def fuse_candidates(scored: dict[int, tuple[np.ndarray, np.ndarray]], enrollment_ids: list, subject_ids: list, *,
+                    threshold: float, exclude=frozenset(), exclude_subject: str | None = None,
+                    limit: int = 10) -> list[dict]:
+    evidence = -np.log10(engine.FUSION_TRUNCATION)
+    hits: set[int] = set()
+    for rows, scores in scored.values():
+        hits.update(rows[engine.finger_log_fmr_array(scores) >= evidence].tolist())
+    if not hits:
+        return []
+    dense = {}
+    size = len(enrollment_ids)
+    for position, (rows, scores) in scored.items():
+        d = np.full(size, np.nan, np.float32)
+        d[rows] = scores
+        dense[position] = d
+    candidates = []
+    for row in hits:
+        enrollment_id, subject_id = enrollment_ids[row], subject_ids[row]
+        if enrollment_id is None or enrollment_id in exclude or subject_id == exclude_subject:
+            continue
+        finger_scores = {str(pos): float(d[row]) for pos, d in dense.items() if not np.isnan(d[row])}
+        fused = float(engine.fuse(finger_scores))
+        if fused >= threshold:
+            candidates.append({"subject_ref": subject_id, "enrollment_id": enrollment_id,
+                               "score": fused, "finger_scores": finger_scores})
+    candidates.sort(key=lambda c: -c["score"])
+    return candidates[:limit]

@@ -11,7 +11,9 @@ from papilla.shared.centre import Centre
 from papilla.shared.legal.rules import rule
 from papilla.shared.messages import Candidate, Result
 from papilla.shared.crypto.errors import DataKeyDestroyed
+from papilla.shared.names import job_key_subject
 
+from . import templates
 from .gallery import Gallery
 
 ENROLLMENTS, SUBJECTS, JOBS = "enrollments", "subjects", "jobs"
@@ -57,13 +59,7 @@ def deduplicate(centre: Centre, gallery: Gallery, enrollment_id: str) -> tuple[l
 
 
 def _probes(centre: Centre, job: dict) -> dict[int, object]:
-    from papilla.services.match.engine import PreparedTemplate
-    from papilla.services.extract.intake import job_key_subject
-
-    key_subject = job_key_subject(job["_id"])
-    return {int(pos): PreparedTemplate.from_bytes(
-        centre.cipher.decrypt(key_subject, JOBS, job["_id"], f"probe{pos}", blob))
-        for pos, blob in job["probes"].items()}
+    return templates.probes_of(centre, job)
 
 
 def verify(centre: Centre, gallery: Gallery, job: dict) -> Result:
@@ -100,8 +96,6 @@ def identify(centre: Centre, gallery: Gallery, job: dict) -> Result:
 
 def answer_probe(centre: Centre, gallery: Gallery, request_id: str) -> Result | None:
     """Answer a stored verify / identify job once; the probe key is destroyed when answered."""
-    from papilla.services.extract.intake import job_key_subject
-
     def compute(job: dict) -> Result:
         try:
             return verify(centre, gallery, job) if job["kind"] == "verify" else identify(centre, gallery, job)

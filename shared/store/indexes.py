@@ -98,6 +98,8 @@ COLLECTIONS: dict[str, tuple[IndexSpec, ...]] = {
     ),
     # _id = f"{enrollment_id}:{finger}"
     "biometrics": _specs("biometrics", (("enrollment_id",),), (("subject_id",),)),
+    # _id = enrollment id: the matcher's prepared templates of all its fingers (read without images)
+    "templates": _specs("templates", (("subject_id",),)),
     # _id = enrollment id
     "gallery": _specs("gallery", (("subject_id",),), (("seq",), True)),
     # _id = request id

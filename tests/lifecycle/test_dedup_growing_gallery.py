@@ -58,7 +58,7 @@ def fake_template_from_image(position: int, image: bytes, dpi_hint: int | None) 
     if copy_of >= 0:
         minutiae = moved_copy(minutiae, person)
     template = FingerTemplate(width=300, height=400, minutiae=minutiae, quality=80)
-    return FingerRecord(position, template, engine.prepare(template).to_bytes(), engine.ENGINE_VERSION)
+    return FingerRecord(position, template)
 
 
 def sealed(centre, index: int, copy_of: int) -> bytes:

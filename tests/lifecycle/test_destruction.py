@@ -41,13 +41,14 @@ def job(centre, action, iin=None, **fields):
 def readable(cipher, store, subject_id) -> list[str]:
     """Every biometric and personal field of the subject that still decrypts."""
     found = []
-    for doc in store.find("biometrics", {"subject_id": subject_id}):
-        for field in ("image", "minutiae", "prepared"):
-            try:
-                cipher.decrypt(subject_id, "biometrics", doc["_id"], field, doc[field])
-                found.append(field)
-            except DataKeyDestroyed:
-                pass
+    for collection, fields in (("biometrics", ("image", "template")), ("templates", ("prepared",))):
+        for doc in store.find(collection, {"subject_id": subject_id}):
+            for field in fields:
+                try:
+                    cipher.decrypt(subject_id, collection, doc["_id"], field, doc[field])
+                    found.append(field)
+                except DataKeyDestroyed:
+                    pass
     for doc in store.find("enrollments", {"subject_id": subject_id}):
         try:
             cipher.decrypt(subject_id, "enrollments", doc["_id"], "personal", doc["personal"])
@@ -76,7 +77,7 @@ def test_destroyed_subject_is_unreadable_in_the_live_store_and_in_an_old_copy(ce
         cipher = EnvelopeCipher(centre.vault, centre.provider)            # the live key vault, as after a restore
         assert old.count("biometrics", {"subject_id": aliya}) > 0          # the copy still has the ciphertext …
         assert readable(cipher, old, aliya) == []                          # … and none of it opens
-        assert sorted(set(readable(cipher, old, berik))) == ["image", "minutiae", "personal", "prepared"]
+        assert sorted(set(readable(cipher, old, berik))) == ["image", "personal", "prepared", "template"]
         blob = old.find_one("subjects", {"_id": aliya})["iin"]
         with pytest.raises(DataKeyDestroyed):
             cipher.decrypt(aliya, "subjects", aliya, "iin", blob)

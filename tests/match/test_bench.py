@@ -75,3 +75,25 @@ def test_distinctness_bench_counts_every_distinct_finger_pair(fvc_dir):
     top = res["top"]   # the highest pairs, named, with their minutiae counts
     assert top[0]["score"] == res["max"] and [t["score"] for t in top] == sorted((t["score"] for t in top), reverse=True)
     assert all(a != b and a.startswith("DB1_B/") for a, b in (t["pair"] for t in top))
+
+
+def test_identify_bench_smoke(fvc_dir, tmp_path, monkeypatch, capsys):
+    """`papilla bench identify --json` on one FVC database and two synthetic people: every field the operators'
+    figures rely on, planted mates found through the index."""
+    from papilla.cli import main
+    monkeypatch.setenv("PAPILLA_BENCH_CACHE", str(tmp_path / "cache"))
+    synth = tmp_path / "synth"
+    assert main(["synth", "--people", "4", "--impressions", "2", "--out", str(synth), "--jobs", "1"]) == 0
+    capsys.readouterr()
+    rc = main(["bench", "identify", "--data", str(fvc_dir / "DB1_B"), "--synthetic", str(synth), "--people", "100",
+               "--probes", "3", "--store-people", "10", "--full-scan-below", "0", "--penetration", "0.1",
+               "--json", "--no-progress"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    for field in ("people", "fingers", "bytes_per_finger", "load_s", "penetration", "hit_rate", "dedup_p50_s",
+                  "dedup_p95_s", "identify_p95_s", "shards", "store_load_s"):
+        assert field in out, field
+    assert out["people"] == 100 and out["fingers"] == 1000 and out["shards"] == 1 and out["index"] is True
+    assert out["planted_mates"] == 3 and out["hit_rate"] == 1.0
+    assert 0 < out["penetration"] < 1 and out["dedup_p50_s"] <= out["dedup_p95_s"]
+    assert "perturbing" in out["background"]

@@ -1,9 +1,12 @@
 """The gallery's 1:N search finds what a brute-force fuse over every entry finds."""
 from __future__ import annotations
 
+import numpy as np
+
 from papilla.services.extract.engine import extract
 from papilla.services.match import engine
-from papilla.services.match.gallery import Gallery, GalleryEntry
+from papilla.services.match.gallery import Gallery, GalleryParams
+from papilla.services.match.index import IndexParams
 from papilla.shared.formats.images import load_image
 
 
@@ -14,16 +17,38 @@ def _prepared(db, name):
 def test_search_equals_brute_force_and_ranks_the_mate_first(fvc_dir):
     db = fvc_dir / "DB1_B"
     gallery = Gallery(centre=None)
+    fingers = {}
     for person, (f1, f2) in enumerate([(101, 102), (103, 104), (105, 106), (107, 108), (109, 110)]):
-        gallery.entries[f"enr-{person}"] = GalleryEntry(f"enr-{person}", f"sub-{person}",
-                                                        {2: _prepared(db, f"{f1}_1"), 7: _prepared(db, f"{f2}_1")})
+        fingers[f"enr-{person}"] = {2: _prepared(db, f"{f1}_1"), 7: _prepared(db, f"{f2}_1")}
+        gallery.add(f"enr-{person}", f"sub-{person}", fingers[f"enr-{person}"])
     probes = {2: _prepared(db, "103_3"), 7: _prepared(db, "104_3")}
     threshold = engine.thresholds().fused(1e-3)
     found = gallery.search(probes, threshold=threshold, limit=10)
-    brute = sorted(((engine.fuse({str(p): engine.compare(probes[p], e.fingers[p]) for p in probes}), eid)
-                    for eid, e in gallery.entries.items()), reverse=True)
+    brute = sorted(((engine.fuse({str(p): engine.compare(probes[p], f[p]) for p in probes}), eid)
+                    for eid, f in fingers.items()), reverse=True)
     assert [c["enrollment_id"] for c in found] == [eid for score, eid in brute if score >= threshold]
     assert found[0]["enrollment_id"] == "enr-1"
     assert abs(found[0]["score"] - brute[0][0]) < 1e-6 * brute[0][0]   # float32 scan vs single compare
     # the same person's own record is left out when asked (re-enrollment is decided elsewhere)
     assert all(c["subject_ref"] != "sub-1" for c in gallery.search(probes, threshold=threshold, exclude_subject="sub-1"))
+
+
+def test_index_candidates_give_the_full_scan_answer_for_the_rows_they_name(fvc_dir):
+    db = fvc_dir / "DB1_B"
+    params = GalleryParams(index=IndexParams(full_scan_below=0, penetration=0.06, min_candidates=1))
+    indexed, full = Gallery(centre=None, params=params), Gallery(centre=None)
+    for person in range(5):
+        fingers = {1: _prepared(db, f"{101 + 2 * person}_1"), 6: _prepared(db, f"{102 + 2 * person}_1")}
+        for g in (indexed, full):
+            g.add(f"enr-{person}", f"sub-{person}", fingers)
+    probes = {1: _prepared(db, "105_2"), 6: _prepared(db, "106_2")}
+    threshold = engine.thresholds().fused(1e-3)
+    found = indexed.search(probes, threshold=threshold)
+    assert indexed.last_candidates <= 4            # two probe fingers: 0.06 x 10/2 = 0.3 -> 2 rows per finger, united
+    assert found and found[0]["enrollment_id"] == "enr-2"
+    assert found == [c for c in full.search(probes, threshold=threshold)
+                     if c["enrollment_id"] in {f["enrollment_id"] for f in found}]
+    # the probe's own impression is the index's first candidate for each finger
+    rows = len(indexed.enrollment_ids)
+    for p, t in {1: _prepared(db, "105_1"), 6: _prepared(db, "106_1")}.items():
+        assert int(np.argmax(indexed.index[p].scores(t, rows))) == 2

@@ -552,3 +552,18 @@ def compare_pairs(g_geo, g_cyl, offsets, left, right):
         b0, b1 = offsets[right[k]], offsets[right[k] + 1]
         out[k] = score_pair(g_geo[a0:a1], g_cyl[a0:a1], g_geo[b0:b1], g_cyl[b0:b1], *sc)
     return out
+
+
+@njit(cache=True)
+def compare_to_selected(ga, ca, g_geo, g_cyl, starts, ends):
+    """Probe against selected templates of a packed block: rows starts[k]:ends[k] (1:N after indexing)."""
+    n = starts.shape[0]
+    out = np.zeros(n, np.float32)
+    maxn = 1
+    for k in range(n):
+        maxn = max(maxn, ends[k] - starts[k])
+    sc = _scratch(ga.shape[0], maxn)
+    for k in range(n):
+        a, b = starts[k], ends[k]
+        out[k] = score_pair(ga, ca, g_geo[a:b], g_cyl[a:b], *sc)
+    return out

@@ -1,0 +1,382 @@
+"""`papilla bench identify`: 1:N at scale with the candidate index, hit rate on planted real mates.
+
+Galleries:
+- *Mates* are real: FVC2002 pseudo-people (fingers 1..10 of one database as one
+  person's ten fingers; impression 1 enrolled, impressions 2..8 as probes) and
+  synthetic people from `papilla synth` (impression 1 enrolled, 2 probed).
+- *Background* people for timing are made by perturbing prepared templates of
+  the other half of the synthetic people (never the mates' own fingers): a
+  random rigid transform of the minutia geometry (cylinders are invariant to
+  it), dropout of cylinders and random flips of valid cell bits. The output
+  says so. They load the matcher and the index as real templates would, but
+  their similarity structure is not a population's.
+
+Figures: bytes per finger, build / load time, penetration and hit rate (per
+finger and for ten-finger probes with the union of per-finger candidates),
+dedup and identify latency percentiles, with the index on or off.
+"""
+from __future__ import annotations
+
+import resource
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from papilla.services.match import engine
+from papilla.services.match.engine import PreparedTemplate, mcc
+from papilla.services.match.gallery import Gallery, GalleryParams
+from papilla.services.match.index import IndexParams
+from papilla.services.match.matching import one_to_many_fmr
+
+from . import data
+
+CURVE = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05)
+IDENTIFY_POSITIONS = (2, 7)   # right and left index fingers
+
+
+@dataclass(frozen=True)
+class BenchParams:
+    people: int = 10_000
+    probes: int = 30                 # ten-finger searches timed
+    index: IndexParams = IndexParams()
+    shards: int = 1                  # worker processes holding one partition each
+    dropout: float = 0.1             # background perturbation: share of cylinders dropped
+    flip: float = 0.03               # share of valid cell bits flipped
+    dedup_fmr: float = 1e-3          # PAPILLA_DEDUP_FMR / _FPIR defaults
+    dedup_fpir: float = 1e-2
+    identify_fmr: float = 1e-4
+    identify_fpir: float = 1e-2
+    seed: int = 12
+
+
+@dataclass
+class Person:
+    gallery: dict[int, PreparedTemplate]
+    probes: list[dict[int, PreparedTemplate]]
+    source: str
+
+
+def fvc_people(fvc_dir: Path, progress: bool) -> list[Person]:
+    """Each FVC2002 database as one pseudo-person: its 10 fingers at positions 1..10."""
+    people = []
+    for db in data.discover(fvc_dir):
+        temps = data.templates_for(db, progress=progress)
+        by = {(i.finger, i.impression): engine.prepare(t) for i, t in zip(db.impressions, temps)}
+        fingers = sorted({f for f, _ in by})[:10]
+        imps = sorted({k for _, k in by})
+        people.append(Person({p + 1: by[(f, imps[0])] for p, f in enumerate(fingers)},
+                             [{p + 1: by[(f, k)] for p, f in enumerate(fingers)} for k in imps[1:]], f"fvc-{db.name}"))
+    return people
+
+
+def synthetic_people(synth_dir: Path, progress: bool) -> list[Person]:
+    """People from `papilla synth` (finger = person * 10 + position); impression 1 enrolled, the rest probed."""
+    people: dict[int, Person] = {}
+    for db in data.discover(synth_dir):
+        temps = data.templates_for(db, progress=progress)
+        by = {(i.finger, i.impression): engine.prepare(t) for i, t in zip(db.impressions, temps)}
+        for (finger, k), t in by.items():
+            person, position = divmod(finger, 10)
+            if position == 0:
+                person, position = person - 1, 10
+            entry = people.setdefault(person, Person({}, [], "synthetic"))
+            if k == 1:
+                entry.gallery[position] = t
+            else:
+                while len(entry.probes) < k - 1:
+                    entry.probes.append({})
+                entry.probes[k - 2][position] = t
+    return [people[k] for k in sorted(people)]
+
+
+def perturb(t: PreparedTemplate, rng: np.random.Generator, dropout: float, flip: float) -> PreparedTemplate:
+    """A different-looking copy of a prepared template (for timing galleries only)."""
+    keep = np.flatnonzero(rng.random(len(t)) >= dropout)
+    if len(keep) < 2:
+        keep = np.arange(len(t))
+    a = rng.uniform(-0.5, 0.5)
+    c, s = np.cos(a), np.sin(a)
+    x, y = t.geo[keep, 0], t.geo[keep, 1]
+    th = np.mod(t.geo[keep, 2] + a, 2 * np.pi)
+    order = np.argsort(th, kind="stable")
+    geo = np.empty((len(keep), 5), np.float32)
+    geo[:, 0] = (c * x - s * y + rng.uniform(-40, 40))[order]
+    geo[:, 1] = (s * x + c * y + rng.uniform(-40, 40))[order]
+    geo[:, 2] = th[order]
+    geo[:, 3], geo[:, 4] = np.cos(geo[:, 2]), np.sin(geo[:, 2])
+    cyl = t.cyl[keep][order].copy()
+    bits = np.unpackbits(cyl[:, :mcc.ND].view(np.uint8), axis=1, bitorder="little")
+    valid = np.unpackbits(cyl[:, mcc.ND:].view(np.uint8), axis=1, bitorder="little")
+    bits ^= ((rng.random(bits.shape) < flip) & np.tile(valid, mcc.ND).astype(bool)).astype(np.uint8)
+    cyl[:, :mcc.ND] = np.packbits(bits, axis=1, bitorder="little").view(np.uint64)
+    return PreparedTemplate(geo=geo, cyl=cyl)
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * resource.getpagesize()
+
+
+def build(params: BenchParams, mates: list[Person], sources: list[dict[int, PreparedTemplate]],
+          part: tuple[int, int] = (0, 1), progress: bool = True) -> tuple[Gallery, dict]:
+    """A gallery of `params.people` people: the mates (rows 0..) then perturbed background people.
+    Person k belongs to partition k % parts."""
+    gallery = Gallery(None, GalleryParams(index=params.index, partition=part))
+    rng = np.random.default_rng([params.seed, part[0]])
+    k_part, parts = part
+    rss0, t0 = _rss_bytes(), time.perf_counter()
+    for k in tqdm(range(params.people), desc=f"gallery part {k_part + 1}/{parts}", disable=not progress,
+                  leave=False, mininterval=2):
+        if k % parts != k_part:
+            continue
+        if k < len(mates):
+            fingers = mates[k].gallery
+        else:
+            fingers = {p: perturb(sources[rng.integers(len(sources))][p], rng, params.dropout, params.flip)
+                       for p in range(1, 11)}
+        gallery.add(f"enr-{k}", f"sub-{k}", fingers)
+    fingers = sum(s.count for s in gallery.shards.values())
+    return gallery, {"build_s": time.perf_counter() - t0, "fingers": fingers,
+                     "array_bytes": gallery.nbytes(), "rss_bytes": _rss_bytes() - rss0}
+
+
+def hit_curve(ranks: list[dict], held: int, people: int) -> list[dict]:
+    """Per-finger and ten-finger (union) hit rate and the union's penetration at each per-finger penetration."""
+    curve = []
+    for pen in CURVE:
+        k = max(int(np.ceil(pen * held)), 1)
+        finger_hits = [r < k for probe in ranks for r in probe["ranks"].values()]
+        tenprint = [any(r < k for r in probe["ranks"].values()) for probe in ranks]
+        k2 = max(int(np.ceil(min(1.0, 5 * pen) * held)), 1)   # two fingers get 10/2 times the share
+        twofinger = [any(probe["ranks"][p] < k2 for p in IDENTIFY_POSITIONS if p in probe["ranks"]) for probe in ranks]
+        union = min(1.0, 1 - (1 - pen) ** 10)   # upper bound: disjoint per-finger lists
+        curve.append({"penetration_per_finger": pen, "finger_hit_rate": float(np.mean(finger_hits)),
+                      "tenprint_hit_rate": float(np.mean(tenprint)), "union_penetration_max": union,
+                      "twofinger_hit_rate": float(np.mean(twofinger))})
+    return curve
+
+
+def _worker(conn, params: BenchParams, mates, sources, part) -> None:
+    """One shard process: build its partition, then answer (probe, threshold) searches until None."""
+    gallery, info = build(params, mates, sources, part, progress=False)
+    conn.send(info)
+    while (msg := conn.recv()) is not None:
+        probe, threshold = msg
+        t0 = time.process_time()
+        found = gallery.search(probe, threshold=threshold, limit=20)
+        conn.send((found, gallery.last_candidates, len(gallery.entries), time.process_time() - t0,
+                   gallery.last_comparisons))
+    conn.close()
+
+
+class ShardPool:
+    """`shards` processes, each holding one partition; a search is scattered to all and gathered."""
+
+    def __init__(self, params: BenchParams, mates, sources):
+        import multiprocessing as mp
+        ctx = mp.get_context("fork")
+        self.conns, self.procs = [], []
+        for k in range(params.shards):
+            here, there = ctx.Pipe()
+            proc = ctx.Process(target=_worker, args=(there, params, mates, sources, (k, params.shards)), daemon=True)
+            proc.start()
+            self.conns.append(here)
+            self.procs.append(proc)
+        self.infos = [c.recv() for c in self.conns]
+
+    def search(self, probe, threshold: float) -> tuple[list[dict], float, float]:
+        """(candidates, union penetration, CPU seconds summed over shards, matcher comparisons)."""
+        for c in self.conns:
+            c.send((probe, threshold))
+        parts = [c.recv() for c in self.conns]
+        found = sorted((x for p in parts for x in p[0]), key=lambda c: -c["score"])[:20]
+        held = sum(p[2] for p in parts)
+        pen = 1.0 if parts[0][1] is None else sum(p[1] for p in parts) / max(held, 1)
+        return found, pen, sum(p[3] for p in parts), sum(p[4] for p in parts)
+
+    def close(self) -> None:
+        for c in self.conns:
+            c.send(None)
+        for p in self.procs:
+            p.join(timeout=30)
+
+
+def _threshold(params: BenchParams, people: int, identify: bool) -> float:
+    fmr = (one_to_many_fmr(params.identify_fmr, params.identify_fpir, people) if identify
+           else one_to_many_fmr(params.dedup_fmr, params.dedup_fpir, people))
+    return engine.thresholds().fused(fmr)
+
+
+def _pct(xs: list[float], q: float) -> float:
+    return float(np.percentile(xs, q)) if xs else float("nan")
+
+
+def run(fvc_dir: Path, synth_dir: Path | None, params: BenchParams, progress: bool = True,
+        store_people: int = 0) -> dict:
+    fvc = fvc_people(fvc_dir, progress)
+    synth = synthetic_people(synth_dir, progress) if synth_dir else []
+    half = len(synth) // 2
+    mates = [p for p in fvc + synth[:half] if len(p.gallery) == 10 and p.probes]
+    sources = [p.gallery for p in synth[half:] if len(p.gallery) == 10]
+    if not sources:
+        raise ValueError("background people are made from synthetic people apart from the mates: "
+                         "give a `papilla synth` folder with at least 2 people")
+    if params.people < len(mates):
+        raise ValueError(f"--people must be at least the {len(mates)} planted mates")
+    tenprint_probes = [(k, probe) for k, m in enumerate(mates) for probe in m.probes if len(probe) == 10]
+    rng = np.random.default_rng(params.seed)
+    timed = [tenprint_probes[i] for i in rng.permutation(len(tenprint_probes))[:params.probes]]
+    dedup_t, ident_t = _threshold(params, params.people, False), _threshold(params, params.people, True)
+
+    # one in-process gallery of everything for the index ranks (hit rate) when not sharded
+    pool = ShardPool(params, mates, sources)
+    info = pool.infos
+    dedup_s, pens, cpu, found_mate, comparisons = [], [], [], [], []
+    for k, probe in tqdm(timed, desc="dedup searches", disable=not progress, leave=False):
+        t0 = time.perf_counter()
+        found, pen, c, n = pool.search(probe, dedup_t)
+        dedup_s.append(time.perf_counter() - t0)
+        comparisons.append(n)
+        pens.append(pen)
+        cpu.append(c)
+        found_mate.append(any(x["enrollment_id"] == f"enr-{k}" for x in found))
+    ident_s, ident_found = [], []
+    for k, probe in timed:
+        sub = {p: probe[p] for p in IDENTIFY_POSITIONS}
+        t0 = time.perf_counter()
+        found, _, _, _ = pool.search(sub, ident_t)
+        ident_s.append(time.perf_counter() - t0)
+        ident_found.append(any(x["enrollment_id"] == f"enr-{k}" for x in found))
+    pool.close()
+    loaded = {}
+    if store_people:
+        import tempfile
+        with tempfile.TemporaryDirectory(prefix="papilla-bench-store-") as home:
+            loaded = store_load(store_people, sources, Path(home))
+
+    fingers = sum(i["fingers"] for i in info)
+    out = {
+        "people": params.people, "fingers": fingers, "shards": params.shards,
+        "index": params.index.enabled, "penetration_per_finger": params.index.penetration,
+        "bytes_per_finger": sum(i["array_bytes"] for i in info) / max(fingers, 1),
+        "rss_bytes_per_finger": sum(i["rss_bytes"] for i in info) / max(fingers, 1),
+        "load_s": max(i["build_s"] for i in info),
+        "load_basis": ("in-memory build of every shard in parallel, including making the perturbed background "
+                       "templates (bench only); the store start-up figure is the worker's"),
+        "penetration": float(np.mean(pens)),
+        "penetration_basis": "people any probe finger's index candidates named / gallery people (mean per search)",
+        "matcher_share": float(np.mean(comparisons)) / max(fingers, 1),
+        "hit_rate": float(np.mean(found_mate)),
+        "hit_rate_basis": "planted real mates returned by the ten-finger dedup search at the dedup threshold",
+        "identify_hit_rate": float(np.mean(ident_found)),
+        "dedup_p50_s": _pct(dedup_s, 50), "dedup_p95_s": _pct(dedup_s, 95),
+        "dedup_cpu_p50_s": _pct(cpu, 50),
+        "identify_p50_s": _pct(ident_s, 50), "identify_p95_s": _pct(ident_s, 95),
+        "searches": len(dedup_s), "planted_mates": len(mates), "mate_sources": sorted({m.source for m in mates}),
+        "background": (f"{params.people - len(mates)} people made by perturbing templates of {len(sources)} "
+                       f"synthetic people (rigid transform, {params.dropout:.0%} cylinder dropout, "
+                       f"{params.flip:.0%} cell-bit flips): timing only"),
+        **loaded,
+    }
+    return out
+
+
+def index_curve(fvc_dir: Path, synth_dir: Path | None, params: BenchParams, progress: bool = True) -> dict:
+    """Hit rate against penetration for the index alone, among distinct real fingers only (no perturbed
+    background): impression 1 of every finger (FVC2002 and synthetic) enrolled in one pool, every other
+    impression a probe; ten-finger hit = any of the person's fingers within the per-finger candidates."""
+    people = fvc_people(fvc_dir, progress) + (synthetic_people(synth_dir, progress) if synth_dir else [])
+    from papilla.services.match.index import FingerIndex
+    index = FingerIndex(replace(params.index, enabled=True))
+    row = {}
+    for k, person in enumerate(people):
+        for pos, t in person.gallery.items():
+            row[(k, pos)] = len(row)
+            index.add(row[(k, pos)], t)
+    ranks = []
+    for k, person in enumerate(people):
+        for probe in person.probes:
+            r = {}
+            for pos, t in probe.items():
+                if (k, pos) in row:
+                    s = index.scores(t, len(row))
+                    r[pos] = int((s > s[row[(k, pos)]]).sum())
+            ranks.append({"person": k, "source": person.source, "ranks": r})
+    out = {"pool_fingers": len(row), "people": len(people)}
+    for name in ("fvc", "synthetic"):
+        sel = [r for r in ranks if r["source"].startswith(name)]
+        if sel:
+            out[name] = {"probes": len(sel), "curve": hit_curve(sel, len(row), len(people))}
+    return out
+
+
+def format_run(r: dict) -> str:
+    return "\n".join([
+        f"gallery: {r['people']:,} people, {r['fingers']:,} fingers in {r['shards']} shard process(es); "
+        f"index {'on' if r['index'] else 'off'} (per-finger penetration {r['penetration_per_finger']:g})",
+        f"  background: {r['background']}",
+        f"memory: {r['bytes_per_finger']:,.0f} bytes/finger in arrays, {r['rss_bytes_per_finger']:,.0f} bytes/finger RSS growth",
+        f"load: {r['load_s']:.1f} s ({r['load_basis']})",
+        *([f"store start-up: {r['store_people']:,} people synced from SQLite in {r['store_load_s']:.1f} s "
+           f"({r['store_load_s_per_1k_people']:.2f} s per 1,000 people, templates only, decrypted per enrollment)"]
+          if "store_people" in r else []),
+        f"ten-finger dedup: p50 {r['dedup_p50_s']:.3f} s, p95 {r['dedup_p95_s']:.3f} s wall "
+        f"(CPU p50 {r['dedup_cpu_p50_s']:.3f} s summed over shards), {r['searches']} searches",
+        f"two-finger identify: p50 {r['identify_p50_s']:.3f} s, p95 {r['identify_p95_s']:.3f} s",
+        f"penetration: {r['penetration']:.4f} of people named by the index; the matcher compared "
+        f"{r['matcher_share']:.4f} of the gallery's fingers",
+        f"hit rate: {r['hit_rate']:.4f} dedup, {r['identify_hit_rate']:.4f} identify "
+        f"({r['planted_mates']} planted mates from {', '.join(r['mate_sources'])})",
+    ])
+
+
+def format_curve(r: dict) -> str:
+    lines = [f"index hit rate among {r['pool_fingers']} distinct real fingers ({r['people']} people)"]
+    for name in ("fvc", "synthetic"):
+        if name not in r:
+            continue
+        lines.append(f"{name}: {r[name]['probes']} probe impressions")
+        lines.append("  penetration/finger  finger hit  ten-finger hit  union penetration (max)  two-finger hit (5x share)")
+        for c in r[name]["curve"]:
+            lines.append(f"  {c['penetration_per_finger']:>17g}  {c['finger_hit_rate']:>10.4f}  "
+                         f"{c['tenprint_hit_rate']:>14.4f}  {c['union_penetration_max']:>23.4f}  {c['twofinger_hit_rate']:>10.4f}")
+    return "\n".join(lines)
+
+
+def store_load(people: int, sources: list[dict[int, PreparedTemplate]], home: Path, seed: int = 5) -> dict:
+    """Gallery start-up from a real (SQLite) store: `people` enrollments of 10 fingers written as match writes
+    them (one encrypted templates document each, plus the change log), then a fresh Gallery syncs."""
+    import os
+
+    from papilla.services.match.templates import pack_fingers
+    from papilla.shared import gallery_log
+    from papilla.shared.centre import Centre
+    from papilla.shared.config import Settings
+    from papilla.shared.names import TEMPLATES
+    from papilla.shared.parties import init_centre
+    from papilla.shared.results import MemoryResultSink
+
+    os.environ["PAPILLA_HOME"] = str(home)
+    init_centre(Settings.from_env())
+    centre = Centre.open(Settings.from_env(), publisher=MemoryResultSink())
+    rng = np.random.default_rng(seed)
+    try:
+        for k in range(people):
+            fingers = {p: perturb(sources[rng.integers(len(sources))][p], rng, 0.1, 0.03) for p in range(1, 11)}
+            eid, sid = f"enr-{k}", f"sub-{k}"
+            centre.store.insert(TEMPLATES, {"_id": eid, "subject_id": sid, "engine": engine.ENGINE_VERSION,
+                                            "prepared": centre.cipher.encrypt(sid, TEMPLATES, eid, "prepared",
+                                                                              pack_fingers(fingers))})
+            gallery_log.stamp(centre.store, eid, sid, active=True)
+        gallery = Gallery(centre)
+        t0, c0 = time.perf_counter(), time.process_time()
+        gallery.sync()
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        assert len(gallery.entries) == people
+        return {"store_people": people, "store_load_s": wall, "store_load_cpu_s": cpu,
+                "store_load_s_per_1k_people": 1000 * wall / people}
+    finally:
+        centre.close()

@@ -1,0 +1,166 @@
+"""Incremental 1:N storage of one finger position: fixed-capacity blocks, tombstones, per-block compaction.
+
+Adding a template writes it into the open block (no copy of anything else);
+removing one marks a tombstone; a block whose dead share passes
+`ShardParams.compact_dead_fraction` is compacted alone. A full block is
+trimmed to its used size once (sealed). The row -> (block, slot) map is kept
+as numpy arrays, built as entries come and go, never per search.
+
+Rows are the gallery's integer ids of its entries (see `gallery.py`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from papilla.services.match.engine import PreparedTemplate, mcc
+
+_COLS = mcc.ND + 1
+
+
+@dataclass(frozen=True)
+class ShardParams:
+    block_templates: int = 4096          # templates per block: one numba call scans one block
+    rows_per_template: int = 40          # cylinder rows reserved per template in an open block (mean ~35)
+    compact_dead_fraction: float = 0.5   # compact a block when this share of its templates is removed
+
+
+class Block:
+    """Up to `capacity` templates packed for `mcc.compare_to_selected`."""
+
+    def __init__(self, capacity: int, rows: int):
+        self.geo = np.zeros((rows, 5), np.float32)
+        self.cyl = np.zeros((rows, _COLS), np.uint64)
+        self.offsets = np.zeros(capacity + 1, np.int64)
+        self.owner = np.full(capacity, -1, np.int64)     # gallery row of each slot
+        self.alive = np.zeros(capacity, np.bool_)
+        self.n = 0
+        self.dead = 0
+
+    @property
+    def capacity(self) -> int:
+        return int(self.owner.shape[0])
+
+    def fits(self, t: PreparedTemplate) -> bool:
+        return self.n < self.capacity and self.offsets[self.n] + len(t) <= self.geo.shape[0]
+
+    def append(self, t: PreparedTemplate, row: int) -> int:
+        a = int(self.offsets[self.n])
+        b = a + len(t)
+        self.geo[a:b] = t.geo
+        self.cyl[a:b] = t.cyl
+        self.offsets[self.n + 1] = b
+        self.owner[self.n] = row
+        self.alive[self.n] = True
+        self.n += 1
+        return self.n - 1
+
+    def seal(self) -> None:
+        """Trim the reserved space of a full block (once)."""
+        used = int(self.offsets[self.n])
+        self.geo = self.geo[:used].copy()
+        self.cyl = self.cyl[:used].copy()
+
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.geo, self.cyl, self.offsets, self.owner, self.alive))
+
+    def live_slots(self) -> np.ndarray:
+        return np.flatnonzero(self.alive[:self.n])
+
+    def scores(self, probe: PreparedTemplate, slots: np.ndarray) -> np.ndarray:
+        if len(slots) == 0:
+            return np.zeros(0, np.float32)
+        if len(probe) < 2:
+            return np.zeros(len(slots), np.float32)
+        return mcc.compare_to_selected(probe.geo, probe.cyl, self.geo, self.cyl,
+                                       self.offsets[slots], self.offsets[slots + 1])
+
+
+class FingerShard:
+    """All templates of one finger position held by this worker."""
+
+    def __init__(self, params: ShardParams = ShardParams()):
+        self.params = params
+        self.blocks: list[Block] = []
+        self.where_block = np.full(1024, -1, np.int32)   # row -> block index (-1: not held)
+        self.where_slot = np.zeros(1024, np.int32)
+        self.count = 0
+
+    def _ensure_row(self, row: int) -> None:
+        if row >= self.where_block.shape[0]:
+            size = max(row + 1, self.where_block.shape[0] * 5 // 4)
+            self.where_block = np.concatenate([self.where_block, np.full(size - self.where_block.shape[0], -1, np.int32)])
+            self.where_slot = np.concatenate([self.where_slot, np.zeros(size - self.where_slot.shape[0], np.int32)])
+
+    def _open_block(self, t: PreparedTemplate) -> int:
+        if self.blocks and self.blocks[-1].fits(t):
+            return len(self.blocks) - 1
+        if self.blocks:
+            self.blocks[-1].seal()
+        p = self.params
+        self.blocks.append(Block(p.block_templates, max(p.block_templates * p.rows_per_template, len(t))))
+        return len(self.blocks) - 1
+
+    def add(self, row: int, t: PreparedTemplate) -> None:
+        self.remove(row)
+        self._ensure_row(row)
+        b = self._open_block(t)
+        self.where_slot[row] = self.blocks[b].append(t, row)
+        self.where_block[row] = b
+        self.count += 1
+
+    def remove(self, row: int) -> None:
+        if row >= self.where_block.shape[0] or self.where_block[row] < 0:
+            return
+        b, s = int(self.where_block[row]), int(self.where_slot[row])
+        block = self.blocks[b]
+        block.alive[s] = False
+        block.dead += 1
+        self.where_block[row] = -1
+        self.count -= 1
+        if b != len(self.blocks) - 1 and block.dead >= self.params.compact_dead_fraction * block.n:
+            self._compact(b)
+
+    def _compact(self, b: int) -> None:
+        """Rebuild one sealed block with its live templates only."""
+        old = self.blocks[b]
+        live = old.live_slots()
+        sizes = old.offsets[live + 1] - old.offsets[live]
+        new = Block(old.capacity, max(int(sizes.sum()), 1))
+        for s in live:
+            a, e = old.offsets[s], old.offsets[s + 1]
+            slot = new.append(PreparedTemplate(geo=old.geo[a:e], cyl=old.cyl[a:e]), int(old.owner[s]))
+            self.where_slot[old.owner[s]] = slot
+        self.blocks[b] = new
+
+    def holds(self, row: int) -> bool:
+        return row < self.where_block.shape[0] and self.where_block[row] >= 0
+
+    def scan(self, probe: PreparedTemplate) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, scores) of every live template."""
+        rows, scores = [], []
+        for block in self.blocks:
+            slots = block.live_slots()
+            rows.append(block.owner[slots])
+            scores.append(block.scores(probe, slots))
+        return _cat(rows, np.int64), _cat(scores, np.float32)
+
+    def score_rows(self, probe: PreparedTemplate, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, scores) of the given rows that this shard holds (the full matcher on index candidates)."""
+        rows = rows[rows < self.where_block.shape[0]]
+        rows = rows[self.where_block[rows] >= 0]
+        blocks = self.where_block[rows]
+        out_rows, out_scores = [], []
+        for b in np.unique(blocks):
+            sel = rows[blocks == b]
+            out_rows.append(sel)
+            out_scores.append(self.blocks[b].scores(probe, self.where_slot[sel].astype(np.int64)))
+        return _cat(out_rows, np.int64), _cat(out_scores, np.float32)
+
+    def nbytes(self) -> int:
+        return sum(b.nbytes() for b in self.blocks) + self.where_block.nbytes + self.where_slot.nbytes
+
+
+def _cat(parts: list[np.ndarray], dtype) -> np.ndarray:
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
