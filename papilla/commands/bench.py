@@ -147,8 +147,6 @@ def register(subparsers) -> None:
     k = sub.add_parser("contacts", help="impostor and genuine rates of templates cut to their k central minutiae")
     common(k)
     k.set_defaults(func=_contacts)
-    return 0
-
 
     i = sub.add_parser("identify", help="1:N at scale: memory per finger, load time, index penetration and hit "
                                          "rate on planted real mates, dedup / identify latency")
