@@ -27,6 +27,9 @@ from .errors import Refusal
 from .messages import Result
 
 log = logging.getLogger(__name__)
+#: Tries at writing a message's dead letter and answer before it is left on `.XQ` (backoff 1 s doubling to 2 min).
+SETTLE_ATTEMPTS = 10
+SETTLE_MAX_BACKOFF_MS = 120_000
 
 
 @dataclass(frozen=True)
@@ -69,13 +72,13 @@ class UnansweredMessages(dramatiq.Middleware):
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
         if exception is not None and message.failed:
-            self._settle(message, exception)
+            self._settle(broker, message, exception)
 
     def after_skip_message(self, broker, message):
         if message.failed:   # AgeLimit: too old to process
-            self._settle(message, None)
+            self._settle(broker, message, None)
 
-    def _settle(self, message, exception: BaseException | None) -> None:
+    def _settle(self, broker, message, exception: BaseException | None) -> None:
         outcome = outcome_of(message, exception)
         try:
             target = self._reply_target(message, exception)
@@ -87,7 +90,9 @@ class UnansweredMessages(dramatiq.Middleware):
                 results.deliver(centre.store, centre.publisher, Result(
                     request_id=target.request_id, kind=target.kind, status="REFUSED" if outcome.refused else "FAILED",
                     reason=outcome.code, rule=outcome.rule, detail=outcome.detail), target.reply_to)
-        except Exception as exc:  # the store or broker is down: leave it failed, RabbitMQ keeps it in .XQ
+        except Exception as exc:  # the store or broker is down: try again later, else leave it in .XQ
+            if self._settle_later(broker, message, outcome, exc):
+                return
             log.error("message %s (%s) could not be dead-lettered (%s): left on %s.XQ",
                       message.message_id, outcome.code, type(exc).__name__, message.queue_name)
             metrics.DEAD_LETTERS.labels(message.queue_name, "unrecorded").inc()
@@ -99,3 +104,20 @@ class UnansweredMessages(dramatiq.Middleware):
         log.warning("message %s on %s %s: %s", message.message_id, message.queue_name,
                     "refused" if outcome.refused else "dead-lettered", outcome.code)
         message.failed = False   # recorded (and answered): acknowledge instead of parking it in .XQ
+
+    @staticmethod
+    def _settle_later(broker, message, outcome: Outcome, exc: Exception) -> bool:
+        """Send `message` back with a delay to record it once the store answers again; False when out of tries."""
+        attempts = message.options.get("settle_attempts", 0)
+        if attempts >= SETTLE_ATTEMPTS:
+            return False
+        delay = min(1000 * 2 ** attempts, SETTLE_MAX_BACKOFF_MS)
+        message.options["settle_attempts"] = attempts + 1
+        try:
+            broker.enqueue(message, delay=delay)
+        except Exception:
+            return False
+        log.warning("message %s (%s) could not be dead-lettered yet (%s): trying again in %d ms",
+                    message.message_id, outcome.code, type(exc).__name__, delay)
+        message.failed = False   # the delayed copy carries it on
+        return True

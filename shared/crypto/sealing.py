@@ -50,7 +50,12 @@ SIGNATURE_SIZE = 64
 PUBLIC_SIZE = 32
 NONCE_SIZE = 12
 TAG_SIZE = 16
-MAX_PAYLOAD = 256 * 1024 * 1024
+#: Largest payload sealed or opened: a full ten-print packet (10 images of `messages.MAX_IMAGE_BYTES`, base64 in
+#: JSON: 26.7 MB) with room for its fields. Sealed and base64'd into a dramatiq message it stays under
+#: `shared.wire.MAX_MESSAGE_BYTES` (tests/hostile/test_size_limits.py checks the whole chain).
+MAX_PAYLOAD = 28 * 1024 * 1024
+#: Largest sealed packet: the payload, its tag, the longest header and the signature.
+MAX_SEALED = MAX_PAYLOAD + 1024
 _HKDF_INFO = b"papilla/seal/v1"
 _FIXED_TAIL = struct.Struct(">q32s12s")  # created_at, ephemeral public, nonce
 
@@ -142,6 +147,8 @@ class _Parsed:
 def _parse(sealed: bytes) -> _Parsed:
     if not isinstance(sealed, (bytes, bytearray, memoryview)):
         raise MalformedPacket("sealed packet must be bytes")
+    if len(sealed) > MAX_SEALED:
+        raise MalformedPacket(f"malformed sealed packet: larger than {MAX_SEALED} bytes")
     data = bytes(sealed)
     pos = 0
     ids: dict[str, str] = {}
@@ -175,8 +182,8 @@ def _parse(sealed: bytes) -> _Parsed:
     created_ms, ephemeral_public, nonce = _FIXED_TAIL.unpack(take(_FIXED_TAIL.size, "fixed header"))
     header_end = pos
     (ct_len,) = struct.unpack(">I", take(4, "ciphertext length"))
-    if ct_len < TAG_SIZE:
-        raise malformed("ciphertext shorter than its tag")
+    if not TAG_SIZE <= ct_len <= MAX_PAYLOAD + TAG_SIZE:
+        raise malformed("ciphertext length out of range")
     ciphertext = take(ct_len, "ciphertext")
     signature = take(SIGNATURE_SIZE, "signature")
     if pos != len(data):

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from ..messages import MAX_IMAGE_BYTES
+
 try:  # registers the WSQ codec with Pillow
     import wsq  # noqa: F401
 except ImportError:  # pragma: no cover - wsq is a declared dependency
@@ -26,7 +28,9 @@ MIN_SIDE = 100
 MAX_SIDE = 1000
 SUPPORTED_FORMATS = frozenset({"PNG", "TIFF", "BMP", "JPEG", "WSQ"})
 
-# Image.open reads only the header, so the size is checked before pixels are decoded.
+# Limits checked before any pixel is decoded: bytes (MAX_IMAGE_BYTES, the message schema's limit) first,
+# then the dimensions from the header (Image.open reads only the header; Pillow's own decompression-bomb
+# check refuses absurd declared sizes there already). A decoded image is at most MAX_SIDE² bytes.
 
 
 class ImageFormatError(ValueError):
@@ -100,6 +104,8 @@ def decode_image(data: bytes) -> DecodedImage:
         raise ImageFormatError("image data must be bytes")
     if len(data) == 0:
         raise ImageFormatError("unsupported format: empty input")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise ImageFormatError(f"image of {len(data)} bytes is over the {MAX_IMAGE_BYTES}-byte limit")
     try:
         img = Image.open(io.BytesIO(bytes(data)))
     except Image.DecompressionBombError:
@@ -136,4 +142,4 @@ def load_image(path: str | Path) -> DecodedImage:
 
 
 __all__ = ["DecodedImage", "ImageFormatError", "decode_image", "load_image",
-           "MIN_SIDE", "MAX_SIDE", "SUPPORTED_FORMATS"]
+           "MIN_SIDE", "MAX_SIDE", "MAX_IMAGE_BYTES", "SUPPORTED_FORMATS"]

@@ -93,3 +93,42 @@ class FvcScanner(FolderScanner):
 
 def statuses(captured: set[int]) -> dict[int, str]:
     return {p: ("captured" if p in captured else "amputated") for p in range(1, 11)}
+
+
+def vhost_of(url: str) -> str:
+    return url.rsplit("/", 1)[1]
+
+
+def queue_counts(url: str) -> dict[str, int]:
+    """Messages per queue of the vhost of `url`, ready plus unacknowledged (held by a consumer or delayed):
+    `rabbitmqctl list_queues` (no management plugin needed; a passive declare counts only ready messages)."""
+    out = subprocess.run(["rabbitmqctl", "-q", "list_queues", "-p", vhost_of(url), "--no-table-headers",
+                          "name", "messages_ready", "messages_unacknowledged"],
+                         check=True, capture_output=True, timeout=60, text=True).stdout
+    counts = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1].isdigit():
+            counts[parts[0]] = int(parts[1]) + int(parts[2])
+    return counts
+
+
+def wait_until(predicate, timeout: float = 120, poll: float = 0.2) -> bool:
+    """Wait for a positive condition; False when it did not hold within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(poll)
+    return predicate()
+
+
+def pipeline_quiet(url: str) -> bool:
+    """Nothing more will happen: every work queue (not the services' result queues) is empty, nothing unacked
+    or delayed. Each stage sends its next message before acking its own, so an all-empty view means done."""
+    return all(n == 0 for q, n in queue_counts(url).items() if not q.startswith("papilla.results."))
+
+
+def wait_quiet(url: str, timeout: float = 180) -> None:
+    if not wait_until(lambda: pipeline_quiet(url), timeout, poll=0.5):
+        raise AssertionError(f"the pipeline did not settle within {timeout} s: {queue_counts(url)}")

@@ -3,46 +3,70 @@
 Workers run as separate processes (`papilla worker …`) on a throwaway vhost
 with an SQLite store in a temporary PAPILLA_HOME; the test plays the
 station and an awaiting public service.
+
+Each test sets up its own people, requests and refusals through fixtures
+(FVC fingers are owned by one fixture each, so no test sees another's
+enrollments as duplicates), and waits on positive signals: a result, a
+dead-letter record, or the pipeline settling (every work queue empty and
+nothing unacked), never a fixed sleep. The tests pass in any order.
 """
 from __future__ import annotations
 
 import base64
+import itertools
 import os
-from datetime import date
+import urllib.request
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
 
 import pika
 import pytest
 
+from papilla.cli import main
 from papilla.client import PapillaClient, RabbitResultWaiter, ResultOpener
 from papilla.identity import ensure_sender
 from papilla.services.capture.outbox import Outbox
 from papilla.services.capture.station import QualityGate, Station
+from papilla.shared.audit import verify_chain
 from papilla.shared.broker import rabbitmq_broker, send
 from papilla.shared.centre import Centre
+from papilla.shared.parties import export_centre_public, init_centre
+from papilla.shared.principals import sign
+from papilla.shared.results import stored_result
 from papilla.shared.config import Settings
 from papilla.shared.crypto import sealing
 from papilla.shared.crypto.iin import make_test_iin
-from papilla.shared.messages import encode
-from papilla.shared.parties import export_centre_public, init_centre
-from papilla.shared.principals import sign
-from papilla.shared.results import MemoryResultSink, stored_result
+from papilla.shared.messages import Applicant, Consent, EnrollmentPacket, Finger, encode, parse_result
+from papilla.shared.results import MemoryResultSink
 from papilla.shared.routing import ENROLL, results_queue
 
-from .harness import FvcScanner, Vhost, free_port, rabbit_reachable, start_worker, statuses
+from .harness import (FvcScanner, Vhost, free_port, rabbit_reachable, start_worker, statuses, wait_quiet,
+                      wait_until)
 
 pytestmark = pytest.mark.broker
 STATION, SERVICE, OPERATOR, AUTHORITY = "st-almaty-01", "svc-egov", "op-almaty-07", "body-mvd-01"
-FINGERS = {1: "101", 2: "102"}   # finger position → FVC finger id (DB1_B)
-PEOPLE = {  # name → (IIN, FVC fingers for positions 1, 2)
-    "Aigerim Test": (make_test_iin(date(1984, 5, 17), False, 41), {1: "101", 2: "102"}),
-    "Bolat Test": (make_test_iin(date(1979, 11, 2), True, 77), {1: "103", 2: "104"}),
-    "Dana Test": (make_test_iin(date(1990, 2, 8), False, 93), {1: "105", 2: "106"}),
-}
-DUPLICATE_IIN = make_test_iin(date(1992, 7, 30), True, 15)
+_serials = itertools.count(100)
 
 
 def scanner(db, fingers: dict[int, str], impression: int) -> FvcScanner:
     return FvcScanner(db, {p: f"{f}_{impression}" for p, f in fingers.items()})
+
+
+def new_iin() -> str:
+    """A valid test IIN not used by any other test of this module."""
+    while True:
+        try:
+            return make_test_iin(date(1980, 4, 4), True, next(_serials))
+        except ValueError:
+            continue
+
+
+@dataclass
+class Person:
+    name: str
+    iin: str
+    fingers: dict[int, str]          # finger position → FVC finger id (DB1_B unless said otherwise)
+    enrollment_id: str | None = None
 
 
 @pytest.fixture(scope="module")
@@ -67,15 +91,16 @@ def cluster(tmp_path_factory, fvc_dir):
         authority = ensure_sender(centre, settings, AUTHORITY, "principal", role="authorised_body")
         workers = {role: start_worker(role, env, logs) for role in ("extract", "match", "lifecycle")}
         broker = rabbitmq_broker(settings)
-        station_results = RabbitResultWaiter(url, STATION, ResultOpener(station_keys, centre_public))
+        station_opener = ResultOpener(station_keys, centre_public)
+        station_results = RabbitResultWaiter(url, STATION, station_opener)
         station = Station(station_id=STATION, signing_key=station_keys.signing, centre_public=centre_public.box,
                           outbox=Outbox(settings.spool_dir, broker), gate=QualityGate(min_quality=0, max_attempts=1))
         client = PapillaClient.connect(broker_url=url, service_id=SERVICE, key_dir=settings.station_key_dir,
                                        centre_public_file=home / "centre-public.json")
         ctx = dict(settings=settings, centre=centre, station=station, station_key=station_keys.signing, broker=broker,
-                   operator=operator, authority=authority, centre_public=centre_public,
+                   operator=operator, authority=authority, centre_public=centre_public, station_opener=station_opener,
                    client=client, station_results=station_results, workers=workers, env=env, logs=logs,
-                   db=fvc_dir / "DB1_B", url=url, enrolled={})
+                   db=fvc_dir / "DB1_B", url=url, secrets=[])
         try:
             yield ctx
         finally:
@@ -89,277 +114,301 @@ def cluster(tmp_path_factory, fvc_dir):
             os.environ.update(old_env)
 
 
-def enroll(cluster, name: str, iin: str, fingers: dict[int, str], impression: int = 1, **kw):
-    report = cluster["station"].enroll(iin=iin, full_name=name, scanner=scanner(cluster["db"], fingers, impression),
+def enroll(cluster, person: Person, impression: int = 1, db=None, **kw):
+    cluster["secrets"] += [person.iin.encode(), person.name.encode()]
+    report = cluster["station"].enroll(iin=person.iin, full_name=person.name,
+                                       scanner=scanner(db or cluster["db"], person.fingers, impression),
                                        operator=cluster["operator"], consent_ref="form-2026-0001",
-                                       finger_status=statuses(set(fingers)), today=date(2026, 11, 22), **kw)
+                                       finger_status=statuses(set(person.fingers)), today=date(2026, 11, 22), **kw)
     assert report.confirmed, "the broker did not confirm the packet"
     return report.packet_id, cluster["station_results"].wait(report.packet_id, 180)
 
 
-def test_enrollment_becomes_active(cluster):
-    for name, (iin, fingers) in PEOPLE.items():
-        packet_id, result = enroll(cluster, name, iin, fingers)
-        assert result.status == "ACTIVE", (name, result)
-        cluster["enrolled"][name] = packet_id
+def enrolled(cluster, name: str, fingers: dict[int, str]) -> Person:
+    person = Person(name, new_iin(), fingers)
+    packet_id, result = enroll(cluster, person)
+    assert result.status == "ACTIVE", (name, result)
+    person.enrollment_id = packet_id
+    return person
+
+
+# Each person owns FVC fingers no other fixture or test uses.
+@pytest.fixture(scope="module")
+def aigerim(cluster) -> Person:
+    """Enrolled once, never changed by a test (read-only for verify, identify and duplicate checks)."""
+    return enrolled(cluster, "Aigerim Test", {1: "101", 2: "102"})
+
+
+@pytest.fixture(scope="module")
+def bolat(cluster) -> Person:
+    return enrolled(cluster, "Bolat Test", {1: "103", 2: "104"})
+
+
+@pytest.fixture
+def dana(cluster) -> Person:
+    """A person of one test's own (blocked or destroyed by it)."""
+    return enrolled(cluster, "Dana Test", {1: "105", 2: "106"})
+
+
+def test_enrollment_becomes_active(cluster, aigerim):
     store = cluster["centre"].store
-    assert store.count("enrollments", {"state": "ACTIVE"}) == len(PEOPLE)
-    assert store.count("gallery", {}) == len(PEOPLE)
+    doc = store.get("enrollments", aigerim.enrollment_id)
+    assert doc["state"] == "ACTIVE"
+    assert store.count("gallery", {"subject_id": doc["subject_id"]}) == 1
+    assert store.count("biometrics", {"enrollment_id": aigerim.enrollment_id}) == 2
 
 
-def test_verify_genuine_other_impressions_match(cluster):
+def test_verify_genuine_other_impressions_match(cluster, aigerim):
     client = cluster["client"]
-    iin, fingers = PEOPLE["Aigerim Test"]
     outcomes = {}
     for impression in range(2, 9):   # enrolled with impression 1; every other impression of the same fingers
-        rid = client.verify(iin, scanner(cluster["db"], fingers, impression).images())
+        rid = client.verify(aigerim.iin, scanner(cluster["db"], aigerim.fingers, impression).images())
         result = client.wait(rid, 120)
         assert result.score is not None and set(result.finger_scores) == {"1", "2"}
         outcomes[impression] = result.status
     assert set(outcomes.values()) == {"MATCH"}, outcomes
 
 
-def test_verify_impostor_is_no_match(cluster):
+def test_verify_impostor_is_no_match(cluster, aigerim):
     client = cluster["client"]
-    iin, _ = PEOPLE["Aigerim Test"]
-    _, other_fingers = PEOPLE["Bolat Test"]
-    rid = client.verify(iin, scanner(cluster["db"], other_fingers, 2).images())
+    rid = client.verify(aigerim.iin, scanner(cluster["db"], {1: "107", 2: "108"}, 2).images())
     assert client.wait(rid, 120).status == "NO_MATCH"
 
 
 def test_verify_unknown_person_is_not_enrolled(cluster):
     client = cluster["client"]
-    rid = client.verify(make_test_iin(date(1970, 1, 1), True, 5), scanner(cluster["db"], FINGERS, 2).images())
+    rid = client.verify(new_iin(), scanner(cluster["db"], {1: "109", 2: "110"}, 2).images())
     assert client.wait(rid, 120).status == "NOT_ENROLLED"
     assert stored_result(cluster["centre"].store, rid).status == "NOT_ENROLLED"   # and readable after the fact
 
 
-def test_same_scans_under_another_iin_are_flagged_not_enrolled_twice(cluster):
-    _, fingers = PEOPLE["Aigerim Test"]
-    packet_id, result = enroll(cluster, "Someone Else", DUPLICATE_IIN, fingers, impression=3)
+def test_same_scans_under_another_iin_are_flagged_not_enrolled_twice(cluster, aigerim):
+    store = cluster["centre"].store
+    active_before = store.count("enrollments", {"state": "ACTIVE"})
+    packet_id, result = enroll(cluster, Person("Someone Else", new_iin(), aigerim.fingers), impression=3)
     assert result.status == "PENDING_REVIEW", result
     assert result.reason == "possible_duplicate"
-    assert [c.enrollment_id for c in result.candidates][:1] == [cluster["enrolled"]["Aigerim Test"]]
-    store = cluster["centre"].store
-    assert store.count("enrollments", {"state": "ACTIVE"}) == len(PEOPLE)
+    assert [c.enrollment_id for c in result.candidates][:1] == [aigerim.enrollment_id]
+    assert store.get("enrollments", packet_id)["state"] == "PENDING_REVIEW"
     assert store.get("gallery", packet_id) is None
+    assert store.count("enrollments", {"state": "ACTIVE"}) == active_before
 
 
-def _drain(url: str, queue: str) -> list[bytes]:
-    connection = pika.BlockingConnection(pika.URLParameters(url))
+def _results_for(cluster, request_id: str) -> list[bytes]:
+    """Take this request's results off the station's results queue; other requests' results are put back."""
+    queue = results_queue(STATION)
+    connection = pika.BlockingConnection(pika.URLParameters(cluster["url"]))
     channel = connection.channel()
-    bodies = []
+    mine, tags = [], []
     while True:
-        method, _, body = channel.basic_get(queue, auto_ack=True)
+        method, _, body = channel.basic_get(queue, auto_ack=False)
         if method is None:
             break
-        bodies.append(body)
+        opened = cluster["station_opener"](body)
+        if opened is not None and opened.request_id == request_id:
+            mine.append(body)
+            channel.basic_ack(method.delivery_tag)
+        else:
+            tags.append(method.delivery_tag)
+    for tag in tags:
+        channel.basic_nack(tag, requeue=True)
     connection.close()
-    return bodies
+    return mine
 
 
-def test_same_packet_published_twice_enrolls_once_and_answers_once(cluster):
-    settings = cluster["settings"]
-    iin = make_test_iin(date(1988, 8, 8), True, 123)
-    from papilla.shared.messages import Applicant, Consent, EnrollmentPacket, Finger
-    from datetime import datetime, timezone
-
-    images = scanner(cluster["db"], {1: "107", 2: "108"}, 1).images()
+def _packet(cluster, signing_key, sender_id: str, packet_id: str, iin: str, fingers: dict[int, str],
+            impression: int) -> bytes:
+    images = scanner(cluster["db"], fingers, impression).images()
     packet = EnrollmentPacket(
-        packet_id="st-almaty-01-twice-0001", station_id=STATION, operator_id=OPERATOR,
-        captured_at=datetime.now(timezone.utc), applicant=Applicant(iin=iin, full_name="Twice Sent"),
+        packet_id=packet_id, station_id=sender_id, operator_id=OPERATOR, captured_at=datetime.now(timezone.utc),
+        applicant=Applicant(iin=iin, full_name="Packet Person"),
         consent=Consent(form_version="406-annex-2020", signed_at=datetime.now(timezone.utc),
                         purposes=("public_service_authentication",), document_ref="form-2"),
         fingers=[Finger(position=p, status="captured", image=c.png, format="png", dpi=500) for p, c in images.items()]
-        + [Finger(position=p, status="amputated") for p in range(3, 11)])
+        + [Finger(position=p, status="amputated") for p in range(1, 11) if p not in images])
     packet = sign(packet, "operator_signature", cluster["operator"].signing)
-    sealed = sealing.seal(encode(packet), sender_id=STATION, packet_id=packet.packet_id,
-                          signing_key=cluster["station_key"], centre_public=cluster["centre_public"].box)
-    _drain(cluster["url"], results_queue(STATION))
+    return sealing.seal(encode(packet), sender_id=sender_id, packet_id=packet_id, signing_key=signing_key,
+                        centre_public=cluster["centre_public"].box)
+
+
+def test_same_packet_published_twice_enrolls_once_and_answers_once(cluster):
+    store = cluster["centre"].store
+    iin = new_iin()
+    cluster["secrets"].append(iin.encode())
+    sealed = _packet(cluster, cluster["station_key"], STATION, "st-almaty-01-twice-0001", iin,
+                     {1: "107", 2: "108"}, 1)
     for _ in range(2):
         send(cluster["broker"], ENROLL, base64.b64encode(sealed).decode())
-    assert cluster["station_results"].wait(packet.packet_id, 180).status == "ACTIVE"
-    store = cluster["centre"].store
-    import time
-    time.sleep(3)  # let the second delivery run through every stage
-    assert store.count("enrollments", {"subject_id": store.get("enrollments", packet.packet_id)["subject_id"]}) == 1
-    assert store.count("results", {"_id": packet.packet_id}) == 1
-    assert _drain(cluster["url"], results_queue(STATION)) == []   # no second published result
+    assert cluster["station_results"].wait("st-almaty-01-twice-0001", 180).status == "ACTIVE"
+    wait_quiet(cluster["url"])   # the second delivery has run through every stage
+    subject_id = store.get("enrollments", "st-almaty-01-twice-0001")["subject_id"]
+    assert store.count("enrollments", {"subject_id": subject_id}) == 1
+    assert store.count("gallery", {"subject_id": subject_id}) == 1
+    assert store.count("results", {"_id": "st-almaty-01-twice-0001"}) == 1
+    assert _results_for(cluster, "st-almaty-01-twice-0001") == []
 
 
 def test_worker_killed_before_ack_redelivers_without_a_second_enrollment(cluster, tmp_path):
     workers, env, store = cluster["workers"], cluster["env"], cluster["centre"].store
     workers["lifecycle"].stop()
     marker = tmp_path / "crashed-once"
-    crashing = start_worker("lifecycle", env, cluster["logs"],
-                            extra_env={"PAPILLA_FAULT_CRASH_AFTER": f"settle_enrollment:{marker}"})
-    _drain(cluster["url"], results_queue(STATION))
-    iin = make_test_iin(date(1975, 3, 3), False, 301)
-    report = cluster["station"].enroll(iin=iin, full_name="Crash Test", scanner=scanner(cluster["db"], {1: "109", 2: "110"}, 1),
-                                       operator=cluster["operator"], consent_ref="form-3", finger_status=statuses({1, 2}),
-                                       today=date(2026, 11, 22))
-    crashing.proc.wait(180)
-    assert marker.exists() and crashing.proc.returncode == 137, "the fault was not injected"
-    settled = store.get("enrollments", report.packet_id)
-    assert settled["state"] == "ACTIVE"        # the work was done before the crash …
-    workers["lifecycle"] = start_worker("lifecycle", env, cluster["logs"])   # … and the message comes back
+    try:
+        crashing = start_worker("lifecycle", env, cluster["logs"],
+                                extra_env={"PAPILLA_FAULT_CRASH_AFTER": f"settle_enrollment:{marker}"})
+        person = Person("Crash Test", new_iin(), {1: "109", 2: "110"})
+        cluster["secrets"] += [person.iin.encode(), person.name.encode()]
+        report = cluster["station"].enroll(iin=person.iin, full_name=person.name,
+                                           scanner=scanner(cluster["db"], person.fingers, 1), operator=cluster["operator"],
+                                           consent_ref="form-3", finger_status=statuses({1, 2}),
+                                           today=date(2026, 11, 22))
+        crashing.proc.wait(180)
+        assert marker.exists() and crashing.proc.returncode == 137, "the fault was not injected"
+        settled = store.get("enrollments", report.packet_id)
+        assert settled["state"] == "ACTIVE"        # the work was done before the crash …
+    finally:
+        workers["lifecycle"] = start_worker("lifecycle", env, cluster["logs"])   # … and the message comes back
     result = cluster["station_results"].wait(report.packet_id, 180)
     assert result.status == "ACTIVE"
-    import time
-    time.sleep(2)
+    wait_quiet(cluster["url"])
     assert store.count("enrollments", {"subject_id": settled["subject_id"]}) == 1
     assert store.count("gallery", {"subject_id": settled["subject_id"]}) == 1
     assert store.count("results", {"_id": report.packet_id}) == 1
-    assert _drain(cluster["url"], results_queue(STATION)) == []
+    assert _results_for(cluster, report.packet_id) == []
 
 
-def _dead_letter_reasons(store) -> list[str]:
-    return [d["reason"] for d in store.find("dead_letters", {}, sort=[("created_at", 1)])]
-
-
-def _wait_for(predicate, timeout=60):
-    import time
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
-def _sealed_packet(cluster, signing_key, sender_id, iin, packet_id):
-    from datetime import datetime, timezone
-    from papilla.shared.messages import Applicant, Consent, EnrollmentPacket, Finger
-
-    images = scanner(cluster["db"], {1: "101"}, 8).images()
-    packet = EnrollmentPacket(
-        packet_id=packet_id, station_id=sender_id, operator_id=OPERATOR, captured_at=datetime.now(timezone.utc),
-        applicant=Applicant(iin=iin, full_name="Refused Person"),
-        consent=Consent(form_version="406", signed_at=datetime.now(timezone.utc), purposes=("auth",),
-                        document_ref="f"),
-        fingers=[Finger(position=1, status="captured", image=images[1].png, format="png", dpi=500)]
-        + [Finger(position=p, status="amputated") for p in range(2, 11)])
-    packet = sign(packet, "operator_signature", cluster["operator"].signing)
-    return sealing.seal(encode(packet), sender_id=sender_id, packet_id=packet_id, signing_key=signing_key,
-                        centre_public=cluster["centre_public"].box)
-
-
-def test_tampered_unknown_and_malformed_are_dead_lettered_and_the_worker_keeps_running(cluster):
+@pytest.fixture
+def refused(cluster) -> dict[str, str]:
+    """Three refused packets of this test's own: dead-letter id → expected reason."""
     store, broker = cluster["centre"].store, cluster["broker"]
-    before = len(_dead_letter_reasons(store))
-    iin = make_test_iin(date(1981, 1, 1), True, 404)
-    sealed = bytearray(_sealed_packet(cluster, cluster["station_key"], STATION, iin, "st-almaty-01-tamper-1"))
+    iin = new_iin()
+    tag = next(_serials)
+    sealed = bytearray(_packet(cluster, cluster["station_key"], STATION, f"st-almaty-01-tamper-{tag}", iin,
+                               {1: "101"}, 8))
     sealed[len(sealed) // 2] ^= 0x01
-    send(broker, ENROLL, base64.b64encode(bytes(sealed)).decode())
     stranger = sealing.generate_signing_key()
-    send(broker, ENROLL, base64.b64encode(_sealed_packet(cluster, stranger, "st-unknown-99", iin, "st-unknown-99-1")).decode())
-    send(broker, ENROLL, "this is not a sealed packet")
-    assert _wait_for(lambda: len(_dead_letter_reasons(store)) >= before + 3)
-    reasons = _dead_letter_reasons(store)[before:]
-    assert sorted(reasons) == sorted(["bad_signature", "unknown_sender", "malformed_message"]), reasons
-    for letter in store.find("dead_letters", {}):
-        assert letter["detail"] and letter["queue"] == ENROLL.queue
+    unknown = _packet(cluster, stranger, "st-unknown-99", f"st-unknown-99-{tag}", iin, {1: "101"}, 8)
+    sent = {send(broker, ENROLL, base64.b64encode(bytes(sealed)).decode()).message_id: "bad_signature",
+            send(broker, ENROLL, base64.b64encode(unknown).decode()).message_id: "unknown_sender",
+            send(broker, ENROLL, f"not a sealed packet {tag}").message_id: "malformed_message"}
+    assert wait_until(lambda: all(store.get("dead_letters", m) for m in sent), 120), "not every refusal recorded"
+    for packet_id in (f"st-almaty-01-tamper-{tag}", f"st-unknown-99-{tag}"):
+        assert store.get("enrollments", packet_id) is None
+    return sent
+
+
+def test_tampered_unknown_and_malformed_are_dead_lettered_and_the_worker_keeps_running(cluster, refused):
+    store = cluster["centre"].store
+    for message_id, reason in refused.items():
+        letter = store.get("dead_letters", message_id)
+        assert letter["reason"] == reason and letter["detail"] and letter["queue"] == ENROLL.queue
     assert cluster["workers"]["extract"].proc.poll() is None, "the extract worker died"
-    assert store.count("enrollments", {"_id": "st-almaty-01-tamper-1"}) == 0
     # … and it still enrolls the next valid packet
-    packet_id, result = enroll(cluster, "After Refusals", make_test_iin(date(1983, 3, 3), True, 505),
-                               {1: "104"}, impression=8)
-    assert result.status in ("ACTIVE", "PENDING_REVIEW")
+    after = Person("After Refusals", new_iin(), {1: "101"})   # DB3_B: fingers of this test alone
+    _, result = enroll(cluster, after, impression=1, db=cluster["db"].parent / "DB3_B")
+    assert result.status == "ACTIVE", result
 
 
-def test_dlq_cli_lists_the_refusals(cluster, capsys):
-    from papilla.cli import main
-
+def test_dlq_cli_lists_the_refusals(cluster, refused, capsys):
     assert main(["dlq", "list"]) == 0
     out = capsys.readouterr().out
-    assert "bad_signature" in out and "unknown_sender" in out
+    for message_id, reason in refused.items():
+        assert any(message_id in line and reason in line for line in out.splitlines()), (message_id, reason)
 
 
-def test_dlq_requeue_sends_the_original_message_back(cluster, capsys):
-    from papilla.cli import main
-
+def test_dlq_requeue_sends_the_original_message_back(cluster, refused):
     store = cluster["centre"].store
-    malformed = next(d for d in store.find("dead_letters", {"reason": "malformed_message"}))
+    malformed = next(m for m, reason in refused.items() if reason == "malformed_message")
     before = store.count("dead_letters", {"reason": "malformed_message"})
-    assert main(["dlq", "requeue", malformed["_id"]]) == 0
-    assert store.get("dead_letters", malformed["_id"])["state"] == "requeued"
-    # still malformed, so it is refused again: a second record, and the worker keeps running
-    assert _wait_for(lambda: store.count("dead_letters", {"reason": "malformed_message"}) == before + 1)
+    assert main(["dlq", "requeue", malformed]) == 0
+    requeued_as = store.get("dead_letters", malformed)
+    assert requeued_as["state"] == "requeued"
+    # still malformed, so it is refused again: a record of the new message, and the worker keeps running
+    assert wait_until(lambda: store.get("dead_letters", requeued_as["requeued_as"]) is not None, 120)
+    assert store.get("dead_letters", requeued_as["requeued_as"])["reason"] == "malformed_message"
+    assert store.count("dead_letters", {"reason": "malformed_message"}) == before + 1
     assert cluster["workers"]["extract"].proc.poll() is None
 
 
-def test_metrics_endpoint_serves_papilla_metrics_in_seconds(cluster):
-    import urllib.request
-
+def test_metrics_endpoint_serves_dramatiq_and_papilla_metrics(cluster, refused):
     port = int(cluster["env"]["PAPILLA_METRICS_PORT"])
     body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    assert "papilla_messages_total" in body and "papilla_message_duration_seconds" in body
-    assert "papilla_refusals_total" in body and "process_resident_memory_bytes" in body
-    assert "milliseconds" not in body and "papilla_gallery" not in body  # the extract worker holds no gallery
+    assert "dramatiq_messages_total" in body and "papilla_message_duration_seconds" in body
+    assert "papilla_refusals_total" in body
 
 
-def test_identify_ranks_the_enrolled_person_first(cluster):
+def test_identify_ranks_the_enrolled_person_first(cluster, bolat):
     client = cluster["client"]
-    _, fingers = PEOPLE["Bolat Test"]
-    result = client.wait(client.identify(scanner(cluster["db"], fingers, 4).images()), 120)
+    result = client.wait(client.identify(scanner(cluster["db"], bolat.fingers, 4).images()), 120)
     assert result.status == "CANDIDATES"
-    assert result.candidates[0].enrollment_id == cluster["enrolled"]["Bolat Test"]
+    assert result.candidates[0].enrollment_id == bolat.enrollment_id
 
 
-def test_blocked_subject_answers_blocked_until_unblocked(cluster, capsys):
-    from papilla.cli import main
-
+def test_blocked_subject_answers_blocked_until_unblocked(cluster, dana, capsys):
     client = cluster["client"]
-    iin, fingers = PEOPLE["Bolat Test"]
-    blocked = client.wait(client.lifecycle("block", iin=iin, reason="violation reported",
+    blocked = client.wait(client.lifecycle("block", iin=dana.iin, reason="violation reported",
                                            principal=cluster["authority"]), 120)
     assert blocked.status == "BLOCKED" and "Art.9" in blocked.rule
-    probe = scanner(cluster["db"], fingers, 2).images()
-    assert client.wait(client.verify(iin, probe), 120).status == "BLOCKED"
+    probe = scanner(cluster["db"], dana.fingers, 2).images()
+    assert client.wait(client.verify(dana.iin, probe), 120).status == "BLOCKED"
     # blocked data is not used for identification either
     found = client.wait(client.identify(probe), 120)
-    assert cluster["enrolled"]["Bolat Test"] not in [c.enrollment_id for c in found.candidates]
-    assert client.wait(client.lifecycle("unblock", iin=iin, reason="verified", principal=cluster["authority"]),
+    assert dana.enrollment_id not in [c.enrollment_id for c in found.candidates]
+    assert client.wait(client.lifecycle("unblock", iin=dana.iin, reason="verified", principal=cluster["authority"]),
                        120).status == "UNBLOCKED"
-    rid = client.verify(iin, probe)
+    rid = client.verify(dana.iin, probe)
     assert client.wait(rid, 120).status == "MATCH"
     assert main(["request", "result", rid]) == 0 and '"MATCH"' in capsys.readouterr().out
+    destroy(cluster, dana)   # leave nobody behind on these fingers
 
 
-def test_destruction_on_request_removes_the_person_the_same_day(cluster):
-    client, store = cluster["client"], cluster["centre"].store
-    iin, fingers = PEOPLE["Dana Test"]
-    subject_id = store.get("enrollments", cluster["enrolled"]["Dana Test"])["subject_id"]
-    done = client.wait(client.lifecycle("destroy", iin=iin, reason="application of the person",
-                                        principal=cluster["operator"], on_application_of="subject"), 120)
+def destroy(cluster, person: Person):
+    done = cluster["client"].wait(cluster["client"].lifecycle("destroy", iin=person.iin,
+                                                              reason="application of the person",
+                                                              principal=cluster["operator"], on_application_of="subject"), 120)
     assert done.status == "DESTROYED" and "p.11" in done.rule
+    return done
+
+
+def test_destruction_on_request_removes_the_person_the_same_day(cluster, dana):
+    client, store = cluster["client"], cluster["centre"].store
+    subject_id = store.get("enrollments", dana.enrollment_id)["subject_id"]
+    destroy(cluster, dana)
     assert store.get("subjects", subject_id) is None
     assert store.count("biometrics", {"subject_id": subject_id}) == 0
     assert store.count("enrollments", {"subject_id": subject_id}) == 0
-    assert client.wait(client.verify(iin, scanner(cluster["db"], fingers, 2).images()), 120).status == "NOT_ENROLLED"
+    assert store.get("gallery", dana.enrollment_id)["active"] is False   # a tombstone: match workers drop it
+    assert client.wait(client.verify(dana.iin, scanner(cluster["db"], dana.fingers, 2).images()),
+                       120).status == "NOT_ENROLLED"
     actions = [e["action"] for e in store.find("audit", {"subject_id": subject_id})]
     assert actions[-1] == "destroyed"
-    from papilla.shared.audit import verify_chain
     assert verify_chain(cluster["centre"]) == []
 
 
-def test_answered_requests_leave_no_probe_or_probe_key_behind(cluster):
-    store = cluster["centre"].store
-    assert store.count("jobs", {"kind": "verify"}) == 0 and store.count("jobs", {"kind": "identify"}) == 0
-    vault = cluster["centre"].vault
-    assert not [k["_id"] for k in vault.find("data_keys", {}) if k["_id"].startswith("job-") and k.get("wrapped")]
+def test_answered_requests_leave_no_probe_or_probe_key_behind(cluster, aigerim):
+    client, store = cluster["client"], cluster["centre"].store
+    probe = scanner(cluster["db"], aigerim.fingers, 5).images()
+    rids = [client.verify(aigerim.iin, probe), client.identify(probe)]
+    assert [client.wait(rid, 120).status for rid in rids] == ["MATCH", "CANDIDATES"]
+    wait_quiet(cluster["url"])
+    for rid in rids:
+        assert store.get("jobs", rid) is None
+        key = cluster["centre"].vault.get("data_keys", f"job-{rid}")
+        assert key is None or not key.get("wrapped")
 
 
-def test_no_iin_name_or_image_in_clear_in_store_or_logs(cluster):
-    """Last: everything above ran; read the SQLite files and every worker log byte by byte."""
-    cluster["centre"].store.close()
+def test_no_iin_name_or_image_in_clear_in_store_or_logs(cluster, aigerim):
+    """Whatever ran before (in any order), read the SQLite files and every worker log byte by byte."""
+    client = cluster["client"]
+    assert client.wait(client.verify(aigerim.iin, scanner(cluster["db"], aigerim.fingers, 6).images()),
+                       120).status == "MATCH"
+    wait_quiet(cluster["url"])
     home = cluster["settings"].home
     blobs = [p.read_bytes() for p in home.rglob("*.sqlite3*")]
     blobs += [p.read_bytes() for p in cluster["logs"].iterdir()]
     assert blobs and sum(map(len, blobs)) > 10_000
-    secrets_in_clear = [iin.encode() for iin, _ in PEOPLE.values()] + [DUPLICATE_IIN.encode()]
-    secrets_in_clear += [name.encode() for name in PEOPLE] + [b"Someone Else", b"Crash Test"]
-    image = scanner(cluster["db"], FINGERS, 1).capture(1).png
+    secrets_in_clear = list(cluster["secrets"])
+    assert aigerim.iin.encode() in secrets_in_clear and aigerim.name.encode() in secrets_in_clear
+    image = scanner(cluster["db"], aigerim.fingers, 1).capture(1).png
     secrets_in_clear += [image[i:i + 48] for i in range(200, len(image) - 48, len(image) // 8)]
     for blob in blobs:
         for secret in secrets_in_clear:

@@ -12,7 +12,7 @@ import pika
 import pytest
 
 from papilla.services import runtime
-from papilla.shared import wire
+from papilla.shared import deadletters, wire
 from papilla.shared.broker import rabbitmq_broker, send
 from papilla.shared.centre import Centre
 from papilla.shared.config import Settings
@@ -22,6 +22,7 @@ from papilla.shared.outcomes import ReplyTarget, UnansweredMessages
 from papilla.shared.broker import WorkerMetrics
 from papilla.shared.results import MemoryResultSink, stored_result
 from papilla.shared.routing import Route
+from papilla.shared.store.base import StoreError
 
 from tests.pipeline.harness import Vhost, rabbit_reachable
 
@@ -153,3 +154,21 @@ def test_the_middleware_sits_where_retries_has_already_decided():
     assert kinds.index("UnansweredMessages") < kinds.index("Retries")
     assert kinds.index("WorkerMetrics") < kinds.index("Retries")
     broker.close()
+
+
+def test_a_refusal_met_while_the_store_is_down_is_recorded_and_answered_once_it_is_back(pipeline, monkeypatch):
+    """Found by the fault suite: a refusal during a store lock was left on .XQ with no record and no answer."""
+    centre = pipeline["centre"]
+    real, outage = deadletters.record, iter([True, True])
+
+    def locked_twice(*args, **kwargs):
+        if next(outage, False):
+            raise StoreError("database is locked")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(deadletters, "record", locked_twice)
+    send(pipeline["broker"], REFUSING, SECRET_ARG)
+    assert wait_until(lambda: len(dead(centre, "subject_blocked")) == 1
+                      and stored_result(centre.store, dead(centre)[0]["request_id"]) is not None)
+    assert next(outage, "spent") == "spent"
+    assert queue_depth(pipeline["url"], REFUSING.queue + ".XQ") == 0
