@@ -112,6 +112,8 @@ def decode_image(data: bytes) -> DecodedImage:
         raise ImageFormatError(f"size outside {MIN_SIDE}..{MAX_SIDE} px per side (declared size is huge)") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise ImageFormatError("unsupported format: not a PNG, TIFF, BMP, JPEG or WSQ image") from None
+    except Exception as exc:  # a decoder plugin failing on hostile bytes (wsq raised UnboundLocalError)
+        raise ImageFormatError(f"unreadable image header ({type(exc).__name__})") from None
     with img:
         fmt = (img.format or "").upper()
         if fmt not in SUPPORTED_FORMATS:

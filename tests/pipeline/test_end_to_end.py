@@ -329,11 +329,12 @@ def test_dlq_requeue_sends_the_original_message_back(cluster, refused):
     assert cluster["workers"]["extract"].proc.poll() is None
 
 
-def test_metrics_endpoint_serves_dramatiq_and_papilla_metrics(cluster, refused):
+def test_metrics_endpoint_serves_papilla_metrics_in_seconds(cluster, refused):
     port = int(cluster["env"]["PAPILLA_METRICS_PORT"])
     body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    assert "dramatiq_messages_total" in body and "papilla_message_duration_seconds" in body
-    assert "papilla_refusals_total" in body
+    assert "papilla_messages_total" in body and "papilla_message_duration_seconds" in body
+    assert "papilla_refusals_total" in body and "process_resident_memory_bytes" in body
+    assert "milliseconds" not in body and "papilla_gallery" not in body  # the extract worker holds no gallery
 
 
 def test_identify_ranks_the_enrolled_person_first(cluster, bolat):
