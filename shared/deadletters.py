@@ -86,6 +86,32 @@ def forget_bodies(store: Store, cipher: EnvelopeCipher, *, request_ids: list[str
     return shredded
 
 
+def sweep_parked(store: Store, cipher: EnvelopeCipher, channel, queues: list[str]) -> tuple[int, int]:
+    """Empty the `.XQ` queues of `queues`: a parked message already recorded (a copy left when the broker
+    failed mid-way) is dropped; one never recorded (the store was down) is recorded now (`parked`), then
+    dropped. So RabbitMQ keeps no packet for days and every unanswered message has its record.
+    Returns (dropped copies, newly recorded)."""
+    dropped = recorded = 0
+    for queue in queues:
+        while True:
+            method, _, body = channel.basic_get(f"{queue}.XQ", auto_ack=False)
+            if method is None:
+                break
+            try:
+                message = dramatiq.Message.decode(body)
+            except Exception:   # not even our guarded decoder could read it: keep only its size
+                message = dramatiq.Message(queue_name=queue, actor_name="undecodable_message",
+                                           args=(), kwargs={}, options={})
+            if store.get(COLLECTION, message.message_id) is None:
+                record(store, cipher, message, reason="parked",
+                       detail="found on the dead-letter queue with no record (the store was down when it failed)")
+                recorded += 1
+            else:
+                dropped += 1
+            channel.basic_ack(method.delivery_tag)
+    return dropped, recorded
+
+
 def list_dead(store: Store, *, queue: str | None = None, limit: int = 100) -> list[DeadLetter]:
     where = {"queue": queue} if queue else {}
     docs = store.find(COLLECTION, where, sort=[("created_at", -1)], limit=limit)

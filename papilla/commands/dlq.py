@@ -81,6 +81,31 @@ def shred_expired(args) -> int:
     return 0
 
 
+def sweep_parked(args) -> int:
+    """Record and drop what dramatiq parked on the .XQ queues (run it after a broker or store outage)."""
+    import pika
+
+    from papilla.shared import deadletters
+    from papilla.shared.centre import Centre
+    from papilla.shared.config import Settings
+    from papilla.shared.results import MemoryResultSink
+    from papilla.shared.routing import ROLE_QUEUES
+
+    settings = Settings.from_env()
+    centre = Centre.open(settings, publisher=MemoryResultSink())
+    connection = pika.BlockingConnection(pika.URLParameters(settings.broker_url))
+    try:
+        queues = sorted({q for qs in ROLE_QUEUES.values() for q in qs})
+        for queue in queues:   # the .XQ queues exist once the workers declared them
+            connection.channel().queue_declare(f"{queue}.XQ", passive=True)
+        dropped, recorded = deadletters.sweep_parked(centre.store, centre.cipher, connection.channel(), queues)
+    finally:
+        connection.close()
+        centre.close()
+    print(f"parked messages: {recorded} recorded as dead letters, {dropped} already-recorded copies dropped")
+    return 0
+
+
 def register(sub) -> None:
     parser = sub.add_parser("dlq", help="dead letters: list, show, requeue")
     dl = parser.add_subparsers(dest="dlq_command", required=True)
@@ -94,6 +119,8 @@ def register(sub) -> None:
     p = dl.add_parser("shred-expired", help="shred kept bodies past their retention (records stay)")
     p.add_argument("--days", type=int, default=30, help="retention of dead-letter bodies (default 30)")
     p.set_defaults(func=shred_expired)
+    p = dl.add_parser("sweep-parked", help="record and empty the .XQ queues (after a broker or store outage)")
+    p.set_defaults(func=sweep_parked)
     p = dl.add_parser("requeue")
     p.add_argument("id")
     p.set_defaults(func=requeue)

@@ -32,7 +32,9 @@ from papilla.identity import ensure_sender
 from papilla.services.capture.devices import FolderScanner
 from papilla.services.capture.outbox import Outbox
 from papilla.services.capture.station import QualityGate, Station
+from papilla.shared import deadletters
 from papilla.shared.audit import verify_chain
+from papilla.shared.routing import ROLE_QUEUES as ROLE_QUEUES_BY_ROLE
 from papilla.shared.broker import rabbitmq_broker, send
 from papilla.shared.centre import Centre
 from papilla.shared.parties import export_centre_public, init_centre
@@ -229,8 +231,23 @@ def settled(ctx, sub: Submitted) -> bool:
     ids = sub.packets + sub.refused + sub.requests
     if any(store.get("results", i) is None for i in ids):
         return False
+    if any(ctx["node"].queue_counts().get(f"{q}.XQ") for q in XQ_SWEPT):
+        sweep_parked(ctx)   # what ops run after an outage: parked copies recorded or dropped, never kept
     counts = ctx["node"].queue_counts()
     return all(n == 0 for q, n in counts.items() if not q.startswith("papilla.results."))
+
+
+XQ_SWEPT = sorted({q for qs in ROLE_QUEUES_BY_ROLE.values() for q in qs})
+
+
+def sweep_parked(ctx) -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(ctx["node"].url))
+    try:
+        dropped, recorded = deadletters.sweep_parked(ctx["centre"].store, ctx["centre"].cipher,
+                                                     connection.channel(), XQ_SWEPT)
+        ctx.setdefault("parked", []).append((dropped, recorded))
+    finally:
+        connection.close()
 
 
 def check(ctx, phase: str, sub: Submitted) -> None:
