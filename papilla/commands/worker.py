@@ -15,6 +15,8 @@ import os
 import signal
 import threading
 
+from papilla.shared.config import ConfigError
+
 ROLES = ("extract", "match", "lifecycle")
 
 
@@ -23,6 +25,33 @@ def prepare_process(argv: list[str]) -> None:
     environment would switch it to multiprocess mode, which has no process metrics and leaves files on disk."""
     for name in ("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir"):
         os.environ.pop(name, None)
+
+
+def check_broker(url: str) -> None:
+    """Connect once before starting: bad credentials, an unknown vhost or no broker become a ConfigError."""
+    import logging
+
+    import pika
+
+    from papilla.shared.config import mask_secrets
+
+    pika_log = logging.getLogger("pika")
+    level = pika_log.level
+    pika_log.setLevel(logging.CRITICAL)   # pika logs each failed step at ERROR; the sentence below says it once
+    try:
+        pika.BlockingConnection(pika.URLParameters(url)).close()
+    except pika.exceptions.ProbableAuthenticationError:
+        raise ConfigError(f"RabbitMQ at {mask_secrets(url)} refused the user name or password") from None
+    except pika.exceptions.ProbableAccessDeniedError:
+        raise ConfigError(f"RabbitMQ at {mask_secrets(url)} denied access to the virtual host "
+                          "(unknown vhost, or no permission)") from None
+    except pika.exceptions.AMQPError as exc:
+        raise ConfigError(f"cannot reach RabbitMQ at {mask_secrets(url)} ({type(exc).__name__}): "
+                          "check PAPILLA_BROKER_URL and that the broker runs") from None
+    except ValueError as exc:
+        raise ConfigError(f"PAPILLA_BROKER_URL is not an AMQP URL ({exc})") from None
+    finally:
+        pika_log.setLevel(level)
 
 
 def run(args) -> int:
@@ -44,6 +73,7 @@ def run(args) -> int:
     logging.getLogger("pika").setLevel(logging.WARNING)  # one INFO line per socket event otherwise
     redact_messages(logging.getLogger().handlers)   # dramatiq logs whole message arguments otherwise
     first, rest = runtime.worker_middleware()
+    check_broker(settings.broker_url)          # a wrong URL, user or vhost: one sentence now, not tracebacks later
     broker = rabbitmq_broker(settings, rest, first_middleware=first)
     dramatiq.set_broker(broker)
     importlib.import_module(f"papilla.services.{args.role}.actors")
@@ -57,7 +87,11 @@ def run(args) -> int:
     port = args.metrics_port if args.metrics_port is not None else settings.metrics_port
     if port:
         registry = registry_for(args.role, lambda: runtime.centre().store)
-        start_http_server(port + ROLE_METRICS_OFFSET[args.role], addr=settings.metrics_host, registry=registry)
+        try:
+            start_http_server(port + ROLE_METRICS_OFFSET[args.role], addr=settings.metrics_host, registry=registry)
+        except OSError as exc:
+            raise ConfigError(f"cannot serve /metrics on {settings.metrics_host}:{port + ROLE_METRICS_OFFSET[args.role]}"
+                              f" ({exc.strerror}); set PAPILLA_METRICS_PORT to a free base port, or 0") from None
 
     worker = dramatiq.Worker(broker, queues=set(ROLE_QUEUES[args.role]), worker_threads=args.threads or settings.worker_threads)
     worker.queue_prefetch = settings.prefetch

@@ -1,0 +1,52 @@
+"""A worker started with a setting that cannot work says so in one sentence and exits 2 (issue 8, defect 6),
+instead of printing "ready" and logging tracebacks."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def worker(home: Path, **env) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PAPILLA_")}
+    return subprocess.run([sys.executable, "-m", "papilla.cli", "worker", "extract"], cwd=ROOT, timeout=120,
+                          env={**base, "PAPILLA_HOME": str(home), **env}, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def centre_home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("worker-start")
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PAPILLA_")}
+    subprocess.run([sys.executable, "-m", "papilla.cli", "centre", "init"], cwd=ROOT, check=True, timeout=120,
+                   env={**base, "PAPILLA_HOME": str(home)}, capture_output=True)
+    return home
+
+
+@pytest.mark.parametrize("url,sentence", [
+    ("amqp://guest:wrong@127.0.0.1:5672/%2F", "refused the user name or password"),
+    ("amqp://guest:guest@127.0.0.1:5672/papilla-no-such-vhost", "denied access to the virtual host"),
+    ("amqp://guest:guest@127.0.0.1:1/%2F", "cannot reach RabbitMQ"),
+])
+def test_a_broker_the_worker_cannot_use_is_one_sentence(centre_home, url, sentence):
+    done = worker(centre_home, PAPILLA_BROKER_URL=url, PAPILLA_METRICS_PORT="0")
+    assert done.returncode == 2 and "ready" not in done.stdout
+    assert done.stderr.strip().count("\n") == 0 and sentence in done.stderr and "wrong" not in done.stderr
+
+
+def test_a_metrics_port_in_use_is_one_sentence(centre_home):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        done = worker(centre_home, PAPILLA_METRICS_PORT=str(busy.getsockname()[1]))
+    assert done.returncode == 2 and "cannot serve /metrics" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_home_without_centre_keys_is_one_sentence(tmp_path):
+    done = worker(tmp_path, PAPILLA_METRICS_PORT="0")
+    assert done.returncode == 2 and "papilla centre init" in done.stderr and "Traceback" not in done.stderr
