@@ -250,7 +250,9 @@ class EmulatedBackend(usb.backend.IBackend):
         return _ENDPOINTS[ep]
 
     def open_device(self, dev):
-        return self._alive(_Handle(dev, dev.generation))
+        handle = _Handle(dev, dev.generation)
+        self._alive(handle)
+        return handle
 
     def close_device(self, dev_handle):
         pass
