@@ -133,7 +133,8 @@ def folder_mapping(folder: str | Path) -> dict[int, list[str]]:
     elif len(numbers) <= 10:
         positions = {n: i for i, n in enumerate(numbers, start=1)}
     else:
-        raise ValueError(f"{folder}: images of {len(numbers)} different fingers; a folder holds one person's ten at most")
+        raise ValueError(f"{folder}: images of {len(numbers)} different fingers; "
+                         "a folder holds one person's ten at most")
     return {positions[n]: [found[n][k] for k in sorted(found[n])] for n in numbers}
 
 

@@ -203,11 +203,12 @@ class Uru4000Scanner:
                                  f"ask the person to place the {FINGER_NAMES[position]} and retry")
 
     def _await_irq(self, dev, wanted: set[int], seconds: float) -> int | None:
-        """The first wanted interrupt within `seconds`, others (e.g. 0x0800) noted and skipped; None on timeout."""
+        """The first wanted interrupt within `seconds`, others (e.g. 0x0800) skipped; None on timeout."""
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
+            slice_ms = max(1, int(min(left * 1000, self.params.poll_ms)))
             try:
-                message = dev.read(p.EP_INTR, p.IRQ_LENGTH, timeout=max(1, int(min(left, self.params.poll_ms / 1000) * 1000)))
+                message = dev.read(p.EP_INTR, p.IRQ_LENGTH, timeout=slice_ms)
             except usb.core.USBTimeoutError:
                 continue
             kind = int.from_bytes(bytes(message[:2]), "big")

@@ -111,7 +111,7 @@ def _next_key(key: np.uint32) -> np.uint32:
 @njit(cache=True)
 def _scramble_byte(key: np.uint32) -> np.uint8:
     out = 0
-    for i, bit in enumerate((4, 8, 11, 14, 18, 21, 24, 29)):
+    for i, bit in enumerate(_XOR_BITS):
         out |= ((key >> bit) & 1) << i
     return np.uint8(out)
 
