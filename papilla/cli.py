@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "synth",
     "audit",
     "shard",
+    "scanner",
 ]
 
 
