@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from collections import Counter
 from datetime import date
 
 import pytest
 
+from papilla.cli import main
 from papilla.services.lifecycle import anonymized, commands
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.errors import Refusal
@@ -96,12 +95,13 @@ def test_only_the_administrator_exports_and_depersonalized_records_count_as_unkn
                                                                             ("30-39", "M"): 6}
 
 
-def test_the_cli_writes_the_export_and_refuses_k_below_two(registry, tmp_path):
+def test_the_cli_writes_the_export_and_refuses_k_below_two(registry, tmp_path, capsys):
     out = tmp_path / "stats.json"
-    env_cmd = [sys.executable, "-m", "papilla.cli", "lifecycle", "anonymized-export", "--id", "exp-cli",
-               "--purpose", "yearly statistics", "--principal", "pr-stat-admin", "--out", str(out)]
-    done = subprocess.run(env_cmd, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(out.read_text())["rows"] and "2 row(s), 1 record(s)" in done.stdout
-    refused = subprocess.run(env_cmd + ["--k", "1"], capture_output=True, text=True, timeout=120)
-    assert refused.returncode == 2 and "Traceback" not in refused.stderr and "at least 2" in refused.stderr
+    argv = ["lifecycle", "anonymized-export", "--id", "exp-cli", "--purpose", "yearly statistics",
+            "--principal", "pr-stat-admin", "--out", str(out)]
+    assert main(argv) == 0
+    assert json.loads(out.read_text())["rows"] and "2 row(s), 1 record(s)" in capsys.readouterr().out
+    for bad in (["--k", "1"], ["--out", str(tmp_path / "no" / "such" / "dir.json")]):
+        assert main(argv + bad) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("papilla: ") and err.count("\n") == 1 and "Traceback" not in err

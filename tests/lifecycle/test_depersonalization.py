@@ -14,6 +14,7 @@ from papilla.shared.crypto.envelope import EnvelopeCipher
 from papilla.shared.crypto.errors import DataKeyDestroyed, IntegrityError
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.crypto.keys import FileKeyProvider
+from papilla.shared.legal.rules import rule
 from papilla.shared.store import open_store
 
 from tests.lifecycle.retention_helpers import enroll
@@ -49,7 +50,7 @@ def test_a_copy_plus_the_data_keys_cannot_relink_and_the_separate_key_restores_i
     assert any(ALIYA.encode() in p for p in plaintexts(centre.cipher, centre.store, sid))   # linked before
 
     done = act(centre, "depersonalize", ALIYA, "req-dp-1")
-    assert (done.status, done.rule) == ("DEPERSONALIZED", commands.rule("depersonalization_by_authorised_body").citation)
+    assert (done.status, done.rule) == ("DEPERSONALIZED", rule("depersonalization_by_authorised_body").citation)
     assert "Art.9 p.1" in done.rule
     centre.store.release_deleted()
     copy = tmp_path / "copy.sqlite3"

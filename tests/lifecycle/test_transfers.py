@@ -9,6 +9,7 @@ from datetime import date
 
 import pytest
 
+from papilla.cli import main
 from papilla.identity import ensure_sender
 from papilla.services.extract import intake
 from papilla.services.lifecycle import commands, transfers
@@ -73,7 +74,7 @@ def open_as(desk, private_box, sealed: bytes) -> dict:
     return json.loads(sealing.open_sealed(sealed, senders=CentreOnly(desk), centre_private=private_box).payload)
 
 
-def test_a_transfer_is_sealed_to_the_recipient_alone_and_audited(desk, fvc_dir):
+def test_a_transfer_is_sealed_to_the_recipient_alone_and_audited(desk, fvc_dir, tmp_path):
     enrollment_id, _ = enrolled(desk, fvc_dir, "st-unit-01-t1", DANA, {1: "101_1", 3: "103_1"})
     done = run(desk, sealed_command(desk, "req-trf-1"))
     assert done.status == "TRANSFERRED" and "Art.9 p.4" in done.rule
@@ -90,6 +91,8 @@ def test_a_transfer_is_sealed_to_the_recipient_alone_and_audited(desk, fvc_dir):
     for other_box in (desk.other.box, desk.keys.box):     # another body, and not even the centre, reads it
         with pytest.raises(DecryptionFailed):
             open_as(desk, other_box, bytes(doc["sealed"]))
+    assert main(["lifecycle", "transfer-export", "req-trf-1", "--out", str(tmp_path / "court.sealed")]) == 0
+    assert (tmp_path / "court.sealed").read_bytes() == bytes(doc["sealed"])
     entry = desk.store.find_one("audit", {"action": "transferred"})
     assert entry["actor"] == "pr-body" and entry["details"]["approver"] == "pr-head"
     assert entry["details"]["recipient_kind"] == "court" and "Art.9 p.4" in entry["rule"]

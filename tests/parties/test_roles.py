@@ -37,7 +37,8 @@ def command(desk, action: str, principal, *, rid: str, on_application_of="subjec
                                enrollment_id="enr-x" if action == "adjudicate" else None,
                                decision="distinct_person" if action == "adjudicate" else None,
                                reason="per application", principal_id=principal.party_id,
-                               on_application_of=on_application_of if action in ("destroy", "withdraw_consent") else None,
+                               on_application_of=on_application_of if action in ("destroy", "withdraw_consent")
+                               else None,
                                **(transfer_fields(desk) if action == "transfer" else {}))
     message = sign(message, "principal_signature", (signed_by or principal).signing)
     if action == "transfer":      # the second principal approves the same bytes (services/lifecycle/transfers.py)
