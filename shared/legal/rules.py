@@ -81,6 +81,17 @@ RULES: dict[str, Rule] = {r.id: r for r in [
          RULES_395, "p.16 para.1"),
     Rule("subject_access_refusal", "a refusal is a reasoned answer given within 3 working days of receipt",
          RULES_395, "p.16 para.2"),
+    # Depersonalization, anonymization and transfers (services/lifecycle/depersonalization.py, anonymized.py,
+    # transfers.py; docs/legal.md "Depersonalization, anonymization and transfers")
+    Rule("depersonalization_by_authorised_body", "the authorised state bodies carry out depersonalization and its "
+         "removal, in the procedure of the registration rules", LAW_DACTYLO, "Art.9 p.1, p.3; Art.1 9)"),
+    Rule("anonymization_before_distribution", "depersonalization before distribution, by a method that keeps the "
+         "processing task solvable; the anonymization procedure excludes reverse recovery of the original data",
+         RULES_395, "p.20-21"),
+    Rule("transfer_to_authorised_bodies", "transfer to courts, law enforcement, special state bodies, executive "
+         "enforcement, inquiry and investigation bodies on the basis of the laws", LAW_DACTYLO, "Art.9 p.4"),
+    Rule("transfer_to_foreign_state", "transfer to a foreign state only under an international treaty ratified by "
+         "the Republic of Kazakhstan", LAW_DACTYLO, "Art.9 p.5"),
 ]}
 
 
