@@ -24,7 +24,7 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit
 
 from . import metrics, wire
-from .config import ConfigError, Settings
+from .config import ConfigError, Settings, mask_secrets
 from .routing import Route
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,35 @@ class QuorumRabbitmqBroker(PapillaRabbitmqBroker):
 
     def _build_queue_arguments(self, queue_name):
         return {**super()._build_queue_arguments(queue_name), "x-queue-type": "quorum"}
+
+
+class BrokerRefused(ConfigError):
+    """The broker answered but refused this user or virtual host: a configuration mistake, not an outage."""
+
+
+class BrokerUnreachable(ConfigError):
+    """No broker answered: an outage (a station spools), or a wrong host/port."""
+
+
+def check_broker(url: str) -> None:
+    """Connect once before starting: bad credentials, an unknown vhost or no broker become a ConfigError."""
+    pika_log = logging.getLogger("pika")
+    level = pika_log.level
+    pika_log.setLevel(logging.CRITICAL)   # pika logs each failed step at ERROR; the sentence below says it once
+    try:
+        pika.BlockingConnection(pika.URLParameters(url)).close()
+    except pika.exceptions.ProbableAuthenticationError:
+        raise BrokerRefused(f"RabbitMQ at {mask_secrets(url)} refused the user name or password") from None
+    except pika.exceptions.ProbableAccessDeniedError:
+        raise BrokerRefused(f"RabbitMQ at {mask_secrets(url)} denied access to the virtual host "
+                          "(unknown vhost, or no permission)") from None
+    except pika.exceptions.AMQPError as exc:
+        raise BrokerUnreachable(f"cannot reach RabbitMQ at {mask_secrets(url)} ({type(exc).__name__}): "
+                          "check PAPILLA_BROKER_URL and that the broker runs") from None
+    except ValueError as exc:
+        raise ConfigError(f"PAPILLA_BROKER_URL is not an AMQP URL ({exc})") from None
+    finally:
+        pika_log.setLevel(level)
 
 
 def publisher_parameters(parameters: pika.ConnectionParameters) -> pika.ConnectionParameters:

@@ -18,10 +18,12 @@ import sys
 
 def _client(args):
     from papilla.client import PapillaClient
+    from papilla.shared.broker import check_broker
     from papilla.shared.config import Settings
     from papilla.shared.parties import centre_public_path
 
     settings = Settings.from_env()
+    check_broker(settings.broker_url)   # wrong user, vhost or host: one sentence, not a pika traceback
     return PapillaClient.connect(broker_url=settings.broker_url, service_id=args.service_id,
                                  key_dir=settings.station_key_dir,
                                  centre_public_file=centre_public_path(settings)), settings

@@ -22,9 +22,13 @@ from papilla.shared.parties import load_centre_public, load_party
 def _station(settings, station_id: str):
     from papilla.services.capture.outbox import Outbox
     from papilla.services.capture.station import QualityGate, Station
-    from papilla.shared.broker import rabbitmq_broker
+    from papilla.shared.broker import BrokerUnreachable, check_broker, rabbitmq_broker
 
     keys, centre = load_party(settings, station_id), load_centre_public(settings)   # clear errors, never new keys
+    try:
+        check_broker(settings.broker_url)   # a refused user or vhost is a mistake to report, not an outage
+    except BrokerUnreachable:
+        pass                                # an outage: packets wait in the spool
     broker = rabbitmq_broker(settings)
     outbox = Outbox(settings.spool_dir / station_id, broker)
     return Station(station_id=station_id, signing_key=keys.signing, centre_public=centre.box, outbox=outbox,

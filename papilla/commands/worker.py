@@ -27,33 +27,6 @@ def prepare_process(argv: list[str]) -> None:
         os.environ.pop(name, None)
 
 
-def check_broker(url: str) -> None:
-    """Connect once before starting: bad credentials, an unknown vhost or no broker become a ConfigError."""
-    import logging
-
-    import pika
-
-    from papilla.shared.config import mask_secrets
-
-    pika_log = logging.getLogger("pika")
-    level = pika_log.level
-    pika_log.setLevel(logging.CRITICAL)   # pika logs each failed step at ERROR; the sentence below says it once
-    try:
-        pika.BlockingConnection(pika.URLParameters(url)).close()
-    except pika.exceptions.ProbableAuthenticationError:
-        raise ConfigError(f"RabbitMQ at {mask_secrets(url)} refused the user name or password") from None
-    except pika.exceptions.ProbableAccessDeniedError:
-        raise ConfigError(f"RabbitMQ at {mask_secrets(url)} denied access to the virtual host "
-                          "(unknown vhost, or no permission)") from None
-    except pika.exceptions.AMQPError as exc:
-        raise ConfigError(f"cannot reach RabbitMQ at {mask_secrets(url)} ({type(exc).__name__}): "
-                          "check PAPILLA_BROKER_URL and that the broker runs") from None
-    except ValueError as exc:
-        raise ConfigError(f"PAPILLA_BROKER_URL is not an AMQP URL ({exc})") from None
-    finally:
-        pika_log.setLevel(level)
-
-
 def run(args) -> int:
     import importlib
     import logging
@@ -61,7 +34,7 @@ def run(args) -> int:
     import dramatiq
     from prometheus_client import start_http_server
 
-    from papilla.shared.broker import rabbitmq_broker
+    from papilla.shared.broker import check_broker, rabbitmq_broker
     from papilla.shared.config import Settings
     from papilla.shared.metrics import registry_for
     from papilla.shared.routing import ROLE_METRICS_OFFSET, ROLE_QUEUES

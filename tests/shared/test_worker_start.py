@@ -50,3 +50,31 @@ def test_a_metrics_port_in_use_is_one_sentence(centre_home):
 def test_a_home_without_centre_keys_is_one_sentence(tmp_path):
     done = worker(tmp_path, PAPILLA_METRICS_PORT="0")
     assert done.returncode == 2 and "papilla centre init" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_request_and_station_commands_name_a_refused_broker_user_or_vhost(tmp_path):
+    """A refused user or vhost is a mistake to report (not, at a station, an outage to spool)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PAPILLA_")}
+    env = {**base, "PAPILLA_HOME": str(tmp_path)}
+
+    def papilla(*args, url="amqp://guest:guest@127.0.0.1:5672/%2F"):
+        return subprocess.run([sys.executable, "-m", "papilla.cli", *args], cwd=ROOT, timeout=120,
+                              env={**env, "PAPILLA_BROKER_URL": url}, capture_output=True, text=True)
+
+    for args in (("service", "init", "svc-w-1"), ("station", "init", "st-w-1"),
+                 ("principal", "init", "op-w-1", "--role", "operator")):
+        assert papilla(*args).returncode == 0
+    centre_home = tmp_path / "centre"
+    assert subprocess.run([sys.executable, "-m", "papilla.cli", "centre", "init"], cwd=ROOT, timeout=120,
+                          env={**base, "PAPILLA_HOME": str(centre_home)}, capture_output=True).returncode == 0
+    assert subprocess.run([sys.executable, "-m", "papilla.cli", "centre", "export-public-key",
+                           str(tmp_path / "centre-public.json")], cwd=ROOT, timeout=120,
+                          env={**base, "PAPILLA_HOME": str(centre_home)}, capture_output=True).returncode == 0
+    done = papilla("request", "verify", "svc-w-1", "--iin", "860412400617", "--finger", "2=x.png",
+                   url="amqp://guest:wrong@127.0.0.1:5672/%2F")
+    assert done.returncode == 2 and "refused the user name or password" in done.stderr
+    assert "Traceback" not in done.stderr and "wrong" not in done.stderr
+    done = papilla("station", "enroll", "st-w-1", "--operator", "op-w-1", "--iin", "860412400617", "--name", "N",
+                   "--synthetic", "1", url="amqp://guest:guest@127.0.0.1:5672/papilla-no-such-vhost")
+    assert done.returncode == 2 and "denied access to the virtual host" in done.stderr
+    assert "Traceback" not in done.stderr and not list((tmp_path / "spool").rglob("*.sealed"))
