@@ -92,7 +92,9 @@ class Gallery:
                     joining.append((change["_id"], change["subject_id"]))
             for loaded in templates.load_many(self.centre, joining):
                 self.add(loaded.enrollment_id, loaded.subject_id, loaded.fingers)
-            metrics.GALLERY_SIZE.set(len(self.entries))
+            shard = str(self.params.partition[0])   # "0" for an unsharded gallery
+            metrics.GALLERY_ENROLLMENTS.labels(shard=shard).set(len(self.entries))
+            metrics.GALLERY_APPLIED_SEQ.labels(shard=shard).set(self.last_seq)
 
     def fingers_of(self, enrollment_id: str, subject_id: str) -> dict[int, object]:
         return templates.fingers_of(self.centre, enrollment_id, subject_id)
