@@ -7,15 +7,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from ..errors import Refusal
-from .rules import rule
+from .rules import refuse
 
 ADULT_AGE = 18
 
 
-def _refuse(rule_id: str, code: str, detail: str) -> Refusal:
-    r = rule(rule_id)
-    return Refusal(f"{detail} ({r.citation})", code=code, rule=r.citation)
+_refuse = refuse
 
 
 def age_on(birth: date, today: date) -> int:
