@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "shard",
     "legal",
     "iin",
+    "scanner",
 ]
 
 

@@ -36,7 +36,7 @@ from papilla.shared.parties import (CENTRE_ID, CentrePublic, PartyError, PartyKe
                                     load_party)
 from papilla.shared.principals import sign
 from papilla.shared.messages import (Finger, FingerStatus, IdentifyRequest, LifecycleAction, LifecycleCommand,
-                                     Result, VerifyRequest, encode, parse_result)
+                                     Result, TransferOrder, VerifyRequest, encode, parse_result)
 from papilla.shared.results import declare_results_queue, stored_result
 from papilla.shared.routing import COMMAND, REQUEST
 
@@ -187,13 +187,19 @@ class PapillaClient:
 
     def lifecycle(self, action: str, *, principal: PartyKeys, reason: str, iin: str | None = None,
                   enrollment_id: str | None = None, decision: str | None = None,
-                  on_application_of: str | None = None, request_id: str | None = None) -> str:
-        """A lifecycle command decided and signed by `principal` (a registered person or body)."""
+                  on_application_of: str | None = None, request_id: str | None = None,
+                  transfer: TransferOrder | None = None, approver: PartyKeys | None = None) -> str:
+        """A lifecycle command decided and signed by `principal` (a registered person or body); a transfer also
+        names its order and is signed by `approver`, the second principal, over the same bytes."""
         rid = request_id or self.new_request_id()
         command = LifecycleCommand(request_id=rid, reply_to=self.reply_to, action=LifecycleAction(action), iin=iin,
                                    enrollment_id=enrollment_id, decision=decision, reason=reason,
-                                   principal_id=principal.party_id, on_application_of=on_application_of)
-        return self._submit(sign(command, "principal_signature", principal.signing), rid)
+                                   principal_id=principal.party_id, on_application_of=on_application_of,
+                                   transfer=transfer, approver_id=approver.party_id if approver else None)
+        command = sign(command, "principal_signature", principal.signing)
+        if approver is not None:
+            command = sign(command, "approver_signature", approver.signing)
+        return self._submit(command, rid)
 
     def wait(self, request_id: str, timeout: float = 60.0) -> Result:
         return self.waiter.wait(request_id, timeout)

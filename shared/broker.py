@@ -14,10 +14,13 @@
 """
 from __future__ import annotations
 
+import copy
 import logging
 import os
 
 import dramatiq
+import pika
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit
 
 from . import metrics, wire
@@ -46,26 +49,51 @@ def base_middleware(settings: Settings, first: list[dramatiq.Middleware] = ()) -
     ]
 
 
-def rabbitmq_broker(settings: Settings, extra_middleware: list[dramatiq.Middleware] = (), *,
-                    first_middleware: list[dramatiq.Middleware] = ()) -> dramatiq.Broker:
-    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+class PapillaRabbitmqBroker(RabbitmqBroker):
+    """dramatiq's RabbitMQ broker whose *publishing* connections negotiate no heartbeats.
 
-    wire.install()
-    cls = _quorum_broker_class() if settings.queue_type == "quorum" else RabbitmqBroker
-    return cls(url=settings.broker_url, confirm_delivery=True,
-               middleware=base_middleware(settings, first_middleware) + list(extra_middleware))
+    A pika BlockingConnection only answers heartbeats while someone calls into it; dramatiq's per-thread
+    publishing connections sit idle between sends, RabbitMQ closes them after missed heartbeats and pika
+    logs the reset at ERROR the next time (every worker, every idle spell). Consumers keep heartbeats (they
+    poll constantly, and a dead peer must release its unacked messages); a publishing connection needs
+    none: a send on a dead one fails, and dramatiq reconnects and re-sends.
+    """
+
+    @property
+    def connection(self):
+        connection = getattr(self.state, "connection", None)
+        if connection is None:
+            connection = self.state.connection = pika.BlockingConnection(
+                parameters=publisher_parameters(self.parameters))
+            self.connections.add(connection)
+        return connection
+
+    @connection.deleter
+    def connection(self):
+        RabbitmqBroker.connection.fdel(self)
 
 
-def _quorum_broker_class():
+class QuorumRabbitmqBroker(PapillaRabbitmqBroker):
     """dramatiq declares its queues without `x-queue-type`; RabbitMQ 3.10 refuses that for a queue that
     definitions.json made a quorum queue (PRECONDITION_FAILED), so declare them as quorum queues too."""
-    from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
-    class QuorumRabbitmqBroker(RabbitmqBroker):
-        def _build_queue_arguments(self, queue_name):
-            return {**super()._build_queue_arguments(queue_name), "x-queue-type": "quorum"}
+    def _build_queue_arguments(self, queue_name):
+        return {**super()._build_queue_arguments(queue_name), "x-queue-type": "quorum"}
 
-    return QuorumRabbitmqBroker
+
+def publisher_parameters(parameters: pika.ConnectionParameters) -> pika.ConnectionParameters:
+    """`parameters` for a connection that only publishes: no heartbeats (see PapillaRabbitmqBroker)."""
+    params = copy.copy(parameters)
+    params.heartbeat = 0
+    return params
+
+
+def rabbitmq_broker(settings: Settings, extra_middleware: list[dramatiq.Middleware] = (), *,
+                    first_middleware: list[dramatiq.Middleware] = ()) -> dramatiq.Broker:
+    wire.install()
+    cls = QuorumRabbitmqBroker if settings.queue_type == "quorum" else PapillaRabbitmqBroker
+    return cls(url=settings.broker_url, confirm_delivery=True,
+               middleware=base_middleware(settings, first_middleware) + list(extra_middleware))
 
 
 def in_process_broker(settings: Settings, extra_middleware: list[dramatiq.Middleware] = (), *,

@@ -165,6 +165,35 @@ class LifecycleAction(str, Enum):
     DESTROY = "destroy"
     WITHDRAW_CONSENT = "withdraw_consent"
     ADJUDICATE = "adjudicate"
+    DEPERSONALIZE = "depersonalize"                         # Law Art.9 p.1 (services/lifecycle/depersonalization.py)
+    REMOVE_DEPERSONALIZATION = "remove_depersonalization"
+    TRANSFER = "transfer"                                   # Law Art.9 p.4-5 (services/lifecycle/transfers.py)
+
+
+#: Who receives a transfer (Law Art.9 p.4: courts, law enforcement, special state bodies, executive enforcement,
+#: inquiry, investigation; p.5: a foreign state under a ratified treaty).
+RECIPIENT_KINDS = ("court", "law_enforcement", "special_state_body", "executive_enforcement", "inquiry",
+                   "investigation", "foreign_state")
+
+
+class TransferOrder(_Model):
+    """What a transfer names: the registered recipient, its kind, the legal basis (the law and the court decision
+    or request), and for a foreign state the ratified treaty."""
+
+    recipient_id: Identifier
+    recipient_kind: Literal["court", "law_enforcement", "special_state_body", "executive_enforcement", "inquiry",
+                            "investigation", "foreign_state"]
+    legal_basis: str = Field(min_length=3, max_length=256)
+    treaty: str | None = Field(default=None, min_length=3, max_length=256)
+    include_images: bool = False     # templates only unless the order asks for the images too
+
+    _ids = field_validator("recipient_id")(classmethod(lambda cls, v: _check_id(v)))
+
+    @model_validator(mode="after")
+    def _treaty_for_foreign_state(self) -> "TransferOrder":
+        if self.recipient_kind == "foreign_state" and not self.treaty:
+            raise ValueError("a transfer to a foreign state names the ratified treaty (Law Art.9 p.5)")
+        return self
 
 
 class LifecycleCommand(_Model):
@@ -182,6 +211,10 @@ class LifecycleCommand(_Model):
     principal_signature: bytes | None = Field(default=None, max_length=64)
     #: destruction and consent withdrawal: whose written application it is (Rules 406 p.11; Rules 395 p.6)
     on_application_of: Literal["subject", "legal_representative", "custodian"] | None = None
+    #: transfers (Law Art.9 p.4-5): the order, and the second principal who approved it, signing the same bytes
+    transfer: TransferOrder | None = None
+    approver_id: Identifier | None = None
+    approver_signature: bytes | None = Field(default=None, max_length=64)
 
     _ids = field_validator("request_id", "reply_to", "principal_id")(classmethod(lambda cls, v: _check_id(v)))
 

@@ -97,10 +97,6 @@ def station_registry(station_id: str, spool_dir) -> CollectorRegistry:
 PLANNED = {
     "papilla_audit_verify_ok": "1 when the last audit-chain verification found the chain intact, 0 when broken.",
     "papilla_audit_verify_timestamp_seconds": "When the audit chain was last verified (Unix time).",
-    "papilla_access_requests_open": "Subject access requests not yet answered (seeds/004 p.15-16).",
-    "papilla_access_requests_due_tomorrow": "Open access requests whose 3-business-day deadline is the next business day.",
-    "papilla_access_requests_overdue": "Open access requests past their deadline.",
-    "papilla_retention_due_subjects": "Records past the end of their retention period, awaiting a destruction act.",
     "papilla_destruction_applications_overdue": "Destruction applications received on an earlier day and not done.",
 }
 

@@ -17,7 +17,7 @@ from .errors import Refusal
 from .legal.roles import check_permitted
 from .messages import encode
 
-SIGNATURE_FIELDS = ("operator_signature", "principal_signature")
+SIGNATURE_FIELDS = ("operator_signature", "principal_signature", "approver_signature")
 
 
 def signed_bytes(message) -> bytes:

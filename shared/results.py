@@ -41,6 +41,7 @@ class ResultPublisher:
 
     def __init__(self, broker_url: str):
         self._params = pika.URLParameters(broker_url)
+        self._params.heartbeat = 0   # publish-only, idle between results: see broker.PapillaRabbitmqBroker
         self._local = threading.local()
 
     def _channel(self):

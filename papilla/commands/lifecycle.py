@@ -8,14 +8,19 @@
   papilla lifecycle access answer REQ --principal P-ID      prints the report (JSON)
   papilla lifecycle access refuse REQ --reason CODE --principal P-ID
   papilla lifecycle access overdue                          open requests past their due date
+  papilla lifecycle anonymized-export --id EXP --purpose TEXT --principal P-ID --out FILE [--k 5]
+                                                            anonymized statistics (Rules 395 p.20-21)
+  papilla lifecycle transfer-export REQ --out FILE          the sealed export of a transfer, for delivery
 
 Acts are signed with the principal's key from `papilla principal init` (PAPILLA_STATION_KEY_DIR). Dates
 follow the centre's clock (PAPILLA_CLOCK overrides it, for tests). Schedule `sweep` daily (docs/legal.md).
 """
 from __future__ import annotations
 
+import json
 import sys
 from datetime import date
+from pathlib import Path
 
 from pydantic import ValidationError
 from tqdm import tqdm
@@ -140,6 +145,42 @@ def access_cmd(args) -> int:
     return _run(work)
 
 
+def _write(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise ValueError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def anonymized_export(args) -> int:
+    from papilla.services.lifecycle import anonymized
+
+    def work(centre):
+        if args.k < 2:
+            raise ValueError("--k must be at least 2: a group of one singles a person out")
+        order = anonymized.ExportOrder(export_id=args.id, purpose=args.purpose, principal_id=args.principal)
+        out = anonymized.export(centre, _signed(order, args.principal), anonymized.AnonymizationParams(k=args.k))
+        _write(args.out, (json.dumps(out, indent=1) + "\n").encode())
+        print(f"{len(out['rows'])} row(s), {out['suppressed_records']} record(s) in groups under {args.k} suppressed;"
+              f" written to {args.out} ({out['rule']})")
+        return 0
+    return _run(work)
+
+
+def transfer_export(args) -> int:
+    from papilla.services.lifecycle import transfers
+
+    def work(centre):
+        doc = centre.store.get(transfers.TRANSFERS, args.request_id)
+        if doc is None:
+            raise Refusal(f"no transfer {args.request_id}", code="unknown_transfer")
+        _write(args.out, bytes(doc["sealed"]))
+        print(f"transfer {args.request_id}: sealed to {doc['recipient_id']} ({doc['recipient_kind']}), "
+              f"written to {args.out}")
+        return 0
+    return _run(work)
+
+
 def register(sub) -> None:
     from papilla.services.lifecycle.access import REFUSAL_REASONS
     from papilla.shared.legal.bases import TERM_EVENTS
@@ -180,3 +221,14 @@ def register(sub) -> None:
     p.add_argument("--principal", required=True)
     acc_cmds.add_parser("overdue")
     acc.set_defaults(func=access_cmd)
+    p = cmds.add_parser("anonymized-export", help="anonymized statistics for distribution (Rules 395 p.20-21)")
+    p.add_argument("--id", required=True)
+    p.add_argument("--purpose", required=True)
+    p.add_argument("--principal", required=True)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--k", type=int, default=5, help="smallest group published (default 5)")
+    p.set_defaults(func=anonymized_export)
+    p = cmds.add_parser("transfer-export", help="write a transfer's sealed export to a file, for delivery")
+    p.add_argument("request_id")
+    p.add_argument("--out", required=True, type=Path)
+    p.set_defaults(func=transfer_export)

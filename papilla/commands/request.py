@@ -73,9 +73,27 @@ def lifecycle(args) -> int:
     try:
         from papilla.shared.parties import load_party
 
+        transfer = None
+        if args.action == "transfer":
+            from papilla.shared.messages import TransferOrder
+
+            if not (args.recipient and args.recipient_kind and args.legal_basis and args.approver):
+                print("papilla: a transfer needs --recipient, --recipient-kind, --legal-basis and --approver",
+                      file=sys.stderr)
+                return 2
+            from pydantic import ValidationError
+
+            try:
+                transfer = TransferOrder(recipient_id=args.recipient, recipient_kind=args.recipient_kind,
+                                         legal_basis=args.legal_basis, treaty=args.treaty,
+                                         include_images=args.with_images)
+            except ValidationError as exc:   # pydantic hides the input: the reason only
+                print(f"papilla: transfer order: {exc.errors(include_input=False)[0]['msg']}", file=sys.stderr)
+                return 2
         rid = client.lifecycle(args.action, principal=load_party(settings, args.principal), reason=args.reason,
                                iin=args.iin, enrollment_id=args.enrollment, decision=args.decision,
-                               on_application_of=args.on_application_of)
+                               on_application_of=args.on_application_of, transfer=transfer,
+                               approver=load_party(settings, args.approver) if args.approver else None)
         return _print(client.wait(rid, args.timeout or settings.result_wait_s))
     finally:
         client.close()
@@ -94,6 +112,8 @@ def result(args) -> int:
 
 
 def register(sub) -> None:
+    from papilla.shared.messages import RECIPIENT_KINDS
+
     parser = sub.add_parser("request", help="send a verify / identify / lifecycle request as a service")
     rq = parser.add_subparsers(dest="request_command", required=True)
     for name, func in (("verify", verify), ("identify", identify)):
@@ -108,13 +128,20 @@ def register(sub) -> None:
         p.set_defaults(func=func)
     p = rq.add_parser("lifecycle")
     p.add_argument("service_id")
-    p.add_argument("action", choices=("block", "unblock", "destroy", "withdraw_consent", "adjudicate"))
+    p.add_argument("action", choices=("block", "unblock", "destroy", "withdraw_consent", "adjudicate",
+                                      "depersonalize", "remove_depersonalization", "transfer"))
     p.add_argument("--reason", required=True)
     p.add_argument("--principal", required=True, help="the registered person or body deciding (signs)")
     p.add_argument("--on-application-of", choices=("subject", "legal_representative", "custodian"))
     p.add_argument("--iin")
     p.add_argument("--enrollment")
     p.add_argument("--decision", choices=("distinct_person", "same_person_reject"))
+    p.add_argument("--recipient", help="transfer: the registered recipient party id")
+    p.add_argument("--recipient-kind", choices=RECIPIENT_KINDS, help="transfer: court, law_enforcement, …")
+    p.add_argument("--legal-basis", help="transfer: the law and the decision or request it rests on")
+    p.add_argument("--treaty", help="transfer to a foreign state: the ratified treaty (Law Art.9 p.5)")
+    p.add_argument("--with-images", action="store_true", help="transfer: the finger images too, not only templates")
+    p.add_argument("--approver", help="transfer: the second principal approving it (signs the same command)")
     p.add_argument("--timeout", type=float)
     p.set_defaults(func=lifecycle)
     p = rq.add_parser("result")

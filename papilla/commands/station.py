@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 
 from papilla.commands.party import add_init
+from papilla.services.capture.devices import ScannerError
 from papilla.shared.config import Settings
 from papilla.shared.parties import load_centre_public, load_party
 
@@ -65,6 +66,9 @@ def enroll(args) -> int:
                                 reenrollment_reason=args.reenrollment, **legal_args(args))
     except (Refusal, ValueError) as exc:
         print(f"refused: {exc}", file=sys.stderr)
+        return 2
+    except ScannerError as exc:
+        print(f"scanner: {exc}", file=sys.stderr)
         return 2
     finally:
         broker.close()

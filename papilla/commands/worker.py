@@ -87,6 +87,9 @@ def run(args) -> int:
     port = args.metrics_port if args.metrics_port is not None else settings.metrics_port
     if port:
         registry = registry_for(args.role, lambda: runtime.centre().store)
+        if args.role == "lifecycle":   # the legal deadlines, read at scrape time (services/lifecycle)
+            from papilla.services.lifecycle.lifecycle_metrics import LifecycleDeadlines
+            registry.register(LifecycleDeadlines(runtime.centre))
         try:
             start_http_server(port + ROLE_METRICS_OFFSET[args.role], addr=settings.metrics_host, registry=registry)
         except OSError as exc:

@@ -24,7 +24,7 @@ from papilla.shared.principals import check_signed_by
 from papilla.shared.messages import (EnrollmentPacket, IdentifyRequest, LifecycleCommand, MessageError,
                                      VerifyRequest, parse_request)
 from papilla.shared.store.base import DuplicateKeyError
-from papilla.services.lifecycle import retention
+from papilla.services.lifecycle import retention, transfers
 from papilla.shared.template import template_to_bytes
 
 from .templating import FingerRecord, finger_records
@@ -197,6 +197,7 @@ def accept_request(centre: Centre, sealed: bytes, *, lifecycle: bool = False) ->
             check_signed_by(centre.senders, request.principal_id, request.principal_signature, request,
                             request.action.value)
             check_applicant(request.action.value, request.on_application_of)
+            transfers.check_approval(centre.senders, request)     # a transfer's second principal (Law Art.9 p.4)
         return _accept_job(centre, opened, request)
     except Refusal as refusal:   # answered on the authenticated sender's own queue
         refusal.request_id, refusal.reply_to, refusal.kind = opened.packet_id, opened.sender_id, request_kind(request)
@@ -225,7 +226,8 @@ def _accept_job(centre: Centre, opened: OpenedPacket, request) -> tuple[str, str
     if isinstance(request, LifecycleCommand):
         doc.update(kind="lifecycle", action=request.action.value, reason=request.reason,
                    principal_id=request.principal_id, on_application_of=request.on_application_of,
-                   enrollment_id=request.enrollment_id, decision=request.decision)
+                   enrollment_id=request.enrollment_id, decision=request.decision, approver_id=request.approver_id,
+                   transfer=request.transfer.model_dump(mode="json") if request.transfer else None)
         if request.iin is not None:
             doc["iin_hash"] = centre.hasher.hash(checked_iin(request.iin))
     else:

@@ -11,6 +11,7 @@ from papilla.shared.legal.rules import rule
 from papilla.shared.messages import Result
 from papilla.shared.names import TEMPLATES
 
+from . import depersonalization, transfers
 from .enrollments import activate, complete
 
 ENROLLMENTS, SUBJECTS, BIOMETRICS, JOBS = "enrollments", "subjects", "biometrics", "jobs"
@@ -99,6 +100,9 @@ def _compute(centre: Centre, job: dict) -> Result:
         return destroy(centre, job, reason_code="consent_withdrawn", rule_id="consent_withdrawal")
     if action == "adjudicate":
         return adjudicate(centre, job)
+    if action in ("depersonalize", "remove_depersonalization", "transfer"):   # Law Art.9 (own modules)
+        return {"depersonalize": depersonalization.depersonalize, "transfer": transfers.transfer,
+                "remove_depersonalization": depersonalization.remove_depersonalization}[action](centre, job)
     return _result(job, "REFUSED", reason="unknown_action")
 
 

@@ -6,11 +6,16 @@ are counts.
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 from prometheus_client import Gauge
+from prometheus_client.core import GaugeMetricFamily
+
+from papilla.shared import clock
 
 from papilla.shared.centre import Centre
 
-from . import access, destruction_acts
+from . import access, destruction_acts, retention
 
 ACCESS_OVERDUE = Gauge("papilla_access_requests_overdue",
                        "Subject access requests still unanswered after their due date (Rules 395 p.16).",
@@ -26,3 +31,42 @@ def refresh(centre: Centre) -> dict[str, int]:
     ACCESS_OVERDUE.set(figures["access_overdue"])
     ACTS_AWAITING.set(figures["acts_awaiting"])
     return figures
+
+
+class LifecycleDeadlines:
+    """The lifecycle's legal deadlines, read from the store when Prometheus scrapes the lifecycle worker (never
+    stale, never set to 0 before anything was computed): the names `infra/prometheus/papilla-rules.yml` and the
+    compliance dashboard use."""
+
+    NAMES = ("papilla_access_requests_open", "papilla_access_requests_due_tomorrow",
+             "papilla_access_requests_overdue", "papilla_retention_due_subjects",
+             "papilla_destruction_acts_awaiting_approval")
+
+    def __init__(self, centre_factory):
+        self._centre = centre_factory
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        centre = self._centre()
+        today = clock.today()
+        tomorrow = (today + timedelta(days=1)).isoformat()
+        store = centre.store
+        figures = (
+            ("papilla_access_requests_open", "Subject access requests not yet answered (Rules 395 p.15-16).",
+             store.count(access.ACCESS, {"state": "received"})),
+            ("papilla_access_requests_due_tomorrow", "Open access requests due on the next day.",
+             store.count(access.ACCESS, {"state": "received", "due_on": tomorrow})),
+            ("papilla_access_requests_overdue", "Open access requests past their due date (Rules 395 p.16).",
+             len(access.overdue(centre, today))),
+            ("papilla_retention_due_subjects", "Retention items whose next step (archive or destruction) is due.",
+             len(retention.due(centre, today))),
+            ("papilla_destruction_acts_awaiting_approval",
+             "Acts of destruction proposed and not yet approved (Law Art.17 p.3).",
+             store.count(destruction_acts.ACTS, {"state": "proposed"})),
+        )
+        for name, doc, value in figures:
+            family = GaugeMetricFamily(name, doc)
+            family.add_metric([], value)
+            yield family

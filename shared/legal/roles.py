@@ -53,6 +53,19 @@ PERMISSIONS: dict[str, Permission] = {
                                         "the branch answers the application"),
     "refuse_access_request": Permission(("supervisor",), "subject_access_refusal",
                                         "a reasoned refusal is given by a supervisor"),
+    # Depersonalization, anonymization, transfers (services/lifecycle/depersonalization.py, anonymized.py, transfers.py)
+    "depersonalize": Permission(("authorised_body",), "depersonalization_by_authorised_body",
+                                "depersonalization is carried out by the authorised state body"),
+    "remove_depersonalization": Permission(("authorised_body",), "depersonalization_by_authorised_body",
+                                           "depersonalization is removed by the authorised state body"),
+    "transfer": Permission(("authorised_body",), "transfer_to_authorised_bodies",
+                           "transfers to courts, law enforcement and foreign states are made by the authorised "
+                           "state body"),
+    "approve_transfer": Permission(("head_of_unit",), None,
+                                   "a transfer is approved by the head of the unit, a second person (two-person "
+                                   "rule, the centre's own division of duties)"),
+    "anonymized_export": Permission(("administrator",), "anonymization_before_distribution",
+                                    "statistics are anonymized by the centre (the operator) before distribution"),
 }
 #: Acts of destruction at the end of retention need these two, by two distinct principals (Law Art.17 p.3).
 DESTRUCTION_ACT_SIGNATURES = ("approve_destruction_act", "countersign_destruction_act")

@@ -144,6 +144,17 @@ RULES: dict[str, Rule] = {r.id: r for r in [
     Rule("public_service_reapplicant_verified", "a person already collected is collected again only when not "
          "recognised because of irreversible damage; otherwise they are verified against the base",
          RULES_406, "p.8"),
+    # Depersonalization, anonymization and transfers (services/lifecycle/depersonalization.py, anonymized.py,
+    # transfers.py; docs/legal.md "Depersonalization, anonymization and transfers")
+    Rule("depersonalization_by_authorised_body", "the authorised state bodies carry out depersonalization and its "
+         "removal, in the procedure of the registration rules", LAW_DACTYLO, "Art.9 p.1, p.3; Art.1 9)"),
+    Rule("anonymization_before_distribution", "depersonalization before distribution, by a method that keeps the "
+         "processing task solvable; the anonymization procedure excludes reverse recovery of the original data",
+         RULES_395, "p.20-21"),
+    Rule("transfer_to_authorised_bodies", "transfer to courts, law enforcement, special state bodies, executive "
+         "enforcement, inquiry and investigation bodies on the basis of the laws", LAW_DACTYLO, "Art.9 p.4"),
+    Rule("transfer_to_foreign_state", "transfer to a foreign state only under an international treaty ratified by "
+         "the Republic of Kazakhstan", LAW_DACTYLO, "Art.9 p.5"),
 ]}
 
 

@@ -124,6 +124,8 @@ COLLECTIONS: dict[str, tuple[IndexSpec, ...]] = {
     "destruction_acts": _specs("destruction_acts", (("state",),)),
     # _id = access request id; due_on = ISO date of the last business day to answer
     "access_requests": _specs("access_requests", (("subject_id",),), (("state",),), (("due_on",),)),
+    # _id = transfer request id; the export sealed to the recipient (services/lifecycle/transfers.py)
+    "transfers": _specs("transfers", (("subject_id",),), (("recipient_id",),)),
 }
 
 

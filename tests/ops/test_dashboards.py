@@ -9,6 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from papilla.services.lifecycle.lifecycle_metrics import LifecycleDeadlines
+
 from papilla.shared import metrics
 
 from .test_prometheus_rules import promtool
@@ -62,6 +64,7 @@ def test_every_papilla_metric_named_in_dashboards_and_alerts_exists_or_is_planne
     exported = {m._name for ms in (metrics.COMMON, *metrics.OWNED.values()) for m in ms}
     exported |= {name for fams in metrics.StoreGauges.FAMILIES.values() for name, _ in fams}
     exported |= {"papilla_station_spool_packets", "papilla_station_spool_oldest_age_seconds"}
+    exported |= set(LifecycleDeadlines.NAMES)
     known = exported | set(metrics.PLANNED)
     rules = (INFRA / "prometheus" / "papilla-rules.yml").read_text()
     used = set(re.findall(r"\bpapilla_[a-z_]+", " ".join(exprs()) + rules))

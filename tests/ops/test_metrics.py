@@ -155,3 +155,6 @@ def test_every_exported_family_is_in_the_operations_metrics_table():
         assert any(f"`{name}{suffix}`" in doc for suffix in ("", "_total", "_info", "_seconds")), name
     for name in metrics.PLANNED:
         assert f"`{name}`" in doc, name
+    from papilla.services.lifecycle.lifecycle_metrics import LifecycleDeadlines
+    for name in LifecycleDeadlines.NAMES:
+        assert f"`{name}`" in doc, name

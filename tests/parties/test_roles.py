@@ -14,7 +14,7 @@ from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.errors import Refusal
 from papilla.shared.legal.roles import PERMISSIONS, ROLES
 from papilla.shared.legal.rules import rule
-from papilla.shared.messages import LifecycleAction, LifecycleCommand, encode
+from papilla.shared.messages import LifecycleAction, LifecycleCommand, TransferOrder, encode
 from papilla.shared.principals import sign
 
 SERVICE = "svc-lifecycle-desk"
@@ -37,10 +37,20 @@ def command(desk, action: str, principal, *, rid: str, on_application_of="subjec
                                enrollment_id="enr-x" if action == "adjudicate" else None,
                                decision="distinct_person" if action == "adjudicate" else None,
                                reason="per application", principal_id=principal.party_id,
-                               on_application_of=on_application_of if action in ("destroy", "withdraw_consent") else None)
+                               on_application_of=on_application_of if action in ("destroy", "withdraw_consent")
+                               else None,
+                               **(transfer_fields(desk) if action == "transfer" else {}))
     message = sign(message, "principal_signature", (signed_by or principal).signing)
+    if action == "transfer":      # the second principal approves the same bytes (services/lifecycle/transfers.py)
+        message = sign(message, "approver_signature", desk.principals["head_of_unit"].signing)
     return sealing.seal(encode(message), sender_id=SERVICE, packet_id=rid, signing_key=desk.service.signing,
                         centre_public=desk.keys.box.public_key())
+
+
+def transfer_fields(desk) -> dict:
+    return {"transfer": TransferOrder(recipient_id="svc-court-01", recipient_kind="court",
+                                      legal_basis="court ruling 2-101/2026"),
+            "approver_id": desk.principals["head_of_unit"].party_id}
 
 
 @pytest.mark.parametrize("action", ACTIONS)

@@ -362,6 +362,22 @@ def test_blocked_subject_answers_blocked_until_unblocked(cluster, dana, capsys):
     destroy(cluster, dana)   # leave nobody behind on these fingers
 
 
+def test_depersonalized_subject_is_not_found_by_iin_until_the_body_removes_it(cluster, dana):
+    client, authority = cluster["client"], cluster["authority"]
+    done = client.wait(client.lifecycle("depersonalize", iin=dana.iin, reason="order of the body",
+                                        principal=authority), 120)
+    assert done.status == "DEPERSONALIZED" and "Art.9 p.1" in done.rule
+    probe = scanner(cluster["db"], dana.fingers, 2).images()
+    assert client.wait(client.verify(dana.iin, probe), 120).status == "NOT_ENROLLED"   # the IIN link is gone
+    refused = client.wait(client.lifecycle("remove_depersonalization", iin=dana.iin, reason="order of the body",
+                                           principal=cluster["operator"]), 120)
+    assert (refused.status, refused.reason) == ("REFUSED", "role_not_permitted") and "Art.9 p.1" in refused.rule
+    assert client.wait(client.lifecycle("remove_depersonalization", iin=dana.iin, reason="order of the body",
+                                        principal=authority), 120).status == "DEPERSONALIZATION_REMOVED"
+    assert client.wait(client.verify(dana.iin, probe), 120).status == "MATCH"
+    destroy(cluster, dana)
+
+
 def destroy(cluster, person: Person):
     done = cluster["client"].wait(cluster["client"].lifecycle("destroy", iin=person.iin,
                                                               reason="application of the person",

@@ -1,0 +1,35 @@
+"""`papilla scanner …`: the fingerprint scanners a station can see.
+
+  papilla scanner probe [--emulated]   list connected U.are.U 4000B scanners (USB 05ba:000a);
+                                       --emulated lists the emulated one instead (no hardware, no libusb)
+"""
+from __future__ import annotations
+
+import sys
+
+from papilla.services.capture.devices import ScannerError
+from papilla.services.capture.drivers.emulated import EmulatedBackend, EmulatedUru4000B
+from papilla.services.capture.drivers.uru4000 import find_scanners
+
+
+def probe(args) -> int:
+    backend = EmulatedBackend(EmulatedUru4000B()) if args.emulated else None
+    try:
+        found = find_scanners(backend)
+    except ScannerError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if not found:
+        print("no supported scanner is connected (DigitalPersona U.are.U 4000B, USB 05ba:000a)", file=sys.stderr)
+        return 1
+    for info in found:
+        print(f"{info}{' [emulated]' if args.emulated else ''}")
+    return 0
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("scanner", help="fingerprint scanners: probe")
+    commands = parser.add_subparsers(dest="scanner_command", required=True)
+    p = commands.add_parser("probe", help="list connected scanners")
+    p.add_argument("--emulated", action="store_true", help="probe an emulated 4000B (no hardware needed)")
+    p.set_defaults(func=probe)

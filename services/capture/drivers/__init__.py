@@ -1,0 +1,1 @@
+"""Scanner drivers behind `services.capture.devices.Scanner` (see docs/scanners.md)."""

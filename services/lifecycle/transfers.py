@@ -1,0 +1,124 @@
+"""Transfers of dactyloscopic information to authorised bodies (Law Art.9 p.4-5).
+
+A transfer is a lifecycle command of the authorised state body (`roles.PERMISSIONS["transfer"]`) naming the
+order (`messages.TransferOrder`: the registered recipient, its kind, the legal basis, and for a foreign state
+the ratified treaty, Art.9 p.5) and approved by a second principal, the head of the unit, who signs the same
+bytes (two-person rule; both signatures are checked at intake by `check_approval`). It is refused for a
+blocked subject (blocking stops transferring, Art.1 7)).
+
+What is exported (docs/legal.md): the dactyloscopic information the law speaks of and what the recipient needs
+to know whose it is: the IIN, the ACTIVE enrollment's id, registration date and per-finger status, and its
+templates as one ISO/IEC 19794-2 record; the finger images only when the order asks for them. Never the name,
+the consent form or the capture station (not dactyloscopic information, and not needed by the recipient). The
+export is sealed to the recipient's registered X25519 key and signed by the centre (`crypto.sealing`, the
+packet format): the centre keeps the sealed bytes for delivery but cannot read them back. The store keeps the
+legal basis only encrypted under the subject's data key; the audit entry holds ids, the recipient kind and a
+digest of the legal basis.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import datetime, timezone
+
+from papilla.shared import audit
+from papilla.shared.centre import Centre
+from papilla.shared.crypto.registry import SenderLookup
+from papilla.shared.crypto.sealing import seal
+from papilla.shared.errors import Refusal
+from papilla.shared.formats.iso19794_2 import write_iso
+from papilla.shared.legal.rules import rule
+from papilla.shared.messages import LifecycleAction, LifecycleCommand, Result
+from papilla.shared.names import BIOMETRICS, ENROLLMENTS, SUBJECTS
+from papilla.shared.parties import CENTRE_ID
+from papilla.shared.principals import check_signed_by
+from papilla.shared.template import template_from_bytes
+
+TRANSFERS = "transfers"
+SCHEMA = "papilla.transfer/1"
+
+
+def rule_for(order: dict) -> str:
+    return "transfer_to_foreign_state" if order.get("recipient_kind") == "foreign_state" else \
+        "transfer_to_authorised_bodies"
+
+
+def check_approval(senders: SenderLookup, command: LifecycleCommand) -> None:
+    """At intake: a transfer carries its order and the approval of a second principal who signed the same bytes;
+    no other command carries either."""
+    if command.action is not LifecycleAction.TRANSFER:
+        if command.transfer is not None or command.approver_id is not None:
+            raise Refusal("only a transfer carries a transfer order or an approver", code="unexpected_fields")
+        return
+    citation = rule("transfer_to_authorised_bodies").citation
+    if command.transfer is None:
+        raise Refusal("a transfer names its recipient and legal basis", code="transfer_order_required", rule=citation)
+    if command.approver_id is None:
+        raise Refusal("a transfer needs the approval of a second principal", code="approval_required", rule=citation)
+    if command.approver_id == command.principal_id:
+        raise Refusal("a transfer is approved by a second person, not the one who orders it",
+                      code="same_person_approval", rule=citation)
+    check_signed_by(senders, command.approver_id, command.approver_signature, command, "approve_transfer")
+
+
+def _result(job: dict, status: str, *, reason: str | None = None, rule_id: str | None = None) -> Result:
+    return Result(request_id=job["_id"], kind="lifecycle", status=status, reason=reason,
+                  rule=rule(rule_id).citation if rule_id else None)
+
+
+def transfer(centre: Centre, job: dict) -> Result:
+    order, rule_id = job.get("transfer"), rule_for(job.get("transfer") or {})
+    if not order or not job.get("approver_id"):
+        return _result(job, "REFUSED", reason="approval_required", rule_id=rule_id)
+    subject = centre.store.find_one(SUBJECTS, {"iin_hash": job["iin_hash"]}) if job.get("iin_hash") else None
+    if subject is None:
+        return _result(job, "NOT_ENROLLED")
+    if subject.get("blocked"):
+        return _result(job, "REFUSED", reason="subject_blocked", rule_id="blocking_stops_processing")
+    recipient = centre.senders.get(order["recipient_id"])
+    if recipient is None or not recipient.active or recipient.box_key is None:
+        return _result(job, "REFUSED", reason="unknown_recipient", rule_id=rule_id)
+    enrollment = centre.store.find_one(ENROLLMENTS, {"subject_id": subject["_id"], "state": "ACTIVE"})
+    if enrollment is None:
+        return _result(job, "REFUSED", reason="no_active_enrollment", rule_id=rule_id)
+    payload = export_payload(centre, job, subject, enrollment, rule(rule_id).citation)
+    sealed = seal(payload, sender_id=CENTRE_ID, packet_id=job["_id"], signing_key=centre.keys.signing,
+                  centre_public=recipient.box_key)
+    sid = subject["_id"]
+    centre.store.insert(TRANSFERS, {
+        "_id": job["_id"], "subject_id": sid, "enrollment_id": enrollment["_id"],
+        "recipient_id": order["recipient_id"], "recipient_kind": order["recipient_kind"],
+        "principal_id": job["principal_id"], "approver_id": job["approver_id"], "rule": rule(rule_id).citation,
+        "created_at": datetime.now(timezone.utc).isoformat(), "sealed": sealed,
+        "order": centre.cipher.encrypt(sid, TRANSFERS, job["_id"], "order", json.dumps(order).encode())})
+    audit.append(centre, "transferred", subject_id=sid, actor=job["principal_id"], rule=rule(rule_id).citation,
+                 details={"request_id": job["_id"], "approver": job["approver_id"],
+                          "recipient": order["recipient_id"], "recipient_kind": order["recipient_kind"],
+                          "legal_basis_digest": hashlib.sha256(order["legal_basis"].encode()).hexdigest()[:16],
+                          "with_images": bool(order.get("include_images"))})
+    return _result(job, "TRANSFERRED", rule_id=rule_id)
+
+
+def export_payload(centre: Centre, job: dict, subject: dict, enrollment: dict, citation: str) -> bytes:
+    """The JSON the recipient opens: who, the legal basis, the templates (ISO 19794-2), images if ordered."""
+    sid, order = subject["_id"], job["transfer"]
+    fingers = sorted(centre.store.find(BIOMETRICS, {"enrollment_id": enrollment["_id"]}), key=lambda d: d["position"])
+    decrypt = centre.cipher.decrypt
+    templates = [template_from_bytes(decrypt(sid, BIOMETRICS, f["_id"], "template", f["template"]))
+                 for f in fingers if f.get("template")]
+    body = {
+        "schema": SCHEMA, "transfer_id": job["_id"], "rule": citation, "recipient_id": order["recipient_id"],
+        "recipient_kind": order["recipient_kind"], "legal_basis": order["legal_basis"], "treaty": order.get("treaty"),
+        "approved_by": job["approver_id"], "ordered_by": job["principal_id"],
+        "iin": decrypt(sid, SUBJECTS, sid, "iin", subject["iin"]).decode(),
+        "enrollment_id": enrollment["_id"], "registered_at": enrollment.get("created_at"),
+        "finger_status": enrollment.get("finger_status", {}),
+        "iso19794_2": base64.b64encode(write_iso(templates, finger_positions=[f["position"] for f in fingers
+                                                                               if f.get("template")])).decode()
+        if templates else None,
+    }
+    if order.get("include_images"):
+        body["images"] = {str(f["position"]): base64.b64encode(decrypt(sid, BIOMETRICS, f["_id"], "image",
+                                                                       f["image"])).decode() for f in fingers}
+    return json.dumps(body).encode()
