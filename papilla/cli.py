@@ -27,6 +27,8 @@ COMMAND_MODULES = [
     "synth",
     "audit",
     "shard",
+    "legal",
+    "iin",
     "scanner",
 ]
 

@@ -1,6 +1,6 @@
 """Versioned message schemas, validated at the edge.
 
-Every message names its schema (`schema`, e.g. ``papilla.enrollment/1``).
+Every message names its schema (`schema`, e.g. ``papilla.enrollment/2``).
 Validation errors say which field is wrong and why, and never echo the
 input (pydantic's `hide_input_in_errors`): an IIN or an image must not end
 up in an error message, a log line or a dead-letter record.
@@ -13,6 +13,8 @@ from enum import Enum
 from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
+
+from .legal.bases import BASES
 
 FINGER_POSITIONS = range(1, 11)  # ISO/ANSI: 1 right thumb … 5 right little, 6 left thumb … 10 left little
 IMAGE_FORMATS = ("png", "tiff", "bmp", "jpeg", "wsq")
@@ -93,21 +95,38 @@ class Consent(_Model):
     document_ref: str = Field(min_length=1, max_length=128)  # scanned form reference at the branch
 
 
+class Present(_Model):
+    """A person present with the applicant and their written application (Rules 406 p.5; Law Art.11 p.2-3)."""
+
+    role: Literal["legal_representative", "custodian", "trustee"]
+    written_application: str = Field(min_length=1, max_length=128)   # reference of the signed application
+
+
 class Applicant(_Model):
     iin: str = Field(min_length=12, max_length=12)
     full_name: str = Field(min_length=1, max_length=256)
-    legal_capacity: Literal["full", "incapacitated"] = "full"
-    custodian_present: bool = False
+    legal_capacity: Literal["full", "limited", "incapacitated"] = "full"
+    citizenship: Literal["citizen", "foreigner", "stateless"] = "citizen"
+    present: tuple[Present, ...] = Field(default=(), max_length=4)
+
+
+class DecisionRecord(_Model):
+    """The station's decision (shared/legal/decide.py); the centre decides again and stores its own."""
+
+    decision: str = Field(max_length=32)
+    rule: str = Field(max_length=64)
+    citation: str = Field(max_length=200)
 
 
 class EnrollmentPacket(_Model):
-    schema_: Literal["papilla.enrollment/1"] = Field(default="papilla.enrollment/1", alias="schema")
+    schema_: Literal["papilla.enrollment/2"] = Field(default="papilla.enrollment/2", alias="schema")
     packet_id: Identifier
     station_id: Identifier
     operator_id: Identifier
     captured_at: datetime
-    purpose: Literal["public_service_authentication"] = "public_service_authentication"
+    purpose: Literal[tuple(BASES)] = "public_service_authentication"   # type: ignore[valid-type]  # the legal basis
     applicant: Applicant
+    decision: DecisionRecord | None = None
     consent: Consent
     fingers: list[Finger] = Field(min_length=1, max_length=10)
     reenrollment_reason: Literal["irreversible_damage", "document_replacement"] | None = None

@@ -67,7 +67,7 @@ def enroll(args) -> int:
         statuses = {p: "captured" if p in positions else args.absent for p in range(1, 11)}
         report = station.enroll(iin=args.iin, full_name=args.name, scanner=scanner, finger_status=statuses,
                                 operator=operator, consent_ref=args.consent_ref,
-                                reenrollment_reason=args.reenrollment)
+                                reenrollment_reason=args.reenrollment, **legal_args(args))
     except (Refusal, ValueError) as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 2
@@ -78,6 +78,7 @@ def enroll(args) -> int:
         broker.close()
     print(f"packet {report.packet_id}: {'sent' if report.confirmed else 'spooled (broker unavailable)'}; "
           f"finger quality {report.qualities}")
+    print(f"{report.decision.decision} under {report.decision.rule} ({report.decision.citation})")
     if not (waiter and report.confirmed):
         return 0
     try:
@@ -94,6 +95,22 @@ def enroll(args) -> int:
     print(f"enrollment {result.status}" + (f" ({result.reason})" if result.reason else "")
           + (f", {len(result.candidates)} candidate(s)" if result.candidates else ""))
     return 0
+
+
+def legal_args(args) -> dict:
+    """The application's legal facts (shared/legal/decide.py): basis, citizenship, capacity, who is present."""
+    from papilla.shared.messages import Present
+
+    present = []
+    for item in args.present:
+        role, _, ref = item.partition("=")
+        if role not in ("legal_representative", "custodian", "trustee"):
+            raise ValueError(f"--present {role}: the role is legal_representative, custodian or trustee")
+        if not ref:
+            raise ValueError(f"--present {role}: give the written application's reference as ROLE=REF")
+        present.append(Present(role=role, written_application=ref))
+    return {"basis": args.basis, "citizenship": args.citizenship, "legal_capacity": args.capacity,
+            "present": tuple(present)}
 
 
 def flush(args) -> int:
@@ -137,6 +154,11 @@ def register(sub) -> None:
     p.add_argument("--operator", required=True, help="the registered operator whose key (on this station) signs")
     p.add_argument("--consent-ref", default="consent-form-on-file")
     p.add_argument("--reenrollment", choices=("irreversible_damage", "document_replacement"))
+    p.add_argument("--basis", default="public_service_authentication", help="legal basis (papilla legal bases)")
+    p.add_argument("--citizenship", choices=("citizen", "foreigner", "stateless"), default="citizen")
+    p.add_argument("--capacity", choices=("full", "limited", "incapacitated"), default="full")
+    p.add_argument("--present", action="append", default=[], metavar="ROLE=APPLICATION-REF",
+                   help="legal_representative, custodian or trustee present, with their written application")
     p.add_argument("--absent", choices=("amputated", "unable_to_print", "injured"),
                    help="status of the fingers with no image (Rules 406 p.6-7, p.10)")
     p.add_argument("--wait", type=float, default=0, metavar="S", help="wait up to S seconds for the decision")

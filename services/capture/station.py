@@ -1,6 +1,6 @@
 """The branch station's enrollment workflow.
 
-Eligibility and consent first (the same rules the centre re-checks), then
+The legal decision and consent first (`shared.legal.decide`, which the centre runs again), then
 every existing finger is captured with a quality gate and retakes, the
 packet is sealed (signed by the station, encrypted to the centre) and handed
 to the outbox, which keeps it on disk until RabbitMQ confirms it.
@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from papilla.shared.crypto.iin import birth_date_from_iin, validate_iin
 from papilla.shared.crypto.sealing import seal
 from papilla.shared.legal import eligibility
-from papilla.shared.messages import Applicant, Consent, EnrollmentPacket, Finger, FingerStatus, encode
+from papilla.shared.legal.decide import Application, Attendee, Decision, Policy, decide, record
+from papilla.shared.messages import Applicant, Consent, EnrollmentPacket, Finger, FingerStatus, Present, encode
 from papilla.shared.parties import PartyKeys
 from papilla.shared.principals import sign
 
@@ -38,6 +39,7 @@ class CaptureReport:
     qualities: dict[int, int] = field(default_factory=dict)
     attempts: dict[int, int] = field(default_factory=dict)
     confirmed: bool = False
+    decision: Decision | None = None     # the rule that allowed the enrollment (shown on the receipt)
 
 
 def finger_quality(png: bytes, dpi: int) -> int:
@@ -71,30 +73,42 @@ class Station:
 
     def enroll(self, *, iin: str, full_name: str, scanner, operator: PartyKeys, consent_ref: str,
                finger_status: dict[int, str] | None = None, legal_capacity: str = "full",
-               custodian_present: bool = False, reenrollment_reason: str | None = None,
-               today: date | None = None) -> CaptureReport:
-        """Check, capture, sign (by the operator), seal (by the station) and submit one enrollment.
-        Raises a Refusal before capture if ineligible."""
+               basis: str = "public_service_authentication", citizenship: str = "citizen",
+               present: tuple[Present, ...] = (), reenrollment_reason: str | None = None,
+               today: date | None = None, policy: Policy | None = None) -> CaptureReport:
+        """Decide, capture, sign (by the operator), seal (by the station) and submit one enrollment.
+        Raises the decision's Refusal before capture unless the decision allows enrollment."""
         now = datetime.now(timezone.utc)
         iin = validate_iin(iin)
-        eligibility.check_applicant(birth=birth_date_from_iin(iin), today=today or now.date(),
-                                    legal_capacity=legal_capacity, custodian_present=custodian_present)
         statuses = finger_status or {p: "captured" for p in range(1, 11)}
-        eligibility.check_fingers(statuses)
-        consent = Consent(form_version="406-annex-2020", signed_at=now, purposes=("public_service_authentication",),
-                          signed_by="custodian" if legal_capacity == "incapacitated" else "subject",
-                          document_ref=consent_ref)
+        decision = decide(Application(basis=basis, birth=birth_date_from_iin(iin), applied_at=today or now,
+                                      citizenship=citizenship, capacity=legal_capacity,
+                                      present=tuple(Attendee(p.role, p.written_application) for p in present),
+                                      fingers=statuses, previously_registered=reenrollment_reason is not None,
+                                      reason=reenrollment_reason), policy or Policy.from_env())
+        if not decision.allows:
+            raise decision.refusal()
+        consent = Consent(form_version="406-annex-2020", signed_at=now, purposes=(basis,),
+                          signed_by=_signed_by(present), document_ref=consent_ref)
         eligibility.check_consent(consent)
-        report = CaptureReport(packet_id=f"{self.station_id}-{now:%Y%m%d}-{secrets.token_hex(8)}")
+        report = CaptureReport(packet_id=f"{self.station_id}-{now:%Y%m%d}-{secrets.token_hex(8)}", decision=decision)
         fingers = [self.capture(scanner, p, report) if s == "captured" else Finger(position=p, status=s)
                    for p, s in sorted(statuses.items())]
         packet = EnrollmentPacket(packet_id=report.packet_id, station_id=self.station_id, operator_id=operator.party_id,
-                                  captured_at=now, applicant=Applicant(iin=iin, full_name=full_name,
-                                                                       legal_capacity=legal_capacity,
-                                                                       custodian_present=custodian_present),
+                                  captured_at=now, purpose=basis, decision=record(decision),
+                                  applicant=Applicant(iin=iin, full_name=full_name, legal_capacity=legal_capacity,
+                                                      citizenship=citizenship, present=tuple(present)),
                                   consent=consent, fingers=fingers, reenrollment_reason=reenrollment_reason)
         packet = sign(packet, "operator_signature", operator.signing)
         sealed = seal(encode(packet), sender_id=self.station_id, packet_id=report.packet_id,
                       signing_key=self.signing_key, centre_public=self.centre_public)
         report.confirmed = self.outbox.submit(report.packet_id, sealed)
         return report
+
+
+def _signed_by(present: tuple[Present, ...]) -> str:
+    """Who signs the consent: the custodian (trustee) or legal representative when present, else the subject."""
+    roles = {p.role for p in present}
+    if roles & {"custodian", "trustee"}:
+        return "custodian"
+    return "legal_representative" if "legal_representative" in roles else "subject"

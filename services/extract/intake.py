@@ -16,6 +16,7 @@ from papilla.shared.crypto.iin import InvalidIIN, birth_date_from_iin, validate_
 from papilla.shared.crypto.sealing import OpenedPacket, SealError, open_sealed, peek_header
 from papilla.shared.errors import Refusal
 from papilla.shared.legal import eligibility
+from papilla.shared.legal.decide import Decision, Policy, decide, from_packet
 from papilla.shared.legal.roles import check_applicant
 from papilla.shared.legal.rules import rule
 from papilla.shared.names import BIOMETRICS, ENROLLMENTS, JOBS, SUBJECTS, job_key_subject
@@ -97,7 +98,7 @@ def accept_enrollment(centre: Centre, sealed: bytes, *, today: date | None = Non
     """Open, check, extract and store an enrollment packet; state EXTRACTED (or what it already reached)."""
     opened, packet = open_message(centre, sealed, sender_kind="station")
     if not isinstance(packet, EnrollmentPacket):
-        raise Refusal("the enrollment queue accepts papilla.enrollment/1 packets only", code="wrong_schema")
+        raise Refusal("the enrollment queue accepts papilla.enrollment/2 packets only", code="wrong_schema")
     try:
         if packet.packet_id != opened.packet_id or packet.station_id != opened.sender_id:
             raise Refusal("packet id or station id differs from the sealed header", code="header_mismatch")
@@ -115,11 +116,8 @@ def _accept_packet(centre: Centre, packet: EnrollmentPacket, today: date | None)
         return Accepted(existing["_id"], existing["state"])
 
     iin = checked_iin(packet.applicant.iin)
-    eligibility.check_applicant(birth=birth_date_from_iin(iin), today=today or packet.captured_at.date(),
-                                legal_capacity=packet.applicant.legal_capacity,
-                                custodian_present=packet.applicant.custodian_present)
+    decision = legal_decision(packet, iin, today)
     eligibility.check_consent(packet.consent)
-    eligibility.check_fingers({f.position: f.status.value for f in packet.fingers})
 
     records = finger_records(packet.fingers, enrollment=True)
     subject = subject_for(centre, iin, create=True)
@@ -139,6 +137,7 @@ def _accept_packet(centre: Centre, packet: EnrollmentPacket, today: date | None)
         "finger_quality": {str(r.position): int(r.template.quality) for r in records},
         "personal": centre.cipher.encrypt(subject["_id"], ENROLLMENTS, enrollment_id, "personal", personal),
     }
+    doc["decision"] = decision.as_dict()   # the rule that allowed it, decided here (shared/legal/decide.py)
     # -- retention (services/lifecycle/retention.py): the legal basis, and the term it sets, at enrollment --
     doc["legal_basis"] = packet.purpose
     retention.record_term(centre, enrollment_id, subject["_id"], packet.purpose, packet.captured_at)
@@ -147,6 +146,14 @@ def _accept_packet(centre: Centre, packet: EnrollmentPacket, today: date | None)
     except DuplicateKeyError:  # a concurrent redelivery won
         doc = centre.store.get(ENROLLMENTS, enrollment_id)
     return Accepted(enrollment_id, doc["state"])
+
+
+def legal_decision(packet: EnrollmentPacket, iin: str, today: date | None) -> Decision:
+    """The centre decides the application again (never trusting the station's decision) or raises its Refusal."""
+    decision = decide(from_packet(packet, birth_date_from_iin(iin), today or packet.captured_at), Policy.from_env())
+    if not decision.allows:
+        raise decision.refusal()
+    return decision
 
 
 def _image_of(packet: EnrollmentPacket, position: int) -> bytes:

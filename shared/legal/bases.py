@@ -51,11 +51,34 @@ class Term:
 
 @dataclass(frozen=True)
 class LegalBasis:
+    """One legal basis of registration, as data (read by `decide.decide`).
+
+    rule_id:     the rule that allows registration under it (its citation is `collected_under`)
+    kind:        "voluntary" (Rules 406 p.4, Law Art.10 p.4), "allowed" (with consent, Law Art.10 p.1) or
+                 "mandatory" (Law Art.10 p.2)
+    applicants:  "citizen" (citizens only), "foreign" (foreigners and stateless persons) or "any"
+    min_age:     the age from which the basis applies (18 public services, 16 the Art.10 p.2 categories and
+                 identity documents, 12 the child's passport); `max_age`: the age from which it no longer does
+    verify_on_reapply: re-applicants are verified 1:1 instead of registered again (Law Art.10 p.3)
+    law:         registration under the Law (its exemptions of Art.10-1 apply); False: Rules 406
+    """
+
     id: str
     summary: str
-    collected_under: str          # citation of the provision the person was registered under
+    rule_id: str
+    kind: str
+    applicants: str
+    min_age: int
     purposes: tuple[str, ...]     # what the data are used for (told to the subject, Rules 395 p.15)
     term: Term
+    max_age: int | None = None
+    verify_on_reapply: bool = False
+    law: bool = True
+
+    @property
+    def collected_under(self) -> str:
+        """Citation of the provision the person was registered under."""
+        return rule(self.rule_id).citation
 
 
 _FIXED = Term("fixed", ("retention_ten_years", "retention_archive_forty_years", "destruction_at_end_of_retention"),
@@ -63,36 +86,49 @@ _FIXED = Term("fixed", ("retention_ten_years", "retention_archive_forty_years", 
 _ID_DOCUMENT = Term("until_age_after_event", ("retention_id_document", "destruction_at_end_of_retention"), age=100)
 _ON_APPLICATION = Term("until_application", ("retention_public_service",))
 
-_LAW = "Law on dactyloscopic and genomic registration"
 _LAW_PURPOSES = ("confirmation and identification of identity (Law Art.16 sub.1)",
                  "ensuring the safety of the individual, society and the state (Law Art.16 sub.3)")
 _FOREIGNER_PURPOSES = _LAW_PURPOSES + ("registration and control of foreigners and stateless persons "
                                        "(Law Art.16 sub.2)",)
 
 
-def _basis(id: str, summary: str, article: str, purposes: tuple[str, ...], term: Term) -> LegalBasis:
-    return LegalBasis(id, summary, f"{_LAW} {article}", purposes, term)
+def _mandatory(id: str, summary: str, rule_id: str, applicants: str = "foreign", *,
+               verify_on_reapply: bool = True) -> LegalBasis:
+    return LegalBasis(id, summary, rule_id, "mandatory", applicants, 16,
+                      _FOREIGNER_PURPOSES if applicants == "foreign" else _LAW_PURPOSES, _FIXED,
+                      verify_on_reapply=verify_on_reapply)
 
 
 BASES: dict[str, LegalBasis] = {b.id: b for b in [
     LegalBasis("public_service_authentication", "biometric authentication in public services (voluntary, 18+)",
-               rule("adult_voluntary").citation,
+               "adult_voluntary", "voluntary", "any", 18,
                ("biometric authentication of the person when public services are provided (Rules 406 p.1)",),
-               _ON_APPLICATION),
-    _basis("id_document", "identity card or passport of a citizen, with consent", "Art.10 p.1", _LAW_PURPOSES,
-           _ID_DOCUMENT),
-    _basis("passport_child_12_16", "passport of a child aged 12-16, voluntary", "Art.10 p.4", _LAW_PURPOSES, _FIXED),
-    _basis("seafarer", "seafarer's identity card", "Art.10 p.2 sub.1", _LAW_PURPOSES, _FIXED),
-    _basis("residence_permit", "temporary or permanent residence permit", "Art.10 p.2 sub.2", _FOREIGNER_PURPOSES,
-           _FIXED),
-    _basis("residence_card", "foreigner's residence permit or stateless person's certificate", "Art.10 p.2 sub.3",
-           _FOREIGNER_PURPOSES, _FIXED),
-    _basis("asylum_refugee", "asylum seeker status, refugee certificate or travel document", "Art.10 p.2 sub.4",
-           _FOREIGNER_PURPOSES, _FIXED),
-    _basis("deportation_readmission", "deportation or readmission", "Art.10 p.2 sub.5", _FOREIGNER_PURPOSES, _FIXED),
-    _basis("visa", "visa of the Republic of Kazakhstan (not an e-visa)", "Art.10 p.2 sub.6", _FOREIGNER_PURPOSES,
-           _FIXED),
+               _ON_APPLICATION, law=False),
+    LegalBasis("id_document", "identity card or passport of a citizen, with consent", "id_document_with_consent",
+               "allowed", "citizen", 16, _LAW_PURPOSES, _ID_DOCUMENT, verify_on_reapply=True),
+    LegalBasis("passport_child_12_16", "passport of a child aged 12-16, voluntary", "passport_child_voluntary",
+               "voluntary", "citizen", 12, _LAW_PURPOSES, _FIXED, max_age=16),
+    _mandatory("seafarer", "seafarer's identity card", "mandatory_seafarer", "any", verify_on_reapply=False),
+    _mandatory("residence_permit", "temporary or permanent residence permit", "mandatory_residence_permit"),
+    _mandatory("residence_card", "foreigner's residence permit or stateless person's certificate",
+               "mandatory_residence_card"),
+    _mandatory("asylum_refugee", "asylum seeker status, refugee certificate or travel document",
+               "mandatory_asylum_refugee"),
+    _mandatory("deportation_readmission", "deportation or readmission", "mandatory_deportation_readmission",
+               verify_on_reapply=False),
+    _mandatory("visa", "visa of the Republic of Kazakhstan (not an e-visa)", "mandatory_visa"),
 ]}
+#: Exemptions a person may claim, each with its rule (Law Art.10-1 p.2 for visas; p.4 para.1 for any basis).
+EXEMPTIONS: dict[str, str] = {
+    "head_of_state": "visa_exempt_heads_of_state",
+    "official_diplomatic": "visa_exempt_officials",
+    "honorary_consul": "visa_exempt_honorary_consuls",
+    "diplomatic_passport": "visa_exempt_diplomatic_passport",
+    "diplomatic_courier": "visa_exempt_diplomatic_courier",
+    "official_invitation": "visa_exempt_official_invitation",
+    "medical_commission": "exempt_medical_commission",
+}
+VISA_ONLY_EXEMPTIONS = frozenset(EXEMPTIONS) - {"medical_commission"}
 
 
 class UnknownBasis(ValueError):

@@ -10,9 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-RULES_406 = "Rules 406 (seeds/000_c9a1d0ccc509b167.txt)"
-LAW_DACTYLO = "Law on dactyloscopic and genomic registration (seeds/003_9174b68ee745cd7a.txt)"
-RULES_395 = "Rules 395 (seeds/004_08354cf5bc836636.txt)"
+from ..errors import Refusal
+
+RULES_406 = "Rules 406"
+LAW_DACTYLO = "Law on dactyloscopic and genomic registration"
+RULES_395 = "Rules 395"
+#: The seed file each source is read from (/work/shared/seeds, INDEX.md).
+SEEDS = {RULES_406: "seeds/000_c9a1d0ccc509b167.txt", LAW_DACTYLO: "seeds/003_9174b68ee745cd7a.txt",
+         RULES_395: "seeds/004_08354cf5bc836636.txt"}
 
 
 @dataclass(frozen=True)
@@ -24,7 +29,12 @@ class Rule:
 
     @property
     def citation(self) -> str:
-        return f"{self.source} {self.article}"
+        """As a lawyer reads it: "Rules 406, p.4"; "Law on dactyloscopic and genomic registration, Art.10 p.2"."""
+        return f"{self.source}, {self.article}"
+
+    @property
+    def seed(self) -> str:
+        return SEEDS[self.source]
 
 
 RULES: dict[str, Rule] = {r.id: r for r in [
@@ -81,6 +91,59 @@ RULES: dict[str, Rule] = {r.id: r for r in [
          RULES_395, "p.16 para.1"),
     Rule("subject_access_refusal", "a refusal is a reasoned answer given within 3 working days of receipt",
          RULES_395, "p.16 para.2"),
+    # Who is registered under the Law, and who is not (shared/legal/decide.py, docs/legal.md "Decision table")
+    Rule("id_document_with_consent", "citizens applying for an identity card or passport (first time, restoration "
+         "or replacement) are registered with their consent", LAW_DACTYLO, "Art.10 p.1"),
+    Rule("mandatory_from_16", "the categories of Art.10 p.2 are registered, mandatorily, from the age of sixteen",
+         LAW_DACTYLO, "Art.10 p.2"),
+    Rule("mandatory_seafarer", "seafarer's identity card: mandatory from 16", LAW_DACTYLO, "Art.10 p.2 sub.1"),
+    Rule("mandatory_residence_permit", "foreigners and stateless persons applying for a temporary or permanent "
+         "residence permit: mandatory from 16", LAW_DACTYLO, "Art.10 p.2 sub.2"),
+    Rule("mandatory_residence_card", "foreigner's residence permit or stateless person's certificate (first time, "
+         "restoration, replacement): mandatory from 16", LAW_DACTYLO, "Art.10 p.2 sub.3"),
+    Rule("mandatory_asylum_refugee", "asylum seeker status, refugee certificate or travel document: mandatory "
+         "from 16", LAW_DACTYLO, "Art.10 p.2 sub.4"),
+    Rule("mandatory_deportation_readmission", "foreigners and stateless persons subject to deportation or "
+         "readmission: mandatory from 16", LAW_DACTYLO, "Art.10 p.2 sub.5"),
+    Rule("mandatory_visa", "foreigners and stateless persons obtaining a visa of the Republic of Kazakhstan: "
+         "mandatory from 16", LAW_DACTYLO, "Art.10 p.2 sub.6"),
+    Rule("e_visa_carve_out", "visas issued in electronic format without visiting a foreign institution are "
+         "excepted from registration", LAW_DACTYLO, "Art.10 p.2 sub.6"),
+    Rule("reapplicant_verified", "persons already registered who apply again (Art.10 p.1, p.2 sub.2-4, 6) "
+         "undergo identity verification, not registration", LAW_DACTYLO, "Art.10 p.3"),
+    Rule("reregistration_irreversible_damage", "a re-applicant whose verification cannot succeed because of "
+         "irreversible damage to the papillary patterns is registered again (decision in docs/legal.md)",
+         LAW_DACTYLO, "Art.10 p.3"),
+    Rule("passport_child_voluntary", "children aged 12 to 16 are registered, voluntarily, when receiving a "
+         "passport", LAW_DACTYLO, "Art.10 p.4"),
+    Rule("child_legal_representative", "children 12-16: with their consent, in the presence and on the written "
+         "application of the legal representative", LAW_DACTYLO, "Art.11 p.2"),
+    Rule("incapacitated_guardian", "a person found incapacitated by a court: in the presence and on the written "
+         "application of the guardian", LAW_DACTYLO, "Art.11 p.3"),
+    Rule("child_under_12_exempt", "children under twelve are exempt from registration", LAW_DACTYLO,
+         "Art.10-1 p.1 sub.1"),
+    Rule("visa_exempt_heads_of_state", "visa: heads of foreign states, governments, international organisations "
+         "with diplomatic status, and their families", LAW_DACTYLO, "Art.10-1 p.2 sub.1"),
+    Rule("visa_exempt_officials", "visa: members of parliaments and governments, persons with diplomatic status and "
+         "their families with diplomatic passports, official delegations", LAW_DACTYLO, "Art.10-1 p.2 sub.2"),
+    Rule("visa_exempt_honorary_consuls", "visa: honorary consuls of the Republic of Kazakhstan and their families",
+         LAW_DACTYLO, "Art.10-1 p.2 sub.3"),
+    Rule("visa_exempt_diplomatic_passport", "visa: holders of diplomatic passports (or equivalent) on official "
+         "business", LAW_DACTYLO, "Art.10-1 p.2 sub.4"),
+    Rule("visa_exempt_diplomatic_courier", "visa: diplomatic couriers with a diplomatic passport and a courier's "
+         "letter", LAW_DACTYLO, "Art.10-1 p.2 sub.5"),
+    Rule("visa_exempt_official_invitation", "visa: invited by the Administration of the President, Parliament, "
+         "Supreme Court, Government, special state bodies, Ministry of Defence or foreign-policy body",
+         LAW_DACTYLO, "Art.10-1 p.2 sub.6"),
+    Rule("exempt_medical_commission", "persons unable to undergo fingerprinting are exempt from mandatory "
+         "registration on the conclusion of a medical advisory commission", LAW_DACTYLO, "Art.10-1 p.4 para.1"),
+    Rule("palms_deportation", "deportation or readmission, all fingers absent or without papillary patterns: "
+         "registered on the palms", LAW_DACTYLO, "Art.10-1 p.4 para.2"),
+    Rule("exempt_no_fingers_or_hands", "a person lacking all fingers or hands on both hands is exempt from "
+         "registration", LAW_DACTYLO, "Art.10-1 p.4 para.3"),
+    Rule("public_service_reapplicant_verified", "a person already collected is collected again only when not "
+         "recognised because of irreversible damage; otherwise they are verified against the base",
+         RULES_406, "p.8"),
     # Depersonalization, anonymization and transfers (services/lifecycle/depersonalization.py, anonymized.py,
     # transfers.py; docs/legal.md "Depersonalization, anonymization and transfers")
     Rule("depersonalization_by_authorised_body", "the authorised state bodies carry out depersonalization and its "
@@ -97,3 +160,9 @@ RULES: dict[str, Rule] = {r.id: r for r in [
 
 def rule(rule_id: str) -> Rule:
     return RULES[rule_id]
+
+
+def refuse(rule_id: str, code: str, detail: str) -> Refusal:
+    """The one way a legal refusal is built: its `rule` is always the named rule's citation."""
+    r = rule(rule_id)
+    return Refusal(f"{detail} ({r.citation})", code=code, rule=r.citation)
