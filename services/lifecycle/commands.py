@@ -5,7 +5,9 @@ with a result that cites the rule applied, and recorded in the audit trail.
 """
 from __future__ import annotations
 
-from papilla.shared import audit, deadletters, gallery_log, results
+from datetime import datetime
+
+from papilla.shared import audit, clock, deadletters, gallery_log, metrics, results
 from papilla.shared.centre import Centre
 from papilla.shared.legal.rules import rule
 from papilla.shared.messages import Result
@@ -65,6 +67,9 @@ def destroy(centre: Centre, job: dict, *, reason_code: str, rule_id: str) -> Res
     audit.append(centre, "destroyed", subject_id=sid, actor=job["principal_id"],
                  details={"request_id": job["_id"], "basis": reason_code,
                           "on_application_of": job.get("on_application_of")})
+    if job.get("created_at"):   # an application received as a request: was it done the day it came in?
+        received = clock.local_date(datetime.fromisoformat(job["created_at"]))
+        metrics.DESTRUCTIONS.labels("same_day" if received >= clock.today() else "late").inc()
     return _result(job, "DESTROYED", rule_id=rule_id)
 
 

@@ -134,3 +134,22 @@ def test_consent_withdrawal_cites_the_withdrawal_rule(centre, fvc_dir):
     enrolled(centre, fvc_dir, "st-unit-01-w1", ALIYA, {1: "109_1"})
     done = commands._compute(centre, job(centre, "withdraw_consent", ALIYA))
     assert done.status == "DESTROYED" and "Rules 395" in done.rule and "p.6" in done.rule
+
+
+def test_destruction_on_application_is_counted_same_day_or_late(centre, fvc_dir):
+    from datetime import datetime, timedelta, timezone
+
+    from papilla.shared import metrics
+
+    def count(timeliness):
+        return metrics.DESTRUCTIONS.labels(timeliness)._value.get()
+
+    enrolled(centre, fvc_dir, "st-unit-01-m1", ALIYA, {1: "110_1"})
+    enrolled(centre, fvc_dir, "st-unit-01-m2", BERIK, {1: "110_4"})
+    same, late = count("same_day"), count("late")
+    now = datetime.now(timezone.utc)
+    commands.destroy(centre, dict(job(centre, "destroy", ALIYA), created_at=now.isoformat()),
+                     reason_code="application", rule_id="destruction_same_day")
+    commands.destroy(centre, dict(job(centre, "destroy", BERIK), created_at=(now - timedelta(days=2)).isoformat()),
+                     reason_code="application", rule_id="destruction_same_day")
+    assert (count("same_day") - same, count("late") - late) == (1, 1)
