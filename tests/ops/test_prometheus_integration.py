@@ -205,7 +205,8 @@ def test_each_family_comes_only_from_its_owner_with_process_and_build_info(obser
         "papilla_gallery_log_head_seq": {"papilla-match"},
         "papilla_audit_chain_length": {"papilla-lifecycle"},
     }
-    for name, jobs in owners.items():
+    for name, jobs in owners.items():   # each job's first scrape may still be on its way
+        wait_for(lambda: {r["metric"]["job"] for r in prom.query(name)} >= jobs, 60, f"{name} scraped")
         assert {r["metric"]["job"] for r in prom.query(name)} == jobs, name
     assert prom.scalar('papilla_finger_quality_count{job="papilla-extract"}') == 2 * len(PEOPLE) + 2
     for role in ROLES:
