@@ -155,6 +155,9 @@ def observed(tmp_path_factory, fvc_dir):
             assert client.wait(rid, 120).status == "MATCH"
             send(broker, ENROLL, "not base64 at all!")
             wait_for(lambda: centre.store.count("dead_letters", {"reason": "malformed_message"}) == 1, 60, "the refusal")
+            done_at = time.time()   # every test reads what Prometheus scraped after the workload, from every worker
+            wait_for(lambda: (r := prom.query("timestamp(up)")) and len(r) == 3
+                     and all(float(x["value"][1]) > done_at + 0.5 for x in r), 90, "a scrape of every worker after the workload")
             yield dict(prom=prom, walls=walls, workers=workers)
         finally:
             client.close()
@@ -226,7 +229,10 @@ def test_histogram_quantile_of_end_to_end_latency_is_bounded_by_what_the_station
     # The centre's latency is within what the station measured around it; quantiles resolve to a bucket.
     bucket_above = min(b for b in LATENCY_BUCKETS if b >= max(walls))
     assert p99 <= bucket_above, (p99, walls)
-    assert prom.scalar('sum(papilla_request_duration_seconds_count{kind="enrollment"})') == len(PEOPLE)
-    handling = prom.scalar('histogram_quantile(0.9, sum by (le) (papilla_message_duration_seconds_bucket'
-                           '{job="papilla-extract", queue="papilla.enroll"}))')
-    assert handling is not None and not math.isnan(handling) and handling > 0
+    wait_for(lambda: prom.scalar('sum(papilla_request_duration_seconds_count{kind="enrollment"})') == len(PEOPLE),
+             60, "every enrollment's latency scraped")
+    def handling():
+        value = prom.scalar('histogram_quantile(0.9, sum by (le) (papilla_message_duration_seconds_bucket'
+                            '{job="papilla-extract", queue="papilla.enroll"}))')
+        return value if value is not None and not math.isnan(value) and value > 0 else None
+    assert wait_for(handling, 60, "extract handling-time histogram scraped") > 0
