@@ -37,13 +37,14 @@ def show(args) -> int:
 
 def requeue(args) -> int:
     from papilla.shared import deadletters
-    from papilla.shared.broker import rabbitmq_broker
+    from papilla.shared.broker import check_broker, rabbitmq_broker
     from papilla.shared.centre import Centre
     from papilla.shared.config import Settings
 
     from papilla.shared.internal import InternalMessages, internal_key
 
     settings = Settings.from_env()
+    check_broker(settings.broker_url)
     centre = Centre.open(settings)
     broker = rabbitmq_broker(settings, [InternalMessages(lambda: internal_key(centre.keys.box))])
     try:
@@ -81,6 +82,17 @@ def shred_expired(args) -> int:
     return 0
 
 
+def _exists(connection, queue: str) -> bool:
+    """Does `queue` exist (a worker declared it)? A passive declare of a missing queue closes its channel."""
+    import pika
+
+    try:
+        connection.channel().queue_declare(queue, passive=True)
+        return True
+    except pika.exceptions.ChannelClosedByBroker:
+        return False
+
+
 def sweep_parked(args) -> int:
     """Record and drop what dramatiq parked on the .XQ queues (run it after a broker or store outage)."""
     import pika
@@ -89,15 +101,15 @@ def sweep_parked(args) -> int:
     from papilla.shared.centre import Centre
     from papilla.shared.config import Settings
     from papilla.shared.results import MemoryResultSink
+    from papilla.shared.broker import check_broker
     from papilla.shared.routing import ROLE_QUEUES
 
     settings = Settings.from_env()
+    check_broker(settings.broker_url)
     centre = Centre.open(settings, publisher=MemoryResultSink())
     connection = pika.BlockingConnection(pika.URLParameters(settings.broker_url))
     try:
-        queues = sorted({q for qs in ROLE_QUEUES.values() for q in qs})
-        for queue in queues:   # the .XQ queues exist once the workers declared them
-            connection.channel().queue_declare(f"{queue}.XQ", passive=True)
+        queues = [q for q in sorted({q for qs in ROLE_QUEUES.values() for q in qs}) if _exists(connection, f"{q}.XQ")]
         dropped, recorded = deadletters.sweep_parked(centre.store, centre.cipher, connection.channel(), queues)
     finally:
         connection.close()
