@@ -43,12 +43,15 @@ def internal_key(centre_box_key) -> bytes:
 
 class InternalMessages(dramatiq.Middleware):
     def __init__(self, key: Callable[[], bytes]):
-        self._key = key
+        self._key_source = key
+        self._key: bytes | None = None   # derived once, on the first message (the centre opens lazily)
 
     def _mac(self, message) -> str:
+        if self._key is None:
+            self._key = self._key_source()
         body = json.dumps([q_name(message.queue_name), message.actor_name, list(message.args), message.kwargs,
                            message.message_id], sort_keys=True, separators=(",", ":"), default=str)
-        return hmac.new(self._key(), body.encode(), hashlib.sha256).hexdigest()
+        return hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()
 
     def before_enqueue(self, broker, message, delay):
         if message.actor_name in INTERNAL_ACTORS:

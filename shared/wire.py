@@ -15,6 +15,7 @@ hostile 20 MB string); the filter turns every message argument into
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -59,15 +60,21 @@ def envelope_problem(fields) -> str | None:
     broker = dramatiq.get_broker()
     if fields["actor_name"] not in broker.get_declared_actors():
         return "unknown_actor"
-    fn = broker.get_actor(fields["actor_name"]).fn
+    signature, text_params = _shape(broker.get_actor(fields["actor_name"]).fn)
     try:
-        bound = inspect.signature(fn).bind(*fields["args"], **fields["kwargs"])
+        bound = signature.bind(*fields["args"], **fields["kwargs"])
     except TypeError:
         return "malformed_message"
-    hints = typing.get_type_hints(fn)
-    if any(hints.get(name) is str and not isinstance(value, str) for name, value in bound.arguments.items()):
+    if any(name in text_params and not isinstance(value, str) for name, value in bound.arguments.items()):
         return "malformed_message"
     return None
+
+
+@functools.lru_cache(maxsize=None)
+def _shape(fn) -> tuple[inspect.Signature, frozenset[str]]:
+    """An actor's signature and its `str` parameters, read once per actor (not per message)."""
+    hints = typing.get_type_hints(fn)
+    return inspect.signature(fn), frozenset(name for name, hint in hints.items() if hint is str)
 
 
 def undecodable(data: bytes, reason: str) -> dict:

@@ -97,12 +97,14 @@ def _result(job: dict, status: str, *, reason: str | None = None, rule_id: str |
                   rule=rule(rule_id).citation if rule_id else None)
 
 
-def _refuse_unsettled_or_blocked(centre: Centre, job: dict, subject: dict, enrollments: list[dict]) -> Result | None:
+def _settled_enrollments(centre: Centre, job: dict, subject: dict) -> tuple[list[dict], Result | None]:
+    """The subject's enrollments, and the refusal when it is blocked or one of them is still being decided."""
+    enrollments = list(centre.store.find(ENROLLMENTS, {"subject_id": subject["_id"]}))
     if subject.get("blocked"):
-        return _result(job, "REFUSED", reason="subject_blocked", rule_id="blocking_stops_processing")
+        return enrollments, _result(job, "REFUSED", reason="subject_blocked", rule_id="blocking_stops_processing")
     if any(e["state"] not in SETTLED for e in enrollments):
-        return _result(job, "REFUSED", reason="enrollment_in_progress")
-    return None
+        return enrollments, _result(job, "REFUSED", reason="enrollment_in_progress")
+    return enrollments, None
 
 
 def depersonalize(centre: Centre, job: dict) -> Result:
@@ -114,8 +116,7 @@ def depersonalize(centre: Centre, job: dict) -> Result:
             return _result(job, "REFUSED", reason="already_depersonalized")
         return _result(job, "NOT_ENROLLED", rule_id=None)
     sid = subject["_id"]
-    enrollments = list(centre.store.find(ENROLLMENTS, {"subject_id": sid}))
-    refused = _refuse_unsettled_or_blocked(centre, job, subject, enrollments)
+    enrollments, refused = _settled_enrollments(centre, job, subject)
     if refused is not None:
         return refused
     hidden = {"subject": {"iin": _b64(subject["iin"])}, "enrollments": {}}
@@ -151,8 +152,7 @@ def remove_depersonalization(centre: Centre, job: dict) -> Result:
             return _result(job, "REFUSED", reason="not_depersonalized")
         return _result(job, "NOT_ENROLLED", rule_id=None)
     sid = subject["_id"]
-    enrollments = list(centre.store.find(ENROLLMENTS, {"subject_id": sid}))
-    refused = _refuse_unsettled_or_blocked(centre, job, subject, enrollments)
+    enrollments, refused = _settled_enrollments(centre, job, subject)
     if refused is not None:
         return refused
     if centre.store.find_one(SUBJECTS, {"iin_hash": iin_hash}):   # enrolled anew meanwhile: merge first
