@@ -19,7 +19,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -44,9 +43,9 @@ from papilla.shared.crypto import sealing
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.messages import Applicant, Consent, EnrollmentPacket, Finger, encode, parse_result
 from papilla.shared.results import MemoryResultSink, declare_results_queue
-from papilla.shared.routing import ENROLL, results_queue
+from papilla.shared.routing import ENROLL
 
-from tests.pipeline.harness import free_port, start_worker, wait_until
+from tests.pipeline.harness import start_worker, wait_until
 
 from .node import RabbitNode
 

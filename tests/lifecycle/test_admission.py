@@ -16,7 +16,7 @@ from papilla.shared.messages import Applicant, Consent, EnrollmentPacket, Finger
 
 from tests.pipeline.harness import FvcScanner
 
-from tests.lifecycle.conftest import OPERATOR, STATION, signed_by_operator
+from tests.lifecycle.conftest import STATION, signed_by_operator
 
 
 def sealed_packet(centre, fvc_dir, packet_id: str, iin: str, fingers: dict[int, str], **applicant) -> bytes:

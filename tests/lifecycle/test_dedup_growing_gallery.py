@@ -24,7 +24,7 @@ from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.messages import Applicant, Consent, EnrollmentPacket, Finger, encode
 from papilla.shared.template import MINUTIA_DTYPE, FingerTemplate
 
-from tests.lifecycle.conftest import OPERATOR, STATION, signed_by_operator
+from tests.lifecycle.conftest import STATION, signed_by_operator
 
 PEOPLE = 150
 FINGERS = (2, 7)

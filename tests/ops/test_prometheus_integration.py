@@ -21,19 +21,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from papilla.client import PapillaClient, RabbitResultWaiter, ResultOpener
-from papilla.identity import ensure_sender
-from papilla.services.capture.outbox import Outbox
-from papilla.services.capture.station import QualityGate, Station
 from papilla.shared.broker import rabbitmq_broker, send
-from papilla.shared.centre import Centre
 from papilla.shared.config import Settings
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.metrics import LATENCY_BUCKETS
-from papilla.shared.parties import export_centre_public, init_centre
-from papilla.shared.results import MemoryResultSink
 from papilla.shared.routing import ENROLL, ROLE_METRICS_OFFSET
-from tests.pipeline.harness import FvcScanner, Vhost, free_port, rabbit_reachable, start_worker, statuses
+from tests.pipeline.harness import (FvcScanner, Vhost, free_port, onboard, rabbit_reachable, start_worker,
+                                    station_and_client, statuses)
 
 pytestmark = pytest.mark.broker
 INFRA = Path(__file__).resolve().parents[2] / "infra" / "prometheus"
@@ -127,20 +121,13 @@ def observed(tmp_path_factory, fvc_dir):
                "PAPILLA_MIN_BACKOFF_MS": "200", "PAPILLA_LOG_LEVEL": "INFO"}
         os.environ.update(env)
         settings = Settings.from_env()
-        centre_public, _ = init_centre(settings)
-        export_centre_public(settings, home / "centre-public.json")
-        centre = Centre.open(settings, publisher=MemoryResultSink())
-        station_keys = ensure_sender(centre, settings, "st-ops-01", "station")
-        ensure_sender(centre, settings, "svc-ops", "service")
-        operator = ensure_sender(centre, settings, "op-ops-01", "principal", role="operator")
+        parties = onboard(settings, home, station="st-ops-01", service="svc-ops", operator="op-ops-01")
+        centre, operator = parties.centre, parties.operator
         workers = [start_worker(role, env, logs) for role in ROLES]
         prom = Prometheus(tmp_path_factory.mktemp("prometheus"), prometheus_config(port, INFRA / "papilla-rules.yml"))
         broker = rabbitmq_broker(settings)
-        waiter = RabbitResultWaiter(url, "st-ops-01", ResultOpener(station_keys, centre_public))
-        client = PapillaClient.connect(broker_url=url, service_id="svc-ops", key_dir=settings.station_key_dir,
-                                       centre_public_file=home / "centre-public.json")
-        station = Station(station_id="st-ops-01", signing_key=station_keys.signing, centre_public=centre_public.box,
-                          outbox=Outbox(settings.spool_dir, broker), gate=QualityGate(min_quality=0, max_attempts=1))
+        station, waiter, _, client = station_and_client(parties, settings, url, broker,
+                                                        station="st-ops-01", service="svc-ops")
         try:
             walls = []
             for iin, fingers in PEOPLE:

@@ -9,7 +9,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from datetime import date
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.parties import load_centre_public_file, load_party
 from papilla.shared.routing import RESULTS_EXCHANGE
 
-from tests.pipeline.harness import FvcScanner, Vhost, free_port, rabbit_reachable, start_worker
+from tests.pipeline.harness import FvcScanner, Vhost, rabbit_reachable, start_worker, wait_until
 
 pytestmark = pytest.mark.broker
 ROOT = Path(__file__).resolve().parents[2]
@@ -202,10 +201,8 @@ def test_a_forged_message_on_an_internal_queue_is_refused_not_obeyed(world):
     station_side.close()
     store = open_store(f"sqlite:///{world['homes']['centre'] / 'papilla.sqlite3'}")
     try:
-        deadline = time.monotonic() + 120
-        while store.get("dead_letters", forged.message_id) is None:
-            assert time.monotonic() < deadline, "the forged message was neither refused nor recorded"
-            time.sleep(0.2)
+        assert wait_until(lambda: store.get("dead_letters", forged.message_id) is not None, 120), \
+            "the forged message was neither refused nor recorded"
         assert store.get("dead_letters", forged.message_id)["reason"] == "forged_internal_message"
     finally:
         store.close()

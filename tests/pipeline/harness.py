@@ -132,3 +132,50 @@ def pipeline_quiet(url: str) -> bool:
 def wait_quiet(url: str, timeout: float = 180) -> None:
     if not wait_until(lambda: pipeline_quiet(url), timeout, poll=0.5):
         raise AssertionError(f"the pipeline did not settle within {timeout} s: {queue_counts(url)}")
+
+
+@dataclass
+class Onboarded:
+    """A centre with its public key file, and the parties a pipeline test plays, onboarded by request file."""
+    centre: object
+    centre_public: object
+    centre_public_file: Path
+    station_keys: object
+    operator: object
+    principals: dict
+
+
+def onboard(settings, home: Path, *, station: str, service: str, operator: str,
+            principals: dict[str, str] | None = None) -> Onboarded:
+    """What every pipeline fixture does first: `papilla centre init` + export, then a station, a service, the
+    station's operator and any other principals (id → role) registered from their request files."""
+    from papilla.identity import ensure_sender
+    from papilla.shared.centre import Centre
+    from papilla.shared.parties import export_centre_public, init_centre
+    from papilla.shared.results import MemoryResultSink
+
+    centre_public, _ = init_centre(settings)
+    public_file = home / "centre-public.json"
+    export_centre_public(settings, public_file)
+    centre = Centre.open(settings, publisher=MemoryResultSink())
+    station_keys = ensure_sender(centre, settings, station, "station")
+    ensure_sender(centre, settings, service, "service")
+    operator_keys = ensure_sender(centre, settings, operator, "principal", role="operator")
+    others = {pid: ensure_sender(centre, settings, pid, "principal", role=role)
+              for pid, role in (principals or {}).items()}
+    return Onboarded(centre, centre_public, public_file, station_keys, operator_keys, others)
+
+
+def station_and_client(parties: Onboarded, settings, url: str, broker, *, station: str, service: str):
+    """The test's station (gate off: every capture is taken), its results waiter, and the service's client."""
+    from papilla.client import PapillaClient, RabbitResultWaiter, ResultOpener
+    from papilla.services.capture.outbox import Outbox
+    from papilla.services.capture.station import QualityGate, Station
+
+    opener = ResultOpener(parties.station_keys, parties.centre_public)
+    station_obj = Station(station_id=station, signing_key=parties.station_keys.signing,
+                          centre_public=parties.centre_public.box, outbox=Outbox(settings.spool_dir, broker),
+                          gate=QualityGate(min_quality=0, max_attempts=1))
+    client = PapillaClient.connect(broker_url=url, service_id=service, key_dir=settings.station_key_dir,
+                                   centre_public_file=parties.centre_public_file)
+    return station_obj, RabbitResultWaiter(url, station, opener), opener, client

@@ -23,25 +23,18 @@ import pika
 import pytest
 
 from papilla.cli import main
-from papilla.client import PapillaClient, RabbitResultWaiter, ResultOpener
-from papilla.identity import ensure_sender
-from papilla.services.capture.outbox import Outbox
-from papilla.services.capture.station import QualityGate, Station
 from papilla.shared.audit import verify_chain
 from papilla.shared.broker import rabbitmq_broker, send
-from papilla.shared.centre import Centre
-from papilla.shared.parties import export_centre_public, init_centre
-from papilla.shared.principals import sign
-from papilla.shared.results import stored_result
 from papilla.shared.config import Settings
 from papilla.shared.crypto import sealing
 from papilla.shared.crypto.iin import make_test_iin
-from papilla.shared.messages import Applicant, Consent, EnrollmentPacket, Finger, encode, parse_result
-from papilla.shared.results import MemoryResultSink
+from papilla.shared.messages import Applicant, Consent, EnrollmentPacket, Finger, encode
+from papilla.shared.principals import sign
+from papilla.shared.results import stored_result
 from papilla.shared.routing import ENROLL, results_queue
 
-from .harness import (FvcScanner, Vhost, free_port, rabbit_reachable, start_worker, statuses, wait_quiet,
-                      wait_until)
+from .harness import (FvcScanner, Vhost, free_port, onboard, rabbit_reachable, start_worker, station_and_client,
+                      statuses, wait_quiet, wait_until)
 
 pytestmark = pytest.mark.broker
 STATION, SERVICE, OPERATOR, AUTHORITY = "st-almaty-01", "svc-egov", "op-almaty-07", "body-mvd-01"
@@ -82,21 +75,14 @@ def cluster(tmp_path_factory, fvc_dir):
         old_env = dict(os.environ)
         os.environ.update(env)
         settings = Settings.from_env()
-        centre_public, _ = init_centre(settings)
-        export_centre_public(settings, home / "centre-public.json")
-        centre = Centre.open(settings, publisher=MemoryResultSink())
-        station_keys = ensure_sender(centre, settings, STATION, "station")
-        ensure_sender(centre, settings, SERVICE, "service")
-        operator = ensure_sender(centre, settings, OPERATOR, "principal", role="operator")
-        authority = ensure_sender(centre, settings, AUTHORITY, "principal", role="authorised_body")
+        parties = onboard(settings, home, station=STATION, service=SERVICE, operator=OPERATOR,
+                          principals={AUTHORITY: "authorised_body"})
+        centre, centre_public, operator = parties.centre, parties.centre_public, parties.operator
+        authority, station_keys = parties.principals[AUTHORITY], parties.station_keys
         workers = {role: start_worker(role, env, logs) for role in ("extract", "match", "lifecycle")}
         broker = rabbitmq_broker(settings)
-        station_opener = ResultOpener(station_keys, centre_public)
-        station_results = RabbitResultWaiter(url, STATION, station_opener)
-        station = Station(station_id=STATION, signing_key=station_keys.signing, centre_public=centre_public.box,
-                          outbox=Outbox(settings.spool_dir, broker), gate=QualityGate(min_quality=0, max_attempts=1))
-        client = PapillaClient.connect(broker_url=url, service_id=SERVICE, key_dir=settings.station_key_dir,
-                                       centre_public_file=home / "centre-public.json")
+        station, station_results, station_opener, client = station_and_client(parties, settings, url, broker,
+                                                                              station=STATION, service=SERVICE)
         ctx = dict(settings=settings, centre=centre, station=station, station_key=station_keys.signing, broker=broker,
                    operator=operator, authority=authority, centre_public=centre_public, station_opener=station_opener,
                    client=client, station_results=station_results, workers=workers, env=env, logs=logs,

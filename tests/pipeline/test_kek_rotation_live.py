@@ -20,21 +20,15 @@ from pathlib import Path
 
 import pytest
 
-from papilla.client import PapillaClient, RabbitResultWaiter, ResultOpener
-from papilla.identity import ensure_sender
-from papilla.services.capture.outbox import Outbox
-from papilla.services.capture.station import QualityGate, Station
 from papilla.shared.broker import rabbitmq_broker
-from papilla.shared.centre import Centre
-from papilla.shared.parties import export_centre_public, init_centre
 from papilla.shared.config import Settings
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.crypto.providers import open_key_provider
 from papilla.shared.crypto.rotation import kek_usage
-from papilla.shared.results import MemoryResultSink
 
 from ..crypto.softhsm import fresh_config
-from .harness import FvcScanner, Vhost, free_port, rabbit_reachable, start_worker, statuses
+from .harness import (FvcScanner, Vhost, free_port, onboard, rabbit_reachable, start_worker, station_and_client,
+                      statuses)
 
 pytestmark = pytest.mark.broker
 REPO = Path(__file__).resolve().parents[2]
@@ -65,25 +59,18 @@ def hsm_cluster(tmp_path_factory, fvc_dir, softhsm_env):
         os.environ.update(env)
         settings = Settings.from_env()
         assert open_key_provider(settings, create=False).initialise()  # the HSM part of `papilla centre init`
-        centre_public, _ = init_centre(settings)
-        export_centre_public(settings, home / "centre-public.json")
-        centre = Centre.open(settings, publisher=MemoryResultSink())
+        parties = onboard(settings, home, station=STATION, service=SERVICE, operator="op-hsm-07")
+        centre, operator = parties.centre, parties.operator
         cleanup.callback(centre.close)
-        station_keys = ensure_sender(centre, settings, STATION, "station")
-        ensure_sender(centre, settings, SERVICE, "service")
-        operator = ensure_sender(centre, settings, "op-hsm-07", "principal", role="operator")
         workers = []
         for role in ("extract", "match", "lifecycle"):
             workers.append(start_worker(role, env, logs))
             cleanup.callback(workers[-1].stop)  # callbacks run last-in first-out: workers stop first, always
         broker = cleanup.enter_context(closing(rabbitmq_broker(settings)))
-        station_results = cleanup.enter_context(closing(
-            RabbitResultWaiter(url, STATION, ResultOpener(station_keys, centre_public))))
-        station = Station(station_id=STATION, signing_key=station_keys.signing, centre_public=centre_public.box,
-                          outbox=Outbox(settings.spool_dir, broker), gate=QualityGate(min_quality=0, max_attempts=1))
-        client = cleanup.enter_context(closing(PapillaClient.connect(
-            broker_url=url, service_id=SERVICE, key_dir=settings.station_key_dir,
-            centre_public_file=home / "centre-public.json")))
+        station, station_results, _, client = station_and_client(parties, settings, url, broker,
+                                                                 station=STATION, service=SERVICE)
+        cleanup.enter_context(closing(station_results))
+        cleanup.enter_context(closing(client))
         yield dict(settings=settings, centre=centre, station=station, station_results=station_results,
                    operator=operator, client=client, env=env, workers=workers, db=fvc_dir / "DB1_B")
 

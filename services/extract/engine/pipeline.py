@@ -4,7 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import ndimage as ndi
 
 from papilla.shared.template import MINUTIA_DTYPE, FingerTemplate, empty_minutiae
 
