@@ -66,6 +66,8 @@ GALLERY_ENROLLMENTS = Gauge("papilla_gallery_enrollments", "Active enrollments h
                             ["shard"], registry=None)
 GALLERY_APPLIED_SEQ = Gauge("papilla_gallery_applied_seq", "Last gallery-log sequence number applied by this "
                             "shard (compare with papilla_gallery_log_head_seq).", ["shard"], registry=None)
+GALLERY_MEMORY_BYTES = Gauge("papilla_gallery_memory_bytes", "Bytes of the gallery's arrays (templates and "
+                             "index) held in memory, by gallery shard.", ["shard"], registry=None)
 #: Unsharded galleries (one match worker holds everything) report shard "0".
 GALLERY_SIZE = GALLERY_ENROLLMENTS.labels(shard="0")
 
@@ -103,7 +105,8 @@ PLANNED = {
 COMMON = (MESSAGES, MESSAGE_SECONDS, IN_PROGRESS, REFUSALS, DEAD_LETTERS, RESULTS, REQUEST_SECONDS, BUILD)
 OWNED = {
     "extract": (EXTRACT_SECONDS, FINGER_QUALITY, FINGER_MINUTIAE),
-    "match": (MATCH_SECONDS, GALLERY_ENROLLMENTS, GALLERY_APPLIED_SEQ),
+    "match": (MATCH_SECONDS, GALLERY_ENROLLMENTS, GALLERY_APPLIED_SEQ, GALLERY_MEMORY_BYTES),
+    "shard": (GALLERY_ENROLLMENTS, GALLERY_APPLIED_SEQ, GALLERY_MEMORY_BYTES),
     "lifecycle": (DESTRUCTIONS,),
 }
 
@@ -250,10 +253,37 @@ class StoreGauges:
             values = (store.count("enrollments", {"state": "PENDING_REVIEW"}),
                       store.count("dead_letters", {"state": "dead"}), store.count("audit", {}))
         else:
-            head = store.find("gallery", {}, sort=[("seq", -1)], limit=1)
-            values = (head[0]["seq"] if head else 0,)
+            values = (gallery_log_head(store),)
         for (name, doc), value in zip(self.FAMILIES[self.role], values):
             yield _gauge(name, doc, value)
+
+
+def gallery_log_head(store) -> int:
+    """Newest sequence number in the gallery change log (0 when empty)."""
+    head = store.find("gallery", {}, sort=[("seq", -1)], limit=1)
+    return int(head[0]["seq"]) if head else 0
+
+
+class ShardLogLag:
+    """A gallery shard process's distance behind the change log, computed by that process at scrape time:
+    head of the log (the store) minus the last sequence number it applied. Stays high while a restarted
+    replica catches up, or when its syncs fail."""
+
+    HEAD = ("papilla_gallery_log_head_seq", "Newest sequence number in the gallery log (the store).")
+    LAG = ("papilla_gallery_log_lag", "Gallery-log entries newer than the last one this shard applied (head - applied).")
+
+    def __init__(self, shard: str, applied: Callable[[], int], store_factory: Callable[[], object]):
+        self.shard, self._applied, self._store_factory = shard, applied, store_factory
+
+    def describe(self) -> list[GaugeMetricFamily]:
+        return [_gauge(*self.HEAD, None), GaugeMetricFamily(*self.LAG, labels=["shard"])]
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        head = gallery_log_head(self._store_factory())
+        yield _gauge(*self.HEAD, head)
+        lag = GaugeMetricFamily(*self.LAG, labels=["shard"])
+        lag.add_metric([self.shard], max(0, head - self._applied()))
+        yield lag
 
 
 def _gauge(name: str, doc: str, value: float | None) -> GaugeMetricFamily:

@@ -35,6 +35,8 @@ ROLE_QUEUES = {
 }
 
 ROLE_METRICS_OFFSET = {"extract": 0, "match": 1, "lifecycle": 2}
+#: `papilla shard serve --part K` serves /metrics at PAPILLA_METRICS_PORT + SHARD_METRICS_OFFSET + K.
+SHARD_METRICS_OFFSET = 10
 
 
 def results_queue(reply_to: str) -> str:

@@ -102,11 +102,8 @@ def perturb(t: PreparedTemplate, rng: np.random.Generator, dropout: float, flip:
     x, y = t.geo[keep, 0], t.geo[keep, 1]
     th = np.mod(t.geo[keep, 2] + a, 2 * np.pi)
     order = np.argsort(th, kind="stable")
-    geo = np.empty((len(keep), 5), np.float32)
-    geo[:, 0] = (c * x - s * y + rng.uniform(-40, 40))[order]
-    geo[:, 1] = (s * x + c * y + rng.uniform(-40, 40))[order]
-    geo[:, 2] = th[order]
-    geo[:, 3], geo[:, 4] = np.cos(geo[:, 2]), np.sin(geo[:, 2])
+    geo = engine.geometry((c * x - s * y + rng.uniform(-40, 40))[order], (s * x + c * y + rng.uniform(-40, 40))[order],
+                          th[order])
     cyl = t.cyl[keep][order].copy()
     bits = np.unpackbits(cyl[:, :mcc.ND].view(np.uint8), axis=1, bitorder="little")
     valid = np.unpackbits(cyl[:, mcc.ND:].view(np.uint8), axis=1, bitorder="little")
@@ -140,7 +137,7 @@ def build(params: BenchParams, mates: list[Person], sources: list[dict[int, Prep
         gallery.add(f"enr-{k}", f"sub-{k}", fingers)
     fingers = sum(s.count for s in gallery.shards.values())
     return gallery, {"build_s": time.perf_counter() - t0, "fingers": fingers,
-                     "array_bytes": gallery.nbytes(), "rss_bytes": _rss_bytes() - rss0}
+                     "array_bytes": gallery.nbytes(), "memory": gallery.memory(), "rss_bytes": _rss_bytes() - rss0}
 
 
 def hit_curve(ranks: list[dict], held: int, people: int) -> list[dict]:
@@ -263,6 +260,8 @@ def run(fvc_dir: Path, synth_dir: Path | None, params: BenchParams, progress: bo
         "index": params.index.enabled, "penetration_per_finger": params.index.penetration,
         "bytes_per_finger": sum(i["array_bytes"] for i in info) / max(fingers, 1),
         "rss_bytes_per_finger": sum(i["rss_bytes"] for i in info) / max(fingers, 1),
+        "bytes_per_finger_by_part": {k: sum(i["memory"].get(k, 0) for i in info) / max(fingers, 1)
+                                     for k in info[0]["memory"]},
         "load_s": max(i["build_s"] for i in info),
         "load_basis": ("in-memory build of every shard in parallel, including making the perturbed background "
                        "templates (bench only); the store start-up figure is the worker's"),
@@ -319,6 +318,7 @@ def format_run(r: dict) -> str:
         f"index {'on' if r['index'] else 'off'} (per-finger penetration {r['penetration_per_finger']:g})",
         f"  background: {r['background']}",
         f"memory: {r['bytes_per_finger']:,.0f} bytes/finger in arrays, {r['rss_bytes_per_finger']:,.0f} bytes/finger RSS growth",
+        "  bytes/finger by part: " + ", ".join(f"{k} {v:,.1f}" for k, v in r["bytes_per_finger_by_part"].items()),
         f"load: {r['load_s']:.1f} s ({r['load_basis']})",
         *([f"store start-up: {r['store_people']:,} people synced from SQLite in {r['store_load_s']:.1f} s "
            f"({r['store_load_s_per_1k_people']:.2f} s per 1,000 people, templates only, decrypted per enrollment)"]

@@ -60,6 +60,9 @@ def run(args) -> int:
     port = args.metrics_port if args.metrics_port is not None else settings.metrics_port
     if port:
         registry = registry_for(args.role, lambda: runtime.centre().store)
+        if args.role == "match":       # scatter-gather latency and partial results (services/match)
+            from papilla.services.match import scale_metrics
+            scale_metrics.register(registry)
         if args.role == "lifecycle":   # the legal deadlines, read at scrape time (services/lifecycle)
             from papilla.services.lifecycle.lifecycle_metrics import LifecycleDeadlines
             registry.register(LifecycleDeadlines(runtime.centre))

@@ -52,6 +52,7 @@ class Gallery:
         self._lock = threading.RLock()
         self.last_candidates: int | None = None     # rows the index passed to the matcher in the last search
         self.last_comparisons = 0                    # finger comparisons the matcher made in the last search
+        self._exported = False                       # gauges set at least once
 
     # --- membership ---------------------------------------------------------------
     def owns(self, subject_id: str) -> bool:
@@ -84,23 +85,40 @@ class Gallery:
         """Apply every gallery change after `last_seq`: leaving entries first, then joining ones in bulk."""
         with self._lock:
             changes = gallery_log.changes_since(self.centre.store, self.last_seq)
-            joining = []
+            joining, seq = [], self.last_seq
             for change in changes:
-                self.last_seq = max(self.last_seq, int(change["seq"]))
+                seq = max(seq, int(change["seq"]))
                 self.remove(change["_id"])
                 if change.get("active") and self.owns(change["subject_id"]):
                     joining.append((change["_id"], change["subject_id"]))
             for loaded in templates.load_many(self.centre, joining):
                 self.add(loaded.enrollment_id, loaded.subject_id, loaded.fingers)
-            shard = str(self.params.partition[0])   # "0" for an unsharded gallery
-            metrics.GALLERY_ENROLLMENTS.labels(shard=shard).set(len(self.entries))
-            metrics.GALLERY_APPLIED_SEQ.labels(shard=shard).set(self.last_seq)
+            # advanced only once every joining entry is loaded: a sync that fails half-way (store down) is
+            # repeated from the same position, never skipping the entries it did not load
+            self.last_seq = seq
+            if changes or not self._exported:
+                self._export()
+
+    def _export(self) -> None:
+        shard = str(self.params.partition[0])   # "0" for an unsharded gallery
+        metrics.GALLERY_ENROLLMENTS.labels(shard=shard).set(len(self.entries))
+        metrics.GALLERY_APPLIED_SEQ.labels(shard=shard).set(self.last_seq)
+        metrics.GALLERY_MEMORY_BYTES.labels(shard=shard).set(self.nbytes())
+        self._exported = True
 
     def fingers_of(self, enrollment_id: str, subject_id: str) -> dict[int, object]:
         return templates.fingers_of(self.centre, enrollment_id, subject_id)
 
     def nbytes(self) -> int:
-        return sum(s.nbytes() for s in self.shards.values()) + sum(i.nbytes() for i in self.index.values())
+        return sum(self.memory().values())
+
+    def memory(self) -> dict[str, int]:
+        """Array bytes by part, summed over the finger positions (see `FingerShard.memory`, `FingerIndex.memory`)."""
+        out: dict[str, int] = {}
+        for part in [*self.shards.values(), *(self.index.values() if self.params.index.enabled else ())]:
+            for k, v in part.memory().items():
+                out[k] = out.get(k, 0) + v
+        return out
 
     # --- search -------------------------------------------------------------------
     def candidate_rows(self, probes: dict[int, object]) -> dict[int, np.ndarray] | None:

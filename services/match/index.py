@@ -119,13 +119,13 @@ class FingerIndex:
     def __init__(self, params: IndexParams):
         self.params = params
         self.sig = np.zeros((1024, params.words), np.uint64)
-        self.counts = np.zeros(1024, np.int32)
+        self.counts = np.zeros(1024, np.uint16)      # keys set in each signature (<= bits)
 
     def _ensure_row(self, row: int) -> None:
         if row >= self.counts.shape[0]:
             size = max(row + 1, self.counts.shape[0] * 5 // 4)
             self.sig = np.concatenate([self.sig, np.zeros((size - self.sig.shape[0], self.params.words), np.uint64)])
-            self.counts = np.concatenate([self.counts, np.zeros(size - self.counts.shape[0], np.int32)])
+            self.counts = np.concatenate([self.counts, np.zeros(size - self.counts.shape[0], np.uint16)])
 
     def add(self, row: int, t: PreparedTemplate) -> None:
         self._ensure_row(row)
@@ -155,4 +155,7 @@ class FingerIndex:
         return top[s[top] > -1e8].astype(np.int64)
 
     def nbytes(self) -> int:
-        return self.sig.nbytes + self.counts.nbytes
+        return sum(self.memory().values())
+
+    def memory(self) -> dict[str, int]:
+        return {"index_signatures": self.sig.nbytes, "index_counts": self.counts.nbytes}

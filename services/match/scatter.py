@@ -83,11 +83,14 @@ def answer(centre: Centre, gallery: Gallery, request: dict) -> dict:
 
 
 def serve(centre: Centre, url: str, part: int, parts: int, stop: threading.Event | None = None,
-          params: GalleryParams = GalleryParams(), ready=None) -> None:
-    """Hold partition `part` of `parts` and answer searches until `stop` is set."""
+          params: GalleryParams = GalleryParams(), ready=None, gallery: Gallery | None = None) -> None:
+    """Hold partition `part` of `parts` (in `gallery`, or a new one) and answer searches until `stop` is set."""
     from dataclasses import replace
 
-    gallery = Gallery(centre, replace(params, partition=(part, parts)))
+    if gallery is None:
+        gallery = Gallery(centre, replace(params, partition=(part, parts)))
+    if gallery.params.partition != (part, parts):
+        raise ValueError(f"gallery holds partition {gallery.params.partition}, not {(part, parts)}")
     gallery.sync()   # caught up before the first answer
     conn = pika.BlockingConnection(pika.URLParameters(url))
     ch = conn.channel()

@@ -7,6 +7,10 @@ trimmed to its used size once (sealed). The row -> (block, slot) map is kept
 as numpy arrays, built as entries come and go, never per search.
 
 Rows are the gallery's integer ids of its entries (see `gallery.py`).
+
+Memory: a block keeps each cylinder as its ND + 1 words only (56 bytes), with
+the minutia's geometry written into the never-used corner cells
+(`mcc.embed_geometry`), and 4-byte offsets and owners per template.
 """
 from __future__ import annotations
 
@@ -30,10 +34,9 @@ class Block:
     """Up to `capacity` templates packed for `mcc.compare_to_selected`."""
 
     def __init__(self, capacity: int, rows: int):
-        self.geo = np.zeros((rows, 5), np.float32)
-        self.cyl = np.zeros((rows, _COLS), np.uint64)
-        self.offsets = np.zeros(capacity + 1, np.int64)
-        self.owner = np.full(capacity, -1, np.int64)     # gallery row of each slot
+        self.cyl = np.zeros((rows, _COLS), np.uint64)    # cylinder words, geometry in the corner bits
+        self.offsets = np.zeros(capacity + 1, np.int32)
+        self.owner = np.full(capacity, -1, np.int32)     # gallery row of each slot
         self.alive = np.zeros(capacity, np.bool_)
         self.n = 0
         self.dead = 0
@@ -43,13 +46,12 @@ class Block:
         return int(self.owner.shape[0])
 
     def fits(self, t: PreparedTemplate) -> bool:
-        return self.n < self.capacity and self.offsets[self.n] + len(t) <= self.geo.shape[0]
+        return self.n < self.capacity and self.offsets[self.n] + len(t) <= self.cyl.shape[0]
 
     def append(self, t: PreparedTemplate, row: int) -> int:
         a = int(self.offsets[self.n])
         b = a + len(t)
-        self.geo[a:b] = t.geo
-        self.cyl[a:b] = t.cyl
+        mcc.embed_geometry(t.geo, t.cyl, self.cyl[a:b])
         self.offsets[self.n + 1] = b
         self.owner[self.n] = row
         self.alive[self.n] = True
@@ -59,11 +61,19 @@ class Block:
     def seal(self) -> None:
         """Trim the reserved space of a full block (once)."""
         used = int(self.offsets[self.n])
-        self.geo = self.geo[:used].copy()
         self.cyl = self.cyl[:used].copy()
 
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.geo, self.cyl, self.offsets, self.owner, self.alive))
+        return sum(self.memory().values())
+
+    def memory(self) -> dict[str, int]:
+        return {"cylinders": self.cyl.nbytes, "block_slots": self.offsets.nbytes + self.owner.nbytes + self.alive.nbytes}
+
+    def template(self, slot: int) -> PreparedTemplate:
+        """The prepared template in `slot`, decoded (geometry out of the corner bits)."""
+        a, e = int(self.offsets[slot]), int(self.offsets[slot + 1])
+        geo, cyl = mcc.decode_template(self.cyl[a:e], mcc.COS_LUT, mcc.SIN_LUT)
+        return PreparedTemplate(geo=geo, cyl=cyl)
 
     def live_slots(self) -> np.ndarray:
         return np.flatnonzero(self.alive[:self.n])
@@ -73,8 +83,8 @@ class Block:
             return np.zeros(0, np.float32)
         if len(probe) < 2:
             return np.zeros(len(slots), np.float32)
-        return mcc.compare_to_selected(probe.geo, probe.cyl, self.geo, self.cyl,
-                                       self.offsets[slots], self.offsets[slots + 1])
+        return mcc.compare_to_compact(probe.geo, probe.cyl, self.cyl, self.offsets[slots], self.offsets[slots + 1],
+                                      mcc.COS_LUT, mcc.SIN_LUT)
 
 
 class FingerShard:
@@ -129,8 +139,7 @@ class FingerShard:
         sizes = old.offsets[live + 1] - old.offsets[live]
         new = Block(old.capacity, max(int(sizes.sum()), 1))
         for s in live:
-            a, e = old.offsets[s], old.offsets[s + 1]
-            slot = new.append(PreparedTemplate(geo=old.geo[a:e], cyl=old.cyl[a:e]), int(old.owner[s]))
+            slot = new.append(old.template(int(s)), int(old.owner[s]))
             self.where_slot[old.owner[s]] = slot
         self.blocks[b] = new
 
@@ -159,7 +168,15 @@ class FingerShard:
         return _cat(out_rows, np.int64), _cat(out_scores, np.float32)
 
     def nbytes(self) -> int:
-        return sum(b.nbytes() for b in self.blocks) + self.where_block.nbytes + self.where_slot.nbytes
+        return sum(self.memory().values())
+
+    def memory(self) -> dict[str, int]:
+        """Bytes by part: cylinder words, per-slot offsets/owners/alive flags, the row -> (block, slot) map."""
+        out = {"cylinders": 0, "block_slots": 0, "row_map": self.where_block.nbytes + self.where_slot.nbytes}
+        for b in self.blocks:
+            for k, v in b.memory().items():
+                out[k] += v
+        return out
 
 
 def _cat(parts: list[np.ndarray], dtype) -> np.ndarray:

@@ -567,3 +567,123 @@ def compare_to_selected(ga, ca, g_geo, g_cyl, starts, ends):
         a, b = starts[k], ends[k]
         out[k] = score_pair(ga, ca, g_geo[a:b], g_cyl[a:b], *sc)
     return out
+
+
+# --- compact gallery storage: geometry in the corner cells ------------------------
+# The 12 cells in the corners of the 8 x 8 grid lie outside the cylinder's radius, so their bits are never
+# set (neither cell bits nor validity). A 1:N shard stores each cylinder as its ND + 1 words with the
+# minutia's geometry written into those corner bits of the first 5 words (x, y in 1/16 px as 20-bit signed
+# fields, theta in 1/65536 turns): 56 bytes per cylinder instead of 56 + 20. The matcher reads the gallery
+# side only through `probe & gallery` and `(probe | gallery) & probe_validity & gallery_validity`, so the
+# extra bits of a gallery cylinder never count; geometry is decoded per compared template.
+XY_SCALE = 16.0                       # fixed point: 1/16 px
+XY_BITS = 20
+XY_LIMIT = (1 << (XY_BITS - 1)) - 1   # |x|, |y| <= 32767.9 px
+THETA_STEPS = 65536
+THETA_STEP = TWO_PI / THETA_STEPS
+_GEO_WORDS = 5                        # 5 x 12 corner bits carry 56 bits of geometry
+INNER_CELLS = np.uint64(0x3C7EFFFFFFFF7E3C)  # the 52 cells within R: all but the 12 corner bits
+_THETAS = np.arange(THETA_STEPS, dtype=np.float64) * THETA_STEP
+COS_LUT = np.cos(_THETAS).astype(np.float32)
+SIN_LUT = np.sin(_THETAS).astype(np.float32)
+
+
+def quantize_geometry(xs: np.ndarray, ys: np.ndarray, th: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(qx, qy, qt) int64 on the storage grid; monotone in theta (sorted templates stay sorted) and
+    idempotent (a quantized template quantizes to itself)."""
+    qx = np.clip(np.rint(xs * XY_SCALE), -XY_LIMIT, XY_LIMIT).astype(np.int64)
+    qy = np.clip(np.rint(ys * XY_SCALE), -XY_LIMIT, XY_LIMIT).astype(np.int64)
+    qt = np.clip(np.rint(np.mod(th, TWO_PI) / THETA_STEP), 0, THETA_STEPS - 1).astype(np.int64)
+    return qx, qy, qt
+
+
+def geometry_rows(qx: np.ndarray, qy: np.ndarray, qt: np.ndarray) -> np.ndarray:
+    """float32 (n, 5) = x, y, theta, cos, sin from grid values (bit-identical to `decode_geometry`)."""
+    geo = np.empty((len(qx), 5), np.float32)
+    geo[:, 0] = (qx / XY_SCALE).astype(np.float32)
+    geo[:, 1] = (qy / XY_SCALE).astype(np.float32)
+    geo[:, 2] = (qt.astype(np.float64) * THETA_STEP).astype(np.float32)
+    geo[:, 3] = COS_LUT[qt]
+    geo[:, 4] = SIN_LUT[qt]
+    return geo
+
+
+@njit(cache=True, inline="always")
+def _scatter12(v):
+    """12 bits -> the corner cells 0,1 | 6,7,8 | 15 | 48 | 55,56,57 | 62,63 of a word."""
+    return ((v & np.uint64(3)) | ((v >> np.uint64(2)) & np.uint64(7)) << np.uint64(6)
+            | ((v >> np.uint64(5)) & np.uint64(1)) << np.uint64(15) | ((v >> np.uint64(6)) & np.uint64(1)) << np.uint64(48)
+            | ((v >> np.uint64(7)) & np.uint64(7)) << np.uint64(55) | ((v >> np.uint64(10)) & np.uint64(3)) << np.uint64(62))
+
+
+@njit(cache=True, inline="always")
+def _gather12(w):
+    return ((w & np.uint64(3)) | ((w >> np.uint64(6)) & np.uint64(7)) << np.uint64(2)
+            | ((w >> np.uint64(15)) & np.uint64(1)) << np.uint64(5) | ((w >> np.uint64(48)) & np.uint64(1)) << np.uint64(6)
+            | ((w >> np.uint64(55)) & np.uint64(7)) << np.uint64(7) | ((w >> np.uint64(62)) & np.uint64(3)) << np.uint64(10))
+
+
+@njit(cache=True)
+def embed_geometry(geo, cyl, out):
+    """out[:] = cyl with each row's (quantized) geometry written into its corner bits."""
+    mask20 = np.int64((1 << XY_BITS) - 1)
+    for n in range(cyl.shape[0]):
+        qx = np.int64(round(geo[n, 0] * XY_SCALE))
+        qy = np.int64(round(geo[n, 1] * XY_SCALE))
+        qt = min(np.int64(round(geo[n, 2] / THETA_STEP)), THETA_STEPS - 1)
+        g = np.uint64(qx & mask20) | (np.uint64(qy & mask20) << np.uint64(20)) | (np.uint64(qt) << np.uint64(40))
+        for w in range(cyl.shape[1]):
+            out[n, w] = cyl[n, w] & INNER_CELLS
+        for w in range(_GEO_WORDS):
+            out[n, w] |= _scatter12((g >> np.uint64(12 * w)) & np.uint64(0xFFF))
+
+
+@njit(cache=True, inline="always")
+def _decode_row(cyl, n, cos_lut, sin_lut, geo, r):
+    g = np.uint64(0)
+    for w in range(_GEO_WORDS):
+        g |= _gather12(cyl[n, w]) << np.uint64(12 * w)
+    qx = np.int64(g & np.uint64(0xFFFFF))
+    qy = np.int64((g >> np.uint64(20)) & np.uint64(0xFFFFF))
+    qt = np.int64((g >> np.uint64(40)) & np.uint64(0xFFFF))
+    if qx >= (1 << (XY_BITS - 1)):
+        qx -= 1 << XY_BITS
+    if qy >= (1 << (XY_BITS - 1)):
+        qy -= 1 << XY_BITS
+    geo[r, 0] = np.float32(qx / XY_SCALE)
+    geo[r, 1] = np.float32(qy / XY_SCALE)
+    geo[r, 2] = np.float32(qt * THETA_STEP)
+    geo[r, 3] = cos_lut[qt]
+    geo[r, 4] = sin_lut[qt]
+
+
+@njit(cache=True)
+def decode_template(cyl, cos_lut, sin_lut):
+    """(geo float32 (n, 5), clean cyl) of compact rows."""
+    n = cyl.shape[0]
+    geo = np.empty((n, 5), np.float32)
+    clean = np.empty_like(cyl)
+    for r in range(n):
+        _decode_row(cyl, r, cos_lut, sin_lut, geo, r)
+        for w in range(cyl.shape[1]):
+            clean[r, w] = cyl[r, w] & INNER_CELLS
+    return geo, clean
+
+
+@njit(cache=True)
+def compare_to_compact(ga, ca, g_cyl, starts, ends, cos_lut, sin_lut):
+    """Probe against selected templates of a compact block (rows starts[k]:ends[k], geometry in the corner
+    bits): the same scores as `compare_to_selected` on the decoded templates."""
+    n = starts.shape[0]
+    out = np.zeros(n, np.float32)
+    maxn = 1
+    for k in range(n):
+        maxn = max(maxn, ends[k] - starts[k])
+    sc = _scratch(ga.shape[0], maxn)
+    gb = np.empty((maxn, 5), np.float32)
+    for k in range(n):
+        a, b = starts[k], ends[k]
+        for r in range(b - a):
+            _decode_row(g_cyl, a + r, cos_lut, sin_lut, gb, r)
+        out[k] = score_pair(ga, ca, gb[:b - a], g_cyl[a:b], *sc)
+    return out
