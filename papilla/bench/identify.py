@@ -23,12 +23,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import beta
 from tqdm import tqdm
 
 from papilla.services.match import engine
 from papilla.services.match.engine import PreparedTemplate, mcc
-from papilla.services.match.gallery import Gallery, GalleryParams
-from papilla.services.match.index import IndexParams
+from papilla.services.match.gallery import POSITIONS, Gallery, GalleryParams
+from papilla.services.match.index import FingerIndex, IndexParams, standardized
 from papilla.services.match.matching import one_to_many_fmr
 
 from . import data
@@ -138,22 +139,6 @@ def build(params: BenchParams, mates: list[Person], sources: list[dict[int, Prep
     fingers = sum(s.count for s in gallery.shards.values())
     return gallery, {"build_s": time.perf_counter() - t0, "fingers": fingers,
                      "array_bytes": gallery.nbytes(), "memory": gallery.memory(), "rss_bytes": _rss_bytes() - rss0}
-
-
-def hit_curve(ranks: list[dict], held: int, people: int) -> list[dict]:
-    """Per-finger and ten-finger (union) hit rate and the union's penetration at each per-finger penetration."""
-    curve = []
-    for pen in CURVE:
-        k = max(int(np.ceil(pen * held)), 1)
-        finger_hits = [r < k for probe in ranks for r in probe["ranks"].values()]
-        tenprint = [any(r < k for r in probe["ranks"].values()) for probe in ranks]
-        k2 = max(int(np.ceil(min(1.0, 5 * pen) * held)), 1)   # two fingers get 10/2 times the share
-        twofinger = [any(probe["ranks"][p] < k2 for p in IDENTIFY_POSITIONS if p in probe["ranks"]) for probe in ranks]
-        union = min(1.0, 1 - (1 - pen) ** 10)   # upper bound: disjoint per-finger lists
-        curve.append({"penetration_per_finger": pen, "finger_hit_rate": float(np.mean(finger_hits)),
-                      "tenprint_hit_rate": float(np.mean(tenprint)), "union_penetration_max": union,
-                      "twofinger_hit_rate": float(np.mean(twofinger))})
-    return curve
 
 
 def _worker(conn, params: BenchParams, mates, sources, part) -> None:
@@ -284,32 +269,65 @@ def run(fvc_dir: Path, synth_dir: Path | None, params: BenchParams, progress: bo
 
 
 def index_curve(fvc_dir: Path, synth_dir: Path | None, params: BenchParams, progress: bool = True) -> dict:
-    """Hit rate against penetration for the index alone, among distinct real fingers only (no perturbed
-    background): impression 1 of every finger (FVC2002 and synthetic) enrolled in one pool, every other
-    impression a probe; ten-finger hit = any of the person's fingers within the per-finger candidates."""
+    """Hit rate against penetration for the index alone, among distinct real people only (no perturbed
+    background): impression 1 of every person (FVC2002 pseudo-people and synthetic) enrolled, one index per
+    finger position as in the gallery; every other impression set is a probe. Strategies at the same matcher
+    cost (share q of the people, each compared on every probe finger): `finger` = each probe finger names its
+    own best q share (the union goes on), `fused` = people ranked by the sum over probe fingers of their
+    standardized index scores, best q share, `both` = q/2 by each."""
     people = fvc_people(fvc_dir, progress) + (synthetic_people(synth_dir, progress) if synth_dir else [])
-    from papilla.services.match.index import FingerIndex
-    index = FingerIndex(replace(params.index, enabled=True))
-    row = {}
+    people = [p for p in people if len(p.gallery) == 10]
+    index = {pos: FingerIndex(replace(params.index, enabled=True)) for pos in range(1, 11)}
     for k, person in enumerate(people):
         for pos, t in person.gallery.items():
-            row[(k, pos)] = len(row)
-            index.add(row[(k, pos)], t)
-    ranks = []
+            index[pos].add(k, t)
+    probes = []
     for k, person in enumerate(people):
         for probe in person.probes:
-            r = {}
-            for pos, t in probe.items():
-                if (k, pos) in row:
-                    s = index.scores(t, len(row))
-                    r[pos] = int((s > s[row[(k, pos)]]).sum())
-            ranks.append({"person": k, "source": person.source, "ranks": r})
-    out = {"pool_fingers": len(row), "people": len(people)}
-    for name in ("fvc", "synthetic"):
-        sel = [r for r in ranks if r["source"].startswith(name)]
+            if len(probe) == 10:
+                scores = {pos: index[pos].scores(t, len(people)) for pos, t in probe.items()}
+                probes.append({"person": k, "source": person.source, "scores": scores})
+    out = {"people": len(people)}
+    for name in ("fvc", "synthetic", "all"):
+        sel = [r for r in probes if name == "all" or r["source"].startswith(name)]
         if sel:
-            out[name] = {"probes": len(sel), "curve": hit_curve(sel, len(row), len(people))}
+            out[name] = {"probes": len(sel), "tenprint": strategy_curve(sel, tuple(range(1, 11)), 1.0),
+                         "twofinger": strategy_curve(sel, IDENTIFY_POSITIONS, len(POSITIONS) / len(IDENTIFY_POSITIONS))}
     return out
+
+
+def mate_ranks(probe: dict, positions: tuple[int, ...]) -> tuple[list[int], int]:
+    """(per-finger ranks of the mate, rank of the mate by the fused standardized score) among the people."""
+    k = probe["person"]
+    finger, fused = [], 0.0
+    for pos in positions:
+        s = probe["scores"][pos]
+        finger.append(int((s > s[k]).sum()))
+        fused = fused + standardized(s)
+    return finger, int((fused > fused[k]).sum())
+
+
+def strategy_curve(probes: list[dict], positions: tuple[int, ...], scale: float) -> list[dict]:
+    """Hit rate of each strategy at each people share q (two-finger probes get `scale` times the share), with the
+    one-sided 95 % Clopper-Pearson lower bound."""
+    n_people = len(probes[0]["scores"][positions[0]])
+    ranks = [mate_ranks(p, positions) for p in probes]
+    rows = []
+    for pen in CURVE:
+        q = min(1.0, pen * scale)
+        # the mate is among a gallery's best q share when fewer than that share of the impostors outscore it:
+        # rank / (people - 1) estimates that share (no rounding up to whole candidates in this small pool)
+        k, half = q * (n_people - 1), q * (n_people - 1) / 2
+        hits = {"finger": [min(f) < k for f, _ in ranks], "fused": [u < k for _, u in ranks],
+                "both": [min(f) < half or u < half for f, u in ranks]}
+        rows.append({"penetration": q, **{f"{name}_hit_rate": float(np.mean(h)) for name, h in hits.items()},
+                     **{f"{name}_hit_lower95": lower_bound(int(np.sum(h)), len(h)) for name, h in hits.items()}})
+    return rows
+
+
+def lower_bound(hits: int, n: int, confidence: float = 0.95) -> float:
+    """One-sided Clopper-Pearson lower confidence bound of a rate from `hits` of `n`."""
+    return float(beta.ppf(1 - confidence, hits, n - hits + 1)) if hits else 0.0
 
 
 def format_run(r: dict) -> str:
@@ -334,15 +352,18 @@ def format_run(r: dict) -> str:
 
 
 def format_curve(r: dict) -> str:
-    lines = [f"index hit rate among {r['pool_fingers']} distinct real fingers ({r['people']} people)"]
-    for name in ("fvc", "synthetic"):
+    lines = [f"index hit rate among {r['people']} distinct real people (one index per finger position); strategies "
+             "at equal matcher cost: finger = each probe finger's own best share, fused = people by summed "
+             "standardized index scores, both = half each; lower95 = one-sided 95 % Clopper-Pearson bound"]
+    for name in ("fvc", "synthetic", "all"):
         if name not in r:
             continue
-        lines.append(f"{name}: {r[name]['probes']} probe impressions")
-        lines.append("  penetration/finger  finger hit  ten-finger hit  union penetration (max)  two-finger hit (5x share)")
-        for c in r[name]["curve"]:
-            lines.append(f"  {c['penetration_per_finger']:>17g}  {c['finger_hit_rate']:>10.4f}  "
-                         f"{c['tenprint_hit_rate']:>14.4f}  {c['union_penetration_max']:>23.4f}  {c['twofinger_hit_rate']:>10.4f}")
+        for kind, label in (("tenprint", "ten-finger"), ("twofinger", "two-finger (R/L index, 5x share)")):
+            lines.append(f"{name}: {r[name]['probes']} probe sets, {label}")
+            lines.append("  people share   finger (lower95)    fused (lower95)     both (lower95)")
+            for c in r[name][kind]:
+                lines.append(f"  {c['penetration']:>12g}  " + "  ".join(
+                    f"{c[f'{s}_hit_rate']:.4f} ({c[f'{s}_hit_lower95']:.4f})" for s in ("finger", "fused", "both")))
     return "\n".join(lines)
 
 

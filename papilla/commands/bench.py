@@ -87,7 +87,11 @@ def _identify(args) -> int:
     from papilla.bench import identify
     from papilla.services.match.index import IndexParams
 
-    index = replace(IndexParams(), enabled=args.index == "on", penetration=args.penetration)
+    index = replace(IndexParams(), enabled=args.index == "on", penetration=args.penetration,
+                    fused_share=args.fused_share, bits=args.index_bits)
+    if args.index_bits % 64 or not 0 <= args.fused_share <= 1:
+        print("--index-bits must be a multiple of 64 and --fused-share between 0 and 1", file=sys.stderr)
+        return 2
     if args.full_scan_below is not None:
         index = replace(index, full_scan_below=args.full_scan_below, min_candidates=1)
     params = identify.BenchParams(people=args.people, probes=args.probes, index=index, shards=args.shards)
@@ -158,6 +162,10 @@ def register(subparsers) -> None:
     i.add_argument("--index", choices=("on", "off"), default="on", help="candidate index (off: full scan)")
     i.add_argument("--penetration", type=float, default=0.005,
                    help="per-finger share passed to the matcher for ten-finger probes (x10/n for n fingers)")
+    i.add_argument("--fused-share", type=float, default=0.5,  # IndexParams.fused_share
+                   help="share of the candidate budget given to people ranked by their summed index scores over "
+                        "the probe's fingers (0: each finger's own best only)")
+    i.add_argument("--index-bits", type=int, default=4096, help="signature bits per finger (IndexParams.bits)")
     i.add_argument("--shards", type=int, default=1, help="worker processes, each holding a partition")
     i.add_argument("--store-people", type=int, default=1000,
                    help="also time a gallery start-up from a SQLite store of this many people (0: skip)")

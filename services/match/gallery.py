@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from papilla.services.match import engine, templates
-from papilla.services.match.index import FingerIndex, IndexParams
+from papilla.services.match.index import FingerIndex, IndexParams, candidates_for_probe
 from papilla.services.match.shards import FingerShard, ShardParams
 from papilla.shared import gallery_log, metrics
 from papilla.shared.centre import Centre
@@ -126,9 +126,8 @@ class Gallery:
         p = self.params.index
         if not p.enabled or len(self.entries) < p.full_scan_below:
             return None
-        rows, scale = len(self.enrollment_ids), len(POSITIONS) / max(len(probes), 1)
-        return {pos: self.index[pos].candidates(t, rows, self.shards[pos].count, scale) for pos, t in probes.items()
-                if pos in self.shards and self.shards[pos].count}
+        held = {pos: self.shards[pos].count for pos in probes if pos in self.shards}
+        return candidates_for_probe(self.index, probes, len(self.enrollment_ids), held, len(self.entries), p)
 
     def finger_scores(self, probes: dict[int, object]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """Per probe position: (rows, scores) from the full matcher.

@@ -34,6 +34,9 @@ class IndexParams:
     min_key_bits: int = 2         # keys with fewer set bits (empty regions) carry no evidence: not hashed
     penetration: float = 0.005    # share of each finger position's gallery passed to the full matcher, for a
                                   # ten-finger probe; a probe of n fingers gets 10/n times more per finger
+    fused_share: float = 0.5      # of that budget, the share given to people ranked by the sum over the probe's
+                                  # fingers of their standardized index scores (each such person is compared on
+                                  # every probe finger); the rest to each finger's own best (0: per finger only)
     min_candidates: int = 50      # per probe finger, at least this many (small galleries)
     full_scan_below: int = 2000   # galleries with fewer entries are scanned without the index
     seed: int = 20110501
@@ -146,16 +149,53 @@ class FingerIndex:
 
     def candidates(self, probe: PreparedTemplate, rows: int, held: int, scale: float = 1.0) -> np.ndarray:
         """Rows of the best `penetration x scale` share of the `held` templates of this position."""
-        s = self.scores(probe, rows)
-        share = min(1.0, self.params.penetration * scale)
-        k = min(max(int(np.ceil(share * held)), self.params.min_candidates), held, len(s))
-        if k <= 0:
-            return np.zeros(0, np.int64)
-        top = np.argpartition(-s, k - 1)[:k]
-        return top[s[top] > -1e8].astype(np.int64)
+        return best_rows(self.scores(probe, rows), min(1.0, self.params.penetration * scale), held,
+                         self.params.min_candidates)
 
     def nbytes(self) -> int:
         return sum(self.memory().values())
 
     def memory(self) -> dict[str, int]:
         return {"index_signatures": self.sig.nbytes, "index_counts": self.counts.nbytes}
+
+
+def best_rows(scores: np.ndarray, share: float, held: int, at_least: int) -> np.ndarray:
+    """Rows of the best `share` of `held` scored rows (at least `at_least`); rows not held (-1e9) never."""
+    k = min(max(int(np.ceil(share * held)), at_least), held, len(scores))
+    if k <= 0:
+        return np.zeros(0, np.int64)
+    top = np.argpartition(-scores, k - 1)[:k]
+    return top[scores[top] > -1e8].astype(np.int64)
+
+
+def standardized(scores: np.ndarray) -> np.ndarray:
+    """Scores as z-scores over the rows held; rows not held get 0 (the mean)."""
+    held = scores > -1e8
+    out = np.zeros(len(scores), np.float32)
+    if held.sum() > 1:
+        v = scores[held]
+        out[held] = (v - v.mean()) / max(float(v.std()), 1e-6)
+    return out
+
+
+def candidates_for_probe(index: dict[int, FingerIndex], probes: dict[int, PreparedTemplate], rows: int,
+                         held: dict[int, int], people: int, params: IndexParams) -> dict[int, np.ndarray]:
+    """Per probe position, the rows the full matcher scores: that finger's own best share, united with the
+    people best ranked by the sum of their standardized index scores over all the probe's fingers (a mate
+    whose fingers each score moderately is found by the sum when no single finger ranks it high enough).
+    Both halves together cost what `penetration` x 10 / fingers per finger costs alone."""
+    share = min(1.0, params.penetration * 10 / max(len(probes), 1))
+    scores = {pos: index[pos].scores(t, rows) for pos, t in probes.items() if held.get(pos)}
+    fused_share = params.fused_share if len(scores) > 1 else 0.0
+    own = {pos: best_rows(s, share * (1 - fused_share), held[pos], params.min_candidates) for pos, s in scores.items()}
+    if not fused_share:
+        return own
+    total = np.zeros(rows, np.float32)
+    present = np.zeros(rows, np.bool_)
+    for s in scores.values():
+        n = len(s)
+        total[:n] += standardized(s)
+        present[:n] |= s > -1e8
+    fused = best_rows(np.where(present, total, -1e9).astype(np.float32), share * fused_share, people,
+                      params.min_candidates)
+    return {pos: np.union1d(r, fused) for pos, r in own.items()}
