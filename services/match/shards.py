@@ -26,7 +26,7 @@ _COLS = mcc.ND + 1
 @dataclass(frozen=True)
 class ShardParams:
     block_templates: int = 4096          # templates per block: one numba call scans one block
-    rows_per_template: int = 40          # cylinder rows reserved per template in an open block (mean ~35)
+    first_rows: int = 4096               # an open block starts with room for this many cylinders, doubling as it fills
     compact_dead_fraction: float = 0.5   # compact a block when this share of its templates is removed
 
 
@@ -46,11 +46,15 @@ class Block:
         return int(self.owner.shape[0])
 
     def fits(self, t: PreparedTemplate) -> bool:
-        return self.n < self.capacity and self.offsets[self.n] + len(t) <= self.cyl.shape[0]
+        return self.n < self.capacity
 
     def append(self, t: PreparedTemplate, row: int) -> int:
         a = int(self.offsets[self.n])
         b = a + len(t)
+        if b > self.cyl.shape[0]:   # an open block grows by doubling (small galleries do not pay for a full block)
+            grown = np.zeros((max(b, 2 * self.cyl.shape[0]), _COLS), np.uint64)
+            grown[:a] = self.cyl[:a]
+            self.cyl = grown
         mcc.embed_geometry(t.geo, t.cyl, self.cyl[a:b])
         self.offsets[self.n + 1] = b
         self.owner[self.n] = row
@@ -109,7 +113,7 @@ class FingerShard:
         if self.blocks:
             self.blocks[-1].seal()
         p = self.params
-        self.blocks.append(Block(p.block_templates, max(p.block_templates * p.rows_per_template, len(t))))
+        self.blocks.append(Block(p.block_templates, max(p.first_rows, len(t))))
         return len(self.blocks) - 1
 
     def add(self, row: int, t: PreparedTemplate) -> None:

@@ -19,7 +19,7 @@ def prepared(fvc_dir):
 
 
 def test_scan_sees_live_entries_only_with_matcher_scores_across_blocks_and_compaction(prepared):
-    shard = FingerShard(ShardParams(block_templates=3, rows_per_template=80, compact_dead_fraction=0.5))
+    shard = FingerShard(ShardParams(block_templates=3, first_rows=8, compact_dead_fraction=0.5))
     for row, t in enumerate(prepared):
         shard.add(row, t)
     assert len(shard.blocks) == 4
