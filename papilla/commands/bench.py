@@ -162,7 +162,7 @@ def register(subparsers) -> None:
     i.add_argument("--index", choices=("on", "off"), default="on", help="candidate index (off: full scan)")
     i.add_argument("--penetration", type=float, default=0.005,
                    help="per-finger share passed to the matcher for ten-finger probes (x10/n for n fingers)")
-    i.add_argument("--fused-share", type=float, default=0.5,  # IndexParams.fused_share
+    i.add_argument("--fused-share", type=float, default=0.0,  # IndexParams.fused_share
                    help="share of the candidate budget given to people ranked by their summed index scores over "
                         "the probe's fingers (0: each finger's own best only)")
     i.add_argument("--index-bits", type=int, default=4096, help="signature bits per finger (IndexParams.bits)")

@@ -34,9 +34,10 @@ class IndexParams:
     min_key_bits: int = 2         # keys with fewer set bits (empty regions) carry no evidence: not hashed
     penetration: float = 0.005    # share of each finger position's gallery passed to the full matcher, for a
                                   # ten-finger probe; a probe of n fingers gets 10/n times more per finger
-    fused_share: float = 0.5      # of that budget, the share given to people ranked by the sum over the probe's
+    fused_share: float = 0.0      # of that budget, the share given to people ranked by the sum over the probe's
                                   # fingers of their standardized index scores (each such person is compared on
-                                  # every probe finger); the rest to each finger's own best (0: per finger only)
+                                  # every probe finger); the rest to each finger's own best. 0: per finger only
+                                  # (the sum did not beat it: docs/matching-scale.md, index curve)
     min_candidates: int = 50      # per probe finger, at least this many (small galleries)
     full_scan_below: int = 2000   # galleries with fewer entries are scanned without the index
     seed: int = 20110501
