@@ -52,3 +52,23 @@ def test_index_candidates_give_the_full_scan_answer_for_the_rows_they_name(fvc_d
     rows = len(indexed.enrollment_ids)
     for p, t in {1: _prepared(db, "105_1"), 6: _prepared(db, "106_1")}.items():
         assert int(np.argmax(indexed.index[p].scores(t, rows))) == 2
+
+
+def test_fused_candidates_name_whole_people_scored_on_every_probe_finger(fvc_dir):
+    """With the whole budget given to the summed-score ranking, every probe finger gets the same people, and the
+    mate (whose two fingers both score well) is among them and found with the full-scan score."""
+    db = fvc_dir / "DB1_B"
+    params = GalleryParams(index=IndexParams(full_scan_below=0, penetration=0.06, min_candidates=1, fused_share=1.0))
+    indexed, full = Gallery(centre=None, params=params), Gallery(centre=None)
+    for person in range(5):
+        fingers = {1: _prepared(db, f"{101 + 2 * person}_1"), 6: _prepared(db, f"{102 + 2 * person}_1")}
+        for g in (indexed, full):
+            g.add(f"enr-{person}", f"sub-{person}", fingers)
+    probes = {1: _prepared(db, "105_2"), 6: _prepared(db, "106_2")}
+    nominated = indexed.candidate_rows(probes)
+    assert np.array_equal(nominated[1], nominated[6]) and 2 in nominated[1].tolist()
+    assert len(nominated[1]) == 2                   # 0.06 x 10/2 = 0.3 of 5 people -> 2 people
+    threshold = engine.thresholds().fused(1e-3)
+    found = indexed.search(probes, threshold=threshold)
+    assert found[0]["enrollment_id"] == "enr-2"
+    assert found[0] == full.search(probes, threshold=threshold)[0]
