@@ -8,19 +8,56 @@ as numpy arrays, built as entries come and go, never per search.
 
 Rows are the gallery's integer ids of its entries (see `gallery.py`).
 
-Memory: a block keeps each cylinder as its ND + 1 words only (56 bytes), with
-the minutia's geometry written into the never-used corner cells
-(`mcc.embed_geometry`), and 4-byte offsets and owners per template.
+Memory: a block keeps each cylinder as its 6 direction words only (48
+bytes), with the minutia's geometry and a code of its cell-validity word
+written into the never-used corner cells (`mcc.embed_compact`; the codes index
+the shard's `ValidityTable`), and 4-byte offsets and owners per template.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import sys
+
 import numpy as np
 
 from papilla.services.match.engine import PreparedTemplate, mcc
 
-_COLS = mcc.ND + 1
+_COLS = mcc.ND
+
+
+class GalleryCapacityError(RuntimeError):
+    """More distinct cylinder-validity words than a shard's table can code (2**20)."""
+
+
+class ValidityTable:
+    """Distinct cell-validity words of one finger position's cylinders, coded 0.. in order of arrival
+    (never removed: codes stay valid in every block)."""
+
+    def __init__(self):
+        self.codes: dict[int, int] = {}
+        self.words = np.zeros(64, np.uint64)
+
+    def encode(self, validity: np.ndarray) -> np.ndarray:
+        out = np.empty(len(validity), np.uint32)
+        for i, word in enumerate(validity.tolist()):
+            code = self.codes.get(word)
+            out[i] = self._add(word) if code is None else code
+        return out
+
+    def _add(self, word: int) -> int:
+        code = len(self.codes)
+        if code >= 1 << mcc.CODE_BITS:
+            raise GalleryCapacityError(f"more than {1 << mcc.CODE_BITS} distinct cylinder-validity words in one "
+                                       "finger position: split the gallery into more partitions")
+        if code >= len(self.words):
+            self.words = np.concatenate([self.words, np.zeros(len(self.words), np.uint64)])
+        self.words[code] = word
+        self.codes[word] = code
+        return code
+
+    def nbytes(self) -> int:
+        return self.words.nbytes + sys.getsizeof(self.codes) + 36 * len(self.codes)   # + the int keys
 
 
 @dataclass(frozen=True)
@@ -48,14 +85,14 @@ class Block:
     def fits(self, t: PreparedTemplate) -> bool:
         return self.n < self.capacity
 
-    def append(self, t: PreparedTemplate, row: int) -> int:
+    def append(self, t: PreparedTemplate, row: int, codes: np.ndarray) -> int:
         a = int(self.offsets[self.n])
         b = a + len(t)
         if b > self.cyl.shape[0]:   # an open block grows by doubling (small galleries do not pay for a full block)
             grown = np.zeros((max(b, 2 * self.cyl.shape[0]), _COLS), np.uint64)
             grown[:a] = self.cyl[:a]
             self.cyl = grown
-        mcc.embed_geometry(t.geo, t.cyl, self.cyl[a:b])
+        mcc.embed_compact(t.geo, t.cyl, codes, self.cyl[a:b])
         self.offsets[self.n + 1] = b
         self.owner[self.n] = row
         self.alive[self.n] = True
@@ -73,22 +110,22 @@ class Block:
     def memory(self) -> dict[str, int]:
         return {"cylinders": self.cyl.nbytes, "block_slots": self.offsets.nbytes + self.owner.nbytes + self.alive.nbytes}
 
-    def template(self, slot: int) -> PreparedTemplate:
-        """The prepared template in `slot`, decoded (geometry out of the corner bits)."""
+    def template(self, slot: int, table: ValidityTable) -> PreparedTemplate:
+        """The prepared template in `slot`, decoded (geometry and validity out of the corner bits)."""
         a, e = int(self.offsets[slot]), int(self.offsets[slot + 1])
-        geo, cyl = mcc.decode_template(self.cyl[a:e], mcc.COS_LUT, mcc.SIN_LUT)
+        geo, cyl = mcc.decode_compact(self.cyl[a:e], mcc.COS_LUT, mcc.SIN_LUT, table.words)
         return PreparedTemplate(geo=geo, cyl=cyl)
 
     def live_slots(self) -> np.ndarray:
         return np.flatnonzero(self.alive[:self.n])
 
-    def scores(self, probe: PreparedTemplate, slots: np.ndarray) -> np.ndarray:
+    def scores(self, probe: PreparedTemplate, slots: np.ndarray, table: ValidityTable) -> np.ndarray:
         if len(slots) == 0:
             return np.zeros(0, np.float32)
         if len(probe) < 2:
             return np.zeros(len(slots), np.float32)
         return mcc.compare_to_compact(probe.geo, probe.cyl, self.cyl, self.offsets[slots], self.offsets[slots + 1],
-                                      mcc.COS_LUT, mcc.SIN_LUT)
+                                      mcc.COS_LUT, mcc.SIN_LUT, table.words)
 
 
 class FingerShard:
@@ -100,6 +137,7 @@ class FingerShard:
         self.where_block = np.full(1024, -1, np.int32)   # row -> block index (-1: not held)
         self.where_slot = np.zeros(1024, np.int32)
         self.count = 0
+        self.validity = ValidityTable()
 
     def _ensure_row(self, row: int) -> None:
         if row >= self.where_block.shape[0]:
@@ -120,7 +158,7 @@ class FingerShard:
         self.remove(row)
         self._ensure_row(row)
         b = self._open_block(t)
-        self.where_slot[row] = self.blocks[b].append(t, row)
+        self.where_slot[row] = self.blocks[b].append(t, row, self.validity.encode(t.cyl[:, mcc.ND]))
         self.where_block[row] = b
         self.count += 1
 
@@ -143,7 +181,8 @@ class FingerShard:
         sizes = old.offsets[live + 1] - old.offsets[live]
         new = Block(old.capacity, max(int(sizes.sum()), 1))
         for s in live:
-            slot = new.append(old.template(int(s)), int(old.owner[s]))
+            t = old.template(int(s), self.validity)
+            slot = new.append(t, int(old.owner[s]), self.validity.encode(t.cyl[:, mcc.ND]))
             self.where_slot[old.owner[s]] = slot
         self.blocks[b] = new
 
@@ -156,7 +195,7 @@ class FingerShard:
         for block in self.blocks:
             slots = block.live_slots()
             rows.append(block.owner[slots])
-            scores.append(block.scores(probe, slots))
+            scores.append(block.scores(probe, slots, self.validity))
         return _cat(rows, np.int64), _cat(scores, np.float32)
 
     def score_rows(self, probe: PreparedTemplate, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -168,15 +207,17 @@ class FingerShard:
         for b in np.unique(blocks):
             sel = rows[blocks == b]
             out_rows.append(sel)
-            out_scores.append(self.blocks[b].scores(probe, self.where_slot[sel].astype(np.int64)))
+            out_scores.append(self.blocks[b].scores(probe, self.where_slot[sel].astype(np.int64), self.validity))
         return _cat(out_rows, np.int64), _cat(out_scores, np.float32)
 
     def nbytes(self) -> int:
         return sum(self.memory().values())
 
     def memory(self) -> dict[str, int]:
-        """Bytes by part: cylinder words, per-slot offsets/owners/alive flags, the row -> (block, slot) map."""
-        out = {"cylinders": 0, "block_slots": 0, "row_map": self.where_block.nbytes + self.where_slot.nbytes}
+        """Bytes by part: cylinder words, per-slot offsets/owners/alive flags, the row -> (block, slot) map, the
+        validity table."""
+        out = {"cylinders": 0, "block_slots": 0, "row_map": self.where_block.nbytes + self.where_slot.nbytes,
+               "validity_table": self.validity.nbytes()}
         for b in self.blocks:
             for k, v in b.memory().items():
                 out[k] += v

@@ -569,19 +569,20 @@ def compare_to_selected(ga, ca, g_geo, g_cyl, starts, ends):
     return out
 
 
-# --- compact gallery storage: geometry in the corner cells ------------------------
+# --- compact gallery storage: geometry and a validity code in the corner cells ---------
 # The 12 cells in the corners of the 8 x 8 grid lie outside the cylinder's radius, so their bits are never
-# set (neither cell bits nor validity). A 1:N shard stores each cylinder as its ND + 1 words with the
-# minutia's geometry written into those corner bits of the first 5 words (x, y in 1/16 px as 20-bit signed
-# fields, theta in 1/65536 turns): 56 bytes per cylinder instead of 56 + 20. The matcher reads the gallery
-# side only through `probe & gallery` and `(probe | gallery) & probe_validity & gallery_validity`, so the
-# extra bits of a gallery cylinder never count; geometry is decoded per compared template.
+# set. A 1:N shard stores each cylinder as its ND = 6 direction words only (48 bytes): the 6 x 12 corner bits
+# carry the minutia's geometry (x, y in 1/16 px as 18-bit signed fields, theta in 1/65536 turns) and a 20-bit
+# code of its cell-validity word in a per-shard table (validity words repeat a lot: 733 distinct among 116,500
+# cylinders of 3,320 real templates). Geometry and validity are decoded per compared template; the matcher
+# reads a gallery cylinder's direction words only through `probe & gallery` and `(probe | gallery) & validity`,
+# and the decoded copy is clean anyway.
 XY_SCALE = 16.0                       # fixed point: 1/16 px
-XY_BITS = 20
-XY_LIMIT = (1 << (XY_BITS - 1)) - 1   # |x|, |y| <= 32767.9 px
+XY_BITS = 18
+XY_LIMIT = (1 << (XY_BITS - 1)) - 1   # |x|, |y| <= 8191.9 px
 THETA_STEPS = 65536
 THETA_STEP = TWO_PI / THETA_STEPS
-_GEO_WORDS = 5                        # 5 x 12 corner bits carry 56 bits of geometry
+CODE_BITS = 20                        # validity codes per shard table
 INNER_CELLS = np.uint64(0x3C7EFFFFFFFF7E3C)  # the 52 cells within R: all but the 12 corner bits
 _THETAS = np.arange(THETA_STEPS, dtype=np.float64) * THETA_STEP
 COS_LUT = np.cos(_THETAS).astype(np.float32)
@@ -598,7 +599,7 @@ def quantize_geometry(xs: np.ndarray, ys: np.ndarray, th: np.ndarray) -> tuple[n
 
 
 def geometry_rows(qx: np.ndarray, qy: np.ndarray, qt: np.ndarray) -> np.ndarray:
-    """float32 (n, 5) = x, y, theta, cos, sin from grid values (bit-identical to `decode_geometry`)."""
+    """float32 (n, 5) = x, y, theta, cos, sin from grid values (bit-identical to the compact decoding)."""
     geo = np.empty((len(qx), 5), np.float32)
     geo[:, 0] = (qx / XY_SCALE).astype(np.float32)
     geo[:, 1] = (qy / XY_SCALE).astype(np.float32)
@@ -624,28 +625,34 @@ def _gather12(w):
 
 
 @njit(cache=True)
-def embed_geometry(geo, cyl, out):
-    """out[:] = cyl with each row's (quantized) geometry written into its corner bits."""
-    mask20 = np.int64((1 << XY_BITS) - 1)
+def embed_compact(geo, cyl, codes, out):
+    """out (n, ND) = the direction words of cyl with each row's (quantized) geometry and validity code
+    written into the corner bits: bits 0-59 of (qx | qy << 18 | qt << 36 | code << 52) in words 0-4, the
+    code's top 12 bits in word 5."""
+    mxy = np.int64((1 << XY_BITS) - 1)
     for n in range(cyl.shape[0]):
         qx = np.int64(round(geo[n, 0] * XY_SCALE))
         qy = np.int64(round(geo[n, 1] * XY_SCALE))
         qt = min(np.int64(round(geo[n, 2] / THETA_STEP)), THETA_STEPS - 1)
-        g = np.uint64(qx & mask20) | (np.uint64(qy & mask20) << np.uint64(20)) | (np.uint64(qt) << np.uint64(40))
-        for w in range(cyl.shape[1]):
+        code = np.uint64(codes[n])
+        g = (np.uint64(qx & mxy) | (np.uint64(qy & mxy) << np.uint64(18)) | (np.uint64(qt) << np.uint64(36))
+             | ((code & np.uint64(0xFF)) << np.uint64(52)))
+        for w in range(ND):
             out[n, w] = cyl[n, w] & INNER_CELLS
-        for w in range(_GEO_WORDS):
+        for w in range(5):
             out[n, w] |= _scatter12((g >> np.uint64(12 * w)) & np.uint64(0xFFF))
+        out[n, 5] |= _scatter12(code >> np.uint64(8))
 
 
 @njit(cache=True, inline="always")
-def _decode_row(cyl, n, cos_lut, sin_lut, geo, r):
+def _decode_row(cyl, n, cos_lut, sin_lut, table, geo, clean, r):
     g = np.uint64(0)
-    for w in range(_GEO_WORDS):
+    for w in range(5):
         g |= _gather12(cyl[n, w]) << np.uint64(12 * w)
-    qx = np.int64(g & np.uint64(0xFFFFF))
-    qy = np.int64((g >> np.uint64(20)) & np.uint64(0xFFFFF))
-    qt = np.int64((g >> np.uint64(40)) & np.uint64(0xFFFF))
+    code = ((g >> np.uint64(52)) & np.uint64(0xFF)) | (_gather12(cyl[n, 5]) << np.uint64(8))
+    qx = np.int64(g & np.uint64(0x3FFFF))
+    qy = np.int64((g >> np.uint64(18)) & np.uint64(0x3FFFF))
+    qt = np.int64((g >> np.uint64(36)) & np.uint64(0xFFFF))
     if qx >= (1 << (XY_BITS - 1)):
         qx -= 1 << XY_BITS
     if qy >= (1 << (XY_BITS - 1)):
@@ -655,25 +662,26 @@ def _decode_row(cyl, n, cos_lut, sin_lut, geo, r):
     geo[r, 2] = np.float32(qt * THETA_STEP)
     geo[r, 3] = cos_lut[qt]
     geo[r, 4] = sin_lut[qt]
+    for w in range(ND):
+        clean[r, w] = cyl[n, w] & INNER_CELLS
+    clean[r, ND] = table[code]
 
 
 @njit(cache=True)
-def decode_template(cyl, cos_lut, sin_lut):
-    """(geo float32 (n, 5), clean cyl) of compact rows."""
+def decode_compact(cyl, cos_lut, sin_lut, table):
+    """(geo float32 (n, 5), cyl uint64 (n, ND + 1)) of compact rows: the prepared template back."""
     n = cyl.shape[0]
     geo = np.empty((n, 5), np.float32)
-    clean = np.empty_like(cyl)
+    clean = np.empty((n, ND + 1), np.uint64)
     for r in range(n):
-        _decode_row(cyl, r, cos_lut, sin_lut, geo, r)
-        for w in range(cyl.shape[1]):
-            clean[r, w] = cyl[r, w] & INNER_CELLS
+        _decode_row(cyl, r, cos_lut, sin_lut, table, geo, clean, r)
     return geo, clean
 
 
 @njit(cache=True)
-def compare_to_compact(ga, ca, g_cyl, starts, ends, cos_lut, sin_lut):
-    """Probe against selected templates of a compact block (rows starts[k]:ends[k], geometry in the corner
-    bits): the same scores as `compare_to_selected` on the decoded templates."""
+def compare_to_compact(ga, ca, g_cyl, starts, ends, cos_lut, sin_lut, table):
+    """Probe against selected templates of a compact block (rows starts[k]:ends[k]): the same scores as
+    `compare_to_selected` on the decoded templates."""
     n = starts.shape[0]
     out = np.zeros(n, np.float32)
     maxn = 1
@@ -681,9 +689,10 @@ def compare_to_compact(ga, ca, g_cyl, starts, ends, cos_lut, sin_lut):
         maxn = max(maxn, ends[k] - starts[k])
     sc = _scratch(ga.shape[0], maxn)
     gb = np.empty((maxn, 5), np.float32)
+    cb = np.empty((maxn, ND + 1), np.uint64)
     for k in range(n):
         a, b = starts[k], ends[k]
         for r in range(b - a):
-            _decode_row(g_cyl, a + r, cos_lut, sin_lut, gb, r)
-        out[k] = score_pair(ga, ca, gb[:b - a], g_cyl[a:b], *sc)
+            _decode_row(g_cyl, a + r, cos_lut, sin_lut, table, gb, cb, r)
+        out[k] = score_pair(ga, ca, gb[:b - a], cb[:b - a], *sc)
     return out
