@@ -118,35 +118,46 @@ def _scores(sig, counts, probe, probe_count):
 
 
 class FingerIndex:
-    """Signatures of one finger position, one row per gallery row (zero count: not held)."""
+    """Signatures of one finger position, one row per gallery row (zero count: not held), in chunks of
+    `CHUNK_ROWS` rows (growing never copies them, and at most one chunk is partly empty)."""
+
+    CHUNK_ROWS = 4096
 
     def __init__(self, params: IndexParams):
         self.params = params
-        self.sig = np.zeros((1024, params.words), np.uint64)
+        self.chunks: list[np.ndarray] = []
         self.counts = np.zeros(1024, np.uint16)      # keys set in each signature (<= bits)
 
     def _ensure_row(self, row: int) -> None:
+        while row >= len(self.chunks) * self.CHUNK_ROWS:
+            self.chunks.append(np.zeros((self.CHUNK_ROWS, self.params.words), np.uint64))
         if row >= self.counts.shape[0]:
             size = max(row + 1, self.counts.shape[0] * 5 // 4)
-            self.sig = np.concatenate([self.sig, np.zeros((size - self.sig.shape[0], self.params.words), np.uint64)])
             self.counts = np.concatenate([self.counts, np.zeros(size - self.counts.shape[0], np.uint16)])
 
     def add(self, row: int, t: PreparedTemplate) -> None:
         self._ensure_row(row)
-        self.sig[row] = signature(t, self.params)
-        self.counts[row] = max(1, int(_popcounts(self.sig[row:row + 1])[0]))
+        chunk, r = divmod(row, self.CHUNK_ROWS)
+        sig = self.chunks[chunk]
+        sig[r] = signature(t, self.params)
+        self.counts[row] = max(1, int(_popcounts(sig[r:r + 1])[0]))
 
     def remove(self, row: int) -> None:
-        if row < self.counts.shape[0]:
-            self.sig[row] = 0
+        if row < self.counts.shape[0] and row < len(self.chunks) * self.CHUNK_ROWS:
+            chunk, r = divmod(row, self.CHUNK_ROWS)
+            self.chunks[chunk][r] = 0
             self.counts[row] = 0
 
     def scores(self, probe: PreparedTemplate, rows: int) -> np.ndarray:
         """Candidate score of gallery rows 0..rows-1 (rows not held score -1e9)."""
         p = signature(probe, self.params)
         pc = int(_popcounts(p[None, :])[0])
-        n = min(rows, self.counts.shape[0])
-        return _scores(self.sig[:n], self.counts[:n], p, pc)
+        n = min(rows, self.counts.shape[0], len(self.chunks) * self.CHUNK_ROWS)
+        out = np.empty(n, np.float32)
+        for c in range(0, n, self.CHUNK_ROWS):
+            e = min(n, c + self.CHUNK_ROWS)
+            out[c:e] = _scores(self.chunks[c // self.CHUNK_ROWS][:e - c], self.counts[c:e], p, pc)
+        return out
 
     def candidates(self, probe: PreparedTemplate, rows: int, held: int, scale: float = 1.0) -> np.ndarray:
         """Rows of the best `penetration x scale` share of the `held` templates of this position."""
@@ -157,7 +168,7 @@ class FingerIndex:
         return sum(self.memory().values())
 
     def memory(self) -> dict[str, int]:
-        return {"index_signatures": self.sig.nbytes, "index_counts": self.counts.nbytes}
+        return {"index_signatures": sum(c.nbytes for c in self.chunks), "index_counts": self.counts.nbytes}
 
 
 def best_rows(scores: np.ndarray, share: float, held: int, at_least: int) -> np.ndarray:
