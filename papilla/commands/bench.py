@@ -162,9 +162,9 @@ def register(subparsers) -> None:
     i.add_argument("--index", choices=("on", "off"), default="on", help="candidate index (off: full scan)")
     i.add_argument("--penetration", type=float, default=0.005,
                    help="per-finger share passed to the matcher for ten-finger probes (x10/n for n fingers)")
-    i.add_argument("--fused-share", type=float, default=0.0,  # IndexParams.fused_share
+    i.add_argument("--fused-share", type=float, default=0.5,  # IndexParams.fused_share
                    help="share of the candidate budget given to people ranked by their summed index scores over "
-                        "the probe's fingers (0: each finger's own best only)")
+                        "the probe's fingers, for probes of 4 fingers or more (0: each finger's own best only)")
     i.add_argument("--index-bits", type=int, default=4096, help="signature bits per finger (IndexParams.bits)")
     i.add_argument("--shards", type=int, default=1, help="worker processes, each holding a partition")
     i.add_argument("--store-people", type=int, default=1000,

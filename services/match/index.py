@@ -34,10 +34,11 @@ class IndexParams:
     min_key_bits: int = 2         # keys with fewer set bits (empty regions) carry no evidence: not hashed
     penetration: float = 0.005    # share of each finger position's gallery passed to the full matcher, for a
                                   # ten-finger probe; a probe of n fingers gets 10/n times more per finger
-    fused_share: float = 0.0      # of that budget, the share given to people ranked by the sum over the probe's
+    fused_share: float = 0.5      # of that budget, the share given to people ranked by the sum over the probe's
                                   # fingers of their standardized index scores (each such person is compared on
                                   # every probe finger); the rest to each finger's own best. 0: per finger only
-                                  # (the sum did not beat it: docs/matching-scale.md, index curve)
+    fused_min_fingers: int = 4    # only probes with this many fingers use the sum: it helped ten-finger probes
+                                  # and hurt two-finger ones (docs/matching-scale.md, index curve)
     min_candidates: int = 50      # per probe finger, at least this many (small galleries)
     full_scan_below: int = 2000   # galleries with fewer entries are scanned without the index
     seed: int = 20110501
@@ -198,7 +199,7 @@ def candidates_for_probe(index: dict[int, FingerIndex], probes: dict[int, Prepar
     Both halves together cost what `penetration` x 10 / fingers per finger costs alone."""
     share = min(1.0, params.penetration * 10 / max(len(probes), 1))
     scores = {pos: index[pos].scores(t, rows) for pos, t in probes.items() if held.get(pos)}
-    fused_share = params.fused_share if len(scores) > 1 else 0.0
+    fused_share = params.fused_share if len(scores) >= max(2, params.fused_min_fingers) else 0.0
     own = {pos: best_rows(s, share * (1 - fused_share), held[pos], params.min_candidates) for pos, s in scores.items()}
     if not fused_share:
         return own

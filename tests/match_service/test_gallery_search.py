@@ -35,7 +35,7 @@ def test_search_equals_brute_force_and_ranks_the_mate_first(fvc_dir):
 
 def test_index_candidates_give_the_full_scan_answer_for_the_rows_they_name(fvc_dir):
     db = fvc_dir / "DB1_B"
-    params = GalleryParams(index=IndexParams(full_scan_below=0, penetration=0.06, min_candidates=1))
+    params = GalleryParams(index=IndexParams(full_scan_below=0, penetration=0.06, min_candidates=1, fused_share=0))
     indexed, full = Gallery(centre=None, params=params), Gallery(centre=None)
     for person in range(5):
         fingers = {1: _prepared(db, f"{101 + 2 * person}_1"), 6: _prepared(db, f"{102 + 2 * person}_1")}
@@ -58,7 +58,8 @@ def test_fused_candidates_name_whole_people_scored_on_every_probe_finger(fvc_dir
     """With the whole budget given to the summed-score ranking, every probe finger gets the same people, and the
     mate (whose two fingers both score well) is among them and found with the full-scan score."""
     db = fvc_dir / "DB1_B"
-    params = GalleryParams(index=IndexParams(full_scan_below=0, penetration=0.06, min_candidates=1, fused_share=1.0))
+    params = GalleryParams(index=IndexParams(full_scan_below=0, penetration=0.06, min_candidates=1, fused_share=1.0,
+                                             fused_min_fingers=2))
     indexed, full = Gallery(centre=None, params=params), Gallery(centre=None)
     for person in range(5):
         fingers = {1: _prepared(db, f"{101 + 2 * person}_1"), 6: _prepared(db, f"{102 + 2 * person}_1")}
