@@ -40,3 +40,16 @@ def test_scan_sees_live_entries_only_with_matcher_scores_across_blocks_and_compa
     assert dict(zip(sel_rows.tolist(), sel_scores.tolist())) == {r: s for r, s in zip(rows.tolist(), scores.tolist())
                                                                  if r in (2, 3, 9)}
     assert shard.count == len(live)
+
+
+def test_a_template_read_back_from_a_compact_block_is_the_one_stored(prepared):
+    """Geometry and validity live in the corner cells of the stored words: reading them back gives the prepared
+    template exactly (what compaction relies on), and the stored words are 6 per cylinder."""
+    shard = FingerShard(ShardParams(block_templates=4, first_rows=8))
+    for row, t in enumerate(prepared):
+        shard.add(row, t)
+    assert all(b.cyl.shape[1] == 6 for b in shard.blocks)
+    for row, t in enumerate(prepared):
+        back = shard.blocks[shard.where_block[row]].template(int(shard.where_slot[row]), shard.validity)
+        assert np.array_equal(back.geo, t.geo) and np.array_equal(back.cyl, t.cyl)
+    assert len(shard.validity.codes) < sum(len(t) for t in prepared)   # validity words repeat
