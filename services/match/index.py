@@ -37,8 +37,8 @@ class IndexParams:
     fused_share: float = 0.5      # of that budget, the share given to people ranked by the sum over the probe's
                                   # fingers of their standardized index scores (each such person is compared on
                                   # every probe finger); the rest to each finger's own best. 0: per finger only
-    fused_min_fingers: int = 4    # only probes with this many fingers use the sum: it helped ten-finger probes
-                                  # and hurt two-finger ones (docs/matching-scale.md, index curve)
+    fused_min_fingers: int = 4    # only probes with this many fingers use the sum: for ten-finger probes it ties
+                                  # at 0.5 %, helps below; it hurt two-finger ones (docs/matching-scale.md)
     min_candidates: int = 50      # per probe finger, at least this many (small galleries)
     full_scan_below: int = 2000   # galleries with fewer entries are scanned without the index
     seed: int = 20110501
