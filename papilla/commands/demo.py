@@ -63,6 +63,25 @@ def _iin(person: int) -> str:
     raise RuntimeError("no valid demo IIN")
 
 
+def _papers(person: int, iin: str) -> dict:
+    """The demo person's identity document and signed consent form, as an operator would enter them."""
+    from papilla.services.capture.station import ConsentForm
+    from papilla.shared.crypto.iin import birth_date_from_iin
+    from papilla.shared.messages import IdentityDocument
+
+    return {"iin": iin, "document": IdentityDocument(type="id_card", number=f"DEMO{person:06d}",
+                                                     birth_date=birth_date_from_iin(iin)),
+            "consent": ConsentForm(signature_ref=f"consent-{person}", signed_on=date.today(),
+                                   conditions_explained=True, signed_by="subject")}
+
+
+def _below_gate():
+    """The demo has no operator: a finger that stays below the gate is recorded as unable to print (and shown)."""
+    from papilla.services.capture.workflow import Choice, FixedChoice
+
+    return FixedChoice(Choice("exception", "unable_to_print"))
+
+
 def run(args) -> int:
     home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="papilla-demo-"))
     os.environ["PAPILLA_HOME"] = str(home)
@@ -178,20 +197,21 @@ def _scenario(d: _Deployment, sources: _Sources, people: int) -> int:
     started = time.perf_counter()
     enrolled, summary = {}, []
     for person in tqdm(range(people), desc="enrolling", unit="person", file=sys.stderr):
-        report = d.station.enroll(iin=_iin(person), full_name=f"Demo Person {person}",
+        report = d.station.enroll(**_papers(person, _iin(person)), full_name=f"Demo Person {person}",
                                   scanner=sources.scanner(person, session=0), operator=d.operator,
-                                  consent_ref=f"consent-{person}", finger_status=statuses)
+                                  decisions=_below_gate(), finger_status=statuses)
         enrolled[person] = (report, d.station_results.wait(report.packet_id, 600))
     for person, (report, result) in enrolled.items():
         print(f"  person {person}: enrollment {result.status}"
               f"{' (' + result.reason + ')' if result.reason else ''}; finger quality "
-              f"{min(report.qualities.values())}-{max(report.qualities.values())}")
+              f"{min(report.qualities.values(), default='-')}-{max(report.qualities.values(), default='-')}"
+              + (f", {len(report.exceptions)} finger(s) not captured" if report.exceptions else ""))
     active = sum(r.status == "ACTIVE" for _, r in enrolled.values())
     summary.append(("enrolled ACTIVE", f"{active}/{people}"))
 
-    dup_report = d.station.enroll(iin=_iin(people + 50), full_name="Demo Duplicate",
+    dup_report = d.station.enroll(**_papers(people + 50, _iin(people + 50)), full_name="Demo Duplicate",
                                   scanner=sources.scanner(0, session=1), operator=d.operator,
-                                  consent_ref="consent-dup", finger_status=statuses)
+                                  decisions=_below_gate(), finger_status=statuses)
     dup = d.station_results.wait(dup_report.packet_id, 600)
     caught = dup.status == "PENDING_REVIEW" and any(
         c.enrollment_id == enrolled[0][0].packet_id for c in dup.candidates)

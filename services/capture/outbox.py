@@ -2,7 +2,8 @@
 
 `put` writes the packet to the spool atomically (temp file + rename, fsync),
 `flush` publishes every spooled packet with publisher confirms and removes
-it only once RabbitMQ has confirmed it. A station that is offline, or that
+it only once RabbitMQ has confirmed it; a failed send is recorded beside the packets
+(`spool.record_send_error`, read by `papilla station status`). A station that is offline, or that
 crashes between the two, re-sends on the next flush; the centre is
 idempotent by packet id, so a re-send never enrolls twice.
 """
@@ -16,8 +17,9 @@ from pathlib import Path
 from papilla.shared.broker import send
 from papilla.shared.routing import ENROLL, Route
 
+from .spool import SUFFIX, clear_send_error, record_send_error
+
 log = logging.getLogger(__name__)
-SUFFIX = ".sealed"
 
 
 class Outbox:
@@ -49,9 +51,11 @@ class Outbox:
                 send(self.broker, self.route, base64.b64encode(sealed).decode())
             except Exception as exc:  # offline: keep it spooled for the next flush
                 log.warning("packet kept in spool, broker unavailable: %s", type(exc).__name__)
+                record_send_error(self.spool_dir, exc)    # `papilla station status` shows it
                 break
             path.unlink()
             sent += 1
+            clear_send_error(self.spool_dir)
         return sent
 
     def submit(self, packet_id: str, sealed: bytes) -> bool:

@@ -16,7 +16,7 @@ from papilla.shared.crypto.iin import InvalidIIN, birth_date_from_iin, validate_
 from papilla.shared.crypto.sealing import OpenedPacket, SealError, open_sealed, peek_header
 from papilla.shared.errors import Refusal
 from papilla.shared.legal import eligibility
-from papilla.shared.legal.decide import Decision, Policy, decide, from_packet
+from papilla.shared.legal.decide import Decision, Policy, decide, from_packet, local_date
 from papilla.shared.legal.roles import check_applicant
 from papilla.shared.legal.rules import rule
 from papilla.shared.names import BIOMETRICS, ENROLLMENTS, JOBS, SUBJECTS, job_key_subject
@@ -98,7 +98,7 @@ def accept_enrollment(centre: Centre, sealed: bytes, *, today: date | None = Non
     """Open, check, extract and store an enrollment packet; state EXTRACTED (or what it already reached)."""
     opened, packet = open_message(centre, sealed, sender_kind="station")
     if not isinstance(packet, EnrollmentPacket):
-        raise Refusal("the enrollment queue accepts papilla.enrollment/2 packets only", code="wrong_schema")
+        raise Refusal("the enrollment queue accepts papilla.enrollment/3 packets only", code="wrong_schema")
     try:
         if packet.packet_id != opened.packet_id or packet.station_id != opened.sender_id:
             raise Refusal("packet id or station id differs from the sealed header", code="header_mismatch")
@@ -117,7 +117,9 @@ def _accept_packet(centre: Centre, packet: EnrollmentPacket, today: date | None)
 
     iin = checked_iin(packet.applicant.iin)
     decision = legal_decision(packet, iin, today)
-    eligibility.check_consent(packet.consent)
+    eligibility.check_identity(packet.applicant)
+    eligibility.check_consent(packet.consent, applicant=packet.applicant, operator_id=packet.operator_id,
+                              purpose=packet.purpose, collected_on=local_date(packet.captured_at, Policy.from_env()))
 
     records = finger_records(packet.fingers, enrollment=True)
     subject = subject_for(centre, iin, create=True)
@@ -126,7 +128,9 @@ def _accept_packet(centre: Centre, packet: EnrollmentPacket, today: date | None)
     enrollment_id = packet.packet_id
     for record in records:
         _store_finger(centre, subject["_id"], enrollment_id, record, _image_of(packet, record.position))
+    document = packet.applicant.document
     personal = json.dumps({"full_name": packet.applicant.full_name,
+                           "document": document.model_dump(mode="json"),
                            "consent": packet.consent.model_dump(mode="json")}).encode()
     doc = {
         "_id": enrollment_id, "subject_id": subject["_id"], "state": "EXTRACTED",
@@ -136,6 +140,7 @@ def _accept_packet(centre: Centre, packet: EnrollmentPacket, today: date | None)
         "finger_status": {str(f.position): f.status.value for f in packet.fingers},
         "finger_quality": {str(r.position): int(r.template.quality) for r in records},
         "personal": centre.cipher.encrypt(subject["_id"], ENROLLMENTS, enrollment_id, "personal", personal),
+        "document_hash": centre.hasher.hash_document(document.type, document.number),   # keyed, like iin_hash
     }
     doc["decision"] = decision.as_dict()   # the rule that allowed it, decided here (shared/legal/decide.py)
     # -- retention (services/lifecycle/retention.py): the legal basis, and the term it sets, at enrollment --

@@ -12,7 +12,7 @@ What `depersonalize` does to one subject, in the store:
 * **the identifying fields** are taken out of the documents: the subject's encrypted IIN, each enrollment's
   encrypted ``personal`` (name and the consent form, whose document reference identifies the person at the
   branch) and the capture origin (station, operator, capture time, reply queue: with the branch's own records
-  they single a person out). They are kept only inside one blob on the subject, ``depersonalized.ct``, which is
+  they single a person out; the identity document's keyed hash, which the pepper and the number link back). They are kept only inside one blob on the subject, ``depersonalized.ct``, which is
   AES-256-GCM under a key derived from the depersonalization key (HMAC of a label and the subject id) around
   the data-key ciphertexts as they were. Reading it needs both keys: a copy of the data plus the data keys
   (vault, KEKs, pepper) cannot re-link, and destruction (shredding the data key) still leaves nothing readable.
@@ -48,7 +48,8 @@ _SEAL_LABEL = b"papilla/depersonalization/v1/seal\x00"
 _AAD_LABEL = b"papilla/depersonalization/v1/aad\x00"
 NONCE_SIZE = 12
 #: enrollment fields that identify the person or single them out; taken out of the document
-ORIGIN_FIELDS = ("station_id", "operator_id", "captured_at", "reply_to")
+#: document_hash: the identity document's keyed hash links back to the person like the IIN's
+ORIGIN_FIELDS = ("station_id", "operator_id", "captured_at", "reply_to", "document_hash")
 #: enrollment states that are settled; any other (EXTRACTED, PENDING_REVIEW…) is still being processed
 SETTLED = ("ACTIVE", "ARCHIVED", "REJECTED")
 

@@ -40,6 +40,18 @@ class Rule:
 RULES: dict[str, Rule] = {r.id: r for r in [
     Rule("identity_and_consent", "identify the person by documents and obtain written consent before collection",
          RULES_406, "p.3; Annex"),
+    Rule("identity_document", "the service recipient is identified by an identity document: the date of birth on "
+         "it is the one the IIN carries", RULES_406, "p.3 para.1"),
+    Rule("consent_on_annex_form", "the written consent is the form of the Annex: the applicant's full name, date of "
+         "birth and IIN, the date of consent, the signature, and the employee who accepted it", RULES_406,
+         "p.3 para.1; Annex"),
+    Rule("consent_before_collection", "consent is received before the biometric data are collected",
+         RULES_406, "p.3 para.1"),
+    Rule("consent_conditions_explained", "the conditions and grounds for the use of the biometric data are "
+         "explained to the service recipient", RULES_406, "p.3 para.2"),
+    Rule("consent_for_the_purpose", "personal data are collected after the consent of the subject or their legal "
+         "representative to that collection and processing: the consent names the basis collected under",
+         RULES_395, "p.4, p.8"),
     Rule("adult_voluntary", "public-service authentication: collected from persons aged 18 or over, voluntarily",
          RULES_406, "p.4"),
     Rule("incapacitated_custodian", "a person found incapacitated by a court: in the presence and on the written "
