@@ -117,4 +117,4 @@ class PromptDecisions:
                 return on_eof
             if answer in options:
                 return options[answer]
-            self.say(f"please answer one of: {', '.join(options)}")
+            self.say(f"please answer one of: {', '.join(sorted(options))}")
