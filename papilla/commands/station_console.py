@@ -83,7 +83,8 @@ def decisions_from_args(args, *, interactive: bool | None = None):
     if args.below_gate is None and (sys.stdin.isatty() if interactive is None else interactive):
         return PromptDecisions()
     action = args.below_gate or "abort"
-    return FixedChoice(Choice(action, args.exception_reason if action == "exception" else None), say=print)
+    say = (lambda line: None) if getattr(args, "json", False) else print    # --json: stdout is the receipt only
+    return FixedChoice(Choice(action, args.exception_reason if action == "exception" else None), say=say)
 
 
 class PromptDecisions:

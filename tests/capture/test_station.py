@@ -6,6 +6,7 @@ from datetime import date
 import pytest
 
 from papilla.services.capture.outbox import Outbox
+from papilla.services.capture.spool import SpoolFacts, spool_facts
 from papilla.services.capture.station import QualityGate, Station
 from papilla.shared.broker import rabbitmq_broker
 from papilla.shared.config import Settings
@@ -91,11 +92,16 @@ def test_spooled_packet_is_sent_once_the_broker_is_back(offline_station, data_di
                                     operator=offline_station.operator,
                                     finger_status={p: "captured" if p == 1 else "injured" for p in range(1, 11)})
     assert not report.confirmed
+    spool_dir = offline_station.outbox.spool_dir
+    failed = spool_facts("st-test-1", spool_dir)
+    assert failed.packets == 1 and failed.last_error is not None and failed.last_error.kind
+    assert "Later Person" not in (spool_dir / "last_send_error.json").read_text()
     with Vhost() as url:
         monkeypatch.setenv("PAPILLA_BROKER_URL", url)
         broker = rabbitmq_broker(Settings.from_env())
-        back_online = Outbox(offline_station.outbox.spool_dir, broker)
+        back_online = Outbox(spool_dir, broker)
         assert back_online.flush() == 1 and back_online.pending() == []
+        assert spool_facts("st-test-1", spool_dir) == SpoolFacts("st-test-1", 0, 0.0, None)   # the error is cleared
         connection = pika.BlockingConnection(pika.URLParameters(url))
         assert connection.channel().queue_declare(ENROLL.queue, passive=True).method.message_count == 1
         connection.close()

@@ -41,21 +41,19 @@ class Scripted:
         return row[min(self.taken[position], len(row)) - 1]
 
 
-class Recorder(FixedChoice):
-    """FixedChoice that also keeps what the operator was shown and asked."""
+class Recorder:
+    """Answers like `FixedChoice` (the scripts' decisions) and keeps what the operator was shown and asked."""
 
     def __init__(self, choice: Choice, retry_scanner: bool = False):
-        super().__init__(choice)
-        object.__setattr__(self, "seen", [])
-        object.__setattr__(self, "asked", [])
-        object.__setattr__(self, "retry", retry_scanner)
+        self.fixed, self.retry = FixedChoice(choice), retry_scanner
+        self.seen, self.asked = [], []
 
     def show(self, attempt):
         self.seen.append(attempt)
 
     def below_gate(self, attempt, retake_allowed):
         self.asked.append((attempt.position, attempt.attempt, retake_allowed))
-        return super().below_gate(attempt, retake_allowed)
+        return self.fixed.below_gate(attempt, retake_allowed)
 
     def scanner_failed(self, position, error):
         return self.retry
