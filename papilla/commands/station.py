@@ -80,8 +80,31 @@ def enroll(args) -> int:
     gate = QualityGate(min_quality=settings.min_finger_quality, max_attempts=args.attempts,
                        max_total_attempts=3 * args.attempts)
     station, broker, keys, centre = _station(settings, args.station_id, gate)
+    waiter = _result_waiter(settings, args, keys, centre) if args.wait else None   # bound before the packet leaves
     try:
-        receipt = _enroll(args, station, operator)
+        try:
+            receipt = _enroll(args, station, operator)
+        finally:
+            broker.close()
+        if isinstance(receipt, int):
+            return receipt
+        print(json.dumps(receipt.as_dict()) if args.json else "\n".join(receipt.lines()))
+        return _await_decision(args, waiter, receipt) if waiter and receipt.confirmed else 0
+    finally:
+        if waiter:
+            waiter.close()
+
+
+def _enroll(args, station, operator):
+    """The receipt, or the exit code after one sentence on stderr."""
+    try:
+        legal = legal_args(args)
+        scanner = scanner_from_args(args)
+        return station.enroll(iin=args.iin, full_name=args.name, document=document_from_args(args),
+                              consent=consent_from_args(args, legal["legal_capacity"], legal["present"]),
+                              scanner=scanner, operator=operator, decisions=decisions_from_args(args),
+                              finger_status=finger_statuses(scanner, args.absent),
+                              reenrollment_reason=args.reenrollment, **legal)
     except InvalidIIN as exc:
         return _mistake(f"--iin is not a valid IIN: {exc} (check: {exc.reason.replace('_', ' ')})")
     except Refusal as exc:
@@ -97,33 +120,29 @@ def enroll(args) -> int:
         return _mistake(_validation_sentence(exc))
     except ValueError as exc:              # an inconsistent application (ApplicationError), a missing folder …
         return _mistake(str(exc))
-    finally:
-        broker.close()
-    print(json.dumps(receipt.as_dict()) if args.json else "\n".join(receipt.lines()))
-    return _await_decision(args, settings, keys, centre, receipt) if args.wait and receipt.confirmed else 0
 
 
-def _enroll(args, station, operator):
-    legal = legal_args(args)
-    scanner = scanner_from_args(args)
-    return station.enroll(iin=args.iin, full_name=args.name, document=document_from_args(args),
-                          consent=consent_from_args(args, legal["legal_capacity"], legal["present"]),
-                          scanner=scanner, operator=operator, decisions=decisions_from_args(args),
-                          finger_status=finger_statuses(scanner, args.absent),
-                          reenrollment_reason=args.reenrollment, **legal)
+def _result_waiter(settings, args, keys, centre):
+    """The station's result queue, declared and bound before the packet is sent (a refusal can come back before
+    the receipt is printed). None when the broker is unreachable: the packet will wait in the spool."""
+    import pika
+
+    from papilla.client import RabbitResultWaiter, ResultOpener
+
+    try:
+        return RabbitResultWaiter(settings.broker_url, args.station_id, ResultOpener(keys, centre))
+    except pika.exceptions.AMQPError:
+        return None
 
 
-def _await_decision(args, settings, keys, centre, receipt) -> int:
-    from papilla.client import RabbitResultWaiter, ResultOpener, ResultTimeout
+def _await_decision(args, waiter, receipt) -> int:
+    from papilla.client import ResultTimeout
 
-    waiter = RabbitResultWaiter(settings.broker_url, args.station_id, ResultOpener(keys, centre))
     try:
         result = waiter.wait(receipt.packet_id, args.wait)
     except ResultTimeout:
         print(f"no decision within {args.wait:.0f} s; the packet is at the centre, ask again later", file=sys.stderr)
         return 3
-    finally:
-        waiter.close()
     if result.status == "REFUSED":
         print(f"refused: {result.detail or result.reason}" + (f" ({result.rule})" if result.rule else ""),
               file=sys.stderr)
