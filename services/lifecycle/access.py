@@ -23,6 +23,7 @@ from papilla.shared.centre import Centre
 from papilla.shared.errors import Refusal
 from papilla.shared.legal.bases import basis
 from papilla.shared.legal.business_days import BusinessCalendar, CalendarSettings
+from papilla.shared.legal import states
 from papilla.shared.legal.rules import rule
 from papilla.shared.messages import _Model, Identifier
 from papilla.shared.principals import check_signed_by
@@ -176,7 +177,7 @@ def build_report(centre: Centre, request: dict, today: date) -> AccessReport:
     events = centre.store.find(EVENTS, {"subject_id": sid}) if subject else []
     return AccessReport(
         request_id=request["_id"], data_held=bool(enrollments), records=tuple(_held(centre, e) for e in enrollments),
-        blocked=bool(subject and subject.get("blocked")), events_recorded=tuple(sorted({e["event"] for e in events})),
+        blocked=states.is_blocked(subject), events_recorded=tuple(sorted({e["event"] for e in events})),
         received_on=clock.local_date(datetime.fromisoformat(request["received_at"])).isoformat(), due_on=request["due_on"],
         answered_on=today.isoformat(), rule=f"{rule('subject_access').citation}; {rule('subject_access_term').citation}")
 
