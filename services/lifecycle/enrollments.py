@@ -99,7 +99,9 @@ def settle(centre: Centre, enrollment_id: str, candidates: list[dict], gallery_s
                     candidates=candidates):
                 audit.append(centre, "duplicate_flagged", subject_id=enrollment["subject_id"],
                              actor="match", details={"enrollment_id": enrollment_id,
-                                                     "candidates": [c["enrollment_id"] for c in candidates]})
+                                                     "candidates": [c["enrollment_id"] for c in candidates],
+                                                     "rule": states.rows(states.ENROLLMENT,
+                                                                         "held_for_review")[0].citation})
         enrollment = centre.store.get(ENROLLMENTS, enrollment_id)
     return complete(centre, enrollment)
 
