@@ -128,7 +128,8 @@ def _accept_packet(centre: Centre, packet: EnrollmentPacket, today: date | None)
     personal = json.dumps({"full_name": packet.applicant.full_name,
                            "consent": packet.consent.model_dump(mode="json")}).encode()
     doc = {
-        "_id": enrollment_id, "subject_id": subject["_id"], "state": states.initial_enrollment_state(), "state_trigger": "extracted",
+        "_id": enrollment_id, "subject_id": subject["_id"],
+        "state": states.initial_enrollment_state(), "state_trigger": "extracted",
         "station_id": packet.station_id, "operator_id": packet.operator_id, "created_at": now_iso(),
         "captured_at": packet.captured_at.isoformat(), "reply_to": packet.station_id,
         "reenrollment_reason": packet.reenrollment_reason,

@@ -21,9 +21,9 @@ from typing import Literal
 from papilla.shared import audit, clock
 from papilla.shared.centre import Centre
 from papilla.shared.errors import Refusal
+from papilla.shared.legal import states
 from papilla.shared.legal.bases import basis
 from papilla.shared.legal.business_days import BusinessCalendar, CalendarSettings
-from papilla.shared.legal import states
 from papilla.shared.legal.rules import rule
 from papilla.shared.messages import _Model, Identifier
 from papilla.shared.principals import check_signed_by

@@ -62,7 +62,15 @@ def block(centre: Centre, job: dict, *, blocked: bool) -> Result:
     audit.append(centre, "blocked" if blocked else "unblocked", subject_id=subject["_id"],
                  actor=job["principal_id"], details={"request_id": job["_id"], "state": state,
                                                      "rule": rule("blocking_by_authorised_body").citation})
-    return _result(job, "BLOCKED" if blocked else "UNBLOCKED", rule_id="blocking")
+    pending = None if blocked or not deferred_destructions(centre, subject["_id"]) else "destruction_deferred"
+    return _result(job, "BLOCKED" if blocked else "UNBLOCKED", reason=pending, rule_id="blocking")
+
+
+def deferred_destructions(centre: Centre, subject_id: str) -> list[str]:
+    """Request ids of destruction applications (or consent withdrawals) refused while the subject was blocked:
+    the unblocking result says so (reason `destruction_deferred`), so the branch sends them again that day."""
+    return [e["details"]["request_id"] for e in centre.store.find("audit", {"subject_id": subject_id,
+                                                                            "action": "destruction_deferred"})]
 
 
 #: compare-and-set attempts on a subject whose state another command changes at the same moment
@@ -146,6 +154,9 @@ def withdraw_consent(centre: Centre, job: dict) -> Result:
     if subject is None:
         return _result(job, "NOT_ENROLLED")
     consents.record_withdrawn(centre, subject["_id"], job)
+    audit.append(centre, "consent_withdrawn", subject_id=subject["_id"], actor=job["principal_id"],
+                 details={"request_id": job["_id"], "on_application_of": job.get("on_application_of"),
+                          "rule": rule("consent_withdrawal").citation})
     kept = [e for e in centre.store.find(ENROLLMENTS, {"subject_id": subject["_id"]})
             if basis(e.get("legal_basis") or consents.PUBLIC_SERVICE).term.kind != "until_application"]
     if kept:

@@ -16,6 +16,9 @@ What `depersonalize` does to one subject, in the store:
   AES-256-GCM under a key derived from the depersonalization key (HMAC of a label and the subject id) around
   the data-key ciphertexts as they were. Reading it needs both keys: a copy of the data plus the data keys
   (vault, KEKs, pepper) cannot re-link, and destruction (shredding the data key) still leaves nothing readable.
+* **the consent records** (`consents.py`): who signed and who accepted each consent (the accepting operator
+  singles out the branch) go into the same blob; the records keep only their event and time, so the consent
+  state is still read from them.
 * **what stays usable** (docs/legal.md): the fingerprint images and templates stay, under the data key, and the
   enrollments stay in the 1:N gallery, so identification and deduplication keep working (Law Art.16 p.1, 3): a
   hit names a pseudonymous record; a 1:1 check by IIN answers NOT_ENROLLED (the IIN link is what was removed).

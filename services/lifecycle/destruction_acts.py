@@ -22,8 +22,8 @@ from typing import Literal
 from papilla.shared import audit, clock, gallery_log, locks
 from papilla.shared.centre import Centre
 from papilla.shared.errors import Refusal
-from papilla.shared.legal.roles import DESTRUCTION_ACT_SIGNATURES
 from papilla.shared.legal import states
+from papilla.shared.legal.roles import DESTRUCTION_ACT_SIGNATURES
 from papilla.shared.legal.rules import rule
 from papilla.shared.messages import _Model, Identifier
 from papilla.shared.principals import check_signed_by

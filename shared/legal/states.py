@@ -8,9 +8,10 @@ built by `rules.refuse`, naming the current state, the asked trigger and the rul
 
 Enrollments::
 
-    PENDING ──extracted──▶ EXTRACTED ──admitted──▶ ACTIVE ──recollected / document_replaced / retention_archived──▶ ARCHIVED
-                                     ──held_for_review / held_blocked──▶ PENDING_REVIEW ──adjudicated_distinct──▶ ACTIVE
-                                                                                         ──adjudicated_same_person──▶ REJECTED
+    PENDING ──extracted──▶ EXTRACTED ──admitted──▶ ACTIVE
+                                     ──held_for_review / held_blocked──▶ PENDING_REVIEW
+    PENDING_REVIEW ──adjudicated_distinct──▶ ACTIVE;  ──adjudicated_same_person──▶ REJECTED
+    ACTIVE ──recollected / document_replaced / retention_archived──▶ ARCHIVED
     any stored state ──destroyed_on_application / consent_withdrawn / retention_expired──▶ DESTROYED (deleted)
 
 PENDING is the sealed packet on its way: intake opens, decides and extracts it before the first write, so

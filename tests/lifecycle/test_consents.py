@@ -98,6 +98,10 @@ def test_withdrawal_while_blocked_is_recorded_and_destruction_deferred(centre):
     assert centre.store.get("enrollments", "enr-c3") is not None
     deferred = [e for e in centre.store.find("audit", {}) if e["action"] == "destruction_deferred"]
     assert deferred[-1]["details"]["basis"] == "consent_withdrawn"
+    unblocked = commands.block(centre, job(centre, "unblock", ADULT), blocked=False)
+    assert (unblocked.status, unblocked.reason) == ("UNBLOCKED", "destruction_deferred")   # the branch sends it again
+    done = commands._compute(centre, dict(job(centre, "withdraw_consent", ADULT), _id="req-wd-again"))
+    assert (done.status, done.rule) == ("DESTROYED", "Rules 395, p.6")
 
 
 def test_withdrawal_under_a_basis_of_the_law_is_recorded_and_the_term_kept(centre):
