@@ -8,7 +8,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from papilla.services.extract import intake
-from papilla.services.lifecycle import access, lifecycle_metrics
+from papilla.services.lifecycle import access, commands, lifecycle_metrics
 from papilla.shared import clock
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.errors import Refusal
@@ -141,3 +141,15 @@ def test_overdue_requests_are_exposed_to_the_metrics(centre):
     with clock.frozen(datetime(2026, 11, 26, 9, tzinfo=timezone.utc)):
         assert lifecycle_metrics.refresh(centre)["access_overdue"] == 1
     assert REGISTRY.get_sample_value("papilla_access_requests_overdue") == 1
+
+
+def test_a_blocked_subject_is_still_answered_and_told_the_data_are_blocked(centre):
+    """Blocking stops using the information for the registration (Law Art.1 7), 11)); telling the subject what is
+    held is their right (Rules 395 p.15) and uses nothing of it: answered, saying it is blocked (docs/legal.md)."""
+    enroll(centre, "enr-acc-blk", IIN, "public_service_authentication", date(2025, 5, 5))
+    assert commands.block(centre, {"_id": "req-acc-blk", "iin_hash": centre.hasher.hash(IIN), "principal_id": "b"},
+                          blocked=True).status == "BLOCKED"
+    _receive(centre, "acc-blocked")
+    report = _decide(centre, "acc-blocked", "answer", principal(centre, "pr-op", "operator"))
+    assert report.data_held and report.blocked is True
+    assert centre.store.get("access_requests", "acc-blocked")["state"] == "answered"
