@@ -88,22 +88,17 @@ def _move(centre: Centre, subject: dict, trigger: str, **fields) -> str:
                   code="concurrent_change")
 
 
-def _check_destruction(centre: Centre, job: dict, subject: dict, trigger: str) -> list[dict]:
-    """The subject's enrollments, once the machine allows `trigger` for the subject and each of them; a blocked
-    subject's application is recorded (`destruction_deferred`) and refused (docs/legal.md)."""
+def _begin_destruction(centre: Centre, subject: dict, trigger: str) -> list[str]:
+    """Check `trigger` for the subject and each of its enrollments, then move the subject to DESTROYED (from
+    there no other command acts on it); the enrollment ids. A destruction interrupted after that first step is
+    completed as it stands."""
     enrollments = list(centre.store.find(ENROLLMENTS, {"subject_id": subject["_id"]}))
-    if states.subject_state(subject) == states.DESTROYED:
-        return enrollments          # a destruction interrupted after its first step: complete it
-    try:
+    if states.subject_state(subject) != states.DESTROYED:
         states.check_subject(subject, trigger)
         for enrollment in enrollments:
             states.check_enrollment(enrollment, trigger, subject)
-    except Refusal as refusal:
-        if refusal.code == "subject_blocked":
-            audit.append(centre, "destruction_deferred", subject_id=subject["_id"], actor=job["principal_id"],
-                         details={"request_id": job["_id"], "basis": trigger, "rule": refusal.rule})
-        raise
-    return enrollments
+        _move(centre, subject, trigger)
+    return [e["_id"] for e in enrollments]
 
 
 def destroy(centre: Centre, job: dict, *, trigger: str) -> Result:
@@ -116,13 +111,11 @@ def destroy(centre: Centre, job: dict, *, trigger: str) -> Result:
         return _result(job, "NOT_ENROLLED")
     sid = subject["_id"]
     try:
-        enrollment_ids = [e["_id"] for e in _check_destruction(centre, job, subject, trigger)]
+        enrollment_ids = _begin_destruction(centre, subject, trigger)
     except Refusal as refusal:
-        return refused(job, refusal)
-    try:
-        if states.subject_state(subject) != states.DESTROYED:
-            _move(centre, subject, trigger)          # first step: no other command can act on it from here
-    except Refusal as refusal:                         # blocked meanwhile
+        if refusal.code == "subject_blocked":    # recorded, so it can be sent again once unblocked
+            audit.append(centre, "destruction_deferred", subject_id=sid, actor=job["principal_id"],
+                         details={"request_id": job["_id"], "basis": trigger, "rule": refusal.rule})
         return refused(job, refusal)
     for enrollment_id in enrollment_ids:
         gallery_log.stamp(centre.store, enrollment_id, sid, active=False)
@@ -153,6 +146,8 @@ def withdraw_consent(centre: Centre, job: dict) -> Result:
     subject = _subject(centre, job)
     if subject is None:
         return _result(job, "NOT_ENROLLED")
+    if states.subject_state(subject) == states.DESTROYED:     # the redelivery of an interrupted withdrawal
+        return destroy(centre, job, trigger="consent_withdrawn")
     consents.record_withdrawn(centre, subject["_id"], job)
     audit.append(centre, "consent_withdrawn", subject_id=subject["_id"], actor=job["principal_id"],
                  details={"request_id": job["_id"], "on_application_of": job.get("on_application_of"),
