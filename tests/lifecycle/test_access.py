@@ -78,6 +78,7 @@ def test_report_lists_what_is_held_and_never_biometric_data(centre, fvc_dir):
     report = _decide(centre, "acc-report", "answer", principal(centre, "pr-op", "operator"))
     text = report.to_json()
     assert report.data_held and len(report.records) == 1
+    assert report.consent == "GIVEN"                                # read from the consent record made at intake
     record = report.records[0]
     assert record.source == "station st-unit-01" and record.collected_on == "2026-11-22"
     assert "p.11" in record.term_rule and "applies for destruction" in record.storage_term
