@@ -107,11 +107,18 @@ def settle(centre: Centre, enrollment_id: str, candidates: list[dict], gallery_s
 
 
 def complete_gallery(centre: Centre, enrollment: dict) -> None:
-    """The gallery entry of an ACTIVE record; never for a blocked subject (blocking took it out)."""
-    if enrollment["state"] == "ACTIVE" and not states.is_blocked(centre.store.get(SUBJECTS, enrollment["subject_id"])):
-        entry = centre.store.get(gallery_log.COLLECTION, enrollment["_id"])
-        if entry is None or not entry.get("active"):
-            gallery_log.stamp(centre.store, enrollment["_id"], enrollment["subject_id"], active=True)
+    """The gallery entry of an ACTIVE record; never for a blocked subject (blocking took it out). A block that
+    lands while the entry is written may have stamped its records before ours: read again and take it out."""
+    if enrollment["state"] != states.ACTIVE:
+        return
+    entry = centre.store.get(gallery_log.COLLECTION, enrollment["_id"])
+    if entry is not None and entry.get("active"):
+        return
+    eid, sid = enrollment["_id"], enrollment["subject_id"]
+    if not states.is_blocked(centre.store.get(SUBJECTS, sid)):
+        gallery_log.stamp(centre.store, eid, sid, active=True)
+        if states.is_blocked(centre.store.get(SUBJECTS, sid)):
+            gallery_log.stamp(centre.store, eid, sid, active=False)
 
 
 def complete(centre: Centre, enrollment: dict) -> Result:
