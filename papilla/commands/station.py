@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 
+from papilla.commands import station_simulate
 from papilla.commands.party import add_init
 from papilla.services.capture.devices import ScannerError
 from papilla.shared.config import Settings
@@ -166,6 +167,7 @@ def register(sub) -> None:
     p = st.add_parser("flush", help="re-send spooled packets")
     p.add_argument("station_id")
     p.set_defaults(func=flush)
+    station_simulate.register(st)
     p = st.add_parser("metrics", help="spool depth in Prometheus text format (stdout or a textfile)")
     p.add_argument("station_id")
     p.add_argument("--textfile", help="write here atomically (node_exporter's textfile directory, *.prom)")

@@ -217,10 +217,12 @@ def onboard_homes(root: Path, env: dict, *, stations: dict[str, str], services: 
         homes[name].mkdir(parents=True, exist_ok=True)
         shutil.copy(public, homes[name] / "centre-public.json")
     requests = []
-    for station, operator in stations.items():
+    for station in stations:
         papilla_cli(homes["station"], "station", "init", station, env=env)
+        requests.append((homes["station"], station, "station"))
+    for operator in dict.fromkeys(stations.values()):       # an operator may serve several stations
         papilla_cli(homes["station"], "principal", "init", operator, "--role", "operator", env=env)
-        requests += [(homes["station"], station, "station"), (homes["station"], operator, "principal")]
+        requests.append((homes["station"], operator, "principal"))
     for service in services:
         papilla_cli(homes["service"], "service", "init", service, env=env)
         requests.append((homes["service"], service, "service"))
