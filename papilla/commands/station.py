@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 
+from papilla.commands import station_scanner, station_simulate
 from papilla.commands.party import add_init
 from papilla.services.capture.devices import ScannerError
 from papilla.shared.config import Settings
@@ -36,6 +37,8 @@ def _station(settings, station_id: str):
 
 
 def scanner_from_args(args):
+    if args.scanner:
+        return station_scanner.device(args)
     if args.synthetic is not None:
         from papilla.services.capture.synthetic.scanner import SyntheticScanner
 
@@ -150,6 +153,7 @@ def register(sub) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--images", help="folder with one image per finger position, named 1.png … 10.png")
     src.add_argument("--synthetic", type=int, metavar="SEED", help="synthetic person seed")
+    src.add_argument("--scanner", choices=("uru4000",), help="capture from a DigitalPersona U.are.U 4000B")
     p.add_argument("--session", type=int, default=0, help="synthetic capture session seed")
     p.add_argument("--operator", required=True, help="the registered operator whose key (on this station) signs")
     p.add_argument("--consent-ref", default="consent-form-on-file")
@@ -166,6 +170,7 @@ def register(sub) -> None:
     p = st.add_parser("flush", help="re-send spooled packets")
     p.add_argument("station_id")
     p.set_defaults(func=flush)
+    station_simulate.register(st)
     p = st.add_parser("metrics", help="spool depth in Prometheus text format (stdout or a textfile)")
     p.add_argument("station_id")
     p.add_argument("--textfile", help="write here atomically (node_exporter's textfile directory, *.prom)")

@@ -16,7 +16,7 @@ from papilla.shared.crypto.iin import InvalidIIN, birth_date_from_iin, validate_
 from papilla.shared.crypto.sealing import OpenedPacket, SealError, open_sealed, peek_header
 from papilla.shared.errors import Refusal
 from papilla.shared.legal import eligibility, states
-from papilla.shared.legal.decide import Decision, Policy, decide, from_packet
+from papilla.shared.legal.decide import Decision, Policy, check_recollection, decide, from_packet
 from papilla.shared.legal.roles import check_applicant
 from papilla.shared.legal.rules import rule
 from papilla.shared.names import BIOMETRICS, ENROLLMENTS, JOBS, SUBJECTS, job_key_subject
@@ -116,7 +116,7 @@ def _accept_packet(centre: Centre, packet: EnrollmentPacket, today: date | None)
         return Accepted(existing["_id"], existing["state"])
 
     iin = checked_iin(packet.applicant.iin)
-    decision = legal_decision(packet, iin, today)
+    decision = legal_decision(centre, packet, iin, today)
     eligibility.check_consent(packet.consent)
 
     records = finger_records(packet.fingers, enrollment=True)
@@ -151,12 +151,24 @@ def _accept_packet(centre: Centre, packet: EnrollmentPacket, today: date | None)
     return Accepted(enrollment_id, doc["state"])
 
 
-def legal_decision(packet: EnrollmentPacket, iin: str, today: date | None) -> Decision:
-    """The centre decides the application again (never trusting the station's decision) or raises its Refusal."""
-    decision = decide(from_packet(packet, birth_date_from_iin(iin), today or packet.captured_at), Policy.from_env())
+def legal_decision(centre: Centre, packet: EnrollmentPacket, iin: str, today: date | None) -> Decision:
+    """The centre decides the application again (never trusting the station's decision, nor its word on a
+    previous registration: the centre's store says whether this person holds an ACTIVE enrollment, Law Art.10
+    p.3, Rules 406 p.8-9) or raises its Refusal."""
+    registered = previously_registered(centre, iin)
+    check_recollection(packet, registered)
+    decision = decide(from_packet(packet, birth_date_from_iin(iin), today or packet.captured_at,
+                                  previously_registered=registered), Policy.from_env())
     if not decision.allows:
         raise decision.refusal()
     return decision
+
+
+def previously_registered(centre: Centre, iin: str) -> bool:
+    """Does the centre hold an ACTIVE enrollment of the person with this IIN (found by its keyed hash)?"""
+    subject = subject_for(centre, iin, create=False)
+    return subject is not None and centre.store.find_one(ENROLLMENTS, {"subject_id": subject["_id"],
+                                                                       "state": "ACTIVE"}) is not None
 
 
 def _image_of(packet: EnrollmentPacket, position: int) -> bytes:

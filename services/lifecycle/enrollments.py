@@ -126,5 +126,6 @@ def complete(centre: Centre, enrollment: dict) -> Result:
     complete_gallery(centre, enrollment)
     result = Result(request_id=enrollment["_id"], kind="enrollment", status=enrollment["state"],
                     reason=enrollment.get("review_reason"),
+                    rule=(enrollment.get("decision") or {}).get("citation"),   # the rule the centre allowed it under
                     candidates=tuple(Candidate(**c) for c in enrollment.get("candidates", [])))
     return results.deliver(centre.store, centre.publisher, result, enrollment.get("reply_to"))

@@ -22,11 +22,12 @@ NOW = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
 
 
 def packet_for(centre, fvc_dir, packet_id: str, iin: str, *, basis: str, claimed: DecisionRecord | None = None,
-               **applicant) -> bytes:
+               reenrollment_reason: str | None = None, **applicant) -> bytes:
     images = FvcScanner(fvc_dir / "DB1_B", {1: "101_1"}).images()
     packet = EnrollmentPacket(
         packet_id=packet_id, station_id=STATION, operator_id=centre.operator.party_id, captured_at=NOW,
         purpose=basis, decision=claimed, applicant=Applicant(iin=iin, full_name="Unit Person", **applicant),
+        reenrollment_reason=reenrollment_reason,
         consent=Consent(form_version="406", signed_at=NOW, purposes=(basis,), document_ref="c"),
         fingers=[Finger(position=1, status="captured", image=images[1].png, format="png", dpi=500)]
         + [Finger(position=p, status="injured") for p in range(2, 11)])
