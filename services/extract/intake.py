@@ -116,6 +116,9 @@ def _accept_packet(centre: Centre, packet: EnrollmentPacket, today: date | None)
         return Accepted(existing["_id"], existing["state"])
 
     iin = checked_iin(packet.applicant.iin)
+    known = subject_for(centre, iin, create=False)
+    if known is not None:   # blocked comes first: the station learns that, not "verify instead" (Law Art.1 7))
+        states.check_subject(known, "enrolled")
     decision = legal_decision(centre, packet, iin, today)
     eligibility.check_consent(packet.consent)
 

@@ -133,8 +133,10 @@ def test_adjudicated_distinct_joins_the_gallery(centre, fvc_dir):
 
 
 def test_held_blocked_when_the_subject_is_blocked_between_intake_and_settle(centre, fvc_dir, body):
-    enrolled(centre, fvc_dir, "st-unit-01-s6", IIN, {1: "106_1"})
+    # two packets of one person in flight together (once the first is ACTIVE a new application is a verification)
+    first = intake.accept_enrollment(centre, sealed_packet(centre, fvc_dir, "st-unit-01-s6", IIN, {1: "106_1"}))
     pending = intake.accept_enrollment(centre, sealed_packet(centre, fvc_dir, "st-unit-01-s7", IIN, {1: "106_2"}))
+    assert enrollments.settle(centre, first.enrollment_id, [], None).status == "ACTIVE"
     assert commands.block(centre, job(centre, "block", IIN), blocked=True).status == "BLOCKED"
     result = enrollments.settle(centre, pending.enrollment_id, [], None)
     assert (result.status, result.reason) == ("PENDING_REVIEW", "subject_blocked")
@@ -154,8 +156,9 @@ def test_a_blocked_subject_is_not_enrolled_again_and_block_unblock_are_refused_t
     again = commands.block(centre, dict(job(centre, "unblock", IIN), _id="req-unblock-2"), blocked=False)
     assert (again.status, again.reason) == ("REFUSED", "invalid_transition")
     assert again.rule == rule("blocking_by_authorised_body").citation and "is REGISTERED: unblock" in again.detail
-    assert intake.accept_enrollment(centre, sealed_packet(centre, fvc_dir, "st-unit-01-s9", IIN,
-                                                          {1: "107_2"})).state == "EXTRACTED"
+    with pytest.raises(Refusal) as unblocked:   # no longer refused as blocked: the registered person is verified
+        intake.accept_enrollment(centre, sealed_packet(centre, fvc_dir, "st-unit-01-s9", IIN, {1: "107_2"}))
+    assert unblocked.value.code != "subject_blocked" and "Rules 406, p.8" in unblocked.value.rule
 
 
 def test_retention_archive_and_expiry_go_through_the_machine(centre):

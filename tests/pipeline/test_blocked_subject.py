@@ -84,10 +84,14 @@ def identified(cluster, impression: int) -> list[str]:
 def test_a_blocked_subject_is_absent_from_1n_blocked_on_1to1_and_not_adjudicable_until_unblocked(cluster):
     client, store = cluster["client"], cluster["store"]
     iin = make_test_iin(date(1981, 1, 21), True, next(_serials))
+    alias = make_test_iin(date(1983, 3, 23), True, next(_serials))
     first, result = enroll(cluster, iin, 1)
     assert result.status == "ACTIVE"
-    pending, result = enroll(cluster, iin, 2)          # the same person again, without a re-collection reason
-    assert (result.status, result.reason) == ("PENDING_REVIEW", "already_enrolled")
+    # the same fingers under another IIN: caught as a duplicate and held for an adjudicator (a second application
+    # under the same IIN is a verification instead, Rules 406 p.8, and never reaches the gallery's review)
+    pending, result = enroll(cluster, alias, 2)
+    assert (result.status, result.reason) == ("PENDING_REVIEW", "possible_duplicate")
+    assert [c.enrollment_id for c in result.candidates][:1] == [first]
     assert identified(cluster, 3)[:1] == [first]          # found before blocking
 
     blocked = command(cluster, "block", iin)
@@ -96,6 +100,7 @@ def test_a_blocked_subject_is_absent_from_1n_blocked_on_1to1_and_not_adjudicable
     assert (verified.status, verified.rule) == ("BLOCKED", rule("blocking").citation)
     assert first not in identified(cluster, 3) and pending not in identified(cluster, 4)
 
+    assert command(cluster, "block", alias).status == "BLOCKED"   # the held person too
     refused = command(cluster, "adjudicate", enrollment_id=pending, decision="distinct_person")
     assert (refused.status, refused.reason, refused.rule) == ("REFUSED", "subject_blocked", BLOCKING)
     assert f"enrollment {pending} is PENDING_REVIEW and its subject is BLOCKED" in refused.detail
@@ -106,6 +111,7 @@ def test_a_blocked_subject_is_absent_from_1n_blocked_on_1to1_and_not_adjudicable
     assert (again.status, again.reason, again.rule) == ("REFUSED", "subject_blocked", BLOCKING)
 
     assert command(cluster, "unblock", iin).status == "UNBLOCKED"
+    assert command(cluster, "unblock", alias).status == "UNBLOCKED"
     assert client.wait(client.verify(iin, scanner(cluster, 3).images()), 120).status == "MATCH"
     assert identified(cluster, 3)[:1] == [first]
     decided = command(cluster, "adjudicate", enrollment_id=pending, decision="same_person_reject")
