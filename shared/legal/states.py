@@ -32,6 +32,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from papilla.shared.names import SUBJECTS
+
 from .rules import refuse, rule
 
 ENROLLMENT, SUBJECT = "enrollment", "subject"
@@ -213,6 +215,20 @@ def move_subject(store, subject: dict, trigger: str, *, unset: tuple[str, ...] =
         unset.append(BLOCKED_FROM)
     changed = store.update("subjects", {"_id": subject["_id"], "state": state}, set=updates, unset=unset or None)
     return dst if changed == 1 else None
+
+
+def migrate_legacy_subjects(store, *, batch: int = 1000) -> int:
+    """Give every subject written before the state machine (no `state`; a boolean `blocked`) its state: BLOCKED
+    (interrupting REGISTERED) where `blocked` was set, else REGISTERED. Idempotent; each record a compare-and-set
+    on the missing state, so a concurrent migration or state change is never overwritten. Returns how many."""
+    migrated = 0
+    while legacy := store.find(SUBJECTS, {"state": None}, limit=batch):
+        for subject in legacy:
+            updates = ({"state": BLOCKED, BLOCKED_FROM: REGISTERED} if subject.get("blocked")
+                       else {"state": REGISTERED})
+            migrated += store.update(SUBJECTS, {"_id": subject["_id"], "state": None}, set=updates,
+                                     unset=["blocked"] if "blocked" in subject else None)
+    return migrated
 
 
 def markdown_table(machine: str) -> str:
