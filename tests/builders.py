@@ -55,3 +55,11 @@ def iin_is_readable(iin: str) -> bool:
 def papers(iin: str, signed_on: date = date(2026, 11, 22), **form) -> dict:
     """`iin=`, `document=` and `consent=` of `Station.enroll` for this applicant (splat it)."""
     return {"iin": iin, "document": document_for(iin), "consent": consent_form(signed_on, **form)}
+
+
+def enroll_flags(iin: str, *, consent_ref: str = "form-406-0001", number: str = "N04412345") -> list[str]:
+    """The identity-document and consent flags of `papilla station enroll` for this applicant: the document's
+    birth date is the IIN's, the form signed today by the applicant, the conditions explained."""
+    return ["--document-type", "id_card", "--document-number", number,
+            "--document-birth-date", document_for(iin).birth_date.isoformat(), "--consent-ref", consent_ref,
+            "--conditions-explained"]

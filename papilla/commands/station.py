@@ -22,6 +22,7 @@ import sys
 
 from pydantic import ValidationError
 
+from papilla.commands import station_scanner, station_simulate
 from papilla.commands.party import add_init
 from papilla.commands.station_console import (add_enroll_flags, consent_from_args, decisions_from_args,
                                               document_from_args)
@@ -51,6 +52,8 @@ def _station(settings, station_id: str, gate=None):
 
 
 def scanner_from_args(args):
+    if args.scanner:
+        return station_scanner.device(args)
     if args.synthetic is not None:
         from papilla.services.capture.synthetic.scanner import SyntheticScanner
 
@@ -225,6 +228,7 @@ def register(sub) -> None:
     src.add_argument("--images", help="folder with one image per finger position, named 1.png … 10.png "
                      "(or FVC's 101_1.tif …)")
     src.add_argument("--synthetic", type=int, metavar="SEED", help="synthetic person seed")
+    src.add_argument("--scanner", choices=("uru4000",), help="capture from a DigitalPersona U.are.U 4000B")
     p.add_argument("--session", type=int, default=0, help="synthetic capture session seed")
     p.add_argument("--operator", required=True, help="the registered operator whose key (on this station) signs")
     p.add_argument("--reenrollment", choices=("irreversible_damage", "document_replacement"))
@@ -246,6 +250,7 @@ def register(sub) -> None:
     p.add_argument("station_id")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=status)
+    station_simulate.register(st)
     p = st.add_parser("metrics", help="spool depth in Prometheus text format (stdout or a textfile)")
     p.add_argument("station_id")
     p.add_argument("--textfile", help="write here atomically (node_exporter's textfile directory, *.prom)")

@@ -128,8 +128,9 @@ class Station:
                 continue
             image, line = capture_finger(scanner, position, self.gate, decisions, self.measure)
             lines.append(line)
-            fingers.append(Finger(position=position, status=FingerStatus.CAPTURED, image=image.png, format="png",
-                                  dpi=image.dpi) if image is not None else Finger(position=position, status=line.status))
+            fingers.append(Finger(position=position, status=line.status) if image is None else
+                           Finger(position=position, status=FingerStatus.CAPTURED, image=image.png, format="png",
+                                  dpi=image.dpi))
         return fingers, lines
 
 

@@ -15,8 +15,8 @@ from papilla.shared.centre import Centre
 from papilla.shared.crypto.iin import InvalidIIN, birth_date_from_iin, validate_iin
 from papilla.shared.crypto.sealing import OpenedPacket, SealError, open_sealed, peek_header
 from papilla.shared.errors import Refusal
-from papilla.shared.legal import eligibility
-from papilla.shared.legal.decide import Decision, Policy, decide, from_packet, local_date
+from papilla.shared.legal import eligibility, states
+from papilla.shared.legal.decide import Decision, Policy, check_recollection, decide, from_packet, local_date
 from papilla.shared.legal.roles import check_applicant
 from papilla.shared.legal.rules import rule
 from papilla.shared.names import BIOMETRICS, ENROLLMENTS, JOBS, SUBJECTS, job_key_subject
@@ -24,7 +24,7 @@ from papilla.shared.principals import check_signed_by
 from papilla.shared.messages import (EnrollmentPacket, IdentifyRequest, LifecycleCommand, MessageError,
                                      VerifyRequest, parse_request)
 from papilla.shared.store.base import DuplicateKeyError
-from papilla.services.lifecycle import retention, transfers
+from papilla.services.lifecycle import consents, retention, transfers
 from papilla.shared.template import template_to_bytes
 
 from .templating import FingerRecord, finger_records
@@ -78,7 +78,7 @@ def subject_for(centre: Centre, iin: str, *, create: bool) -> dict | None:
     if found or not create:
         return found
     subject_id = f"sub-{_random_id()}"
-    doc = {"_id": subject_id, "iin_hash": iin_hash, "created_at": now_iso(), "blocked": False}
+    doc = {"_id": subject_id, "iin_hash": iin_hash, "created_at": now_iso(), "state": states.REGISTERED}
     doc["iin"] = centre.cipher.encrypt(subject_id, SUBJECTS, subject_id, "iin", iin.encode())
     try:
         centre.store.insert(SUBJECTS, doc)
@@ -116,15 +116,17 @@ def _accept_packet(centre: Centre, packet: EnrollmentPacket, today: date | None)
         return Accepted(existing["_id"], existing["state"])
 
     iin = checked_iin(packet.applicant.iin)
-    decision = legal_decision(packet, iin, today)
+    known = subject_for(centre, iin, create=False)
+    if known is not None:   # blocked comes first: the station learns that, not "verify instead" (Law Art.1 7))
+        states.check_subject(known, "enrolled")
+    decision = legal_decision(centre, packet, iin, today)
     eligibility.check_identity(packet.applicant)
     eligibility.check_consent(packet.consent, applicant=packet.applicant, operator_id=packet.operator_id,
                               purpose=packet.purpose, collected_on=local_date(packet.captured_at, Policy.from_env()))
 
     records = finger_records(packet.fingers, enrollment=True)
     subject = subject_for(centre, iin, create=True)
-    if subject.get("blocked"):
-        raise Refusal("the subject's data is blocked", code="subject_blocked", rule=rule("blocking").citation)
+    states.check_subject(subject, "enrolled")   # a blocked subject is not collected again (Law Art.1 7))
     enrollment_id = packet.packet_id
     for record in records:
         _store_finger(centre, subject["_id"], enrollment_id, record, _image_of(packet, record.position))
@@ -133,7 +135,8 @@ def _accept_packet(centre: Centre, packet: EnrollmentPacket, today: date | None)
                            "document": document.model_dump(mode="json"),
                            "consent": packet.consent.model_dump(mode="json")}).encode()
     doc = {
-        "_id": enrollment_id, "subject_id": subject["_id"], "state": "EXTRACTED",
+        "_id": enrollment_id, "subject_id": subject["_id"],
+        "state": states.initial_enrollment_state(), "state_trigger": "extracted",
         "station_id": packet.station_id, "operator_id": packet.operator_id, "created_at": now_iso(),
         "captured_at": packet.captured_at.isoformat(), "reply_to": packet.station_id,
         "reenrollment_reason": packet.reenrollment_reason,
@@ -146,6 +149,9 @@ def _accept_packet(centre: Centre, packet: EnrollmentPacket, today: date | None)
     # -- retention (services/lifecycle/retention.py): the legal basis, and the term it sets, at enrollment --
     doc["legal_basis"] = packet.purpose
     retention.record_term(centre, enrollment_id, subject["_id"], packet.purpose, packet.captured_at)
+    # the consent the branch took, as a record (before the enrollment: a redelivery after a crash finds both)
+    consents.record_given(centre, subject["_id"], enrollment_id, signed_by=packet.consent.signed_by,
+                          accepted_by=packet.consent.accepted_by, legal_basis=packet.purpose)
     try:
         centre.store.insert(ENROLLMENTS, doc)
     except DuplicateKeyError:  # a concurrent redelivery won
@@ -153,12 +159,24 @@ def _accept_packet(centre: Centre, packet: EnrollmentPacket, today: date | None)
     return Accepted(enrollment_id, doc["state"])
 
 
-def legal_decision(packet: EnrollmentPacket, iin: str, today: date | None) -> Decision:
-    """The centre decides the application again (never trusting the station's decision) or raises its Refusal."""
-    decision = decide(from_packet(packet, birth_date_from_iin(iin), today or packet.captured_at), Policy.from_env())
+def legal_decision(centre: Centre, packet: EnrollmentPacket, iin: str, today: date | None) -> Decision:
+    """The centre decides the application again (never trusting the station's decision, nor its word on a
+    previous registration: the centre's store says whether this person holds an ACTIVE enrollment, Law Art.10
+    p.3, Rules 406 p.8-9) or raises its Refusal."""
+    registered = previously_registered(centre, iin)
+    check_recollection(packet, registered)
+    decision = decide(from_packet(packet, birth_date_from_iin(iin), today or packet.captured_at,
+                                  previously_registered=registered), Policy.from_env())
     if not decision.allows:
         raise decision.refusal()
     return decision
+
+
+def previously_registered(centre: Centre, iin: str) -> bool:
+    """Does the centre hold an ACTIVE enrollment of the person with this IIN (found by its keyed hash)?"""
+    subject = subject_for(centre, iin, create=False)
+    return subject is not None and centre.store.find_one(ENROLLMENTS, {"subject_id": subject["_id"],
+                                                                       "state": "ACTIVE"}) is not None
 
 
 def _image_of(packet: EnrollmentPacket, position: int) -> bytes:

@@ -52,14 +52,16 @@ def test_minor_is_refused_before_capture_with_the_rule(offline_station):
 
 def test_incapacitated_without_custodian_is_refused(offline_station):
     with pytest.raises(Refusal) as err:
-        offline_station.enroll(**papers(make_test_iin(date(1980, 6, 1), True, 3)), full_name="X", scanner=CountingScanner(),
+        offline_station.enroll(**papers(make_test_iin(date(1980, 6, 1), True, 3)), full_name="X",
+                               scanner=CountingScanner(),
                                operator=offline_station.operator, legal_capacity="incapacitated")
     assert err.value.code == "custodian_required" and "p.5" in err.value.rule
 
 
 def test_no_printable_finger_is_refused(offline_station):
     with pytest.raises(Refusal) as err:
-        offline_station.enroll(**papers(make_test_iin(date(1980, 6, 1), True, 3)), full_name="X", scanner=CountingScanner(),
+        offline_station.enroll(**papers(make_test_iin(date(1980, 6, 1), True, 3)), full_name="X",
+                               scanner=CountingScanner(),
                                operator=offline_station.operator,
                                finger_status={p: "amputated" for p in range(1, 11)})
     assert err.value.code == "no_printable_fingers"

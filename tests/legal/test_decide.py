@@ -264,7 +264,7 @@ def test_the_centre_reads_the_same_application_from_the_packet():
                    present=(Present(role="legal_representative", written_application="app-5"),)),
         fingers=[Finger(position=p, status="injured") for p in range(2, 11)]
         + [Finger(position=1, status="captured", image=b"x", format="png", dpi=500)])
-    d = decide(from_packet(packet, born(13), now))
+    d = decide(from_packet(packet, born(13), now, previously_registered=False))
     assert (d.decision, d.citation) == ("voluntary", LAW + "Art.10 p.4")
     without = packet.model_copy(update={"applicant": packet.applicant.model_copy(update={"present": ()})})
-    assert outcome(from_packet(without, born(13), now)) == ("needs_representative", LAW + "Art.11 p.2")
+    assert outcome(from_packet(without, born(13), now, previously_registered=False)) == ("needs_representative", LAW + "Art.11 p.2")

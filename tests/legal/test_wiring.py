@@ -23,11 +23,11 @@ NOW = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
 
 
 def packet_for(centre, fvc_dir, packet_id: str, iin: str, *, basis: str, claimed: DecisionRecord | None = None,
-               **applicant) -> bytes:
+               reenrollment_reason: str | None = None, **applicant) -> bytes:
     images = FvcScanner(fvc_dir / "DB1_B", {1: "101_1"}).images()
     packet = EnrollmentPacket(
         packet_id=packet_id, station_id=STATION, operator_id=centre.operator.party_id, captured_at=NOW,
-        purpose=basis, decision=claimed,
+        purpose=basis, decision=claimed, reenrollment_reason=reenrollment_reason,
         **identity(iin, "Unit Person", operator_id=centre.operator.party_id, signed_on=NOW, purpose=basis, **applicant),
         fingers=[Finger(position=1, status="captured", image=images[1].png, format="png", dpi=500)]
         + [Finger(position=p, status="injured") for p in range(2, 11)])
@@ -76,7 +76,8 @@ def test_the_station_refuses_before_capture_and_names_the_rule(offline_station):
                                today=date(2026, 11, 22))
     assert (err.value.code, err.value.rule) == ("representative_required", LAW + "Art.11 p.2")
     with pytest.raises(Refusal) as err:
-        offline_station.enroll(**papers(make_test_iin(date(1990, 6, 1), True, 3)), full_name="Returning", scanner=scanner,
+        offline_station.enroll(**papers(make_test_iin(date(1990, 6, 1), True, 3)), full_name="Returning",
+                               scanner=scanner,
                                operator=offline_station.operator, basis="visa",
                                citizenship="foreigner", reenrollment_reason="document_replacement")
     assert (err.value.code, err.value.rule) == ("already_registered", LAW + "Art.10 p.3")

@@ -66,10 +66,11 @@ def test_reenrollment_archives_the_previous_record(centre, fvc_dir):
     gallery = Gallery(centre)
     assert enrollments.settle(centre, first.enrollment_id,
                               *matching.deduplicate(centre, gallery, first.enrollment_id)).status == "ACTIVE"
-    again = intake.accept_enrollment(centre, sealed_packet(centre, fvc_dir, "st-unit-01-r2", iin, {1: "105_2"}))
-    # without a legal reason the same person is not enrolled twice: a person decides
-    assert enrollments.settle(centre, again.enrollment_id,
-                              *matching.deduplicate(centre, gallery, again.enrollment_id)).status == "PENDING_REVIEW"
+    # without a legal reason the same person is not enrolled twice: the centre's store knows them, so they are
+    # verified instead (Rules 406 p.8), whatever the station said
+    with pytest.raises(Refusal) as err:
+        intake.accept_enrollment(centre, sealed_packet(centre, fvc_dir, "st-unit-01-r2", iin, {1: "105_2"}))
+    assert (err.value.code, err.value.rule) == ("already_registered", "Rules 406, p.8")
     damaged = intake.accept_enrollment(centre, _reenrollment(centre, fvc_dir, iin))
     result = enrollments.settle(centre, damaged.enrollment_id,
                                 *matching.deduplicate(centre, gallery, damaged.enrollment_id))

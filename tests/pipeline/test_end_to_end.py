@@ -416,29 +416,3 @@ def test_no_iin_name_or_image_in_clear_in_store_or_logs(cluster, aigerim):
         for secret in secrets_in_clear:
             assert secret not in blob
 
-
-LAW = "Law on dactyloscopic and genomic registration, "
-#: basis → (finger of DB2_B no other test of this module uses, citizenship, the citation that allows it)
-BASES_E2E = {"id_document": ("101", "citizen", LAW + "Art.10 p.1"),
-             "passport_child_12_16": ("102", "citizen", LAW + "Art.10 p.4"),
-             "seafarer": ("103", "citizen", LAW + "Art.10 p.2 sub.1"),
-             "residence_permit": ("104", "foreigner", LAW + "Art.10 p.2 sub.2"),
-             "residence_card": ("105", "stateless", LAW + "Art.10 p.2 sub.3"),
-             "asylum_refugee": ("106", "foreigner", LAW + "Art.10 p.2 sub.4"),
-             "deportation_readmission": ("107", "foreigner", LAW + "Art.10 p.2 sub.5"),
-             "visa": ("108", "foreigner", LAW + "Art.10 p.2 sub.6")}
-
-
-def test_an_enrollment_under_each_legal_basis_carries_the_rule_that_allowed_it(cluster):
-    from papilla.shared.messages import Present
-
-    for basis, (finger, citizenship, citation) in BASES_E2E.items():
-        child = basis == "passport_child_12_16"
-        iin = make_test_iin(date(2013, 3, 3), False, 41) if child else new_iin()
-        present = (Present(role="legal_representative", written_application="app-2026-77"),) if child else ()
-        packet_id, result = enroll(cluster, Person(f"{basis} person", iin, {1: finger}),
-                                   db=cluster["db"].parent / "DB2_B", basis=basis, citizenship=citizenship,
-                                   present=present)
-        assert result.status == "ACTIVE", (basis, result)
-        decision = cluster["centre"].store.get("enrollments", packet_id)["decision"]
-        assert decision["citation"] == citation and decision["decision"] in ("allowed", "voluntary", "mandatory")
