@@ -188,6 +188,9 @@ def flush(args) -> int:
     sent = station.outbox.flush()
     left = len(station.outbox.pending())
     print(f"sent {sent}, {left} still spooled")
+    error = spool_facts(args.station_id, station.outbox.spool_dir).last_error
+    if left and error:
+        print(f"last send error: {error.kind}: {error.detail}", file=sys.stderr)
     broker.close()
     return 0 if left == 0 else 1
 

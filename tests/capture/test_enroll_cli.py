@@ -175,6 +175,8 @@ def test_a_broker_outage_spools_says_so_and_status_shows_it(station_home, images
     assert "last send error at " in out and IIN not in out and "Asel" not in out
     code, out, _ = run(capsys, ["station", "metrics", STATION])
     assert f'papilla_station_spool_packets{{station="{STATION}"}} 2.0' in out
+    code, out, err = run(capsys, ["station", "flush", STATION])
+    assert code == 1 and out == "sent 0, 2 still spooled\n" and one_sentence(err).startswith("last send error: ")
 
 
 @pytest.mark.broker
