@@ -83,7 +83,8 @@ def decisions_from_args(args, *, interactive: bool | None = None):
     if args.below_gate is None and (sys.stdin.isatty() if interactive is None else interactive):
         return PromptDecisions()
     action = args.below_gate or "abort"
-    say = (lambda line: None) if getattr(args, "json", False) else print    # --json: stdout is the receipt only
+    # each capture's quality, live, for an operator watching a terminal; a script reads the receipt
+    say = print if sys.stdout.isatty() and not getattr(args, "json", False) else (lambda line: None)
     return FixedChoice(Choice(action, args.exception_reason if action == "exception" else None), say=say)
 
 

@@ -57,7 +57,7 @@ def test_a_wrong_password_at_enroll_is_named_and_nothing_is_spooled(station_home
 def test_a_flush_to_a_refusing_broker_is_named_and_keeps_the_spool(station_home):
     home, images = station_home
     offline = enroll(home, images, NOBODY_LISTENS)          # an outage: the packet is spooled
-    assert offline.returncode == 0 and "spooled (broker unavailable)" in offline.stdout, offline.stderr
+    assert offline.returncode == 0 and "spooled: the broker is unavailable" in offline.stdout, offline.stderr
     kept = spooled(home)
     assert len(kept) == 1
     for url, sentence in ((WRONG_PASSWORD, "refused the user name or password"),

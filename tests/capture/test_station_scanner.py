@@ -70,7 +70,7 @@ def test_enroll_from_the_emulated_4000b_prompts_the_person_and_seals_the_capture
         old.unlink()
     env = clean_env(PAPILLA_BROKER_URL=OFFLINE, **{station_scanner.EMULATE_ENV: str(homes["images"])})
     done = papilla_cli(homes["station"], *enroll_args(), env=env)
-    assert "spooled (broker unavailable)" in done.stdout, done.stdout
+    assert "spooled: the broker is unavailable" in done.stdout, done.stdout
     for prompt in ("place the right thumb on the scanner", "place the right index finger on the scanner",
                    "lift the finger from the scanner"):
         assert f"scanner: {prompt}" in done.stderr, done.stderr
@@ -111,7 +111,7 @@ def test_the_operator_plugs_it_back_and_retries(homes, at_the_counter, capsys, m
     monkeypatch.setattr(station_scanner, "ask_operator", operator)
     assert main(enroll_args()) == 0
     assert shown == ["the scanner was disconnected; plug it in again and retry"]
-    assert "spooled (broker unavailable)" in capsys.readouterr().out and len(spooled(homes)) == 1
+    assert "spooled: the broker is unavailable" in capsys.readouterr().out and len(spooled(homes)) == 1
 
 
 def test_no_finger_on_the_glass_times_out_with_a_sentence(homes, at_the_counter, capsys, monkeypatch):

@@ -69,7 +69,7 @@ def test_spooled_packets_survive_a_station_restart_and_are_processed_exactly_onc
         for position, finger in enumerate(fingers, start=1):
             shutil.copy(fvc_dir / "DB1_B" / f"{finger}_1.tif", images / f"{position}.tif")
         done = enroll(homes["station"], env, images, iin)
-        assert "spooled (broker unavailable)" in done.stdout, done.stdout
+        assert "spooled: the broker is unavailable" in done.stdout, done.stdout
         packet_ids.append(done.stdout.split()[1].rstrip(":"))
     assert sorted(p.name for p in spool.glob("*.sealed")) == sorted(f"{p}.sealed" for p in packet_ids)
 
