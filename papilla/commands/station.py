@@ -196,7 +196,11 @@ def flush(args) -> int:
 
 
 def status(args) -> int:
-    facts = spool_facts(args.station_id, Settings.from_env().spool_dir / args.station_id)
+    settings = Settings.from_env()
+    spool_dir = settings.spool_dir / args.station_id
+    if not spool_dir.is_dir():
+        load_party(settings, args.station_id)    # a station id with no keys here is a typo: say so, not "0 packets"
+    facts = spool_facts(args.station_id, spool_dir)
     print(json.dumps(facts.as_dict()) if args.json else "\n".join(facts.lines()))
     return 0
 

@@ -203,3 +203,10 @@ def test_no_decision_in_time_is_one_sentence_and_exit_3(station_home, images, ca
     assert "sent to the centre" in out and spooled(station_home) == []
     code, out, _ = run(capsys, ["station", "status", STATION])
     assert "0 packet(s) waiting" in out and "no error recorded" in out
+
+
+def test_status_of_a_station_this_home_does_not_know_is_a_mistake(station_home, capsys):
+    code, _, err = run(capsys, ["station", "status", "st-typo-01"])
+    assert code == 2 and one_sentence(err).startswith("papilla: no keys for st-typo-01 in ")
+    code, out, _ = run(capsys, ["station", "status", STATION])       # known, nothing sent yet
+    assert code == 0 and out.startswith(f"station {STATION}: 0 packet(s) waiting in the spool\n")
