@@ -73,8 +73,8 @@ def test_declared_collections_and_indexes():
     assert ("subjects", ("iin_hash",), True, ()) in specs
     assert ("enrollments", ("subject_id",), True, (("state", "ACTIVE"),)) in specs
     assert ("gallery", ("seq",), True, ()) in specs
-    assert COLLECTIONS["data_keys"] == ()
-    assert indexed_fields("dead_letters") == ("queue", "reason", "created_at", "request_id", "state")
+    assert [(spec.fields, spec.expires) for spec in COLLECTIONS["data_keys"]] == [(("expire_at",), True)]
+    assert indexed_fields("dead_letters") == ("queue", "reason", "created_at", "request_id", "state", "expire_at")
     assert indexed_fields("enrollments") == ("subject_id", "state", "created_at")
     with pytest.raises(ValueError):
         IndexSpec("jobs", ("bad field",))
