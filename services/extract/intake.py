@@ -223,9 +223,8 @@ def _accept_job(centre: Centre, opened: OpenedPacket, request) -> tuple[str, str
     existing = centre.store.get(JOBS, request.request_id)
     if existing:
         return existing["_id"], existing["kind"]
-    expire_at = expires_after(operational_retention().jobs_days)   # never answered: goes with its probes' key
     doc = {"_id": request.request_id, "reply_to": opened.sender_id, "state": "pending", "created_at": now_iso(),
-           "sender_id": opened.sender_id, "expire_at": expire_at}
+           "sender_id": opened.sender_id}
     if isinstance(request, LifecycleCommand):
         doc.update(kind="lifecycle", action=request.action.value, reason=request.reason,
                    principal_id=request.principal_id, on_application_of=request.on_application_of,
@@ -239,6 +238,9 @@ def _accept_job(centre: Centre, opened: OpenedPacket, request) -> tuple[str, str
             doc["iin_hash"] = centre.hasher.hash(checked_iin(request.iin))
         if isinstance(request, IdentifyRequest):
             doc["max_candidates"] = request.max_candidates
+        # a probe job never answered (its message dead-lettered) expires with its probes' key; a lifecycle
+        # command never does (an unanswered destruction application stays overdue until it is carried out)
+        doc["expire_at"] = expire_at = expires_after(operational_retention().jobs_days)
         records = finger_records(request.fingers, enrollment=False)
         if not records:
             raise Refusal("the request carries no captured finger", code="no_probe_fingers")

@@ -5,7 +5,7 @@ with a result that cites the rule applied, and recorded in the audit trail.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from papilla.shared import audit, clock, deadletters, gallery_log, metrics, results
 from papilla.shared.centre import Centre
@@ -17,6 +17,26 @@ from . import depersonalization, transfers
 from .enrollments import activate, complete
 
 ENROLLMENTS, SUBJECTS, BIOMETRICS, JOBS = "enrollments", "subjects", "biometrics", "jobs"
+#: Commands that are a person's application to destroy their data, carried out on the day received
+#: (Rules 406 p.11; a withdrawal of consent, Rules 395 p.6, destroys the same way).
+DESTRUCTION_APPLICATIONS = ("destroy", "withdraw_consent")
+
+
+def received_on(job: dict) -> date:
+    """The local day the centre received the command (its job's `created_at`)."""
+    return clock.local_date(datetime.fromisoformat(job["created_at"]))
+
+
+def overdue_applications(centre: Centre, today: date | None = None) -> int:
+    """Destruction applications received on an earlier day and still not carried out (Rules 406 p.11).
+
+    A job stays until it is answered (destroyed, or refused with a rule, e.g. a blocked subject), so one still
+    here past its day is late: its message failed, is being retried, or waits on a dead-letter queue. Request
+    jobs of commands never expire by TTL, so an application cannot vanish from this count unanswered."""
+    today = today or clock.today()
+    pending = centre.store.find(JOBS, {"kind": "lifecycle", "state": "pending"})
+    return sum(1 for job in pending
+               if job.get("action") in DESTRUCTION_APPLICATIONS and job.get("created_at") and received_on(job) < today)
 
 
 def _subject(centre: Centre, job: dict) -> dict | None:
@@ -68,8 +88,7 @@ def destroy(centre: Centre, job: dict, *, reason_code: str, rule_id: str) -> Res
                  details={"request_id": job["_id"], "basis": reason_code,
                           "on_application_of": job.get("on_application_of")})
     if job.get("created_at"):   # an application received as a request: was it done the day it came in?
-        received = clock.local_date(datetime.fromisoformat(job["created_at"]))
-        metrics.DESTRUCTIONS.labels("same_day" if received >= clock.today() else "late").inc()
+        metrics.count_destruction(same_day=received_on(job) >= clock.today())
     return _result(job, "DESTROYED", rule_id=rule_id)
 
 

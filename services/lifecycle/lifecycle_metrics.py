@@ -15,7 +15,7 @@ from papilla.shared import clock
 
 from papilla.shared.centre import Centre
 
-from . import access, destruction_acts, retention
+from . import access, commands, destruction_acts, retention
 
 ACCESS_OVERDUE = Gauge("papilla_access_requests_overdue",
                        "Subject access requests still unanswered after their due date (Rules 395 p.16).",
@@ -40,7 +40,7 @@ class LifecycleDeadlines:
 
     NAMES = ("papilla_access_requests_open", "papilla_access_requests_due_tomorrow",
              "papilla_access_requests_overdue", "papilla_retention_due_subjects",
-             "papilla_destruction_acts_awaiting_approval")
+             "papilla_destruction_acts_awaiting_approval", "papilla_destruction_applications_overdue")
 
     def __init__(self, centre_factory):
         self._centre = centre_factory
@@ -65,6 +65,9 @@ class LifecycleDeadlines:
             ("papilla_destruction_acts_awaiting_approval",
              "Acts of destruction proposed and not yet approved (Law Art.17 p.3).",
              store.count(destruction_acts.ACTS, {"state": "proposed"})),
+            ("papilla_destruction_applications_overdue",
+             "Destruction applications received on an earlier day and not yet carried out (Rules 406 p.11).",
+             commands.overdue_applications(centre, today)),
         )
         for name, doc, value in figures:
             family = GaugeMetricFamily(name, doc)
