@@ -65,7 +65,7 @@ GREEN_RED = [("green", None), ("red", 1)]
 
 
 def pipeline() -> dict:
-    q = 'queue=~"papilla\\\\.(enroll|request|match|lifecycle)"'
+    q = 'queue=~"papilla\\\\.(enroll|request|match|lifecycle|command)"'
     return dashboard("papilla-pipeline", "Papilla: pipeline", "Throughput, latency, backlog, dead letters, "
                      "workers and gallery of the processing centre.", [
         panel("Workers up", [('sum by (job) (up{job=~"papilla-.*"})', "{{job}}")], kind="stat", w=6, h=5,
@@ -127,7 +127,7 @@ def compliance() -> dict:
                                                                     "overdue")], kind="stat", w=6, h=5,
               thresholds=GREEN_RED, description="Rules 406 p.11: destruction on the day the application is received."),
         panel("Access requests overdue", [("max(papilla_access_requests_overdue)", "overdue")], kind="stat", w=6, h=5,
-              thresholds=GREEN_RED, description="seeds/004 p.15-16: answer within 3 business days."),
+              thresholds=GREEN_RED, description="Rules 395 p.15-16: answer within 3 business days."),
         panel("Access requests due tomorrow", [("max(papilla_access_requests_due_tomorrow)", "due")], kind="stat",
               w=6, h=5, thresholds=[("green", None), ("orange", 1)]),
         panel("Audit chain verified", [("min(papilla_audit_verify_ok)", "intact")], kind="stat", w=6, h=5,

@@ -226,6 +226,9 @@ def _accept_job(centre: Centre, opened: OpenedPacket, request) -> tuple[str, str
     doc = {"_id": request.request_id, "reply_to": opened.sender_id, "state": "pending", "created_at": now_iso(),
            "sender_id": opened.sender_id}
     if isinstance(request, LifecycleCommand):
+        # when the application left the branch (the sender's signed sealing time, never later than now): a
+        # command that waited in RabbitMQ through a lifecycle outage is still judged by the day it was received
+        doc["received_at"] = min(opened.created_at, datetime.now(timezone.utc)).isoformat()
         doc.update(kind="lifecycle", action=request.action.value, reason=request.reason,
                    principal_id=request.principal_id, on_application_of=request.on_application_of,
                    enrollment_id=request.enrollment_id, decision=request.decision, approver_id=request.approver_id,

@@ -23,8 +23,9 @@ DESTRUCTION_APPLICATIONS = ("destroy", "withdraw_consent")
 
 
 def received_on(job: dict) -> date:
-    """The local day the centre received the command (its job's `created_at`)."""
-    return clock.local_date(datetime.fromisoformat(job["created_at"]))
+    """The local day (Kazakhstan) the application was received: when the branch's service sealed the command
+    (`received_at`, set by the intake), else when the centre stored its job (`created_at`)."""
+    return clock.local_date(datetime.fromisoformat(job.get("received_at") or job["created_at"]))
 
 
 def overdue_applications(centre: Centre, today: date | None = None) -> int:
