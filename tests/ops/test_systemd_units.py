@@ -3,12 +3,17 @@ service (issue 13), a dedicated user, state in StateDirectory, a strict umask, t
 
 The exposure is measured offline (`--offline=yes`: the development machines have no systemd as PID 1);
 when `systemd-analyze` is missing the measuring test is skipped, but output it cannot read fails it.
+The offline analyzer cannot tell whether a restriction breaks the program: the commands of the units that set
+MemoryDenyWriteExecute=yes are run under the kernel's own equivalent (prctl PR_SET_MDWE, Linux >= 6.3).
 """
 from __future__ import annotations
 
+import os
 import re
+import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -90,3 +95,40 @@ def test_every_oneshot_has_a_timer():
     for service in SERVICES:
         if _service_section(service)["Service"]["Type"][0] == "oneshot":
             assert service.with_suffix(".timer").is_file(), f"{service.name} has no timer"
+
+
+#: Runs `papilla ARGS` as MemoryDenyWriteExecute=yes would: no memory may become writable and executable.
+_MDWE = """import ctypes, sys
+if ctypes.CDLL(None, use_errno=True).prctl(65, 1, 0, 0, 0) != 0:   # PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN
+    sys.exit(77)
+from papilla.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+PAPILLA = "/opt/papilla/.venv/bin/papilla"
+TEXTFILE_DIR = "/var/lib/prometheus/node-exporter"
+
+
+def _denies_wx(service: Path) -> bool:
+    return _service_section(service)["Service"].get("MemoryDenyWriteExecute", ["no"])[0] == "yes"
+
+
+@pytest.mark.parametrize("service", [s for s in SERVICES if _denies_wx(s)], ids=lambda p: p.name)
+def test_commands_of_units_denying_writable_executable_memory_run_under_it(service, tmp_path):
+    """numba cannot even be imported without writable executable memory: a command that pulls it in would
+    fail at every start of its unit, which the offline analyzer cannot see."""
+    wrapper = tmp_path / "mdwe.py"
+    wrapper.write_text(_MDWE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPILLA_")}
+    env.update(PAPILLA_HOME=str(tmp_path / "home"), PAPILLA_STATION_ID="st-unit-01")
+    probe = subprocess.run([sys.executable, "-c", _MDWE.split("from papilla")[0]], capture_output=True)
+    if probe.returncode == 77:
+        pytest.skip("this kernel has no PR_SET_MDWE (Linux < 6.3): MemoryDenyWriteExecute cannot be reproduced")
+    init = subprocess.run([sys.executable, "-m", "papilla.cli", "centre", "init"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert init.returncode == 0, init.stderr
+    for line in _service_section(service)["Service"]["ExecStart"]:
+        args = shlex.split(line.replace("${PAPILLA_STATION_ID}", "st-unit-01").replace(TEXTFILE_DIR, str(tmp_path)))
+        assert args[0] == PAPILLA, f"{service.name}: ExecStart runs {args[0]}, not the papilla command"
+        done = subprocess.run([sys.executable, str(wrapper), *args[1:]], env=env, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, f"{service.name}: `papilla {' '.join(args[1:])}` under MDWE:\n{done.stderr[-3000:]}"
