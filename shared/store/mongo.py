@@ -7,7 +7,10 @@
 * `update` is a single-document atomic `update_one` (compare-and-set on the
   whole filter); no multi-document transactions anywhere.
 * `next_sequence` is `find_one_and_update($inc, upsert)` on `_sequences`.
-* Writes default to write concern "majority" with journaling.
+* Writes default to write concern "majority" with journaling, reads to read
+  concern "majority" (a read never returns what a failover could roll back),
+  from the primary (pymongo's default read preference); a URI that sets
+  ``w=`` or ``readConcernLevel=`` applies instead (infra/mongodb/README.md).
 * The field of a TTL index (``expire_at``) is an expiry stamp string in the
   store's contract and a BSON date in MongoDB (a TTL index ignores strings):
   converted on every write, filter and read (`to_mongo_dates`,
@@ -27,6 +30,7 @@ import pymongo
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError as MongoDuplicateKeyError
 from pymongo.errors import ConfigurationError, PyMongoError
+from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
 from .base import Document, DuplicateKeyError, Filter, SortSpec, Store, StoreError
@@ -111,6 +115,7 @@ class MongoStore(Store):
         *,
         write_concern: str | int | None = "majority",
         journal: bool | None = True,
+        read_concern: str | None = "majority",
         client: Any = None,
         ensure_indexes: bool = True,
         server_selection_timeout_ms: int = 30_000,
@@ -119,6 +124,7 @@ class MongoStore(Store):
         self._uri = uri
         self._database_name = database
         self._write_concern = WriteConcern(w=write_concern, j=journal) if write_concern is not None else None
+        self._read_concern = ReadConcern(read_concern) if read_concern is not None else None
         self._timeout_ms = server_selection_timeout_ms
         self._owns_client = client is None
         self._client = client if client is not None else self._new_client()
@@ -148,6 +154,8 @@ class MongoStore(Store):
                 self._client = self._new_client()
                 self._pid = os.getpid()
             options = {"write_concern": self._write_concern} if self._write_concern is not None else {}
+            if self._read_concern is not None:
+                options["read_concern"] = self._read_concern
             self._database = self._client.get_database(self._database_name, **options)
         return self._database
 

@@ -39,10 +39,12 @@ def test_mongodb_uris_pick_the_database(monkeypatch):
     assert open_store("mongodb://u:p@h1:27017,h2:27017/papilla_prod?replicaSet=rs0") == "s"
     assert open_store("mongodb+srv://cluster.example.kz") == "s"
     assert open_store("mongodb://h/p?w=1") == "s"
+    assert open_store("mongodb://h/p?readConcernLevel=local") == "s"
     assert opened == [
         ("mongodb://u:p@h1:27017,h2:27017/papilla_prod?replicaSet=rs0", "papilla_prod", {}),
         ("mongodb+srv://cluster.example.kz", "papilla", {}),
         ("mongodb://h/p?w=1", "p", {"write_concern": None, "journal": None}),  # the URI's w applies
+        ("mongodb://h/p?readConcernLevel=local", "p", {"read_concern": None}),  # and its read concern
     ]
     assert parse_mongo_database("mongodb://h/?w=majority") == "papilla"
     with pytest.raises(ValueError):
