@@ -82,10 +82,11 @@ class OperationalRetention:
 
     @classmethod
     def from_env(cls) -> "OperationalRetention":
+        """Each field from PAPILLA_<NAME>_RETENTION_DAYS (e.g. results_days: PAPILLA_RESULTS_RETENTION_DAYS)."""
         values = {}
-        for name, default in (("results", 30), ("jobs", 7), ("dead_letter", 365), ("dead_letter_body", 30)):
-            variable = f"PAPILLA_{name.upper()}_RETENTION_DAYS"
-            values[f"{name}_days"] = days = _env_int(variable, default)
+        for item in fields(cls):
+            variable = f"PAPILLA_{item.name.removesuffix('_days').upper()}_RETENTION_DAYS"
+            values[item.name] = days = _env_int(variable, item.default)
             if days < 1:
                 raise ConfigError(f"{variable} must be at least 1 day, got {days}")
         return cls(**values)

@@ -36,8 +36,8 @@ def overdue_applications(centre: Centre, today: date | None = None) -> int:
     jobs of commands never expire by TTL, so an application cannot vanish from this count unanswered."""
     today = today or clock.today()
     pending = centre.store.find(JOBS, {"kind": "lifecycle", "state": "pending"})
-    return sum(1 for job in pending
-               if job.get("action") in DESTRUCTION_APPLICATIONS and job.get("created_at") and received_on(job) < today)
+    return sum(1 for job in pending if job.get("action") in DESTRUCTION_APPLICATIONS
+               and (job.get("received_at") or job.get("created_at")) and received_on(job) < today)
 
 
 def _subject(centre: Centre, job: dict) -> dict | None:
