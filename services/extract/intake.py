@@ -16,7 +16,7 @@ from papilla.shared.config import operational_retention
 from papilla.shared.crypto.iin import InvalidIIN, birth_date_from_iin, validate_iin
 from papilla.shared.crypto.sealing import OpenedPacket, SealError, open_sealed, peek_header
 from papilla.shared.errors import Refusal
-from papilla.shared.legal import eligibility
+from papilla.shared.legal import eligibility, states
 from papilla.shared.legal.decide import Decision, Policy, decide, from_packet
 from papilla.shared.legal.roles import check_applicant
 from papilla.shared.legal.rules import rule
@@ -26,7 +26,7 @@ from papilla.shared.messages import (EnrollmentPacket, IdentifyRequest, Lifecycl
                                      VerifyRequest, parse_request)
 from papilla.shared.store.base import DuplicateKeyError
 from papilla.shared.store.expiry import expires_after
-from papilla.services.lifecycle import retention, transfers
+from papilla.services.lifecycle import consents, retention, transfers
 from papilla.shared.template import template_to_bytes
 
 from .templating import FingerRecord, finger_records
@@ -80,7 +80,7 @@ def subject_for(centre: Centre, iin: str, *, create: bool) -> dict | None:
     if found or not create:
         return found
     subject_id = f"sub-{_random_id()}"
-    doc = {"_id": subject_id, "iin_hash": iin_hash, "created_at": now_iso(), "blocked": False}
+    doc = {"_id": subject_id, "iin_hash": iin_hash, "created_at": now_iso(), "state": states.REGISTERED}
     doc["iin"] = centre.cipher.encrypt(subject_id, SUBJECTS, subject_id, "iin", iin.encode())
     try:
         centre.store.insert(SUBJECTS, doc)
@@ -123,15 +123,15 @@ def _accept_packet(centre: Centre, packet: EnrollmentPacket, today: date | None)
 
     records = finger_records(packet.fingers, enrollment=True)
     subject = subject_for(centre, iin, create=True)
-    if subject.get("blocked"):
-        raise Refusal("the subject's data is blocked", code="subject_blocked", rule=rule("blocking").citation)
+    states.check_subject(subject, "enrolled")   # a blocked subject is not collected again (Law Art.1 7))
     enrollment_id = packet.packet_id
     for record in records:
         _store_finger(centre, subject["_id"], enrollment_id, record, _image_of(packet, record.position))
     personal = json.dumps({"full_name": packet.applicant.full_name,
                            "consent": packet.consent.model_dump(mode="json")}).encode()
     doc = {
-        "_id": enrollment_id, "subject_id": subject["_id"], "state": "EXTRACTED",
+        "_id": enrollment_id, "subject_id": subject["_id"],
+        "state": states.initial_enrollment_state(), "state_trigger": "extracted",
         "station_id": packet.station_id, "operator_id": packet.operator_id, "created_at": now_iso(),
         "captured_at": packet.captured_at.isoformat(), "reply_to": packet.station_id,
         "reenrollment_reason": packet.reenrollment_reason,
@@ -143,6 +143,9 @@ def _accept_packet(centre: Centre, packet: EnrollmentPacket, today: date | None)
     # -- retention (services/lifecycle/retention.py): the legal basis, and the term it sets, at enrollment --
     doc["legal_basis"] = packet.purpose
     retention.record_term(centre, enrollment_id, subject["_id"], packet.purpose, packet.captured_at)
+    # the consent the branch took, as a record (before the enrollment: a redelivery after a crash finds both)
+    consents.record_given(centre, subject["_id"], enrollment_id, signed_by=packet.consent.signed_by,
+                          accepted_by=packet.operator_id, legal_basis=packet.purpose)
     try:
         centre.store.insert(ENROLLMENTS, doc)
     except DuplicateKeyError:  # a concurrent redelivery won

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from papilla.shared import results
 from papilla.shared.centre import Centre
+from papilla.shared.legal import states
 from papilla.shared.legal.rules import rule
 from papilla.shared.messages import Candidate, Result
 from papilla.shared.crypto.errors import DataKeyDestroyed
@@ -69,7 +70,7 @@ def verify(centre: Centre, gallery: Gallery, job: dict) -> Result:
     subject = centre.store.find_one(SUBJECTS, {"iin_hash": job["iin_hash"]})
     if subject is None:
         return Result(request_id=rid, kind="verify", status="NOT_ENROLLED")
-    if subject.get("blocked"):
+    if states.is_blocked(subject):
         return Result(request_id=rid, kind="verify", status="BLOCKED", rule=rule("blocking").citation)
     active = centre.store.find_one(ENROLLMENTS, {"subject_id": subject["_id"], "state": "ACTIVE"})
     if active is None:

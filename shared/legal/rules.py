@@ -65,6 +65,12 @@ RULES: dict[str, Rule] = {r.id: r for r in [
          "depersonalizing and destroying the information", LAW_DACTYLO, "Art.1 7); Art.9 p.2"),
     Rule("replacement_on_document", "re-registration when an identity document is restored or replaced",
          LAW_DACTYLO, "Art.10 p.1; Rules 406 p.9"),
+    # The state machines of enrollments and subjects (shared/legal/states.py)
+    Rule("collection_under_rules", "collected and processed only where its protection is ensured and in the "
+         "procedure of the registration rules: the centre opens the sealed packet and decides the application "
+         "again before anything is stored", LAW_DACTYLO, "Art.8 p.3, p.5"),
+    Rule("accumulation_in_resource", "the information obtained in registration is accumulated and stored by forming "
+         "an electronic information resource (here: the record joins the 1:N gallery)", LAW_DACTYLO, "Art.14"),
     Rule("consent_withdrawal", "the subject or legal representative gives or withdraws consent in writing",
          RULES_395, "p.6"),
     Rule("purpose_limitation", "use only for the stated purposes", RULES_395, "p.17-21"),

@@ -115,7 +115,8 @@ def _specs(collection: str, *specs: tuple) -> tuple[IndexSpec, ...]:
 
 COLLECTIONS: dict[str, tuple[IndexSpec, ...]] = {
     # _id = subject id
-    "subjects": _specs("subjects", (("iin_hash",), True)),
+    # state: the subject's lifecycle state (shared/legal/states.py), compare-and-set on every transition
+    "subjects": _specs("subjects", (("iin_hash",), True), (("state",),)),
     # _id = enrollment id = packet id; one ACTIVE enrollment per subject.
     "enrollments": _specs(
         "enrollments",
@@ -157,6 +158,9 @@ COLLECTIONS: dict[str, tuple[IndexSpec, ...]] = {
     "access_requests": _specs("access_requests", (("subject_id",),), (("state",),), (("due_on",),)),
     # _id = transfer request id; the export sealed to the recipient (services/lifecycle/transfers.py)
     "transfers": _specs("transfers", (("subject_id",),), (("recipient_id",),)),
+    # _id = "<enrollment id>:given" | "<request id>:withdrawn"; who signed and accepted, encrypted
+    # (services/lifecycle/consents.py)
+    "consents": _specs("consents", (("subject_id",),)),
 }
 
 

@@ -68,8 +68,7 @@ def test_destroyed_subject_is_unreadable_in_the_live_store_and_in_an_old_copy(ce
     shutil.copy(centre.settings.home / "papilla.sqlite3", copy)       # a backup of the data, not the key vault
     assert readable(centre.cipher, centre.store, aliya)                # readable before
 
-    done = commands.destroy(centre, job(centre, "destroy", ALIYA), reason_code="application",
-                            rule_id="destruction_same_day")
+    done = commands.destroy(centre, job(centre, "destroy", ALIYA), trigger="destroyed_on_application")
     assert done.status == "DESTROYED" and "p.11" in done.rule
     assert centre.store.get("subjects", aliya) is None and centre.store.count("biometrics", {"subject_id": aliya}) == 0
     old = open_store(f"sqlite:///{copy}")
@@ -95,7 +94,7 @@ def test_destruction_shreds_the_subjects_dead_letters(centre, fvc_dir):
                                kwargs={}, options={})
     deadletters.record(centre.store, centre.cipher, message, reason="bad_image", detail="finger 2: x",
                        request_id=enrollment_id)
-    commands.destroy(centre, job(centre, "destroy", ALIYA), reason_code="application", rule_id="destruction_same_day")
+    commands.destroy(centre, job(centre, "destroy", ALIYA), trigger="destroyed_on_application")
     letter = centre.store.get("dead_letters", message.message_id)
     assert letter["body"] is None and letter["reason"] == "bad_image"
     with pytest.raises(DataKeyDestroyed):
@@ -113,8 +112,7 @@ def test_a_blocked_subject_is_not_destroyed_and_not_adjudicated_into_the_gallery
     adjudicated = commands.adjudicate(centre, job(centre, "adjudicate", enrollment_id=again, decision="distinct_person"))
     assert (adjudicated.status, adjudicated.reason) == ("REFUSED", "subject_blocked") and "Art.1 7)" in adjudicated.rule
     assert centre.store.get("enrollments", again)["state"] == "PENDING_REVIEW"
-    refused = commands.destroy(centre, job(centre, "destroy", ALIYA), reason_code="application",
-                               rule_id="destruction_same_day")
+    refused = commands.destroy(centre, job(centre, "destroy", ALIYA), trigger="destroyed_on_application")
     assert (refused.status, refused.reason) == ("REFUSED", "subject_blocked") and "Art.1 7)" in refused.rule
     assert centre.store.get("enrollments", first) is not None
     gallery = Gallery(centre)
@@ -149,9 +147,9 @@ def test_destruction_on_application_is_counted_same_day_or_late(centre, fvc_dir)
     same, late = count("same_day"), count("late")
     now = datetime.now(timezone.utc)
     commands.destroy(centre, dict(job(centre, "destroy", ALIYA), created_at=now.isoformat()),
-                     reason_code="application", rule_id="destruction_same_day")
+                     trigger="destroyed_on_application")
     commands.destroy(centre, dict(job(centre, "destroy", BERIK), created_at=(now - timedelta(days=2)).isoformat()),
-                     reason_code="application", rule_id="destruction_same_day")
+                     trigger="destroyed_on_application")
     assert (count("same_day") - same, count("late") - late) == (1, 1)
 
 
