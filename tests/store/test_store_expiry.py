@@ -29,7 +29,7 @@ NOW = datetime(2026, 12, 1, 12, 0, 0, tzinfo=timezone.utc)
 PAST, FUTURE = expiry_stamp(NOW - timedelta(seconds=1)), expiry_stamp(NOW + timedelta(days=1))
 #: Records under a legal retention (Law 003 Art.15-17, Rules 395/406): ended by an act, never by expiry.
 LEGAL = {"subjects", "enrollments", "biometrics", "templates", "gallery", "audit", "audit_meta", "retention",
-         "retention_events", "destruction_acts", "access_requests", "transfers", "senders"}
+         "retention_events", "destruction_acts", "access_requests", "transfers", "senders", "consents"}
 
 
 def test_only_operational_collections_expire():
