@@ -97,7 +97,6 @@ def station_registry(station_id: str, spool_dir) -> CollectorRegistry:
 PLANNED = {
     "papilla_audit_verify_ok": "1 when the last audit-chain verification found the chain intact, 0 when broken.",
     "papilla_audit_verify_timestamp_seconds": "When the audit chain was last verified (Unix time).",
-    "papilla_destruction_applications_overdue": "Destruction applications received on an earlier day and not done.",
 }
 
 COMMON = (MESSAGES, MESSAGE_SECONDS, IN_PROGRESS, REFUSALS, DEAD_LETTERS, RESULTS, REQUEST_SECONDS, BUILD)
