@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from papilla.commands import station_scanner, station_simulate
+from papilla.commands import station_simulate
 from papilla.commands.party import add_init
 from papilla.services.capture.devices import ScannerError
 from papilla.shared.config import Settings
@@ -38,6 +38,10 @@ def _station(settings, station_id: str):
 
 def scanner_from_args(args):
     if args.scanner:
+        # imported here: the U.are.U drivers import numba, which needs writable executable memory (see
+        # papilla/commands/scanner.py); every other `papilla` command must run where that is denied
+        from papilla.commands import station_scanner
+
         return station_scanner.device(args)
     if args.synthetic is not None:
         from papilla.services.capture.synthetic.scanner import SyntheticScanner
