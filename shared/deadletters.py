@@ -51,20 +51,24 @@ class DeadLetter:
     sender_id: str | None
     request_id: str | None
     created_at: str
-    state: str           # "dead" | "requeued"
+    state: str           # "dead" (a failure to look at) | "refused" (answered to its sender) | "requeued"
     body_size: int
     body_kept: bool
 
 
 def record(store: Store, cipher: EnvelopeCipher, message: dramatiq.Message, *, reason: str, detail: str,
-           rule: str | None = None, sender_id: str | None = None, request_id: str | None = None) -> None:
-    """Keep `message` with its reason; idempotent per message id (a redelivery records nothing new)."""
+           rule: str | None = None, sender_id: str | None = None, request_id: str | None = None,
+           refused: bool = False) -> None:
+    """Keep `message` with its reason; idempotent per message id (a redelivery records nothing new). A refusal
+    (`refused`: the input was wrong and the sender was told) is kept as "refused", a failure as "dead": only
+    failures wait for an operator (`papilla_dead_letters_unresolved`)."""
     body = _encode_message(message)
     retention = operational_retention()
     doc = {
         "_id": message.message_id, "queue": message.queue_name, "actor": message.actor_name,
         "reason": reason, "detail": detail[:MAX_DETAIL], "rule": rule, "sender_id": sender_id,
-        "request_id": request_id, "created_at": datetime.now(timezone.utc).isoformat(), "state": "dead",
+        "request_id": request_id, "created_at": datetime.now(timezone.utc).isoformat(),
+        "state": "refused" if refused else "dead",
         "body_size": len(body), "body": None, "expire_at": expires_after(retention.dead_letter_days),
     }
     if len(body) <= MAX_KEPT_BODY:

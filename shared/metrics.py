@@ -231,7 +231,7 @@ class StoreGauges:
 
     FAMILIES = {
         "lifecycle": (("papilla_pending_review_enrollments", "Enrollments waiting for an adjudicator."),
-                      ("papilla_dead_letters_unresolved", "Dead-letter records not requeued (refusals and failures)."),
+                      ("papilla_dead_letters_unresolved", "Failed messages recorded as dead letters and not requeued (refusals, answered to their sender, are not counted)."),
                       ("papilla_audit_chain_length", "Entries in the audit chain.")),
         "match": (("papilla_gallery_log_head_seq", "Newest sequence number in the gallery log (the store)."),),
     }
