@@ -95,7 +95,6 @@ def station_registry(station_id: str, packets: int, oldest_age_seconds: float) -
 PLANNED = {
     "papilla_audit_verify_ok": "1 when the last audit-chain verification found the chain intact, 0 when broken.",
     "papilla_audit_verify_timestamp_seconds": "When the audit chain was last verified (Unix time).",
-    "papilla_destruction_applications_overdue": "Destruction applications received on an earlier day and not done.",
 }
 
 COMMON = (MESSAGES, MESSAGE_SECONDS, IN_PROGRESS, REFUSALS, DEAD_LETTERS, RESULTS, REQUEST_SECONDS, BUILD)
@@ -230,7 +229,7 @@ class StoreGauges:
 
     FAMILIES = {
         "lifecycle": (("papilla_pending_review_enrollments", "Enrollments waiting for an adjudicator."),
-                      ("papilla_dead_letters_unresolved", "Dead-letter records not requeued (refusals and failures)."),
+                      ("papilla_dead_letters_unresolved", "Failed messages recorded as dead letters and not requeued (refusals, answered to their sender, are not counted)."),
                       ("papilla_audit_chain_length", "Entries in the audit chain.")),
         "match": (("papilla_gallery_log_head_seq", "Newest sequence number in the gallery log (the store)."),),
     }

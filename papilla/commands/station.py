@@ -22,7 +22,7 @@ import sys
 
 from pydantic import ValidationError
 
-from papilla.commands import station_scanner, station_simulate
+from papilla.commands import station_simulate
 from papilla.commands.party import add_init
 from papilla.commands.station_console import (add_enroll_flags, consent_from_args, decisions_from_args,
                                               document_from_args)
@@ -53,6 +53,10 @@ def _station(settings, station_id: str, gate=None):
 
 def scanner_from_args(args):
     if args.scanner:
+        # imported here: the U.are.U drivers import numba, which needs writable executable memory (see
+        # papilla/commands/scanner.py); every other `papilla` command must run where that is denied
+        from papilla.commands import station_scanner
+
         return station_scanner.device(args)
     if args.synthetic is not None:
         from papilla.services.capture.synthetic.scanner import SyntheticScanner

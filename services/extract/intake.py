@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 from papilla.shared.centre import Centre
+from papilla.shared.config import operational_retention
 from papilla.shared.crypto.iin import InvalidIIN, birth_date_from_iin, validate_iin
 from papilla.shared.crypto.sealing import OpenedPacket, SealError, open_sealed, peek_header
 from papilla.shared.errors import Refusal
@@ -24,6 +25,7 @@ from papilla.shared.principals import check_signed_by
 from papilla.shared.messages import (EnrollmentPacket, IdentifyRequest, LifecycleCommand, MessageError,
                                      VerifyRequest, parse_request)
 from papilla.shared.store.base import DuplicateKeyError
+from papilla.shared.store.expiry import expires_after
 from papilla.services.lifecycle import consents, retention, transfers
 from papilla.shared.template import template_to_bytes
 
@@ -247,6 +249,9 @@ def _accept_job(centre: Centre, opened: OpenedPacket, request) -> tuple[str, str
     doc = {"_id": request.request_id, "reply_to": opened.sender_id, "state": "pending", "created_at": now_iso(),
            "sender_id": opened.sender_id}
     if isinstance(request, LifecycleCommand):
+        # when the application left the branch (the sender's signed sealing time, never later than now): a
+        # command that waited in RabbitMQ through a lifecycle outage is still judged by the day it was received
+        doc["received_at"] = min(opened.created_at, datetime.now(timezone.utc)).isoformat()
         doc.update(kind="lifecycle", action=request.action.value, reason=request.reason,
                    principal_id=request.principal_id, on_application_of=request.on_application_of,
                    enrollment_id=request.enrollment_id, decision=request.decision, approver_id=request.approver_id,
@@ -259,12 +264,16 @@ def _accept_job(centre: Centre, opened: OpenedPacket, request) -> tuple[str, str
             doc["iin_hash"] = centre.hasher.hash(checked_iin(request.iin))
         if isinstance(request, IdentifyRequest):
             doc["max_candidates"] = request.max_candidates
+        # a probe job never answered (its message dead-lettered) expires with its probes' key; a lifecycle
+        # command never does (an unanswered destruction application stays overdue until it is carried out)
+        doc["expire_at"] = expire_at = expires_after(operational_retention().jobs_days)
         records = finger_records(request.fingers, enrollment=False)
         if not records:
             raise Refusal("the request carries no captured finger", code="no_probe_fingers")
         key_subject = job_key_subject(request.request_id)
         doc["probes"] = {str(r.position): centre.cipher.encrypt(key_subject, JOBS, request.request_id,
-                                                               f"probe{r.position}", template_to_bytes(r.template))
+                                                               f"probe{r.position}", template_to_bytes(r.template),
+                                                               key_expire_at=expire_at)
                          for r in records}
     try:
         centre.store.insert(JOBS, doc)

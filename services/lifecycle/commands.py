@@ -5,7 +5,7 @@ with a result that cites the rule applied, and recorded in the audit trail.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from papilla.shared import audit, clock, deadletters, gallery_log, metrics, results
 from papilla.shared.centre import Centre
@@ -22,6 +22,27 @@ from .enrollments import activate, complete
 ENROLLMENTS, SUBJECTS, BIOMETRICS, JOBS = "enrollments", "subjects", "biometrics", "jobs"
 #: adjudication decisions and the enrollment transition each one asks for
 DECISIONS = {"distinct_person": "adjudicated_distinct", "same_person_reject": "adjudicated_same_person"}
+#: Commands that are a person's application to destroy their data, carried out on the day received
+#: (Rules 406 p.11; a withdrawal of consent, Rules 395 p.6, destroys the same way).
+DESTRUCTION_APPLICATIONS = ("destroy", "withdraw_consent")
+
+
+def received_on(job: dict) -> date:
+    """The local day (Kazakhstan) the application was received: when the branch's service sealed the command
+    (`received_at`, set by the intake), else when the centre stored its job (`created_at`)."""
+    return clock.local_date(datetime.fromisoformat(job.get("received_at") or job["created_at"]))
+
+
+def overdue_applications(centre: Centre, today: date | None = None) -> int:
+    """Destruction applications received on an earlier day and still not carried out (Rules 406 p.11).
+
+    A job stays until it is answered (destroyed, or refused with a rule, e.g. a blocked subject), so one still
+    here past its day is late: its message failed, is being retried, or waits on a dead-letter queue. Request
+    jobs of commands never expire by TTL, so an application cannot vanish from this count unanswered."""
+    today = today or clock.today()
+    pending = centre.store.find(JOBS, {"kind": "lifecycle", "state": "pending"})
+    return sum(1 for job in pending if job.get("action") in DESTRUCTION_APPLICATIONS
+               and (job.get("received_at") or job.get("created_at")) and received_on(job) < today)
 
 
 def _subject(centre: Centre, job: dict, *, depersonalized: bool = False) -> dict | None:
@@ -133,8 +154,7 @@ def destroy(centre: Centre, job: dict, *, trigger: str) -> Result:
                  details={"request_id": job["_id"], "basis": trigger, "rule": citation,
                           "on_application_of": job.get("on_application_of")})
     if job.get("created_at"):   # an application received as a request: was it done the day it came in?
-        received = clock.local_date(datetime.fromisoformat(job["created_at"]))
-        metrics.DESTRUCTIONS.labels("same_day" if received >= clock.today() else "late").inc()
+        metrics.count_destruction(same_day=received_on(job) >= clock.today())
     return Result(request_id=job["_id"], kind="lifecycle", status="DESTROYED", rule=citation)
 
 

@@ -5,7 +5,6 @@ import base64
 from datetime import date, datetime, timezone
 
 import pytest
-from prometheus_client import REGISTRY
 
 from papilla.services.extract import intake
 from papilla.services.lifecycle import access, commands, lifecycle_metrics
@@ -140,8 +139,9 @@ def test_overdue_requests_are_exposed_to_the_metrics(centre):
     assert access.overdue(centre, date(2026, 11, 25)) == []
     assert access.overdue(centre, date(2026, 11, 26)) == ["acc-open"]
     with clock.frozen(datetime(2026, 11, 26, 9, tzinfo=timezone.utc)):
-        assert lifecycle_metrics.refresh(centre)["access_overdue"] == 1
-    assert REGISTRY.get_sample_value("papilla_access_requests_overdue") == 1
+        families = {f.name: f for f in lifecycle_metrics.LifecycleDeadlines(lambda: centre).collect()}
+    assert families["papilla_access_requests_overdue"].samples[0].value == 1
+    assert families["papilla_access_requests_open"].samples[0].value == 1
 
 
 def test_a_blocked_subject_is_still_answered_and_told_the_data_are_blocked(centre):

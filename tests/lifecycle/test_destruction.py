@@ -157,3 +157,30 @@ def test_destruction_on_application_is_counted_same_day_or_late(centre, fvc_dir)
     commands.destroy(centre, dict(job(centre, "destroy", BERIK), created_at=(now - timedelta(days=2)).isoformat()),
                      trigger="destroyed_on_application")
     assert (count("same_day") - same, count("late") - late) == (1, 1)
+
+
+def test_destruction_applications_not_done_the_day_received_are_exported_as_overdue(centre):
+    """papilla_destruction_applications_overdue (Rules 406 p.11): pending destruction applications received on an
+    earlier local day in Kazakhstan; other commands and today's applications are not overdue; answered, it clears."""
+    from datetime import datetime, timezone
+
+    from papilla.services.lifecycle.lifecycle_metrics import LifecycleDeadlines
+    from papilla.shared import clock
+
+    def overdue():
+        families = {f.name: f for f in LifecycleDeadlines(lambda: centre).collect()}
+        return families["papilla_destruction_applications_overdue"].samples[0].value
+
+    def received(rid, action, at):
+        centre.store.insert("jobs", dict(job(centre, action, ALIYA), _id=rid, state="pending", created_at=at,
+                                         reply_to="svc-unit-01"))
+
+    received("req-late", "destroy", "2026-12-01T18:30:00+00:00")        # 23:30 on 1 Dec in Almaty
+    received("req-today", "withdraw_consent", "2026-12-01T19:30:00+00:00")   # 00:30 on 2 Dec in Almaty
+    received("req-block", "block", "2026-11-28T09:00:00+00:00")           # not a destruction application
+    with clock.frozen(datetime(2026, 12, 2, 5, 0, tzinfo=timezone.utc)):   # 10:00 on 2 Dec in Almaty
+        assert overdue() == 1
+        assert commands.run_command(centre, "req-late").status == "NOT_ENROLLED"   # answered: no longer overdue
+        assert overdue() == 0
+    with clock.frozen(datetime(2026, 12, 2, 19, 0, tzinfo=timezone.utc)):  # 00:00 on 3 Dec: today's is now late
+        assert overdue() == 1
