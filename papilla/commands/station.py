@@ -22,7 +22,7 @@ import sys
 
 from pydantic import ValidationError
 
-from papilla.commands import station_simulate
+from papilla.commands import station_answers, station_simulate
 from papilla.commands.party import add_init
 from papilla.commands.station_console import (add_enroll_flags, consent_from_args, decisions_from_args,
                                               document_from_args)
@@ -43,6 +43,7 @@ def _station(settings, station_id: str, gate=None):
     keys, centre = load_party(settings, station_id), load_centre_public(settings)   # clear errors, never new keys
     try:
         check_broker(settings.broker_url)   # a refused user or vhost is a mistake to report, not an outage
+        station_answers.keep_answers(settings.broker_url, station_id)   # answers to what leaves now wait there
     except BrokerUnreachable:
         pass                                # an outage: packets wait in the spool
     broker = rabbitmq_broker(settings)
@@ -148,14 +149,13 @@ def _await_decision(args, waiter, receipt) -> int:
     try:
         result = waiter.wait(receipt.packet_id, args.wait)
     except ResultTimeout:
-        print(f"no decision within {args.wait:.0f} s; the packet is at the centre, ask again later", file=sys.stderr)
+        print(f"no decision within {args.wait:.0f} s; the packet is at the centre: "
+              f"`papilla station answers {args.station_id}` shows its decision later", file=sys.stderr)
         return 3
     if result.status == "REFUSED":
-        print(f"refused: {result.detail or result.reason}" + (f" ({result.rule})" if result.rule else ""),
-              file=sys.stderr)
+        print(station_answers.describe(result), file=sys.stderr)
         return 2
-    print(f"enrollment {result.status}" + (f" ({result.reason})" if result.reason else "")
-          + (f", {len(result.candidates)} candidate(s)" if result.candidates else ""))
+    print(station_answers.describe(result))
     return 0
 
 
@@ -188,8 +188,12 @@ def legal_args(args) -> dict:
 
 
 def flush(args) -> int:
+    from papilla.services.capture.outbox import ResendBackoff
+
+    if args.retry_for < 0:
+        return _mistake("--retry-for must be 0 or more seconds")
     station, broker, _, _ = _station(Settings.from_env(), args.station_id)
-    sent = station.outbox.flush()
+    sent = station.outbox.drain(args.retry_for, ResendBackoff()) if args.retry_for else station.outbox.flush()
     left = len(station.outbox.pending())
     print(f"sent {sent}, {left} still spooled")
     error = spool_facts(args.station_id, station.outbox.spool_dir).last_error
@@ -256,12 +260,15 @@ def register(sub) -> None:
     p.set_defaults(func=enroll)
     p = st.add_parser("flush", help="re-send spooled packets")
     p.add_argument("station_id")
+    p.add_argument("--retry-for", type=float, default=0, metavar="S",
+                   help="while the broker is out of reach, try again with growing pauses for up to S seconds")
     p.set_defaults(func=flush)
     p = st.add_parser("status", help="the spool: packets waiting, the oldest, the last send error")
     p.add_argument("station_id")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=status)
     station_simulate.register(st)
+    station_answers.register(st)
     p = st.add_parser("metrics", help="spool depth in Prometheus text format (stdout or a textfile)")
     p.add_argument("station_id")
     p.add_argument("--textfile", help="write here atomically (node_exporter's textfile directory, *.prom)")

@@ -199,7 +199,8 @@ def test_no_decision_in_time_is_one_sentence_and_exit_3(station_home, images, ca
     with Vhost() as url:                      # a broker with nobody serving the centre's queues
         monkeypatch.setenv("PAPILLA_BROKER_URL", url)
         code, out, err = run(capsys, enroll_args(images, "--wait", "1"))
-    assert code == 3 and one_sentence(err) == "no decision within 1 s; the packet is at the centre, ask again later"
+    assert code == 3 and one_sentence(err) == ("no decision within 1 s; the packet is at the centre: "
+                                          f"`papilla station answers {STATION}` shows its decision later")
     assert "sent to the centre" in out and spooled(station_home) == []
     code, out, _ = run(capsys, ["station", "status", STATION])
     assert "0 packet(s) waiting" in out and "no error recorded" in out

@@ -32,11 +32,12 @@ from papilla.shared.routing import ENROLL
 from papilla.shared.store import open_store
 
 from tests.pipeline.harness import (FvcScanner, Vhost, clean_env, onboard_homes, papilla_cli, rabbit_reachable,
-                                    start_worker, valid_iins)
+                                    start_worker, valid_iins, wait_until)
 from tests.builders import enroll_flags, identity
 
 pytestmark = pytest.mark.broker
 STATION, OPERATOR = "st-karaganda-06", "op-karaganda-02"
+STATION_2 = "st-karaganda-07"   # another counter of the same branch: its own results queue
 LAW = "Law on dactyloscopic and genomic registration, "
 TODAY = date.today()
 ADULT, CHILD_13, CHILD_10 = date(1990, 5, 17), date(TODAY.year - 13, 1, 15), date(TODAY.year - 10, 1, 15)
@@ -73,7 +74,7 @@ def world(tmp_path_factory, fvc_dir):
     root = tmp_path_factory.mktemp("legal-bases")
     with Vhost() as url:
         env = clean_env(PAPILLA_BROKER_URL=url, PAPILLA_METRICS_PORT="0", PAPILLA_MIN_BACKOFF_MS="200")
-        homes = onboard_homes(root, env, stations={STATION: OPERATOR})
+        homes = onboard_homes(root, env, stations={STATION: OPERATOR, STATION_2: OPERATOR})
         station_settings = dataclasses.replace(Settings.from_env(), broker_url=url,
                                                station_key_dir=homes["station"] / "station")
         opener = ResultOpener(load_party(station_settings, STATION), load_centre_public_file(homes["public"]))
@@ -91,16 +92,17 @@ def world(tmp_path_factory, fvc_dir):
                 worker.stop()
 
 
-def one_finger(world, finger: str) -> Path:
-    """A folder with one image (finger position 1: FVC DB2_B `finger`, first impression)."""
-    folder = world["root"] / f"images-{finger}"
+def one_finger(world, finger: str, db: str = "DB2_B") -> Path:
+    """A folder with one image (finger position 1: FVC `db` `finger`, first impression)."""
+    folder = world["root"] / f"images-{db}-{finger}"
     folder.mkdir(exist_ok=True)
-    (folder / "1.tif").write_bytes((world["fvc"] / "DB2_B" / f"{finger}_1.tif").read_bytes())
+    (folder / "1.tif").write_bytes((world["fvc"] / db / f"{finger}_1.tif").read_bytes())
     return folder
 
 
-def station_enroll(world, basis: str, iin: str, citizenship: str, present: tuple[str, ...], images: Path):
-    args = ["station", "enroll", STATION, "--operator", OPERATOR, "--iin", iin, "--name", f"{basis} applicant",
+def station_enroll(world, basis: str, iin: str, citizenship: str, present: tuple[str, ...], images: Path,
+                   *extra: str, station: str = STATION):
+    args = ["station", "enroll", station, *extra, "--operator", OPERATOR, "--iin", iin, "--name", f"{basis} applicant",
             "--images", str(images), "--absent", "amputated", *enroll_flags(iin, consent_ref="form-2026-0099"),
             "--basis", basis, "--citizenship", citizenship]
     for item in present:
@@ -168,3 +170,32 @@ def test_a_hand_sealed_packet_with_a_false_decision_is_refused_at_the_centre_and
     result = world["waiter"].wait(packet_id, 180)
     assert (result.status, result.reason, result.rule) == ("REFUSED", "child_under_12", LAW + "Art.10-1 p.1 sub.1")
     assert world["store"].get("enrollments", packet_id) is None
+
+
+def test_answers_to_packets_nobody_waited_for_wait_on_the_station_queue_and_are_shown_by_station_answers(world):
+    """`enroll` without --wait, then one with --wait: the waiting one prints only its own decision and leaves
+    the others' answers in the queue, where `papilla station answers` shows each with its rule, once."""
+    iins = valid_iins(ADULT, True, 700, 3)
+    unwaited = []
+    for iin, finger in zip(iins[:2], ("101", "102")):
+        done = station_enroll(world, "public_service_authentication", iin, "citizen", (),
+                              one_finger(world, finger, "DB3_B"), station=STATION_2)
+        assert done.returncode == 0, done.stderr
+        unwaited.append(done.stdout.split()[1].rstrip(":"))
+    waited = station_enroll(world, "public_service_authentication", iins[2], "citizen", (),
+                            one_finger(world, "103", "DB3_B"), "--wait", "180", station=STATION_2)
+    assert waited.returncode == 0, waited.stderr
+    assert "enrollment ACTIVE under Rules 406, p.4" in waited.stdout
+    shown: list[str] = []
+
+    def answered() -> bool:
+        done = papilla_cli(world["homes"]["station"], "station", "answers", STATION_2, "--wait", "5", env=world["env"])
+        shown.extend(done.stdout.splitlines())
+        return all(any(line.startswith(f"packet {p}:") for line in shown) for p in unwaited)
+
+    assert wait_until(answered, 180), shown
+    for packet_id in unwaited:
+        assert f"packet {packet_id}: enrollment ACTIVE under Rules 406, p.4" in shown
+    assert not any(waited.stdout.split()[1].rstrip(":") in line for line in shown)   # taken by --wait, once
+    again = papilla_cli(world["homes"]["station"], "station", "answers", STATION_2, env=world["env"])
+    assert again.stdout.strip() == "no answers waiting"
