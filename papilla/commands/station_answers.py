@@ -36,7 +36,8 @@ def keep_answers(broker_url: str, station_id: str) -> bool:
 def describe(result: Result) -> str:
     """One line for the operator: the decision, why, and the rule it was taken under."""
     if result.status == "REFUSED":
-        return f"refused: {result.detail or result.reason}" + (f" ({result.rule})" if result.rule else "")
+        why = result.detail or result.reason or ""
+        return f"refused: {why}" + (f" ({result.rule})" if result.rule and result.rule not in why else "")
     line = f"enrollment {result.status}" + (f" ({result.reason})" if result.reason else "")
     if result.candidates:
         line += f", {len(result.candidates)} candidate(s) for an adjudicator"
