@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "worker",
     "request",
     "dlq",
+    "store",
     "lifecycle",
     "demo",
     "inspect",

@@ -73,39 +73,64 @@ class ResultOpener:
 
 
 class RabbitResultWaiter:
-    """Collects results for one party from its durable queue, buffering other requests' results."""
+    """Collects results for one party from its durable queue.
+
+    A result is acknowledged only when it is handed to the caller: another request's result met on the way is
+    held unacknowledged, and goes back to the queue when the waiter closes (a station waiting for one packet
+    never swallows the answers to the packets it spooled earlier)."""
 
     def __init__(self, broker_url: str, reply_to: str, opener: ResultOpener | None = None):
         self._params = pika.URLParameters(broker_url)
         self.reply_to = reply_to
         self._open = opener or (lambda body: parse_result(body))
-        self._buffer: dict[str, Result] = {}
+        self._held: dict[str, tuple[Result, int]] = {}    # request id -> (result, its unacked delivery tag)
         self._connect()
 
     def _connect(self) -> None:
         self._connection = pika.BlockingConnection(self._params)
         self._channel = self._connection.channel()
         self._queue = declare_results_queue(self._channel, self.reply_to)
+        self._held.clear()   # unacknowledged deliveries of a lost channel are back in the queue
+
+    def _next(self) -> bool:
+        """Hold the next delivery; False when the queue is empty now."""
+        try:
+            method, _props, body = self._channel.basic_get(self._queue, auto_ack=False)
+        except (pika.exceptions.AMQPConnectionError, pika.exceptions.AMQPChannelError):
+            self._connect()
+            return True
+        if method is None:
+            return False
+        result = self._open(body)
+        if result is None or result.request_id in self._held:   # not ours to read, or a re-published copy
+            self._channel.basic_ack(method.delivery_tag)
+        else:
+            self._held[result.request_id] = (result, method.delivery_tag)
+        return True
+
+    def _hand_over(self, request_id: str) -> Result:
+        result, tag = self._held.pop(request_id)
+        self._channel.basic_ack(tag)
+        return result
 
     def wait(self, request_id: str, timeout: float) -> Result:
         deadline = time.monotonic() + timeout
-        while request_id not in self._buffer:
+        while request_id not in self._held:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ResultTimeout(f"no result for request {request_id} within {timeout:.0f} s")
-            try:
-                method, _props, body = self._channel.basic_get(self._queue, auto_ack=False)
-            except (pika.exceptions.AMQPConnectionError, pika.exceptions.AMQPChannelError):
-                self._connect()
-                continue
-            if method is None:
+            if not self._next():
                 self._connection.sleep(min(0.05, remaining))
-                continue
-            result = self._open(body)
-            if result is not None:
-                self._buffer.setdefault(result.request_id, result)  # a re-published result changes nothing
-            self._channel.basic_ack(method.delivery_tag)
-        return self._buffer.pop(request_id)
+        return self._hand_over(request_id)
+
+    def drain(self, timeout: float = 0.0) -> list[Result]:
+        """Every result waiting in the queue (oldest first), each acknowledged as it is handed over; waits up to
+        `timeout` seconds for the first one when none is there."""
+        deadline = time.monotonic() + timeout
+        while self._next() or (not self._held and time.monotonic() < deadline):
+            if not self._held:
+                self._connection.sleep(0.05)
+        return [self._hand_over(request_id) for request_id in list(self._held)]
 
     def close(self) -> None:
         if self._connection.is_open:

@@ -18,6 +18,7 @@ from .crypto.iin import IinHasher
 from .crypto.keys import KeyProvider
 from .crypto.providers import open_key_provider
 from .crypto.registry import SenderRegistry
+from .legal import states
 from .parties import CentreKeys, load_centre_keys
 from .results import ResultPublisher, SealedResults
 from .store import open_store
@@ -48,6 +49,7 @@ class Centre:
         store = store or open_store(settings.store_uri)
         vault = open_store(settings.key_vault_uri)
         provider = open_key_provider(settings, create=False)   # made by `papilla centre init`
+        states.migrate_legacy_subjects(store)   # records from before the state machine (idempotent, cheap after)
         senders = SenderRegistry(store)
         inner = publisher if publisher is not None else ResultPublisher(settings.broker_url)
         return cls(settings=settings, store=store, cipher=EnvelopeCipher(vault, provider), senders=senders,

@@ -6,6 +6,7 @@ Every setting has a safe default for one machine: broker and metrics on
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass, field, fields
@@ -58,6 +59,46 @@ def _env_float(name: str, default: float) -> float:
 
 
 @dataclass(frozen=True)
+class OperationalRetention:
+    """How long operational records are kept before they expire (TTL; shared/store/expiry.py), in days.
+
+    None of them is under a legal retention: people's records end by a destruction act, never by expiry.
+
+    results_days:          PAPILLA_RESULTS_RETENTION_DAYS (30): a stored result, from when it was stored; a
+                           service that was down reads it later, a redelivered request finds it.
+    jobs_days:             PAPILLA_JOBS_RETENTION_DAYS (7): a verify/identify job never answered (its message
+                           dead-lettered), with its encrypted probe templates and their key; RabbitMQ's
+                           dead-letter queues keep a message 7 days, so nothing can answer it after that.
+    dead_letter_days:      PAPILLA_DEAD_LETTER_RETENTION_DAYS (365): a dead-letter record (reason, rule, ids).
+    dead_letter_body_days: PAPILLA_DEAD_LETTER_BODY_RETENTION_DAYS (30): the key of a dead letter's kept body;
+                           use the same term for `papilla dlq shred-expired --days`. Past it the body is
+                           unreadable even if that command never ran, in the store and in the backups.
+    """
+
+    results_days: int = 30
+    jobs_days: int = 7
+    dead_letter_days: int = 365
+    dead_letter_body_days: int = 30
+
+    @classmethod
+    def from_env(cls) -> "OperationalRetention":
+        """Each field from PAPILLA_<NAME>_RETENTION_DAYS (e.g. results_days: PAPILLA_RESULTS_RETENTION_DAYS)."""
+        values = {}
+        for item in fields(cls):
+            variable = f"PAPILLA_{item.name.removesuffix('_days').upper()}_RETENTION_DAYS"
+            values[item.name] = days = _env_int(variable, item.default)
+            if days < 1:
+                raise ConfigError(f"{variable} must be at least 1 day, got {days}")
+        return cls(**values)
+
+
+@functools.cache
+def operational_retention() -> OperationalRetention:
+    """This process's operational retention, read from the environment once."""
+    return OperationalRetention.from_env()
+
+
+@dataclass(frozen=True)
 class Settings:
     """Documented defaults; each field maps to `PAPILLA_<FIELD>` in upper case."""
 
@@ -92,6 +133,7 @@ class Settings:
     pkcs11_label_prefix: str = "papilla"  # PAPILLA_PKCS11_LABEL_PREFIX: object labels <prefix>-kek-N, …
     pkcs11_lock_file: str = ""      # PAPILLA_PKCS11_LOCK_FILE: serialise token calls across processes (SoftHSM2 only)
     queue_type: str = "classic"     # PAPILLA_QUEUE_TYPE: classic, or quorum as infra/rabbitmq/definitions.json declares
+    retention: OperationalRetention = OperationalRetention()  # PAPILLA_*_RETENTION_DAYS: see OperationalRetention
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -128,6 +170,7 @@ class Settings:
             pkcs11_label_prefix=_env("PAPILLA_PKCS11_LABEL_PREFIX", "papilla"),
             pkcs11_lock_file=_env("PAPILLA_PKCS11_LOCK_FILE", ""),
             queue_type=_env_choice("PAPILLA_QUEUE_TYPE", "classic", ("classic", "quorum")),
+            retention=operational_retention(),
         )
 
     def masked(self) -> dict[str, str]:

@@ -8,6 +8,10 @@ everything else (at the end of its retention, or with the subject), and only
 up to `MAX_KEPT_BODY` bytes: a larger body is dropped and the record says so.
 `papilla dlq list|show|requeue` reads them; requeue sends the original
 message back to its queue.
+
+Both expire (shared/store/expiry.py; PAPILLA_DEAD_LETTER_*_RETENTION_DAYS): the
+body's key after 30 days by default (its TTL in the key vault shreds the body
+even if `papilla dlq shred-expired` never ran), the record after 365.
 """
 from __future__ import annotations
 
@@ -17,8 +21,11 @@ from datetime import datetime, timezone
 
 import dramatiq
 
+from .config import operational_retention
 from .crypto.envelope import EnvelopeCipher
+from .crypto.errors import DataKeyDestroyed
 from .store.base import DuplicateKeyError, Store
+from .store.expiry import expires_after
 
 COLLECTION = "dead_letters"
 #: Bodies above this are not kept (the record keeps reason, ids and size): a hostile 20 MB argument must not
@@ -44,23 +51,29 @@ class DeadLetter:
     sender_id: str | None
     request_id: str | None
     created_at: str
-    state: str           # "dead" | "requeued"
+    state: str           # "dead" (a failure to look at) | "refused" (answered to its sender) | "requeued"
     body_size: int
     body_kept: bool
 
 
 def record(store: Store, cipher: EnvelopeCipher, message: dramatiq.Message, *, reason: str, detail: str,
-           rule: str | None = None, sender_id: str | None = None, request_id: str | None = None) -> None:
-    """Keep `message` with its reason; idempotent per message id (a redelivery records nothing new)."""
+           rule: str | None = None, sender_id: str | None = None, request_id: str | None = None,
+           refused: bool = False) -> None:
+    """Keep `message` with its reason; idempotent per message id (a redelivery records nothing new). A refusal
+    (`refused`: the input was wrong and the sender was told) is kept as "refused", a failure as "dead": only
+    failures wait for an operator (`papilla_dead_letters_unresolved`)."""
     body = _encode_message(message)
+    retention = operational_retention()
     doc = {
         "_id": message.message_id, "queue": message.queue_name, "actor": message.actor_name,
         "reason": reason, "detail": detail[:MAX_DETAIL], "rule": rule, "sender_id": sender_id,
-        "request_id": request_id, "created_at": datetime.now(timezone.utc).isoformat(), "state": "dead",
-        "body_size": len(body), "body": None,
+        "request_id": request_id, "created_at": datetime.now(timezone.utc).isoformat(),
+        "state": "refused" if refused else "dead",
+        "body_size": len(body), "body": None, "expire_at": expires_after(retention.dead_letter_days),
     }
     if len(body) <= MAX_KEPT_BODY:
-        doc["body"] = cipher.encrypt(dead_letter_key(message.message_id), COLLECTION, message.message_id, "body", body)
+        doc["body"] = cipher.encrypt(dead_letter_key(message.message_id), COLLECTION, message.message_id, "body", body,
+                                     key_expire_at=expires_after(retention.dead_letter_body_days))
     try:
         store.insert(COLLECTION, doc)
     except DuplicateKeyError:
@@ -135,7 +148,11 @@ def requeue(store: Store, cipher: EnvelopeCipher, broker: dramatiq.Broker, dead_
     if not doc.get("body"):
         raise NotRequeueable(f"dead letter {dead_letter_id} kept no body ({doc.get('body_size', 0)} bytes, "
                              f"over the {MAX_KEPT_BODY}-byte limit or undecodable): nothing to requeue")
-    body = cipher.decrypt(dead_letter_key(dead_letter_id), COLLECTION, dead_letter_id, "body", doc["body"])
+    try:
+        body = cipher.decrypt(dead_letter_key(dead_letter_id), COLLECTION, dead_letter_id, "body", doc["body"])
+    except DataKeyDestroyed:
+        raise NotRequeueable(f"dead letter {dead_letter_id}: its body's key expired at the end of its retention "
+                             f"or was shredded with the subject; nothing to requeue") from None
     original = dramatiq.Message(**json.loads(body))
     fresh = dramatiq.Message(queue_name=original.queue_name, actor_name=original.actor_name,
                              args=original.args, kwargs=original.kwargs,

@@ -1,6 +1,6 @@
 """Versioned message schemas, validated at the edge.
 
-Every message names its schema (`schema`, e.g. ``papilla.enrollment/2``).
+Every message names its schema (`schema`, e.g. ``papilla.enrollment/3``).
 Validation errors say which field is wrong and why, and never echo the
 input (pydantic's `hide_input_in_errors`): an IIN or an image must not end
 up in an error message, a log line or a dead-letter record.
@@ -8,7 +8,7 @@ up in an error message, a log line or a dead-letter record.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from enum import Enum
 from typing import Annotated, Literal, Union
 
@@ -85,14 +85,65 @@ def _fingers_unique(fingers: list[Finger]) -> list[Finger]:
     return fingers
 
 
+#: Who signs the consent form (Rules 406 p.3, p.5, p.11; Law Art.11 p.2-3).
+SIGNERS = ("subject", "legal_representative", "custodian")
+#: Identity documents an applicant presents (Rules 406 p.3; Law Art.10 p.1-2).
+DOCUMENT_TYPES = ("id_card", "passport", "foreign_passport", "residence_permit", "stateless_certificate",
+                  "refugee_certificate", "travel_document", "seafarer_id", "birth_certificate")
+_DOCUMENT_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 /-]{0,31}$")
+
+
 class Consent(_Model):
-    """The written consent (Rules 406 p.3 and its Annex)."""
+    """The written consent on the form of the Annex to Rules 406 (p.3), as the station records it.
+
+    Name, date of birth and IIN must be the applicant's (checked by `shared.legal.eligibility.check_consent`
+    at the station and again at the centre); the packet is sealed and the centre stores the record
+    encrypted, so they are not kept twice in clear. Nothing here has a default that would make consent
+    appear given: the signature reference, the date of consent, who accepted it and whether the conditions
+    were explained are always stated.
+    """
 
     form_version: str = Field(min_length=1, max_length=32)
-    signed_at: datetime
-    purposes: tuple[str, ...] = Field(min_length=1)
-    signed_by: Literal["subject", "legal_representative", "custodian"] = "subject"
-    document_ref: str = Field(min_length=1, max_length=128)  # scanned form reference at the branch
+    full_name: str = Field(min_length=1, max_length=256)
+    birth_date: date                                          # "day, month in uppercase, and year of birth"
+    iin: str = Field(min_length=12, max_length=12)            # "affixed with IIN"
+    signed_on: date                                           # "date of consent"
+    accepted_by: Identifier                                   # "Consent was accepted by": the operator id
+    signature_ref: str = Field(min_length=1, max_length=128)  # the signed form (scan / register number)
+    conditions_explained: bool                                # Rules 406 p.3 para.2: must be true
+    purposes: tuple[str, ...] = Field(min_length=1, max_length=4)   # the legal basis (bases) consented to
+    signed_by: Literal["subject", "legal_representative", "custodian"]
+    #: the representative's or custodian's written application (Rules 406 p.5; Law Art.11 p.2-3)
+    application_ref: str | None = Field(default=None, min_length=1, max_length=128)
+
+    _accepted = field_validator("accepted_by")(classmethod(lambda cls, v: _check_id(v)))
+
+    @model_validator(mode="after")
+    def _application_of_the_signer(self) -> "Consent":
+        if self.signed_by != "subject" and not self.application_ref:
+            raise ValueError(f"a consent signed by the {self.signed_by.replace('_', ' ')} names their written "
+                             "application (application_ref)")
+        if self.signed_by == "subject" and self.application_ref:
+            raise ValueError("application_ref is the representative's or custodian's application; the subject "
+                             "signed this consent")
+        return self
+
+
+class IdentityDocument(_Model):
+    """The identity document presented at the station (Rules 406 p.3). The centre keeps the number only
+    hashed and encrypted, like the IIN."""
+
+    type: Literal["id_card", "passport", "foreign_passport", "residence_permit", "stateless_certificate",
+                  "refugee_certificate", "travel_document", "seafarer_id", "birth_certificate"]
+    number: str = Field(min_length=1, max_length=32)
+    birth_date: date                                          # as printed on the document
+
+    @field_validator("number")
+    @classmethod
+    def _number(cls, value: str) -> str:
+        if not _DOCUMENT_NUMBER.match(value):
+            raise ValueError("must be 1-32 letters, digits, spaces, / or -, starting with a letter or digit")
+        return value
 
 
 class Present(_Model):
@@ -108,6 +159,7 @@ class Applicant(_Model):
     legal_capacity: Literal["full", "limited", "incapacitated"] = "full"
     citizenship: Literal["citizen", "foreigner", "stateless"] = "citizen"
     present: tuple[Present, ...] = Field(default=(), max_length=4)
+    document: IdentityDocument
 
 
 class DecisionRecord(_Model):
@@ -119,7 +171,7 @@ class DecisionRecord(_Model):
 
 
 class EnrollmentPacket(_Model):
-    schema_: Literal["papilla.enrollment/2"] = Field(default="papilla.enrollment/2", alias="schema")
+    schema_: Literal["papilla.enrollment/3"] = Field(default="papilla.enrollment/3", alias="schema")
     packet_id: Identifier
     station_id: Identifier
     operator_id: Identifier

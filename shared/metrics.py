@@ -77,18 +77,16 @@ DESTRUCTIONS = Counter("papilla_destructions_total", "Destructions on applicatio
                        registry=None)
 
 # -- station (a branch machine exports its own, via node_exporter's textfile collector) ----------
-def station_registry(station_id: str, spool_dir) -> CollectorRegistry:
-    """Spool depth and age of the oldest unsent packet, read from the station's outbox directory now."""
-    from pathlib import Path
-
-    packets = [p.stat().st_mtime for p in Path(spool_dir).glob("*.sealed")]
+def station_registry(station_id: str, packets: int, oldest_age_seconds: float) -> CollectorRegistry:
+    """Spool depth and age of the oldest unsent packet (`services.capture.spool.spool_facts`, the same facts
+    `papilla station status` prints)."""
     registry = CollectorRegistry()
     depth = Gauge("papilla_station_spool_packets", "Sealed packets waiting in the station's spool (not yet "
                   "confirmed by RabbitMQ).", ["station"], registry=registry)
     oldest = Gauge("papilla_station_spool_oldest_age_seconds", "Age of the oldest unsent packet (0 when empty).",
                    ["station"], registry=registry)
-    depth.labels(station_id).set(len(packets))
-    oldest.labels(station_id).set(time.time() - min(packets) if packets else 0)
+    depth.labels(station_id).set(packets)
+    oldest.labels(station_id).set(oldest_age_seconds)
     Info("papilla_build", "Version of the running Papilla build.", registry=registry).info(build_labels("station"))
     return registry
 
@@ -99,7 +97,6 @@ def station_registry(station_id: str, spool_dir) -> CollectorRegistry:
 PLANNED = {
     "papilla_audit_verify_ok": "1 when the last audit-chain verification found the chain intact, 0 when broken.",
     "papilla_audit_verify_timestamp_seconds": "When the audit chain was last verified (Unix time).",
-    "papilla_destruction_applications_overdue": "Destruction applications received on an earlier day and not done.",
 }
 
 COMMON = (MESSAGES, MESSAGE_SECONDS, IN_PROGRESS, REFUSALS, DEAD_LETTERS, RESULTS, REQUEST_SECONDS, BUILD)
@@ -235,7 +232,7 @@ class StoreGauges:
 
     FAMILIES = {
         "lifecycle": (("papilla_pending_review_enrollments", "Enrollments waiting for an adjudicator."),
-                      ("papilla_dead_letters_unresolved", "Dead-letter records not requeued (refusals and failures)."),
+                      ("papilla_dead_letters_unresolved", "Failed messages recorded as dead letters and not requeued (refusals, answered to their sender, are not counted)."),
                       ("papilla_audit_chain_length", "Entries in the audit chain.")),
         "match": (("papilla_gallery_log_head_seq", "Newest sequence number in the gallery log (the store)."),),
     }

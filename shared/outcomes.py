@@ -85,7 +85,7 @@ class UnansweredMessages(dramatiq.Middleware):
             centre = self._centre()
             deadletters.record(centre.store, centre.cipher, message, reason=outcome.code, detail=outcome.detail,
                                rule=outcome.rule, sender_id=target.sender_id if target else None,
-                               request_id=target.request_id if target else None)
+                               request_id=target.request_id if target else None, refused=outcome.refused)
             if target and target.request_id and target.reply_to:
                 results.deliver(centre.store, centre.publisher, Result(
                     request_id=target.request_id, kind=target.kind, status="REFUSED" if outcome.refused else "FAILED",

@@ -6,7 +6,8 @@ redelivered request finds it there and publishes nothing new unless the
 earlier publish did not complete), then published with publisher confirms
 to the direct exchange `papilla.results` with routing key `reply_to`. A
 service's durable queue `papilla.results.<reply_to>` keeps results while
-the service is down; the store keeps them after the fact.
+the service is down; the store keeps them after the fact, until they expire
+(`expire_at`, PAPILLA_RESULTS_RETENTION_DAYS, default 30 days: shared/store/expiry.py).
 """
 from __future__ import annotations
 
@@ -19,9 +20,11 @@ import dramatiq
 import pika
 
 from . import metrics
+from .config import operational_retention
 from .messages import Result, encode, parse_result
 from .routing import RESULTS_EXCHANGE, results_queue
 from .store.base import DuplicateKeyError, Store
+from .store.expiry import expires_after
 
 log = logging.getLogger(__name__)
 COLLECTION = "results"
@@ -140,7 +143,8 @@ def deliver(store: Store, publisher, result: Result, reply_to: str | None) -> Re
     keep the first copy per request id.
     """
     now = time.time()
-    doc = {"_id": result.request_id, "reply_to": reply_to, "published": False, "claim": now, "body": encode(result)}
+    doc = {"_id": result.request_id, "reply_to": reply_to, "published": False, "claim": now, "body": encode(result),
+           "expire_at": expires_after(operational_retention().results_days)}
     try:
         store.insert(COLLECTION, doc)
         metrics.count_result(result.kind, result.status)

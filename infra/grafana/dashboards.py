@@ -4,6 +4,9 @@ Kept as code so every panel is one line of PromQL here; the JSON files are
 what Grafana imports (Dashboards > Import, or file provisioning: see
 docs/operations.md#dashboards). `${DS_PROMETHEUS}` is the data source input
 asked for on import; `$__rate_interval` is Grafana's rate window.
+Gauges read from the store at scrape time (pending review, dead letters,
+the lifecycle deadlines) are the same figure from every lifecycle worker:
+they are shown with `max`, never `sum` (two workers would double them).
 """
 from __future__ import annotations
 
@@ -62,14 +65,14 @@ GREEN_RED = [("green", None), ("red", 1)]
 
 
 def pipeline() -> dict:
-    q = 'queue=~"papilla\\\\.(enroll|request|match|lifecycle)"'
+    q = 'queue=~"papilla\\\\.(enroll|request|match|lifecycle|command)"'
     return dashboard("papilla-pipeline", "Papilla: pipeline", "Throughput, latency, backlog, dead letters, "
                      "workers and gallery of the processing centre.", [
         panel("Workers up", [('sum by (job) (up{job=~"papilla-.*"})', "{{job}}")], kind="stat", w=6, h=5,
               thresholds=[("red", None), ("green", 1)]),
-        panel("Dead letters unresolved", [("sum(papilla_dead_letters_unresolved)", "unresolved")], kind="stat",
+        panel("Dead letters unresolved", [("max(papilla_dead_letters_unresolved)", "unresolved")], kind="stat",
               w=6, h=5, thresholds=GREEN_RED),
-        panel("Pending review", [("sum(papilla_pending_review_enrollments)", "enrollments")], kind="stat", w=6, h=5,
+        panel("Pending review", [("max(papilla_pending_review_enrollments)", "enrollments")], kind="stat", w=6, h=5,
               thresholds=[("green", None), ("orange", 10)]),
         panel("Gallery enrollments", [("sum(papilla_gallery_enrollments)", "active"),
                                       ("max(papilla_gallery_log_head_seq)", "gallery log head")],
@@ -120,25 +123,28 @@ def pipeline() -> dict:
 def compliance() -> dict:
     return dashboard("papilla-compliance", "Papilla: compliance", "What the law requires on time: same-day "
                      "destruction, access requests, retention, audit chain.", [
-        panel("Destructions overdue (not done the day received)", [("sum(papilla_destruction_applications_overdue)",
+        panel("Destructions overdue (not done the day received)", [("max(papilla_destruction_applications_overdue)",
                                                                     "overdue")], kind="stat", w=6, h=5,
               thresholds=GREEN_RED, description="Rules 406 p.11: destruction on the day the application is received."),
-        panel("Access requests overdue", [("sum(papilla_access_requests_overdue)", "overdue")], kind="stat", w=6, h=5,
-              thresholds=GREEN_RED, description="seeds/004 p.15-16: answer within 3 business days."),
-        panel("Access requests due tomorrow", [("sum(papilla_access_requests_due_tomorrow)", "due")], kind="stat",
+        panel("Access requests overdue", [("max(papilla_access_requests_overdue)", "overdue")], kind="stat", w=6, h=5,
+              thresholds=GREEN_RED, description="Rules 395 p.15-16: answer within 3 business days."),
+        panel("Access requests due tomorrow", [("max(papilla_access_requests_due_tomorrow)", "due")], kind="stat",
               w=6, h=5, thresholds=[("green", None), ("orange", 1)]),
         panel("Audit chain verified", [("min(papilla_audit_verify_ok)", "intact")], kind="stat", w=6, h=5,
               thresholds=[("red", None), ("green", 1)]),
-        panel("Destructions per day: same day vs late", [
-            ("sum by (timeliness) (increase(papilla_destructions_total[1d]))", "{{timeliness}}")], w=12),
-        panel("Access requests open", [("sum(papilla_access_requests_open)", "open"),
-                                       ("sum(papilla_access_requests_overdue)", "overdue")], w=12),
-        panel("Records due for destruction at end of retention", [("sum(papilla_retention_due_subjects)", "due")],
+        panel("Destructions on application: per day same day vs late, and applications overdue", [
+            ("sum by (timeliness) (increase(papilla_destructions_total[1d]))", "{{timeliness}}"),
+            ("max(papilla_destruction_applications_overdue)", "overdue now")], w=12,
+              description="Rules 406 p.11. Overdue: applications received on an earlier day and still not carried "
+                          "out (lifecycle jobs still pending)."),
+        panel("Access requests open", [("max(papilla_access_requests_open)", "open"),
+                                       ("max(papilla_access_requests_overdue)", "overdue")], w=12),
+        panel("Records due for destruction at end of retention", [("max(papilla_retention_due_subjects)", "due")],
               w=8, description="003 Art.17: destroyed by an act approved by the head of the unit."),
         panel("Audit chain length", [("max(papilla_audit_chain_length)", "entries")], w=8),
         panel("Time since last audit verification", [("time() - max(papilla_audit_verify_timestamp_seconds)", "age")],
               unit="s", w=8),
-        panel("Dead letters unresolved", [("sum(papilla_dead_letters_unresolved)", "unresolved")], w=12),
+        panel("Dead letters unresolved", [("max(papilla_dead_letters_unresolved)", "unresolved")], w=12),
         panel("Refusals by reason / h", [("sum by (reason) (increase(papilla_refusals_total[1h]))", "{{reason}}")], w=12),
     ])
 

@@ -44,6 +44,7 @@ from papilla.shared.routing import ENROLL  # noqa: E402
 from tests.ops.rabbit_node import RabbitNode  # noqa: E402
 from tests.ops.test_prometheus_integration import Prometheus, prometheus_config  # noqa: E402
 from tests.pipeline.harness import FvcScanner, free_port, start_worker, statuses  # noqa: E402
+from tests.builders import consent_form, document_for  # noqa: E402
 
 sys.path.insert(0, str(REPO / "infra" / "grafana"))
 import render  # noqa: E402
@@ -108,7 +109,7 @@ def main() -> int:
         crowd = people(args.people)
 
         def enroll(db, iin, fingers, impression=1, wait=True):
-            report = station.enroll(iin=iin, full_name="Demo Person", operator=operator, consent_ref="form-1",
+            report = station.enroll(iin=iin, full_name="Demo Person", operator=operator, consent=consent_form(date(2026, 11, 22)), document=document_for(iin),
                                     scanner=FvcScanner(fvc / db, {p: f"{f}_{impression}" for p, f in fingers.items()}),
                                     finger_status=statuses(set(fingers)), today=date(2026, 11, 22))
             return waiter.wait(report.packet_id, 300).status if wait else report.packet_id

@@ -63,6 +63,25 @@ def _iin(person: int) -> str:
     raise RuntimeError("no valid demo IIN")
 
 
+def _papers(person: int, iin: str) -> dict:
+    """The demo person's identity document and signed consent form, as an operator would enter them."""
+    from papilla.services.capture.station import ConsentForm
+    from papilla.shared.crypto.iin import birth_date_from_iin
+    from papilla.shared.messages import IdentityDocument
+
+    return {"iin": iin, "document": IdentityDocument(type="id_card", number=f"DEMO{person:06d}",
+                                                     birth_date=birth_date_from_iin(iin)),
+            "consent": ConsentForm(signature_ref=f"consent-{person}", signed_on=date.today(),
+                                   conditions_explained=True, signed_by="subject")}
+
+
+def _below_gate():
+    """The demo has no operator: a finger that stays below the gate is recorded as unable to print (and shown)."""
+    from papilla.services.capture.workflow import Choice, FixedChoice
+
+    return FixedChoice(Choice("exception", "unable_to_print"))
+
+
 def run(args) -> int:
     home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="papilla-demo-"))
     os.environ["PAPILLA_HOME"] = str(home)
@@ -173,40 +192,47 @@ class _Deployment:
 def _scenario(d: _Deployment, sources: _Sources, people: int) -> int:
     from tqdm import tqdm
 
+    from papilla.services.match.matching import dedup_cut, verify_cut
+
     positions = sources.positions()
     statuses = {p: ("captured" if p in positions else "unable_to_print") for p in range(1, 11)}
     started = time.perf_counter()
     enrolled, summary = {}, []
     for person in tqdm(range(people), desc="enrolling", unit="person", file=sys.stderr):
-        report = d.station.enroll(iin=_iin(person), full_name=f"Demo Person {person}",
+        report = d.station.enroll(**_papers(person, _iin(person)), full_name=_name(person),
                                   scanner=sources.scanner(person, session=0), operator=d.operator,
-                                  consent_ref=f"consent-{person}", finger_status=statuses)
+                                  decisions=_below_gate(), finger_status=statuses)
         enrolled[person] = (report, d.station_results.wait(report.packet_id, 600))
     for person, (report, result) in enrolled.items():
-        print(f"  person {person}: enrollment {result.status}"
+        print(f"  {_name(person)}: enrollment {result.status}"
               f"{' (' + result.reason + ')' if result.reason else ''}; finger quality "
-              f"{min(report.qualities.values())}-{max(report.qualities.values())}")
+              f"{min(report.qualities.values(), default='-')}-{max(report.qualities.values(), default='-')}"
+              + (f", {below} finger(s) left below the gate, recorded as unable to print"
+                 if (below := sum(1 for f in report.exceptions if f.attempts)) else ""))
     active = sum(r.status == "ACTIVE" for _, r in enrolled.values())
     summary.append(("enrolled ACTIVE", f"{active}/{people}"))
 
-    dup_report = d.station.enroll(iin=_iin(people + 50), full_name="Demo Duplicate",
+    names = {report.packet_id: _name(person) for person, (report, _) in enrolled.items()}
+    dup_report = d.station.enroll(**_papers(people + 50, _iin(people + 50)), full_name=DUPLICATE,
                                   scanner=sources.scanner(0, session=1), operator=d.operator,
-                                  consent_ref="consent-dup", finger_status=statuses)
+                                  decisions=_below_gate(), finger_status=statuses)
     dup = d.station_results.wait(dup_report.packet_id, 600)
     caught = dup.status == "PENDING_REVIEW" and any(
         c.enrollment_id == enrolled[0][0].packet_id for c in dup.candidates)
-    print(f"  person 0 again under another IIN: {dup.status}, candidates "
-          f"{[(c.enrollment_id, round(c.score, 3)) for c in dup.candidates]}")
+    print(f"  {DUPLICATE} ({_name(0)}'s fingers, new impressions, under another IIN): {dup.status}")
+    for line in duplicate_lines(dup, names, dedup_cut(d.centre.settings, active)):
+        print(f"    {line}")
     summary.append(("duplicate caught", "yes" if caught else "NO"))
 
+    cut = verify_cut(d.centre.settings)
     genuine_scanner = sources.scanner(1, session=2)
     probe = {p: genuine_scanner.capture(p) for p in VERIFY_FINGERS if p in positions}
     genuine = d.client.wait(d.client.verify(_iin(1), probe), 600)
     impostor_scanner = sources.scanner(2, session=2)
     probe = {p: impostor_scanner.capture(p) for p in VERIFY_FINGERS if p in positions}
     impostor = d.client.wait(d.client.verify(_iin(1), probe), 600)
-    print(f"  verify person 1 with new impressions: {genuine.status}{_score(genuine)}")
-    print(f"  verify person 1 with person 2's fingers: {impostor.status}{_score(impostor)}")
+    print(f"  verify {_name(1)} with new impressions of their fingers: {verify_line(genuine, cut)}")
+    print(f"  verify {_name(1)} with {_name(2)}'s fingers: {verify_line(impostor, cut)}")
     summary.append(("genuine verify", genuine.status))
     summary.append(("impostor verify", impostor.status))
     summary.append(("elapsed", f"{time.perf_counter() - started:.1f} s"))
@@ -218,8 +244,32 @@ def _scenario(d: _Deployment, sources: _Sources, people: int) -> int:
     return 0 if ok else 1
 
 
-def _score(result) -> str:
-    return f" (fused score {result.score:.2f})" if result.score is not None else ""
+DUPLICATE = "Demo Duplicate"
+
+
+def _name(person: int) -> str:
+    return f"Demo Person {person}"
+
+
+def _held(score: float, cut) -> str:
+    """A score beside the threshold it was held against: "0.812 >= duplicate threshold 0.153"."""
+    return f"{score:.2f} {'>=' if score >= cut.threshold else '<'} {cut.purpose} threshold {cut.threshold:.2f}"
+
+
+def duplicate_lines(result, names: dict[str, str], cut) -> list[str]:
+    """Who the enrollment was caught as a duplicate of, by name, each fused score beside the duplicate
+    threshold (per-comparison FMR for the gallery searched)."""
+    source = f"(per-comparison FMR {cut.fmr:g} for the gallery searched)"
+    if not result.candidates:
+        return [f"not caught: no enrolled person reached the duplicate threshold {cut.threshold:.2f} {source}"]
+    return [f"caught as a duplicate of {names.get(c.enrollment_id, 'an enrollment outside this demo')}: "
+            f"fused score {_held(c.score, cut)} {source}" for c in result.candidates]
+
+
+def verify_line(result, cut) -> str:
+    if result.score is None:
+        return result.status + (f" ({result.reason})" if result.reason else "")
+    return f"{result.status}, fused score {_held(result.score, cut)} (FMR {cut.fmr:g})"
 
 
 def register(sub) -> None:

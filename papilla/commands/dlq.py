@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import sys
 
+from papilla.shared.config import operational_retention
+
 
 def _store():
     from papilla.shared.config import Settings
@@ -128,8 +130,10 @@ def register(sub) -> None:
     p = dl.add_parser("show")
     p.add_argument("id")
     p.set_defaults(func=show)
+    body_days = operational_retention().dead_letter_body_days
     p = dl.add_parser("shred-expired", help="shred kept bodies past their retention (records stay)")
-    p.add_argument("--days", type=int, default=30, help="retention of dead-letter bodies (default 30)")
+    p.add_argument("--days", type=int, default=body_days,
+                   help=f"retention of dead-letter bodies (default PAPILLA_DEAD_LETTER_BODY_RETENTION_DAYS: {body_days})")
     p.set_defaults(func=shred_expired)
     p = dl.add_parser("sweep-parked", help="record and empty the .XQ queues (after a broker or store outage)")
     p.set_defaults(func=sweep_parked)

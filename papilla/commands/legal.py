@@ -5,6 +5,7 @@
                        [--exemption diplomatic_passport] [--e-visa] [--finger 3=injured …] [--all-fingers amputated]
                        [--previously-registered [--reason irreversible_damage]] [--zone Asia/Almaty] [--json]
   papilla legal bases        the legal bases, their rules and storage terms
+  papilla legal states       the enrollment and subject state machines, each transition with its rule (Markdown)
 
 The same decision function the station and the centre call (`shared/legal/decide.py`; table in docs/legal.md).
 Exit 0 with the decision whatever it is; 2 with one sentence when an input is wrong.
@@ -18,6 +19,7 @@ from datetime import date, datetime
 
 from papilla.shared import clock
 from papilla.shared.crypto.iin import InvalidIIN, birth_date_from_iin
+from papilla.shared.legal import states
 from papilla.shared.legal.bases import BASES, EXEMPTIONS, UnknownBasis
 from papilla.shared.legal.decide import (ATTENDEE_ROLES, CAPACITIES, CITIZENSHIPS, FINGER_STATUSES, REASONS,
                                          ApplicationError, Application, Attendee, Policy, decide)
@@ -110,6 +112,13 @@ def bases_command(args) -> int:
     return 0
 
 
+def states_command(args) -> int:
+    """The transition tables as docs/legal.md shows them (paste them there when the table changes)."""
+    for machine in (states.ENROLLMENT, states.SUBJECT):
+        print(f"### {machine.capitalize()}s\n\n{states.markdown_table(machine)}\n")
+    return 0
+
+
 def register(sub) -> None:
     parser = sub.add_parser("legal", help="ask the legal decision for an application (no enrollment)")
     legal = parser.add_subparsers(dest="legal_command", required=True)
@@ -135,3 +144,5 @@ def register(sub) -> None:
     p.set_defaults(func=decide_command)
     p = one_sentence_errors(legal.add_parser("bases", help="the legal bases with their rules and terms"))
     p.set_defaults(func=bases_command)
+    p = one_sentence_errors(legal.add_parser("states", help="the state machines, each transition with its rule"))
+    p.set_defaults(func=states_command)

@@ -123,7 +123,7 @@ def event(args) -> int:
 
 
 def access_cmd(args) -> int:
-    from papilla.services.lifecycle import access, lifecycle_metrics
+    from papilla.services.lifecycle import access
 
     def work(centre):
         if args.access_command == "receive":
@@ -139,7 +139,6 @@ def access_cmd(args) -> int:
                   f"refused: {out['explanation']} ({out['rule']})")
         else:
             ids = access.overdue(centre)
-            lifecycle_metrics.refresh(centre)
             print("\n".join(ids + [f"{len(ids)} overdue access request(s)"]))
         return 0
     return _run(work)

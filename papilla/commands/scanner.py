@@ -8,11 +8,15 @@ from __future__ import annotations
 import sys
 
 from papilla.services.capture.devices import ScannerError
-from papilla.services.capture.drivers.emulated import EmulatedBackend, EmulatedUru4000B
-from papilla.services.capture.drivers.uru4000 import find_scanners
 
 
 def probe(args) -> int:
+    # Imported here, not at the top: the drivers import numba, and importing numba needs writable executable
+    # memory. `papilla` registers every command module, so a top-level import here would make every command,
+    # including the centre's timers run with MemoryDenyWriteExecute=yes (infra/systemd), fail at start.
+    from papilla.services.capture.drivers.emulated import EmulatedBackend, EmulatedUru4000B
+    from papilla.services.capture.drivers.uru4000 import find_scanners
+
     backend = EmulatedBackend(EmulatedUru4000B()) if args.emulated else None
     try:
         found = find_scanners(backend)

@@ -1,25 +1,41 @@
 """`papilla station …`: a branch station on its own machine, holding its keys and the centre's public key file.
 
   papilla station init ST-ID [--label …]   create the station's keys and ST-ID.registration.json for the centre
-  papilla station enroll ST-ID --operator OP-ID --iin … --name … (--images DIR | --synthetic SEED) [--wait S]
+  papilla station enroll ST-ID --operator OP-ID --iin … --name … --document-type … --document-number …
+      --document-birth-date … --consent-ref … --conditions-explained (--images DIR | --synthetic SEED) [--wait S]
   papilla station flush ST-ID           re-send packets left in the spool (offline, crash)
-  papilla station metrics ST-ID [--textfile PATH]   spool depth for Prometheus (node_exporter textfile)
+  papilla station status ST-ID [--json]  the spool: packets waiting, the oldest, the last send error
+  papilla station metrics ST-ID [--textfile PATH]   the same facts for Prometheus (node_exporter textfile)
 
 The operator's key (`papilla principal init OP-ID --role operator`, registered at the centre) is kept on
 the station: the operator signs each packet, the station seals it. Registration and revocation happen at
 the centre (`papilla centre register-station FILE`, `papilla centre revoke ST-ID`).
+
+Exit codes of `enroll`: 0 sent or spooled (a spooled packet is sent by `flush`: do not enroll again),
+1 aborted by the operator (nothing sent), 2 a mistake or a refusal (one sentence on stderr), 3 no decision
+within --wait.
 """
 from __future__ import annotations
 
+import json
 import sys
 
+from pydantic import ValidationError
+
+from papilla.commands import station_answers, station_simulate
 from papilla.commands.party import add_init
+from papilla.commands.station_console import (add_enroll_flags, consent_from_args, decisions_from_args,
+                                              document_from_args)
 from papilla.services.capture.devices import ScannerError
+from papilla.services.capture.spool import spool_facts
+from papilla.services.capture.workflow import EnrollmentAborted
 from papilla.shared.config import Settings
+from papilla.shared.crypto.iin import InvalidIIN
+from papilla.shared.errors import Refusal
 from papilla.shared.parties import load_centre_public, load_party
 
 
-def _station(settings, station_id: str):
+def _station(settings, station_id: str, gate=None):
     from papilla.services.capture.outbox import Outbox
     from papilla.services.capture.station import QualityGate, Station
     from papilla.shared.broker import BrokerUnreachable, check_broker, rabbitmq_broker
@@ -27,74 +43,132 @@ def _station(settings, station_id: str):
     keys, centre = load_party(settings, station_id), load_centre_public(settings)   # clear errors, never new keys
     try:
         check_broker(settings.broker_url)   # a refused user or vhost is a mistake to report, not an outage
+        station_answers.keep_answers(settings.broker_url, station_id)   # answers to what leaves now wait there
     except BrokerUnreachable:
         pass                                # an outage: packets wait in the spool
     broker = rabbitmq_broker(settings)
     outbox = Outbox(settings.spool_dir / station_id, broker)
     return Station(station_id=station_id, signing_key=keys.signing, centre_public=centre.box, outbox=outbox,
-                   gate=QualityGate(min_quality=settings.min_finger_quality)), broker, keys, centre
+                   gate=gate or QualityGate(min_quality=settings.min_finger_quality)), broker, keys, centre
 
 
 def scanner_from_args(args):
+    if args.scanner:
+        # imported here: the U.are.U drivers import numba, which needs writable executable memory (see
+        # papilla/commands/scanner.py); every other `papilla` command must run where that is denied
+        from papilla.commands import station_scanner
+
+        return station_scanner.device(args)
     if args.synthetic is not None:
         from papilla.services.capture.synthetic.scanner import SyntheticScanner
 
         return SyntheticScanner(person_seed=args.synthetic, session_seed=args.session)
-    from pathlib import Path
-
     from papilla.services.capture.devices import FolderScanner
 
-    files = {int(f.stem): f.name for f in Path(args.images).iterdir() if f.stem.isdigit() and 1 <= int(f.stem) <= 10}
-    if not files:
-        raise ValueError(f"{args.images}: expected image files named by finger position (1.png … 10.png)")
-    return FolderScanner(args.images, files)
+    return FolderScanner.from_folder(args.images)     # ValueError: no folder, no images named by finger
+
+
+def finger_statuses(scanner, absent: str | None) -> dict[int, str]:
+    """Each position with an image is captured; the others need --absent (why they are missing)."""
+    positions = set(getattr(scanner, "mapping", range(1, 11)))
+    if len(positions) < 10 and not absent:
+        missing = sorted(set(range(1, 11)) - positions)
+        raise ValueError(f"no image for finger position(s) {', '.join(map(str, missing))}: say why they are missing "
+                         "with --absent amputated|unable_to_print|injured")
+    return {p: "captured" if p in positions else absent for p in range(1, 11)}
 
 
 def enroll(args) -> int:
-    from papilla.client import RabbitResultWaiter, ResultOpener, ResultTimeout
-    from papilla.shared.errors import Refusal
+    from papilla.services.capture.workflow import QualityGate
 
     settings = Settings.from_env()
-    operator = load_party(settings, args.operator)
-    station, broker, keys, centre = _station(settings, args.station_id)
-    waiter = RabbitResultWaiter(settings.broker_url, args.station_id, ResultOpener(keys, centre)) if args.wait else None
+    if args.attempts < 1:
+        return _mistake("--attempts must be 1 or more")
+    operator = load_party(settings, args.operator)      # PartyError: one sentence (cli.main)
+    gate = QualityGate(min_quality=settings.min_finger_quality, max_attempts=args.attempts,
+                       max_total_attempts=3 * args.attempts)
+    station, broker, keys, centre = _station(settings, args.station_id, gate)
+    waiter = _result_waiter(settings, args, keys, centre) if args.wait else None   # bound before the packet leaves
     try:
+        try:
+            receipt = _enroll(args, station, operator)
+        finally:
+            broker.close()
+        if isinstance(receipt, int):
+            return receipt
+        print(json.dumps(receipt.as_dict()) if args.json else "\n".join(receipt.lines()))
+        return _await_decision(args, waiter, receipt) if waiter and receipt.confirmed else 0
+    finally:
+        if waiter:
+            waiter.close()
+
+
+def _enroll(args, station, operator):
+    """The receipt, or the exit code after one sentence on stderr."""
+    try:
+        legal = legal_args(args)
         scanner = scanner_from_args(args)
-        positions = set(getattr(scanner, "mapping", range(1, 11)))
-        if len(positions) < 10 and not args.absent:
-            raise ValueError(f"images for fingers {sorted(positions)} only: say why the others are missing "
-                             "with --absent amputated|unable_to_print|injured")
-        statuses = {p: "captured" if p in positions else args.absent for p in range(1, 11)}
-        report = station.enroll(iin=args.iin, full_name=args.name, scanner=scanner, finger_status=statuses,
-                                operator=operator, consent_ref=args.consent_ref,
-                                reenrollment_reason=args.reenrollment, **legal_args(args))
-    except (Refusal, ValueError) as exc:
+        return station.enroll(iin=args.iin, full_name=args.name, document=document_from_args(args),
+                              consent=consent_from_args(args, legal["legal_capacity"], legal["present"]),
+                              scanner=scanner, operator=operator, decisions=decisions_from_args(args),
+                              finger_status=finger_statuses(scanner, args.absent),
+                              reenrollment_reason=args.reenrollment, **legal)
+    except InvalidIIN as exc:
+        return _mistake(f"--iin is not a valid IIN: {exc} (check: {exc.reason.replace('_', ' ')})")
+    except Refusal as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 2
+    except EnrollmentAborted as exc:
+        print(f"aborted: {exc}", file=sys.stderr)
+        return 1
     except ScannerError as exc:
         print(f"scanner: {exc}", file=sys.stderr)
         return 2
-    finally:
-        broker.close()
-    print(f"packet {report.packet_id}: {'sent' if report.confirmed else 'spooled (broker unavailable)'}; "
-          f"finger quality {report.qualities}")
-    print(f"{report.decision.decision} under {report.decision.rule} ({report.decision.citation})")
-    if not (waiter and report.confirmed):
-        return 0
+    except ValidationError as exc:
+        return _mistake(_validation_sentence(exc))
+    except ValueError as exc:              # an inconsistent application (ApplicationError), a missing folder …
+        return _mistake(str(exc))
+
+
+def _result_waiter(settings, args, keys, centre):
+    """The station's result queue, declared and bound before the packet is sent (a refusal can come back before
+    the receipt is printed). None when the broker is unreachable: the packet will wait in the spool."""
+    import pika
+
+    from papilla.client import RabbitResultWaiter, ResultOpener
+
     try:
-        result = waiter.wait(report.packet_id, args.wait)
+        return RabbitResultWaiter(settings.broker_url, args.station_id, ResultOpener(keys, centre))
+    except pika.exceptions.AMQPError:
+        return None
+
+
+def _await_decision(args, waiter, receipt) -> int:
+    from papilla.client import ResultTimeout
+
+    try:
+        result = waiter.wait(receipt.packet_id, args.wait)
     except ResultTimeout:
-        print(f"no decision within {args.wait:.0f} s; the packet is at the centre, ask again later", file=sys.stderr)
+        print(f"no decision within {args.wait:.0f} s; the packet is at the centre: "
+              f"`papilla station answers {args.station_id}` shows its decision later", file=sys.stderr)
         return 3
-    finally:
-        waiter.close()
     if result.status == "REFUSED":
-        print(f"refused: {result.detail or result.reason}" + (f" ({result.rule})" if result.rule else ""),
-              file=sys.stderr)
+        print(station_answers.describe(result), file=sys.stderr)
         return 2
-    print(f"enrollment {result.status}" + (f" ({result.reason})" if result.reason else "")
-          + (f", {len(result.candidates)} candidate(s)" if result.candidates else ""))
+    print(station_answers.describe(result))
     return 0
+
+
+def _mistake(sentence: str) -> int:
+    print(f"papilla: {sentence}", file=sys.stderr)
+    return 2
+
+
+def _validation_sentence(exc: ValidationError) -> str:
+    """One sentence from a schema error (pydantic hides the input: hide_input_in_errors)."""
+    problems = [f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}"
+                for e in exc.errors(include_input=False, include_context=False)]
+    return f"{exc.title}: " + "; ".join(problems)
 
 
 def legal_args(args) -> dict:
@@ -114,12 +188,29 @@ def legal_args(args) -> dict:
 
 
 def flush(args) -> int:
+    from papilla.services.capture.outbox import ResendBackoff
+
+    if args.retry_for < 0:
+        return _mistake("--retry-for must be 0 or more seconds")
     station, broker, _, _ = _station(Settings.from_env(), args.station_id)
-    sent = station.outbox.flush()
+    sent = station.outbox.drain(args.retry_for, ResendBackoff()) if args.retry_for else station.outbox.flush()
     left = len(station.outbox.pending())
     print(f"sent {sent}, {left} still spooled")
+    error = spool_facts(args.station_id, station.outbox.spool_dir).last_error
+    if left and error:
+        print(f"last send error: {error.kind}: {error.detail}", file=sys.stderr)
     broker.close()
     return 0 if left == 0 else 1
+
+
+def status(args) -> int:
+    settings = Settings.from_env()
+    spool_dir = settings.spool_dir / args.station_id
+    if not spool_dir.is_dir():
+        load_party(settings, args.station_id)    # a station id with no keys here is a typo: say so, not "0 packets"
+    facts = spool_facts(args.station_id, spool_dir)
+    print(json.dumps(facts.as_dict()) if args.json else "\n".join(facts.lines()))
+    return 0
 
 
 def metrics(args) -> int:
@@ -129,8 +220,9 @@ def metrics(args) -> int:
 
     from papilla.shared.metrics import station_registry
 
-    # the same directory the station's outbox spools to (`_station`)
-    registry = station_registry(args.station_id, Settings.from_env().spool_dir / args.station_id)
+    # the same directory the station's outbox spools to (`_station`), read as `status` reads it
+    facts = spool_facts(args.station_id, Settings.from_env().spool_dir / args.station_id)
+    registry = station_registry(facts.station_id, facts.packets, facts.oldest_age_seconds)
     if args.textfile:
         write_to_textfile(args.textfile, registry)   # atomic: temp file + rename
         os.chmod(args.textfile, 0o644)               # node_exporter runs as its own user
@@ -148,11 +240,12 @@ def register(sub) -> None:
     p.add_argument("--iin", required=True)
     p.add_argument("--name", required=True)
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--images", help="folder with one image per finger position, named 1.png … 10.png")
+    src.add_argument("--images", help="folder with one image per finger position, named 1.png … 10.png "
+                     "(or FVC's 101_1.tif …)")
     src.add_argument("--synthetic", type=int, metavar="SEED", help="synthetic person seed")
+    src.add_argument("--scanner", choices=("uru4000",), help="capture from a DigitalPersona U.are.U 4000B")
     p.add_argument("--session", type=int, default=0, help="synthetic capture session seed")
     p.add_argument("--operator", required=True, help="the registered operator whose key (on this station) signs")
-    p.add_argument("--consent-ref", default="consent-form-on-file")
     p.add_argument("--reenrollment", choices=("irreversible_damage", "document_replacement"))
     p.add_argument("--basis", default="public_service_authentication", help="legal basis (papilla legal bases)")
     p.add_argument("--citizenship", choices=("citizen", "foreigner", "stateless"), default="citizen")
@@ -162,10 +255,20 @@ def register(sub) -> None:
     p.add_argument("--absent", choices=("amputated", "unable_to_print", "injured"),
                    help="status of the fingers with no image (Rules 406 p.6-7, p.10)")
     p.add_argument("--wait", type=float, default=0, metavar="S", help="wait up to S seconds for the decision")
+    p.add_argument("--json", action="store_true", help="print the receipt as JSON")
+    add_enroll_flags(p)
     p.set_defaults(func=enroll)
     p = st.add_parser("flush", help="re-send spooled packets")
     p.add_argument("station_id")
+    p.add_argument("--retry-for", type=float, default=0, metavar="S",
+                   help="while the broker is out of reach, try again with growing pauses for up to S seconds")
     p.set_defaults(func=flush)
+    p = st.add_parser("status", help="the spool: packets waiting, the oldest, the last send error")
+    p.add_argument("station_id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=status)
+    station_simulate.register(st)
+    station_answers.register(st)
     p = st.add_parser("metrics", help="spool depth in Prometheus text format (stdout or a textfile)")
     p.add_argument("station_id")
     p.add_argument("--textfile", help="write here atomically (node_exporter's textfile directory, *.prom)")

@@ -72,6 +72,12 @@ class NoImageForFinger(ScannerError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class UnreadableImage(ScannerError):
+    """An image-folder device's file for a finger is missing, unreadable or not an image."""
+
+    retryable = False
+
+
 def capture_retrying(scanner: "Scanner", finger_position: int, *,
                      ask_retry: Callable[[ScannerError], bool], max_attempts: int = 5) -> CapturedImage:
     """Capture, showing each retryable `ScannerError` to the operator (`ask_retry`) and trying again while
@@ -178,9 +184,13 @@ class FolderScanner:
         take = self._count.get(finger_position, 0)
         self._count[finger_position] = take + 1
         name = names[take % len(names)]
-        with Image.open(self.folder / name) as img:
-            header = img.info.get("dpi")
-            pixels = np.asarray(img.convert("L"), dtype=np.uint8)
+        try:
+            with Image.open(self.folder / name) as img:
+                header = img.info.get("dpi")
+                pixels = np.asarray(img.convert("L"), dtype=np.uint8)
+        except (OSError, ValueError, Image.DecompressionBombError):   # UnidentifiedImageError is an OSError
+            raise UnreadableImage(f"{self.folder / name}: the image for finger position {finger_position} cannot "
+                                  "be read (not an image, damaged, or unreadable)") from None
         dpi = self.dpi
         if isinstance(header, (tuple, list)) and header and 250 <= float(header[0]) <= 2000:
             dpi = int(round(float(header[0])))

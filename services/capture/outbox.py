@@ -2,7 +2,8 @@
 
 `put` writes the packet to the spool atomically (temp file + rename, fsync),
 `flush` publishes every spooled packet with publisher confirms and removes
-it only once RabbitMQ has confirmed it. A station that is offline, or that
+it only once RabbitMQ has confirmed it; a failed send is recorded beside the packets
+(`spool.record_send_error`, read by `papilla station status`). A station that is offline, or that
 crashes between the two, re-sends on the next flush; the centre is
 idempotent by packet id, so a re-send never enrolls twice.
 """
@@ -11,13 +12,36 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import random
+import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from papilla.shared.broker import send
 from papilla.shared.routing import ENROLL, Route
 
+from .spool import SUFFIX, clear_send_error, record_send_error
+
 log = logging.getLogger(__name__)
-SUFFIX = ".sealed"
+
+
+@dataclass(frozen=True)
+class ResendBackoff:
+    """Pauses between rounds of re-sending while the broker is out of reach: `first_s`, then multiplied by
+    `factor` up to `max_s`, with up to `jitter` of each pause added at random (stations coming back together
+    after an outage do not all knock at once)."""
+
+    first_s: float = 1.0
+    factor: float = 2.0
+    max_s: float = 60.0
+    jitter: float = 0.2
+
+    def pauses(self, rng: Callable[[], float]):
+        pause = self.first_s
+        while True:
+            yield pause * (1 + self.jitter * rng())
+            pause = min(pause * self.factor, self.max_s)
 
 
 class Outbox:
@@ -49,9 +73,25 @@ class Outbox:
                 send(self.broker, self.route, base64.b64encode(sealed).decode())
             except Exception as exc:  # offline: keep it spooled for the next flush
                 log.warning("packet kept in spool, broker unavailable: %s", type(exc).__name__)
+                record_send_error(self.spool_dir, exc)    # `papilla station status` shows it
                 break
             path.unlink()
             sent += 1
+            clear_send_error(self.spool_dir)
+        return sent
+
+    def drain(self, retry_for_s: float, backoff: ResendBackoff = ResendBackoff(), *,
+              sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+              rng: Callable[[], float] | None = None) -> int:
+        """Flush, and while packets stay spooled try again after each of `backoff`'s pauses, for up to
+        `retry_for_s` seconds; returns how many were confirmed in all."""
+        deadline, sent = clock() + retry_for_s, self.flush()
+        for pause in backoff.pauses(rng or random.random):
+            if not self.pending() or clock() + pause > deadline:
+                break
+            log.info("%d packet(s) still spooled: trying again in %.1f s", len(self.pending()), pause)
+            sleep(pause)
+            sent += self.flush()
         return sent
 
     def submit(self, packet_id: str, sealed: bytes) -> bool:

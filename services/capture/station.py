@@ -1,15 +1,18 @@
-"""The branch station's enrollment workflow.
+"""The branch station's enrollment workflow (the CLI is its first front end; a browser console comes later).
 
-The legal decision and consent first (`shared.legal.decide`, which the centre runs again), then
-every existing finger is captured with a quality gate and retakes, the
-packet is sealed (signed by the station, encrypted to the centre) and handed
-to the outbox, which keeps it on disk until RabbitMQ confirms it.
+identify by document -> legal basis -> decision with its citation -> consent record -> capture each finger
+against the quality gate, with the operator's choice when one stays below it (`workflow`) -> decide again on
+the fingers as captured -> sign (operator) -> seal (station) -> outbox -> `Receipt`.
+
+`shared.legal.decide` and `shared.legal.eligibility` are the same checks the centre runs again on the packet.
+The packet is sealed to the centre and handed to the outbox, which keeps it on disk until RabbitMQ confirms it.
 """
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
+from typing import Callable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
@@ -17,29 +20,39 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from papilla.shared.crypto.iin import birth_date_from_iin, validate_iin
 from papilla.shared.crypto.sealing import seal
 from papilla.shared.legal import eligibility
-from papilla.shared.legal.decide import Application, Attendee, Decision, Policy, decide, record
-from papilla.shared.messages import Applicant, Consent, EnrollmentPacket, Finger, FingerStatus, Present, encode
+from papilla.shared.legal.decide import Application, Attendee, Decision, Policy, decide, local_date, record
+from papilla.shared.messages import (Applicant, Consent, EnrollmentPacket, Finger, FingerStatus, IdentityDocument,
+                                     Present, encode)
 from papilla.shared.parties import PartyKeys
 from papilla.shared.principals import sign
 
+from .devices import CapturedImage
 from .outbox import Outbox
+from .workflow import (Choice, EnrollmentAborted, FingerLine, FixedChoice, OperatorDecisions, QualityGate,  # noqa: F401
+                       Receipt, capture_finger, exception_line)
+
+#: The consent form the station records (the Annex to Rules 406, as approved in 2020).
+CONSENT_FORM = "406-annex-2020"
 
 
 @dataclass(frozen=True)
-class QualityGate:
-    """Retake a finger whose quality is below `min_quality`, up to `max_attempts` captures; keep the best."""
+class ConsentForm:
+    """What the operator reads off the signed consent form (Rules 406 p.3 and Annex). No field has a default:
+    nothing about consent may be assumed. Name, date of birth and IIN on the form are the applicant's (the
+    operator compared them; the centre checks them again on the record).
 
-    min_quality: int = 20
-    max_attempts: int = 3
+    signature_ref:        reference of the signed form (scan or register number at the branch)
+    signed_on:            the date of consent written on the form
+    conditions_explained: the operator explained the conditions and grounds of use (p.3 para.2); must be true
+    signed_by:            subject | legal_representative | custodian
+    application_ref:      the representative's or custodian's written application, when they sign
+    """
 
-
-@dataclass
-class CaptureReport:
-    packet_id: str
-    qualities: dict[int, int] = field(default_factory=dict)
-    attempts: dict[int, int] = field(default_factory=dict)
-    confirmed: bool = False
-    decision: Decision | None = None     # the rule that allowed the enrollment (shown on the receipt)
+    signature_ref: str
+    signed_on: date
+    conditions_explained: bool
+    signed_by: str
+    application_ref: str | None = None
 
 
 def finger_quality(png: bytes, dpi: int) -> int:
@@ -49,66 +62,103 @@ def finger_quality(png: bytes, dpi: int) -> int:
     return int(extract(decode_image(png).pixels, dpi=dpi).quality)
 
 
+def image_quality(image: CapturedImage) -> int:
+    return finger_quality(image.png, image.dpi)
+
+
 class Station:
     def __init__(self, *, station_id: str, signing_key: Ed25519PrivateKey, centre_public: X25519PublicKey,
-                 outbox: Outbox, gate: QualityGate = QualityGate()):
+                 outbox: Outbox, gate: QualityGate = QualityGate(),
+                 measure: Callable[[CapturedImage], int] = image_quality):
         self.station_id = station_id
         self.signing_key = signing_key
         self.centre_public = centre_public
         self.outbox = outbox
         self.gate = gate
+        self.measure = measure
 
-    def capture(self, scanner, position: int, report: CaptureReport) -> Finger:
-        best, best_quality = None, -1
-        for attempt in range(1, self.gate.max_attempts + 1):
-            image = scanner.capture(position)
-            quality = finger_quality(image.png, image.dpi)
-            if quality > best_quality:
-                best, best_quality = image, quality
-            report.attempts[position] = attempt
-            if quality >= self.gate.min_quality:
-                break
-        report.qualities[position] = best_quality
-        return Finger(position=position, status=FingerStatus.CAPTURED, image=best.png, format="png", dpi=best.dpi)
-
-    def enroll(self, *, iin: str, full_name: str, scanner, operator: PartyKeys, consent_ref: str,
+    def enroll(self, *, iin: str, full_name: str, document: IdentityDocument, consent: ConsentForm, scanner,
+               operator: PartyKeys, decisions: OperatorDecisions | None = None,
                finger_status: dict[int, str] | None = None, legal_capacity: str = "full",
                basis: str = "public_service_authentication", citizenship: str = "citizen",
                present: tuple[Present, ...] = (), reenrollment_reason: str | None = None,
-               today: date | None = None, policy: Policy | None = None) -> CaptureReport:
-        """Decide, capture, sign (by the operator), seal (by the station) and submit one enrollment.
-        Raises the decision's Refusal before capture unless the decision allows enrollment."""
+               today: date | None = None, policy: Policy | None = None) -> Receipt:
+        """Identify, decide, record consent, capture, sign (by the operator), seal (by the station) and submit.
+
+        decisions: the operator's choices during capture (default: abort when a finger stays below the gate).
+        Raises a Refusal (identity, decision or consent) before capture, `EnrollmentAborted` when the operator
+        aborts, and a Refusal after capture when the fingers as captured no longer allow the enrollment."""
         now = datetime.now(timezone.utc)
-        iin = validate_iin(iin)
+        policy = policy or Policy.from_env()
+        applicant = Applicant(iin=validate_iin(iin), full_name=full_name, legal_capacity=legal_capacity,
+                              citizenship=citizenship, present=tuple(present), document=document)
+        eligibility.check_identity(applicant)
         statuses = finger_status or {p: "captured" for p in range(1, 11)}
-        decision = decide(Application(basis=basis, birth=birth_date_from_iin(iin), applied_at=today or now,
-                                      citizenship=citizenship, capacity=legal_capacity,
-                                      present=tuple(Attendee(p.role, p.written_application) for p in present),
-                                      fingers=statuses, previously_registered=reenrollment_reason is not None,
-                                      reason=reenrollment_reason), policy or Policy.from_env())
-        if not decision.allows:
-            raise decision.refusal()
-        consent = Consent(form_version="406-annex-2020", signed_at=now, purposes=(basis,),
-                          signed_by=_signed_by(present), document_ref=consent_ref)
-        eligibility.check_consent(consent)
-        report = CaptureReport(packet_id=f"{self.station_id}-{now:%Y%m%d}-{secrets.token_hex(8)}", decision=decision)
-        fingers = [self.capture(scanner, p, report) if s == "captured" else Finger(position=p, status=s)
-                   for p, s in sorted(statuses.items())]
-        packet = EnrollmentPacket(packet_id=report.packet_id, station_id=self.station_id, operator_id=operator.party_id,
-                                  captured_at=now, purpose=basis, decision=record(decision),
-                                  applicant=Applicant(iin=iin, full_name=full_name, legal_capacity=legal_capacity,
-                                                      citizenship=citizenship, present=tuple(present)),
-                                  consent=consent, fingers=fingers, reenrollment_reason=reenrollment_reason)
+        application = Application(basis=basis, birth=birth_date_from_iin(iin), applied_at=today or now,
+                                  citizenship=citizenship, capacity=legal_capacity,
+                                  present=tuple(Attendee(p.role, p.written_application) for p in present),
+                                  fingers=statuses, previously_registered=reenrollment_reason is not None,
+                                  reason=reenrollment_reason)
+        allowing(decide(application, policy))
+        signed = consent_record(consent, applicant, operator.party_id, basis)
+        eligibility.check_consent(signed, applicant=applicant, operator_id=operator.party_id, purpose=basis,
+                                  collected_on=local_date(now, policy))
+        fingers, lines = self.capture_all(scanner, statuses, decisions or FixedChoice())
+        decision = allowing(decide(_with_fingers(application, fingers), policy))   # exceptions change the fingers
+        receipt = Receipt(f"{self.station_id}-{now:%Y%m%d}-{secrets.token_hex(8)}", self.station_id,
+                          operator.party_id, decision, lines)
+        packet = EnrollmentPacket(packet_id=receipt.packet_id, station_id=self.station_id,
+                                  operator_id=operator.party_id, captured_at=now, purpose=basis,
+                                  decision=record(decision), applicant=applicant, consent=signed, fingers=fingers,
+                                  reenrollment_reason=reenrollment_reason)
         packet = sign(packet, "operator_signature", operator.signing)
-        sealed = seal(encode(packet), sender_id=self.station_id, packet_id=report.packet_id,
+        sealed = seal(encode(packet), sender_id=self.station_id, packet_id=receipt.packet_id,
                       signing_key=self.signing_key, centre_public=self.centre_public)
-        report.confirmed = self.outbox.submit(report.packet_id, sealed)
-        return report
+        receipt.confirmed = self.outbox.submit(receipt.packet_id, sealed)
+        return receipt
+
+    def capture_all(self, scanner, statuses: dict[int, str],
+                    decisions: OperatorDecisions) -> tuple[list[Finger], list[FingerLine]]:
+        """Every finger to take, in position order; the others recorded with their status."""
+        fingers, lines = [], []
+        for position, status in sorted(statuses.items()):
+            if status != "captured":
+                fingers.append(Finger(position=position, status=status))
+                lines.append(exception_line(position, status))
+                continue
+            image, line = capture_finger(scanner, position, self.gate, decisions, self.measure)
+            lines.append(line)
+            fingers.append(Finger(position=position, status=line.status) if image is None else
+                           Finger(position=position, status=FingerStatus.CAPTURED, image=image.png, format="png",
+                                  dpi=image.dpi))
+        return fingers, lines
 
 
-def _signed_by(present: tuple[Present, ...]) -> str:
-    """Who signs the consent: the custodian (trustee) or legal representative when present, else the subject."""
-    roles = {p.role for p in present}
-    if roles & {"custodian", "trustee"}:
-        return "custodian"
-    return "legal_representative" if "legal_representative" in roles else "subject"
+def allowing(decision: Decision) -> Decision:
+    if not decision.allows:
+        raise decision.refusal()
+    return decision
+
+
+def consent_record(form: ConsentForm, applicant: Applicant, operator_id: str, basis: str) -> Consent:
+    """The consent as the packet carries it: the form's facts, with the applicant's name, birth date and IIN."""
+    return Consent(form_version=CONSENT_FORM, full_name=applicant.full_name,
+                   birth_date=birth_date_from_iin(applicant.iin), iin=applicant.iin, signed_on=form.signed_on,
+                   accepted_by=operator_id, signature_ref=form.signature_ref,
+                   conditions_explained=form.conditions_explained, purposes=(basis,), signed_by=form.signed_by,
+                   application_ref=form.application_ref)
+
+
+def _with_fingers(application: Application, fingers: list[Finger]) -> Application:
+    return replace(application, fingers={f.position: f.status.value for f in fingers})
+
+
+def default_signer(legal_capacity: str, present: tuple[Present, ...]) -> tuple[str, str | None]:
+    """Who signed, when the operator does not say: a person found incapacitated does not sign, so the custodian
+    (trustee) present signs with their written application; anyone else signs their own consent (a child
+    of 12-16 too: Law Art.11 p.2, the representative brings the application). (signed_by, application_ref)"""
+    if legal_capacity == "incapacitated":
+        for p in present:
+            if p.role in ("custodian", "trustee"):
+                return "custodian", p.written_application
+    return "subject", None

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 from papilla.shared.centre import Centre
+from papilla.shared.config import operational_retention
 from papilla.shared.crypto.iin import InvalidIIN, birth_date_from_iin, validate_iin
 from papilla.shared.crypto.sealing import OpenedPacket, SealError, open_sealed, peek_header
 from papilla.shared.errors import Refusal
-from papilla.shared.legal import eligibility
-from papilla.shared.legal.decide import Decision, Policy, decide, from_packet
+from papilla.shared.legal import eligibility, states
+from papilla.shared.legal.decide import Decision, Policy, check_recollection, decide, from_packet, local_date
 from papilla.shared.legal.roles import check_applicant
 from papilla.shared.legal.rules import rule
 from papilla.shared.names import BIOMETRICS, ENROLLMENTS, JOBS, SUBJECTS, job_key_subject
@@ -24,7 +25,8 @@ from papilla.shared.principals import check_signed_by
 from papilla.shared.messages import (EnrollmentPacket, IdentifyRequest, LifecycleCommand, MessageError,
                                      VerifyRequest, parse_request)
 from papilla.shared.store.base import DuplicateKeyError
-from papilla.services.lifecycle import retention, transfers
+from papilla.shared.store.expiry import expires_after
+from papilla.services.lifecycle import consents, retention, transfers
 from papilla.shared.template import template_to_bytes
 
 from .templating import FingerRecord, finger_records
@@ -78,7 +80,7 @@ def subject_for(centre: Centre, iin: str, *, create: bool) -> dict | None:
     if found or not create:
         return found
     subject_id = f"sub-{_random_id()}"
-    doc = {"_id": subject_id, "iin_hash": iin_hash, "created_at": now_iso(), "blocked": False}
+    doc = {"_id": subject_id, "iin_hash": iin_hash, "created_at": now_iso(), "state": states.REGISTERED}
     doc["iin"] = centre.cipher.encrypt(subject_id, SUBJECTS, subject_id, "iin", iin.encode())
     try:
         centre.store.insert(SUBJECTS, doc)
@@ -98,7 +100,7 @@ def accept_enrollment(centre: Centre, sealed: bytes, *, today: date | None = Non
     """Open, check, extract and store an enrollment packet; state EXTRACTED (or what it already reached)."""
     opened, packet = open_message(centre, sealed, sender_kind="station")
     if not isinstance(packet, EnrollmentPacket):
-        raise Refusal("the enrollment queue accepts papilla.enrollment/2 packets only", code="wrong_schema")
+        raise Refusal("the enrollment queue accepts papilla.enrollment/3 packets only", code="wrong_schema")
     try:
         if packet.packet_id != opened.packet_id or packet.station_id != opened.sender_id:
             raise Refusal("packet id or station id differs from the sealed header", code="header_mismatch")
@@ -116,31 +118,42 @@ def _accept_packet(centre: Centre, packet: EnrollmentPacket, today: date | None)
         return Accepted(existing["_id"], existing["state"])
 
     iin = checked_iin(packet.applicant.iin)
-    decision = legal_decision(packet, iin, today)
-    eligibility.check_consent(packet.consent)
+    known = subject_for(centre, iin, create=False)
+    if known is not None:   # blocked comes first: the station learns that, not "verify instead" (Law Art.1 7))
+        states.check_subject(known, "enrolled")
+    decision = legal_decision(centre, packet, iin, today)
+    eligibility.check_identity(packet.applicant)
+    eligibility.check_consent(packet.consent, applicant=packet.applicant, operator_id=packet.operator_id,
+                              purpose=packet.purpose, collected_on=local_date(packet.captured_at, Policy.from_env()))
 
     records = finger_records(packet.fingers, enrollment=True)
     subject = subject_for(centre, iin, create=True)
-    if subject.get("blocked"):
-        raise Refusal("the subject's data is blocked", code="subject_blocked", rule=rule("blocking").citation)
+    states.check_subject(subject, "enrolled")   # a blocked subject is not collected again (Law Art.1 7))
     enrollment_id = packet.packet_id
     for record in records:
         _store_finger(centre, subject["_id"], enrollment_id, record, _image_of(packet, record.position))
+    document = packet.applicant.document
     personal = json.dumps({"full_name": packet.applicant.full_name,
+                           "document": document.model_dump(mode="json"),
                            "consent": packet.consent.model_dump(mode="json")}).encode()
     doc = {
-        "_id": enrollment_id, "subject_id": subject["_id"], "state": "EXTRACTED",
+        "_id": enrollment_id, "subject_id": subject["_id"],
+        "state": states.initial_enrollment_state(), "state_trigger": "extracted",
         "station_id": packet.station_id, "operator_id": packet.operator_id, "created_at": now_iso(),
         "captured_at": packet.captured_at.isoformat(), "reply_to": packet.station_id,
         "reenrollment_reason": packet.reenrollment_reason,
         "finger_status": {str(f.position): f.status.value for f in packet.fingers},
         "finger_quality": {str(r.position): int(r.template.quality) for r in records},
         "personal": centre.cipher.encrypt(subject["_id"], ENROLLMENTS, enrollment_id, "personal", personal),
+        "document_hash": centre.hasher.hash_document(document.type, document.number),   # keyed, like iin_hash
     }
     doc["decision"] = decision.as_dict()   # the rule that allowed it, decided here (shared/legal/decide.py)
     # -- retention (services/lifecycle/retention.py): the legal basis, and the term it sets, at enrollment --
     doc["legal_basis"] = packet.purpose
     retention.record_term(centre, enrollment_id, subject["_id"], packet.purpose, packet.captured_at)
+    # the consent the branch took, as a record (before the enrollment: a redelivery after a crash finds both)
+    consents.record_given(centre, subject["_id"], enrollment_id, signed_by=packet.consent.signed_by,
+                          accepted_by=packet.consent.accepted_by, legal_basis=packet.purpose)
     try:
         centre.store.insert(ENROLLMENTS, doc)
     except DuplicateKeyError:  # a concurrent redelivery won
@@ -148,12 +161,24 @@ def _accept_packet(centre: Centre, packet: EnrollmentPacket, today: date | None)
     return Accepted(enrollment_id, doc["state"])
 
 
-def legal_decision(packet: EnrollmentPacket, iin: str, today: date | None) -> Decision:
-    """The centre decides the application again (never trusting the station's decision) or raises its Refusal."""
-    decision = decide(from_packet(packet, birth_date_from_iin(iin), today or packet.captured_at), Policy.from_env())
+def legal_decision(centre: Centre, packet: EnrollmentPacket, iin: str, today: date | None) -> Decision:
+    """The centre decides the application again (never trusting the station's decision, nor its word on a
+    previous registration: the centre's store says whether this person holds an ACTIVE enrollment, Law Art.10
+    p.3, Rules 406 p.8-9) or raises its Refusal."""
+    registered = previously_registered(centre, iin)
+    check_recollection(packet, registered)
+    decision = decide(from_packet(packet, birth_date_from_iin(iin), today or packet.captured_at,
+                                  previously_registered=registered), Policy.from_env())
     if not decision.allows:
         raise decision.refusal()
     return decision
+
+
+def previously_registered(centre: Centre, iin: str) -> bool:
+    """Does the centre hold an ACTIVE enrollment of the person with this IIN (found by its keyed hash)?"""
+    subject = subject_for(centre, iin, create=False)
+    return subject is not None and centre.store.find_one(ENROLLMENTS, {"subject_id": subject["_id"],
+                                                                       "state": "ACTIVE"}) is not None
 
 
 def _image_of(packet: EnrollmentPacket, position: int) -> bytes:
@@ -224,6 +249,9 @@ def _accept_job(centre: Centre, opened: OpenedPacket, request) -> tuple[str, str
     doc = {"_id": request.request_id, "reply_to": opened.sender_id, "state": "pending", "created_at": now_iso(),
            "sender_id": opened.sender_id}
     if isinstance(request, LifecycleCommand):
+        # when the application left the branch (the sender's signed sealing time, never later than now): a
+        # command that waited in RabbitMQ through a lifecycle outage is still judged by the day it was received
+        doc["received_at"] = min(opened.created_at, datetime.now(timezone.utc)).isoformat()
         doc.update(kind="lifecycle", action=request.action.value, reason=request.reason,
                    principal_id=request.principal_id, on_application_of=request.on_application_of,
                    enrollment_id=request.enrollment_id, decision=request.decision, approver_id=request.approver_id,
@@ -236,12 +264,16 @@ def _accept_job(centre: Centre, opened: OpenedPacket, request) -> tuple[str, str
             doc["iin_hash"] = centre.hasher.hash(checked_iin(request.iin))
         if isinstance(request, IdentifyRequest):
             doc["max_candidates"] = request.max_candidates
+        # a probe job never answered (its message dead-lettered) expires with its probes' key; a lifecycle
+        # command never does (an unanswered destruction application stays overdue until it is carried out)
+        doc["expire_at"] = expire_at = expires_after(operational_retention().jobs_days)
         records = finger_records(request.fingers, enrollment=False)
         if not records:
             raise Refusal("the request carries no captured finger", code="no_probe_fingers")
         key_subject = job_key_subject(request.request_id)
         doc["probes"] = {str(r.position): centre.cipher.encrypt(key_subject, JOBS, request.request_id,
-                                                               f"probe{r.position}", template_to_bytes(r.template))
+                                                               f"probe{r.position}", template_to_bytes(r.template),
+                                                               key_expire_at=expire_at)
                          for r in records}
     try:
         centre.store.insert(JOBS, doc)

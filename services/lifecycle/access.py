@@ -21,6 +21,7 @@ from typing import Literal
 from papilla.shared import audit, clock
 from papilla.shared.centre import Centre
 from papilla.shared.errors import Refusal
+from papilla.shared.legal import states
 from papilla.shared.legal.bases import basis
 from papilla.shared.legal.business_days import BusinessCalendar, CalendarSettings
 from papilla.shared.legal.rules import rule
@@ -28,6 +29,7 @@ from papilla.shared.messages import _Model, Identifier
 from papilla.shared.principals import check_signed_by
 from papilla.shared.store.base import DuplicateKeyError
 
+from . import consents
 from .retention import RETENTION, destroy_date, valid_iin
 
 ACCESS, ENROLLMENTS, SUBJECTS, EVENTS = "access_requests", "enrollments", "subjects", "retention_events"
@@ -125,6 +127,7 @@ class AccessReport:
     due_on: str
     answered_on: str
     rule: str
+    consent: str = "NONE"              # GIVEN / WITHDRAWN / NONE, read from the consent records (consents.py)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, indent=2)
@@ -176,9 +179,10 @@ def build_report(centre: Centre, request: dict, today: date) -> AccessReport:
     events = centre.store.find(EVENTS, {"subject_id": sid}) if subject else []
     return AccessReport(
         request_id=request["_id"], data_held=bool(enrollments), records=tuple(_held(centre, e) for e in enrollments),
-        blocked=bool(subject and subject.get("blocked")), events_recorded=tuple(sorted({e["event"] for e in events})),
+        blocked=states.is_blocked(subject), events_recorded=tuple(sorted({e["event"] for e in events})),
         received_on=clock.local_date(datetime.fromisoformat(request["received_at"])).isoformat(), due_on=request["due_on"],
-        answered_on=today.isoformat(), rule=f"{rule('subject_access').citation}; {rule('subject_access_term').citation}")
+        answered_on=today.isoformat(), rule=f"{rule('subject_access').citation}; {rule('subject_access_term').citation}",
+        consent=consents.consent_state(centre, sid).state if subject else consents.NONE)
 
 
 def _held(centre: Centre, enrollment: dict) -> HeldRecord:

@@ -12,10 +12,13 @@ What `depersonalize` does to one subject, in the store:
 * **the identifying fields** are taken out of the documents: the subject's encrypted IIN, each enrollment's
   encrypted ``personal`` (name and the consent form, whose document reference identifies the person at the
   branch) and the capture origin (station, operator, capture time, reply queue: with the branch's own records
-  they single a person out). They are kept only inside one blob on the subject, ``depersonalized.ct``, which is
+  they single a person out; the identity document's keyed hash, which the pepper and the number link back). They are kept only inside one blob on the subject, ``depersonalized.ct``, which is
   AES-256-GCM under a key derived from the depersonalization key (HMAC of a label and the subject id) around
   the data-key ciphertexts as they were. Reading it needs both keys: a copy of the data plus the data keys
   (vault, KEKs, pepper) cannot re-link, and destruction (shredding the data key) still leaves nothing readable.
+* **the consent records** (`consents.py`): who signed and who accepted each consent (the accepting operator
+  singles out the branch) go into the same blob; the records keep only their event and time, so the consent
+  state is still read from them.
 * **what stays usable** (docs/legal.md): the fingerprint images and templates stay, under the data key, and the
   enrollments stay in the 1:N gallery, so identification and deduplication keep working (Law Art.16 p.1, 3): a
   hit names a pseudonymous record; a 1:1 check by IIN answers NOT_ENROLLED (the IIN link is what was removed).
@@ -37,9 +40,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from papilla.shared import audit
 from papilla.shared.centre import Centre
 from papilla.shared.crypto.keys import DEPERSONALIZATION
+from papilla.shared.errors import Refusal
+from papilla.shared.legal import states
 from papilla.shared.legal.rules import rule
 from papilla.shared.messages import Result
 from papilla.shared.names import ENROLLMENTS, SUBJECTS
+
+from .consents import CONSENTS
 
 RULE_ID = "depersonalization_by_authorised_body"
 PSEUDONYM_PREFIX = "dp1:"
@@ -48,7 +55,8 @@ _SEAL_LABEL = b"papilla/depersonalization/v1/seal\x00"
 _AAD_LABEL = b"papilla/depersonalization/v1/aad\x00"
 NONCE_SIZE = 12
 #: enrollment fields that identify the person or single them out; taken out of the document
-ORIGIN_FIELDS = ("station_id", "operator_id", "captured_at", "reply_to")
+#: document_hash: the identity document's keyed hash links back to the person like the IIN's
+ORIGIN_FIELDS = ("station_id", "operator_id", "captured_at", "reply_to", "document_hash")
 #: enrollment states that are settled; any other (EXTRACTED, PENDING_REVIEW…) is still being processed
 SETTLED = ("ACTIVE", "ARCHIVED", "REJECTED")
 
@@ -97,11 +105,15 @@ def _result(job: dict, status: str, *, reason: str | None = None, rule_id: str |
                   rule=rule(rule_id).citation if rule_id else None)
 
 
-def _settled_enrollments(centre: Centre, job: dict, subject: dict) -> tuple[list[dict], Result | None]:
-    """The subject's enrollments, and the refusal when it is blocked or one of them is still being decided."""
+def _settled_enrollments(centre: Centre, job: dict, subject: dict, trigger: str) -> tuple[list[dict], Result | None]:
+    """The subject's enrollments, and the refusal when the state machine does not allow `trigger` (a blocked
+    subject) or one of them is still being decided."""
     enrollments = list(centre.store.find(ENROLLMENTS, {"subject_id": subject["_id"]}))
-    if subject.get("blocked"):
-        return enrollments, _result(job, "REFUSED", reason="subject_blocked", rule_id="blocking_stops_processing")
+    try:
+        states.check_subject(subject, trigger)
+    except Refusal as refusal:
+        return enrollments, Result(request_id=job["_id"], kind="lifecycle", status="REFUSED", reason=refusal.code,
+                                   rule=refusal.rule, detail=refusal.detail)
     if any(e["state"] not in SETTLED for e in enrollments):
         return enrollments, _result(job, "REFUSED", reason="enrollment_in_progress")
     return enrollments, None
@@ -116,10 +128,12 @@ def depersonalize(centre: Centre, job: dict) -> Result:
             return _result(job, "REFUSED", reason="already_depersonalized")
         return _result(job, "NOT_ENROLLED", rule_id=None)
     sid = subject["_id"]
-    enrollments, refused = _settled_enrollments(centre, job, subject)
+    enrollments, refused = _settled_enrollments(centre, job, subject, "depersonalize")
     if refused is not None:
         return refused
-    hidden = {"subject": {"iin": _b64(subject["iin"])}, "enrollments": {}}
+    consent_records = list(centre.store.find(CONSENTS, {"subject_id": sid}))
+    hidden = {"subject": {"iin": _b64(subject["iin"])}, "enrollments": {},
+              "consents": {c["_id"]: _b64(c["record"]) for c in consent_records if c.get("record")}}
     for enrollment in enrollments:
         origin = {f: enrollment.get(f) for f in ORIGIN_FIELDS}
         origin_ct = centre.cipher.encrypt(sid, ENROLLMENTS, enrollment["_id"], "origin", json.dumps(origin).encode())
@@ -128,12 +142,15 @@ def depersonalize(centre: Centre, job: dict) -> Result:
                                                     if enrollment.get("personal") else None}
     sealed = seal_hidden(centre, sid, hidden)
     # the subject first (its link and the sealed blob in one update), then the enrollments' fields go
-    centre.store.update(SUBJECTS, {"_id": sid, "iin_hash": iin_hash}, unset=["iin"],
-                        set={"iin_hash": pseudonym(centre, iin_hash),
-                             "depersonalized": {**sealed, "at": datetime.now(timezone.utc).isoformat(),
-                                                "by": job["principal_id"]}})
+    if states.move_subject(centre.store, subject, "depersonalize", unset=("iin",),
+                           iin_hash=pseudonym(centre, iin_hash),
+                           depersonalized={**sealed, "at": datetime.now(timezone.utc).isoformat(),
+                                           "by": job["principal_id"]}) is None:
+        return depersonalize(centre, job)            # its state changed meanwhile: decide again
     for enrollment in enrollments:
         centre.store.update(ENROLLMENTS, {"_id": enrollment["_id"]}, unset=["personal", *ORIGIN_FIELDS])
+    for record in consent_records:                   # who signed and accepted the consent go with the link
+        centre.store.update(CONSENTS, {"_id": record["_id"]}, unset=["record"])
     centre.store.release_deleted()   # old pages holding the link and the fields go (WAL checkpoint, vacuum)
     audit.append(centre, "depersonalized", subject_id=sid, actor=job["principal_id"], rule=rule(RULE_ID).citation,
                  details={"request_id": job["_id"], "enrollments": len(enrollments)})
@@ -152,7 +169,7 @@ def remove_depersonalization(centre: Centre, job: dict) -> Result:
             return _result(job, "REFUSED", reason="not_depersonalized")
         return _result(job, "NOT_ENROLLED", rule_id=None)
     sid = subject["_id"]
-    enrollments, refused = _settled_enrollments(centre, job, subject)
+    enrollments, refused = _settled_enrollments(centre, job, subject, "remove_depersonalization")
     if refused is not None:
         return refused
     if centre.store.find_one(SUBJECTS, {"iin_hash": iin_hash}):   # enrolled anew meanwhile: merge first
@@ -167,8 +184,11 @@ def remove_depersonalization(centre: Centre, job: dict) -> Result:
         if fields.get("personal"):
             restored["personal"] = _unb64(fields["personal"])
         centre.store.update(ENROLLMENTS, {"_id": eid}, set=restored)
-    centre.store.update(SUBJECTS, {"_id": sid, "iin_hash": link}, unset=["depersonalized"],
-                        set={"iin_hash": iin_hash, "iin": _unb64(hidden["subject"]["iin"])})
+    for record_id, record in hidden.get("consents", {}).items():
+        centre.store.update(CONSENTS, {"_id": record_id}, set={"record": _unb64(record)})
+    if states.move_subject(centre.store, subject, "remove_depersonalization", unset=("depersonalized",),
+                           iin_hash=iin_hash, iin=_unb64(hidden["subject"]["iin"])) is None:
+        return remove_depersonalization(centre, job)   # its state changed meanwhile: decide again
     audit.append(centre, "depersonalization_removed", subject_id=sid, actor=job["principal_id"],
                  rule=rule(RULE_ID).citation,
                  details={"request_id": job["_id"], "depersonalized_by": subject["depersonalized"].get("by")})

@@ -22,6 +22,7 @@ from typing import Literal
 from papilla.shared import audit, clock, gallery_log, locks
 from papilla.shared.centre import Centre
 from papilla.shared.errors import Refusal
+from papilla.shared.legal import states
 from papilla.shared.legal.roles import DESTRUCTION_ACT_SIGNATURES
 from papilla.shared.legal.rules import rule
 from papilla.shared.messages import _Model, Identifier
@@ -147,18 +148,20 @@ def _destroy_items(centre: Centre, act_id: str, subject_id: str, enrollment_ids:
     if subject is None:                      # destroyed meanwhile (application): nothing left to do
         centre.store.delete(RETENTION, {"subject_id": subject_id})
         return "destroyed"
-    if subject.get("blocked"):
+    if states.is_blocked(subject):
         return "held_blocked"
     others = [e["_id"] for e in centre.store.find(ENROLLMENTS, {"subject_id": subject_id})
               if e["_id"] not in enrollment_ids]
     if not others:   # everything of this person goes: same-day destruction, data key shredded
         commands.destroy(centre, {"_id": f"{act_id}.{subject_id}", "iin_hash": subject["iin_hash"],
-                                  "principal_id": approver, "on_application_of": None},
-                         reason_code="retention_expired", rule_id="destruction_at_end_of_retention")
+                                  "principal_id": approver, "on_application_of": None}, trigger="retention_expired")
         centre.store.delete(RETENTION, {"subject_id": subject_id})
         centre.store.delete("retention_events", {"subject_id": subject_id})
         return "destroyed"
     for eid in enrollment_ids:   # other records still in term: only these enrollments go
+        enrollment = centre.store.get(ENROLLMENTS, eid)
+        if enrollment is not None:
+            states.check_enrollment(enrollment, "retention_expired", subject)   # → DESTROYED
         gallery_log.stamp(centre.store, eid, subject_id, active=False)
         centre.store.delete(BIOMETRICS, {"enrollment_id": eid})
         centre.store.delete(ENROLLMENTS, {"_id": eid})

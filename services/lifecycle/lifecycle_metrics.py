@@ -1,36 +1,18 @@
 """Ops gauges of the lifecycle's legal deadlines (no labels: counts only, never ids or personal data).
 
-`refresh(centre)` sets them from the store; the lifecycle worker's metrics
-loop (or `papilla lifecycle access overdue`) calls it. Seconds-free: these
-are counts.
+`LifecycleDeadlines` reads them from the store each time Prometheus scrapes
+the lifecycle worker (papilla/commands/worker.py registers it for that role
+only). Seconds-free: these are counts.
 """
 from __future__ import annotations
 
 from datetime import timedelta
 
-from prometheus_client import Gauge
 from prometheus_client.core import GaugeMetricFamily
 
 from papilla.shared import clock
 
-from papilla.shared.centre import Centre
-
-from . import access, destruction_acts, retention
-
-ACCESS_OVERDUE = Gauge("papilla_access_requests_overdue",
-                       "Subject access requests still unanswered after their due date (Rules 395 p.16).",
-                       multiprocess_mode="max")
-ACTS_AWAITING = Gauge("papilla_destruction_acts_awaiting_approval",
-                      "Acts of destruction proposed by the retention sweep and not yet approved (Law Art.17 p.3).",
-                      multiprocess_mode="max")
-
-
-def refresh(centre: Centre) -> dict[str, int]:
-    figures = {"access_overdue": len(access.overdue(centre)),
-               "acts_awaiting": centre.store.count(destruction_acts.ACTS, {"state": "proposed"})}
-    ACCESS_OVERDUE.set(figures["access_overdue"])
-    ACTS_AWAITING.set(figures["acts_awaiting"])
-    return figures
+from . import access, commands, destruction_acts, retention
 
 
 class LifecycleDeadlines:
@@ -40,7 +22,7 @@ class LifecycleDeadlines:
 
     NAMES = ("papilla_access_requests_open", "papilla_access_requests_due_tomorrow",
              "papilla_access_requests_overdue", "papilla_retention_due_subjects",
-             "papilla_destruction_acts_awaiting_approval")
+             "papilla_destruction_acts_awaiting_approval", "papilla_destruction_applications_overdue")
 
     def __init__(self, centre_factory):
         self._centre = centre_factory
@@ -65,6 +47,9 @@ class LifecycleDeadlines:
             ("papilla_destruction_acts_awaiting_approval",
              "Acts of destruction proposed and not yet approved (Law Art.17 p.3).",
              store.count(destruction_acts.ACTS, {"state": "proposed"})),
+            ("papilla_destruction_applications_overdue",
+             "Destruction applications received on an earlier day and not yet carried out (Rules 406 p.11).",
+             commands.overdue_applications(centre, today)),
         )
         for name, doc, value in figures:
             family = GaugeMetricFamily(name, doc)

@@ -27,6 +27,7 @@ from papilla.shared import audit, clock, gallery_log
 from papilla.shared.centre import Centre
 from papilla.shared.crypto.iin import InvalidIIN, birth_date_from_iin, validate_iin
 from papilla.shared.errors import Refusal
+from papilla.shared.legal import states
 from papilla.shared.legal.bases import TERM_EVENTS, basis, event_destroy_on, fixed_dates
 from papilla.shared.legal.rules import rule
 from papilla.shared.messages import _Model, Identifier
@@ -181,7 +182,7 @@ def _step(centre: Centre, doc: dict, today: date, report: SweepReport) -> None:
     if subject is None or centre.store.get(ENROLLMENTS, doc["_id"]) is None:
         report.cleared += centre.store.delete(RETENTION, {"_id": doc["_id"]})   # destroyed on application
         return
-    if subject.get("blocked"):
+    if states.is_blocked(subject):
         report.held_blocked.append(doc["_id"])
         return
     if doc["stage"] == "held" and doc.get("archive_on") and doc["archive_on"] <= today.isoformat():
@@ -204,8 +205,10 @@ def _archive(centre: Centre, doc: dict) -> None:
     citation = rule("retention_archive_forty_years").citation
     eid, sid = doc["_id"], doc["subject_id"]
     # ACTIVE → ARCHIVED; other states (e.g. already archived on re-collection) keep their state
-    if centre.store.update(ENROLLMENTS, {"_id": eid, "state": "ACTIVE"},
-                           set={"state": "ARCHIVED", "archived_reason": "retention_term"}) == 1:
+    enrollment = centre.store.get(ENROLLMENTS, eid)
+    if enrollment is not None and enrollment["state"] == states.ACTIVE and states.move_enrollment(
+            centre.store, enrollment, "retention_archived", centre.store.get(SUBJECTS, sid),
+            archived_reason="retention_term"):
         gallery_log.stamp(centre.store, eid, sid, active=False)
     centre.store.update(RETENTION, {"_id": eid, "stage": "held"},
                         set={"stage": "archived", "next_on": doc.get("destroy_on")})

@@ -28,6 +28,7 @@ from papilla.shared.crypto.registry import SenderLookup
 from papilla.shared.crypto.sealing import seal
 from papilla.shared.errors import Refusal
 from papilla.shared.formats.iso19794_2 import write_iso
+from papilla.shared.legal import states
 from papilla.shared.legal.rules import rule
 from papilla.shared.messages import LifecycleAction, LifecycleCommand, Result
 from papilla.shared.names import BIOMETRICS, ENROLLMENTS, SUBJECTS
@@ -74,8 +75,11 @@ def transfer(centre: Centre, job: dict) -> Result:
     subject = centre.store.find_one(SUBJECTS, {"iin_hash": job["iin_hash"]}) if job.get("iin_hash") else None
     if subject is None:
         return _result(job, "NOT_ENROLLED")
-    if subject.get("blocked"):
-        return _result(job, "REFUSED", reason="subject_blocked", rule_id="blocking_stops_processing")
+    try:
+        states.check_subject(subject, "transferred")   # blocking stops transferring (Law Art.1 7))
+    except Refusal as refusal:
+        return Result(request_id=job["_id"], kind="lifecycle", status="REFUSED", reason=refusal.code,
+                      rule=refusal.rule, detail=refusal.detail)
     recipient = centre.senders.get(order["recipient_id"])
     if recipient is None or not recipient.active or recipient.box_key is None:
         return _result(job, "REFUSED", reason="unknown_recipient", rule_id=rule_id)

@@ -6,8 +6,11 @@ decided is not re-decided, a request already answered is answered the same.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from papilla.shared import results
 from papilla.shared.centre import Centre
+from papilla.shared.legal import states
 from papilla.shared.legal.rules import rule
 from papilla.shared.messages import Candidate, Result
 from papilla.shared.crypto.errors import DataKeyDestroyed
@@ -42,6 +45,26 @@ def one_to_many_fmr(per_comparison_cap: float, fpir: float, gallery_size: int) -
     return min(per_comparison_cap, fpir / max(gallery_size, 1))
 
 
+@dataclass(frozen=True)
+class Cut:
+    """A decision threshold and where it comes from (shown beside a score, e.g. by `papilla demo`)."""
+
+    threshold: float
+    fmr: float          # the per-comparison false-match rate the threshold is calibrated for
+    purpose: str        # "duplicate" | "verify" | "identify"
+
+
+def dedup_cut(settings, gallery_size: int) -> Cut:
+    """The fused score an enrollment's candidate must reach against a gallery of `gallery_size`."""
+    fmr = one_to_many_fmr(settings.dedup_fmr, settings.dedup_fpir, gallery_size)
+    return Cut(_thresholds().fused(fmr), fmr, "duplicate")
+
+
+def verify_cut(settings) -> Cut:
+    """The fused score a 1:1 verification must reach to MATCH."""
+    return Cut(_thresholds().fused(settings.verify_fmr), settings.verify_fmr, "verify")
+
+
 def deduplicate(centre: Centre, gallery: Gallery, enrollment_id: str) -> tuple[list[dict], int] | None:
     """Candidates for an EXTRACTED enrollment among the active gallery, and the gallery seq searched
     (None: not ours to decide any more)."""
@@ -51,8 +74,7 @@ def deduplicate(centre: Centre, gallery: Gallery, enrollment_id: str) -> tuple[l
     gallery.sync()
     snapshot = gallery.last_seq
     probes = gallery.fingers_of(enrollment_id, enrollment["subject_id"])
-    fmr = one_to_many_fmr(centre.settings.dedup_fmr, centre.settings.dedup_fpir, len(gallery.entries))
-    threshold = _thresholds().fused(fmr)
+    threshold = dedup_cut(centre.settings, len(gallery.entries)).threshold
     # The person's own earlier record is not a duplicate: re-enrollment is decided by the lifecycle rules.
     return gallery.search(probes, threshold=threshold, exclude={enrollment_id},
                           exclude_subject=enrollment["subject_id"], limit=20), snapshot
@@ -69,7 +91,7 @@ def verify(centre: Centre, gallery: Gallery, job: dict) -> Result:
     subject = centre.store.find_one(SUBJECTS, {"iin_hash": job["iin_hash"]})
     if subject is None:
         return Result(request_id=rid, kind="verify", status="NOT_ENROLLED")
-    if subject.get("blocked"):
+    if states.is_blocked(subject):
         return Result(request_id=rid, kind="verify", status="BLOCKED", rule=rule("blocking").citation)
     active = centre.store.find_one(ENROLLMENTS, {"subject_id": subject["_id"], "state": "ACTIVE"})
     if active is None:
@@ -80,7 +102,7 @@ def verify(centre: Centre, gallery: Gallery, job: dict) -> Result:
     if not finger_scores:
         return Result(request_id=rid, kind="verify", status="NO_MATCH", reason="no_common_fingers")
     score = float(engine.fuse(finger_scores))
-    matched = score >= _thresholds().fused(centre.settings.verify_fmr)
+    matched = score >= verify_cut(centre.settings).threshold
     return Result(request_id=rid, kind="verify", status="MATCH" if matched else "NO_MATCH",
                   score=score, finger_scores=finger_scores)
 

@@ -5,6 +5,10 @@ Data key record (collection ``data_keys``, ``_id`` = subject id)::
     {"_id": subject_id, "state": "active", "kek_id": "kek-1", "key_version": 1,
      "nonce": <12 bytes>, "wrapped": <48 bytes>, "created_at": "<ISO-8601 UTC>"}
 
+A *transient* key (a request's probes, a dead letter's body; never a person's)
+may also carry ``expire_at`` (an expiry stamp, shared/store/expiry.py): the key
+vault's TTL index deletes it then, which crypto-shreds what it encrypted.
+
 The data key (AES-256) is wrapped with AES-256-GCM under a KEK of the key
 provider, associated data = (subject id, key version, KEK id): a wrapped key
 copied onto another subject's record does not unwrap.
@@ -133,13 +137,16 @@ class EnvelopeCipher:
         return {"_id": subject_id, "state": ACTIVE, "kek_id": kek_id, "key_version": key_version,
                 "nonce": nonce, "wrapped": wrapped, "created_at": _now()}
 
-    def _get_or_create(self, subject_id: str) -> tuple[bytes, int]:
+    def _get_or_create(self, subject_id: str, expire_at: str | None = None) -> tuple[bytes, int]:
         record = self._record(subject_id)
         if record is not None:
             return self._unwrap(subject_id, record)
         key = AESGCM.generate_key(bit_length=256)
+        new = self._wrapped_record(subject_id, key, 1)
+        if expire_at is not None:
+            new["expire_at"] = expire_at
         try:
-            self._store.insert(self._collection, self._wrapped_record(subject_id, key, 1))
+            self._store.insert(self._collection, new)
         except DuplicateKeyError:
             # another thread/process created it first: use the stored one
             record = self._record(subject_id)
@@ -151,11 +158,12 @@ class EnvelopeCipher:
 
     # -- public API -----------------------------------------------------------
     def encrypt(self, subject_id: str, collection: str, doc_id: str, field: str,
-                plaintext: bytes) -> dict:
+                plaintext: bytes, *, key_expire_at: str | None = None) -> dict:
         """Encrypt ``plaintext`` for ``collection/doc_id/field`` of ``subject_id``.
 
-        Creates the subject's data key on first use.  Raises `DataKeyDestroyed`
-        if the subject was shredded.
+        Creates the subject's data key on first use, expiring at ``key_expire_at``
+        (an expiry stamp) when given: only for transient keys, never a person's.
+        Raises `DataKeyDestroyed` if the subject was shredded.
         """
         for name, value in (("subject_id", subject_id), ("collection", collection),
                             ("doc_id", doc_id), ("field", field)):
@@ -163,7 +171,7 @@ class EnvelopeCipher:
         data = _as_bytes(plaintext)
         if data is None:
             raise TypeError("plaintext must be bytes")
-        key, key_version = self._get_or_create(subject_id)
+        key, key_version = self._get_or_create(subject_id, key_expire_at)
         nonce = secrets.token_bytes(NONCE_SIZE)
         ct = AESGCM(key).encrypt(
             nonce, data, field_aad(subject_id, collection, doc_id, field, FORMAT_VERSION, key_version))

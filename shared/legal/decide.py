@@ -301,26 +301,46 @@ def _finger_rules(app: Application) -> tuple[str, ...]:
 def _allowing(app: Application, legal: LegalBasis, age: int) -> Decision:
     also = _finger_rules(app)
     if app.previously_registered and app.reason:
-        rule_id = {("irreversible_damage", False): "recollection_irreversible_damage",
-                   ("irreversible_damage", True): "reregistration_irreversible_damage",
-                   ("document_replacement", False): "replacement_on_document",
-                   ("document_replacement", True): "replacement_on_document"}[(app.reason, legal.law)]
-        return _decision("reenroll", rule_id, app.reason, "collected again; the previous record is archived",
-                         app, age, also)
+        return _decision("reenroll", _recollection_rule(app.reason, legal), app.reason,
+                         "collected again; the previous record is archived", app, age, also)
     return _decision(legal.kind, legal.rule_id, legal.kind, f"may be registered: {legal.summary}", app, age, also)
 
 
+def _recollection_rule(reason: str, legal: LegalBasis) -> str:
+    """The rule under which a registered person is collected again for `reason`."""
+    return {("irreversible_damage", False): "recollection_irreversible_damage",
+            ("irreversible_damage", True): "reregistration_irreversible_damage",
+            ("document_replacement", False): "replacement_on_document",
+            ("document_replacement", True): "replacement_on_document"}[(reason, legal.law)]
 
 
-def from_packet(packet: EnrollmentPacket, birth: date, applied_at: datetime | date) -> Application:
-    """The application an enrollment packet states (the centre decides it again; nothing is trusted)."""
+def from_packet(packet: EnrollmentPacket, birth: date, applied_at: datetime | date, *,
+                previously_registered: bool) -> Application:
+    """The application an enrollment packet states, decided again at the centre (nothing is trusted).
+
+    `previously_registered` is what the centre's own store knows (an ACTIVE enrollment of this person), never
+    the station's word; a re-collection reason for a person with no record is refused first
+    (`check_recollection`)."""
     applicant = packet.applicant
     return Application(basis=packet.purpose, birth=birth, applied_at=applied_at, citizenship=applicant.citizenship,
                        capacity=applicant.legal_capacity,
                        present=tuple(Attendee(p.role, p.written_application) for p in applicant.present),
                        fingers={f.position: f.status.value for f in packet.fingers},
-                       previously_registered=packet.reenrollment_reason is not None,
-                       reason=packet.reenrollment_reason)
+                       previously_registered=previously_registered,
+                       reason=packet.reenrollment_reason if previously_registered else None)
+
+
+def check_recollection(packet: EnrollmentPacket, previously_registered: bool) -> None:
+    """A packet that collects a person again (a re-collection reason) when the centre holds no ACTIVE record of
+    them has nothing to replace: refused under the re-collection rule, so the operator enrolls them as a first
+    registration or checks the IIN (a mistyped IIN would otherwise open a record for someone else)."""
+    if packet.reenrollment_reason and not previously_registered:
+        refusal = refuse(_recollection_rule(packet.reenrollment_reason, basis(packet.purpose)),
+                         "not_previously_registered",
+                         "the packet collects the person again, but the centre holds no active registration of "
+                         "this person: enroll them as a first registration, or check the IIN")
+        refusal.decision = "refused"
+        raise refusal
 
 
 def record(decision: Decision) -> DecisionRecord:

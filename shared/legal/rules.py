@@ -40,6 +40,18 @@ class Rule:
 RULES: dict[str, Rule] = {r.id: r for r in [
     Rule("identity_and_consent", "identify the person by documents and obtain written consent before collection",
          RULES_406, "p.3; Annex"),
+    Rule("identity_document", "the service recipient is identified by an identity document: the date of birth on "
+         "it is the one the IIN carries", RULES_406, "p.3 para.1"),
+    Rule("consent_on_annex_form", "the written consent is the form of the Annex: the applicant's full name, date of "
+         "birth and IIN, the date of consent, the signature, and the employee who accepted it", RULES_406,
+         "p.3 para.1; Annex"),
+    Rule("consent_before_collection", "consent is received before the biometric data are collected",
+         RULES_406, "p.3 para.1"),
+    Rule("consent_conditions_explained", "the conditions and grounds for the use of the biometric data are "
+         "explained to the service recipient", RULES_406, "p.3 para.2"),
+    Rule("consent_for_the_purpose", "personal data are collected after the consent of the subject or their legal "
+         "representative to that collection and processing: the consent names the basis collected under",
+         RULES_395, "p.4, p.8"),
     Rule("adult_voluntary", "public-service authentication: collected from persons aged 18 or over, voluntarily",
          RULES_406, "p.4"),
     Rule("incapacitated_custodian", "a person found incapacitated by a court: in the presence and on the written "
@@ -65,6 +77,12 @@ RULES: dict[str, Rule] = {r.id: r for r in [
          "depersonalizing and destroying the information", LAW_DACTYLO, "Art.1 7); Art.9 p.2"),
     Rule("replacement_on_document", "re-registration when an identity document is restored or replaced",
          LAW_DACTYLO, "Art.10 p.1; Rules 406 p.9"),
+    # The state machines of enrollments and subjects (shared/legal/states.py)
+    Rule("collection_under_rules", "collected and processed only where its protection is ensured and in the "
+         "procedure of the registration rules: the centre opens the sealed packet and decides the application "
+         "again before anything is stored", LAW_DACTYLO, "Art.8 p.3, p.5"),
+    Rule("accumulation_in_resource", "the information obtained in registration is accumulated and stored by forming "
+         "an electronic information resource (here: the record joins the 1:N gallery)", LAW_DACTYLO, "Art.14"),
     Rule("consent_withdrawal", "the subject or legal representative gives or withdraws consent in writing",
          RULES_395, "p.6"),
     Rule("purpose_limitation", "use only for the stated purposes", RULES_395, "p.17-21"),

@@ -38,7 +38,8 @@ def open_store(uri: str) -> Store:
       ~10x faster on writes and may lose the last commits, never corrupts) and ``busy_timeout=<s>``
     * ``mongodb://...`` or ``mongodb+srv://...`` -> MongoStore; the database is the URI path
       (``mongodb://host/papilla_prod``), default ``papilla``. Writes use write concern "majority"
-      with journaling unless the URI sets ``w=``.
+      with journaling unless the URI sets ``w=``; reads read concern "majority" unless it sets
+      ``readConcernLevel=``.
 
     ValueError for anything else; the message never repeats the URI (it may hold credentials).
     """
@@ -82,9 +83,12 @@ def _sqlite_path_and_options(uri: str) -> tuple[str, dict]:
 
 
 def _mongo_options(uri: str) -> dict:
-    """Write concern "majority" unless the URI sets its own (``?w=...``), which then applies."""
+    """Write and read concern "majority" unless the URI sets its own (``?w=...``, ``?readConcernLevel=...``)."""
     keys = {key.lower() for key, _ in parse_qsl(urlsplit(uri).query, keep_blank_values=True)}
-    return {"write_concern": None, "journal": None} if "w" in keys else {}
+    options: dict = {"write_concern": None, "journal": None} if "w" in keys else {}
+    if "readconcernlevel" in keys:
+        options["read_concern"] = None
+    return options
 
 
 def parse_mongo_database(uri: str) -> str:

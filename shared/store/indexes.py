@@ -12,6 +12,19 @@ field (an explicit ``None`` counts as having it) and matches the index's
 partial filter. A document that lacks the field never conflicts. On MongoDB
 this is the partial filter ``{field: {"$exists": true}}`` added to every
 unique index; on SQLite the index's ``WHERE`` clause.
+
+Expiry (TTL): an index declared with ``expires=True`` sits on one field that
+holds the instant the document stops being needed, an ISO-8601 UTC stamp
+``YYYY-MM-DDTHH:MM:SSZ`` (`papilla.shared.store.expiry.expiry_stamp`); a
+document without the field (or with None) never expires. MongoDB deletes
+such documents itself (the field is stored as a BSON date under a TTL index
+with ``expireAfterSeconds: 0``; the server's TTL monitor runs about once a
+minute); SQLite has no TTL, so `expiry.delete_expired` deletes them when a
+SQLiteStore opens and whenever `papilla store expire` runs (hourly, from
+infra/systemd/papilla-housekeeping.timer). Only operational data expires:
+nothing under a legal retention (subjects, enrollments, biometrics, audit,
+retention terms, acts, access requests, transfers) has a TTL index, because
+their end is a decision with an act and an audit entry (Law 003 Art.17).
 """
 from __future__ import annotations
 
@@ -36,6 +49,8 @@ class IndexSpec:
     partial: equality-only filter restricting which documents the index covers,
              e.g. ``{"state": "ACTIVE"}``; values must be str, int or bool.
     name:    index name; derived from the other attributes when left empty.
+    expires: TTL index: the one field holds an expiry stamp and the document is deleted once it is
+             past (see the module docstring); never unique nor partial.
     """
 
     collection: str
@@ -43,6 +58,7 @@ class IndexSpec:
     unique: bool = False
     partial: dict | None = field(default=None, hash=False, compare=False)
     name: str = ""
+    expires: bool = False
 
     def __post_init__(self) -> None:
         if not _COLLECTION_NAME.match(self.collection):
@@ -58,6 +74,8 @@ class IndexSpec:
                 raise ValueError(f"invalid partial-filter field {path!r} in {self.collection}")
             if not isinstance(value, _PARTIAL_VALUE_TYPES):
                 raise ValueError(f"partial filter on {path!r} must be an equality on str, int or bool")
+        if self.expires and (len(self.fields) != 1 or self.unique or self.partial):
+            raise ValueError(f"a TTL index of {self.collection} sits on one field, neither unique nor partial")
         if not self.name:
             object.__setattr__(self, "name", self._derived_name())
 
@@ -68,12 +86,22 @@ class IndexSpec:
         if self.partial:
             digest = hashlib.sha256(json.dumps(self.partial, sort_keys=True).encode()).hexdigest()[:8]
             name += f"_partial_{digest}"
+        if self.expires:
+            name += "_ttl"
         return name
 
     @property
     def partial_fields(self) -> tuple[str, ...]:
         """Fields the partial filter reads (they must be materialized too)."""
         return tuple(self.partial or {})
+
+
+#: The field of every TTL index: when the document stops being needed (an expiry stamp).
+EXPIRE_AT = "expire_at"
+
+
+def _expiring(collection: str) -> IndexSpec:
+    return IndexSpec(collection, (EXPIRE_AT,), expires=True)
 
 
 def _specs(collection: str, *specs: tuple) -> tuple[IndexSpec, ...]:
@@ -87,7 +115,8 @@ def _specs(collection: str, *specs: tuple) -> tuple[IndexSpec, ...]:
 
 COLLECTIONS: dict[str, tuple[IndexSpec, ...]] = {
     # _id = subject id
-    "subjects": _specs("subjects", (("iin_hash",), True)),
+    # state: the subject's lifecycle state (shared/legal/states.py), compare-and-set on every transition
+    "subjects": _specs("subjects", (("iin_hash",), True), (("state",),)),
     # _id = enrollment id = packet id; one ACTIVE enrollment per subject.
     "enrollments": _specs(
         "enrollments",
@@ -102,19 +131,22 @@ COLLECTIONS: dict[str, tuple[IndexSpec, ...]] = {
     "templates": _specs("templates", (("subject_id",),)),
     # _id = enrollment id
     "gallery": _specs("gallery", (("subject_id",),), (("seq",), True)),
-    # _id = request id
-    "results": _specs("results", (("reply_to",),), (("published",),), (("claim",),)),
+    # _id = request id; expire_at = stored + results retention (shared/results.py)
+    "results": _specs("results", (("reply_to",),), (("published",),), (("claim",),)) + (_expiring("results"),),
     # _id = station / service id
     "senders": _specs("senders", (("status",),), (("kind",),)),
+    # expire_at = recorded + dead-letter record retention (shared/deadletters.py)
     "dead_letters": _specs("dead_letters", (("queue",),), (("reason",),), (("created_at",),), (("request_id",),),
-                           (("state",),)),
-    # _id = subject id; looked up by _id only
-    "data_keys": (),
+                           (("state",),)) + (_expiring("dead_letters"),),
+    # _id = subject id; looked up by _id. expire_at only on transient keys (a request's probes, a dead letter's
+    # body): their deletion is the crypto-shredding of what they encrypt. People's keys never carry it.
+    "data_keys": (_expiring("data_keys"),),
     # _id = sequence number (int)
     "audit": _specs("audit", (("subject_id",),), (("action",),)),
     # _id = "head" | "checkpoint:<seq, 12 digits>" (shared/audit.py); the head moves by compare-and-set on seq
     "audit_meta": _specs("audit_meta", (("seq",),)),
-    "jobs": _specs("jobs", (("kind",),), (("state",),)),
+    # expire_at only on request jobs (intake): a job never answered (its message dead-lettered) goes with it
+    "jobs": _specs("jobs", (("kind",),), (("state",),)) + (_expiring("jobs"),),
     # Retention and access requests (services/lifecycle/retention.py, destruction_acts.py, access.py)
     # _id = enrollment id; next_on = ISO date of the next retention step (archive or destruction)
     "retention": _specs("retention", (("subject_id",),), (("stage",),), (("next_on",),)),
@@ -126,6 +158,9 @@ COLLECTIONS: dict[str, tuple[IndexSpec, ...]] = {
     "access_requests": _specs("access_requests", (("subject_id",),), (("state",),), (("due_on",),)),
     # _id = transfer request id; the export sealed to the recipient (services/lifecycle/transfers.py)
     "transfers": _specs("transfers", (("subject_id",),), (("recipient_id",),)),
+    # _id = "<enrollment id>:given" | "<request id>:withdrawn"; who signed and accepted, encrypted
+    # (services/lifecycle/consents.py)
+    "consents": _specs("consents", (("subject_id",),)),
 }
 
 
@@ -170,3 +205,16 @@ def materialized_fields(collection: str) -> tuple[str, ...]:
 
 def unique_indexes(collection: str) -> tuple[IndexSpec, ...]:
     return tuple(spec for spec in indexes_of(collection) if spec.unique)
+
+
+def expiring_field(collection: str) -> str | None:
+    """The field of the collection's TTL index, or None when its documents never expire by themselves."""
+    for spec in indexes_of(collection):
+        if spec.expires:
+            return spec.fields[0]
+    return None
+
+
+def expiring_collections() -> tuple[str, ...]:
+    """Collections with a TTL index (operational data only; see the module docstring)."""
+    return tuple(name for name in COLLECTIONS if expiring_field(name))

@@ -7,7 +7,14 @@
 * `update` is a single-document atomic `update_one` (compare-and-set on the
   whole filter); no multi-document transactions anywhere.
 * `next_sequence` is `find_one_and_update($inc, upsert)` on `_sequences`.
-* Writes default to write concern "majority" with journaling.
+* Writes default to write concern "majority" with journaling, reads to read
+  concern "majority" (a read never returns what a failover could roll back),
+  from the primary (pymongo's default read preference); a URI that sets
+  ``w=`` or ``readConcernLevel=`` applies instead (infra/mongodb/README.md).
+* The field of a TTL index (``expire_at``) is an expiry stamp string in the
+  store's contract and a BSON date in MongoDB (a TTL index ignores strings):
+  converted on every write, filter and read (`to_mongo_dates`,
+  `from_mongo_dates`), and its index gets ``expireAfterSeconds: 0``.
 * pymongo errors are wrapped into StoreError / DuplicateKeyError without
   their messages, which may quote document values.
 """
@@ -16,16 +23,19 @@ from __future__ import annotations
 import functools
 import os
 import re
+from datetime import datetime
 from typing import Any, Callable
 
 import pymongo
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError as MongoDuplicateKeyError
 from pymongo.errors import ConfigurationError, PyMongoError
+from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
 from .base import Document, DuplicateKeyError, Filter, SortSpec, Store, StoreError
-from .indexes import COLLECTIONS, IndexSpec, indexes_of, unique_indexes
+from .expiry import expiry_stamp, parse_stamp
+from .indexes import COLLECTIONS, IndexSpec, expiring_field, indexes_of, unique_indexes
 from .query import (
     apply_update,
     check_document,
@@ -48,6 +58,33 @@ def partial_filter_of(spec: IndexSpec) -> dict | None:
         for path in spec.fields:
             expression[path] = {"$exists": True}
     return expression or None
+
+
+def _to_date(value: Any) -> Any:
+    return parse_stamp(value) if isinstance(value, str) else value
+
+
+def to_mongo_dates(collection: str, values: dict | None) -> dict | None:
+    """A copy of a document, `$set` or filter with the TTL field's stamps as BSON dates (datetime)."""
+    field = expiring_field(collection)
+    if not values or field not in values:
+        return values
+    converted = dict(values)
+    value = converted[field]
+    if isinstance(value, dict):  # filter operators
+        converted[field] = {op: [_to_date(v) for v in operand] if isinstance(operand, (list, tuple))
+                            else _to_date(operand) for op, operand in value.items()}
+    else:
+        converted[field] = _to_date(value)
+    return converted
+
+
+def from_mongo_dates(collection: str, doc: dict | None) -> dict | None:
+    """A document read from MongoDB with its TTL field back to the stamp the store's contract speaks."""
+    field = expiring_field(collection)
+    if doc is not None and isinstance(doc.get(field), datetime):
+        doc[field] = expiry_stamp(doc[field])
+    return doc
 
 
 def _translate_errors(method: Callable) -> Callable:
@@ -78,6 +115,7 @@ class MongoStore(Store):
         *,
         write_concern: str | int | None = "majority",
         journal: bool | None = True,
+        read_concern: str | None = "majority",
         client: Any = None,
         ensure_indexes: bool = True,
         server_selection_timeout_ms: int = 30_000,
@@ -86,6 +124,7 @@ class MongoStore(Store):
         self._uri = uri
         self._database_name = database
         self._write_concern = WriteConcern(w=write_concern, j=journal) if write_concern is not None else None
+        self._read_concern = ReadConcern(read_concern) if read_concern is not None else None
         self._timeout_ms = server_selection_timeout_ms
         self._owns_client = client is None
         self._client = client if client is not None else self._new_client()
@@ -115,6 +154,8 @@ class MongoStore(Store):
                 self._client = self._new_client()
                 self._pid = os.getpid()
             options = {"write_concern": self._write_concern} if self._write_concern is not None else {}
+            if self._read_concern is not None:
+                options["read_concern"] = self._read_concern
             self._database = self._client.get_database(self._database_name, **options)
         return self._database
 
@@ -165,6 +206,8 @@ class MongoStore(Store):
                 partial = partial_filter_of(spec)
                 if partial:
                     options["partialFilterExpression"] = partial
+                if spec.expires:
+                    options["expireAfterSeconds"] = 0
                 self._create_index(collection, spec, options)
 
     @_translate_errors
@@ -176,12 +219,12 @@ class MongoStore(Store):
     @_translate_errors
     def insert(self, collection: str, doc: Document) -> None:
         check_document(collection, doc)
-        self._collection(collection).insert_one(dict(doc))
+        self._collection(collection).insert_one(to_mongo_dates(collection, dict(doc)))
 
     @_translate_errors
     def get(self, collection: str, _id: Any) -> Document | None:
         check_id(_id, collection)
-        return self._collection(collection).find_one({"_id": _id})
+        return from_mongo_dates(collection, self._collection(collection).find_one({"_id": _id}))
 
     def find_one(self, collection: str, filter: Filter) -> Document | None:
         found = self.find(collection, filter, limit=1)
@@ -196,17 +239,17 @@ class MongoStore(Store):
         check_limit(limit)
         if limit == 0:  # MongoDB reads limit 0 as "no limit"
             return []
-        cursor = self._collection(collection).find(filter)
+        cursor = self._collection(collection).find(to_mongo_dates(collection, filter))
         if order:
             cursor = cursor.sort(order)
         if limit is not None:
             cursor = cursor.limit(limit)
-        return list(cursor)
+        return [from_mongo_dates(collection, doc) for doc in cursor]
 
     @_translate_errors
     def count(self, collection: str, filter: Filter) -> int:
         parse_filter(collection, filter)
-        return self._collection(collection).count_documents(filter)
+        return self._collection(collection).count_documents(to_mongo_dates(collection, filter))
 
     @_translate_errors
     def update(
@@ -221,23 +264,24 @@ class MongoStore(Store):
         check_update_call(collection, filter, set, unset, inc, upsert_doc)
         operations: dict[str, dict] = {}
         if set:
-            operations["$set"] = set
+            operations["$set"] = to_mongo_dates(collection, set)
         if unset:
             operations["$unset"] = {path: "" for path in unset}
         if inc:
             operations["$inc"] = inc
         target = self._collection(collection)
-        matched = self._update_one(target, filter, operations)
+        mongo_filter = to_mongo_dates(collection, filter)
+        matched = self._update_one(target, mongo_filter, operations)
         if matched or upsert_doc is None:
             return matched
         new_doc = apply_update(collection, upsert_doc, set, unset, inc)
         check_document(collection, new_doc)
         try:
-            target.insert_one(new_doc)
+            target.insert_one(to_mongo_dates(collection, new_doc))
             return 0
         except MongoDuplicateKeyError:
             # A concurrent writer may have created the document since the miss: retry the update once.
-            if operations and self._update_one(target, filter, operations):
+            if operations and self._update_one(target, mongo_filter, operations):
                 return 1
             raise
 
@@ -251,7 +295,7 @@ class MongoStore(Store):
     @_translate_errors
     def delete(self, collection: str, filter: Filter) -> int:
         parse_filter(collection, filter)
-        return self._collection(collection).delete_many(filter).deleted_count
+        return self._collection(collection).delete_many(to_mongo_dates(collection, filter)).deleted_count
 
     def next_sequence(self, name: str) -> int:
         check_sequence_name(name)

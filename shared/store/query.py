@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .base import Document, Filter, InvalidDocument, SortSpec, StoreError, UnsupportedQuery
-from .indexes import indexed_fields, indexes_of, materialized_fields, unique_indexes
+from .expiry import check_expiry_value, is_stamp
+from .indexes import expiring_field, indexed_fields, indexes_of, materialized_fields, unique_indexes
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024  # MongoDB's BSON document limit, enforced on SQLite too
@@ -88,6 +89,7 @@ def check_document(collection: str, doc: Document) -> None:
         found, value = get_path(doc, path)
         if found:
             check_scalar(value, f"{collection}.{path}")
+            check_expiry_value(collection, path, value)
 
 
 # ------------------------------------------------------------ dotted paths
@@ -193,6 +195,8 @@ def _check_operand(collection: str, field: str, operand: Any) -> None:
         _check_number(operand, f"{collection}.{field}")
     except InvalidDocument as exc:
         raise UnsupportedQuery(str(exc)) from None
+    if isinstance(operand, str) and field == expiring_field(collection) and not is_stamp(operand):
+        raise UnsupportedQuery(f"{collection}: a string compared with {field!r} must be a stamp YYYY-MM-DDTHH:MM:SSZ")
 
 
 def check_single_document_filter(collection: str, conditions: list[Condition]) -> None:
@@ -277,6 +281,7 @@ def _check_indexed_set(collection: str, path: str, value: Any) -> None:
     for indexed in materialized_fields(collection):
         if indexed == path:
             check_scalar(value, f"{collection}.{indexed}")
+            check_expiry_value(collection, indexed, value)
         elif indexed.startswith(path + "."):
             found, inner = get_path(value, indexed[len(path) + 1 :]) if isinstance(value, dict) else (False, None)
             if found:

@@ -17,6 +17,9 @@ filter, the same rule as the MongoDB backend.
 Concurrency: WAL journal, a busy timeout, and every read-modify-write inside
 ``BEGIN IMMEDIATE`` so several processes may share one file. One connection
 per process, guarded by a lock, so one instance is safe across threads.
+
+SQLite has no TTL indexes: opening a store deletes what has expired
+(`expiry.delete_expired`), and `papilla store expire` does it hourly.
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ from typing import Any, Iterator
 import bson
 
 from .base import Document, DuplicateKeyError, Filter, InvalidDocument, SortSpec, Store, StoreError
+from .expiry import delete_expired
 from .indexes import COLLECTIONS, IndexSpec, indexes_of, materialized_fields, unique_indexes
 from .query import (
     MAX_DOCUMENT_BYTES,
@@ -107,6 +111,8 @@ class SQLiteStore(Store):
             self._conn = self._connect()
             try:
                 self._ensure_schema()
+                #: what a MongoDB TTL index would have removed (no TTL in SQLite), per collection
+                self.expired_at_open = delete_expired(self)
             except BaseException:
                 self.close()
                 raise

@@ -6,6 +6,7 @@ from datetime import date
 import pytest
 
 from papilla.services.capture.outbox import Outbox
+from papilla.services.capture.spool import SpoolFacts, spool_facts
 from papilla.services.capture.station import QualityGate, Station
 from papilla.shared.broker import rabbitmq_broker
 from papilla.shared.config import Settings
@@ -13,6 +14,7 @@ from papilla.shared.crypto import sealing
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.errors import Refusal
 from papilla.shared.parties import PartyKeys
+from tests.builders import papers
 
 
 class CountingScanner:
@@ -41,8 +43,8 @@ def offline_station(tmp_path, monkeypatch):
 def test_minor_is_refused_before_capture_with_the_rule(offline_station):
     scanner = CountingScanner()
     with pytest.raises(Refusal) as err:
-        offline_station.enroll(iin=make_test_iin(date(2010, 6, 1), True, 3), full_name="Young Person",
-                               scanner=scanner, operator=offline_station.operator, consent_ref="c-1", today=date(2026, 11, 22))
+        offline_station.enroll(**papers(make_test_iin(date(2010, 6, 1), True, 3)), full_name="Young Person",
+                               scanner=scanner, operator=offline_station.operator, today=date(2026, 11, 22))
     assert err.value.code == "age_below_18"
     assert err.value.rule == "Rules 406, p.4"
     assert scanner.captures == 0
@@ -50,15 +52,17 @@ def test_minor_is_refused_before_capture_with_the_rule(offline_station):
 
 def test_incapacitated_without_custodian_is_refused(offline_station):
     with pytest.raises(Refusal) as err:
-        offline_station.enroll(iin=make_test_iin(date(1980, 6, 1), True, 3), full_name="X", scanner=CountingScanner(),
-                               operator=offline_station.operator, consent_ref="c-1", legal_capacity="incapacitated")
+        offline_station.enroll(**papers(make_test_iin(date(1980, 6, 1), True, 3)), full_name="X",
+                               scanner=CountingScanner(),
+                               operator=offline_station.operator, legal_capacity="incapacitated")
     assert err.value.code == "custodian_required" and "p.5" in err.value.rule
 
 
 def test_no_printable_finger_is_refused(offline_station):
     with pytest.raises(Refusal) as err:
-        offline_station.enroll(iin=make_test_iin(date(1980, 6, 1), True, 3), full_name="X", scanner=CountingScanner(),
-                               operator=offline_station.operator, consent_ref="c-1",
+        offline_station.enroll(**papers(make_test_iin(date(1980, 6, 1), True, 3)), full_name="X",
+                               scanner=CountingScanner(),
+                               operator=offline_station.operator,
                                finger_status={p: "amputated" for p in range(1, 11)})
     assert err.value.code == "no_printable_fingers"
 
@@ -67,8 +71,8 @@ def test_packet_stays_spooled_while_the_broker_is_unreachable(offline_station, d
     from papilla.services.capture.devices import FolderScanner
 
     scanner = FolderScanner(data_dir / "samples", {1: "probe.png", 2: "matching.png"})
-    report = offline_station.enroll(iin=make_test_iin(date(1980, 6, 1), True, 3), full_name="Offline Person",
-                                    scanner=scanner, operator=offline_station.operator, consent_ref="c-1",
+    report = offline_station.enroll(**papers(make_test_iin(date(1980, 6, 1), True, 3)), full_name="Offline Person",
+                                    scanner=scanner, operator=offline_station.operator,
                                     finger_status={p: "captured" if p <= 2 else "injured" for p in range(1, 11)})
     assert not report.confirmed
     spooled = offline_station.outbox.pending()
@@ -85,16 +89,21 @@ def test_spooled_packet_is_sent_once_the_broker_is_back(offline_station, data_di
     from papilla.shared.routing import ENROLL
     from tests.pipeline.harness import Vhost
 
-    report = offline_station.enroll(iin=make_test_iin(date(1980, 6, 1), True, 3), full_name="Later Person",
+    report = offline_station.enroll(**papers(make_test_iin(date(1980, 6, 1), True, 3)), full_name="Later Person",
                                     scanner=FolderScanner(data_dir / "samples", {1: "probe.png"}),
-                                    operator=offline_station.operator, consent_ref="c-1",
+                                    operator=offline_station.operator,
                                     finger_status={p: "captured" if p == 1 else "injured" for p in range(1, 11)})
     assert not report.confirmed
+    spool_dir = offline_station.outbox.spool_dir
+    failed = spool_facts("st-test-1", spool_dir)
+    assert failed.packets == 1 and failed.last_error is not None and failed.last_error.kind
+    assert "Later Person" not in (spool_dir / "last_send_error.json").read_text()
     with Vhost() as url:
         monkeypatch.setenv("PAPILLA_BROKER_URL", url)
         broker = rabbitmq_broker(Settings.from_env())
-        back_online = Outbox(offline_station.outbox.spool_dir, broker)
+        back_online = Outbox(spool_dir, broker)
         assert back_online.flush() == 1 and back_online.pending() == []
+        assert spool_facts("st-test-1", spool_dir) == SpoolFacts("st-test-1", 0, 0.0, None)   # the error is cleared
         connection = pika.BlockingConnection(pika.URLParameters(url))
         assert connection.channel().queue_declare(ENROLL.queue, passive=True).method.message_count == 1
         connection.close()

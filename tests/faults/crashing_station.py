@@ -19,6 +19,7 @@ from papilla.services.capture.station import QualityGate, Station
 from papilla.shared.broker import rabbitmq_broker
 from papilla.shared.config import Settings
 from papilla.shared.parties import load_centre_public, load_party
+from tests.builders import consent_form, document_for
 
 STATION, OPERATOR = "st-faults-01", "op-faults-01"
 
@@ -38,8 +39,8 @@ def main() -> None:
                       gate=QualityGate(min_quality=0, max_attempts=1))
     Path.unlink = die_on_unlink
     station.enroll(iin=iin, full_name="Crashed Station Person", scanner=FolderScanner(image.parent, {1: image.name}),
-                   operator=load_party(settings, OPERATOR), consent_ref="form-9", finger_status={p: "captured" if p == 1 else "amputated"
-                                                                            for p in range(1, 11)},
+                   operator=load_party(settings, OPERATOR), consent=consent_form(date(2026, 11, 22)),
+                   document=document_for(iin), finger_status={p: "captured" if p == 1 else "amputated" for p in range(1, 11)},
                    today=date(2026, 11, 22))
     sys.exit("the station was not killed")
 

@@ -14,7 +14,6 @@ import base64
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -41,11 +40,12 @@ from papilla.shared.principals import sign
 from papilla.shared.config import Settings
 from papilla.shared.crypto import sealing
 from papilla.shared.crypto.iin import make_test_iin
-from papilla.shared.messages import Applicant, Consent, EnrollmentPacket, Finger, encode, parse_result
+from papilla.shared.messages import EnrollmentPacket, Finger, encode, parse_result
 from papilla.shared.results import MemoryResultSink, declare_results_queue
 from papilla.shared.routing import ENROLL
 
 from tests.pipeline.harness import start_worker, wait_until
+from tests.builders import consent_form, document_for, identity
 
 from .node import RabbitNode
 
@@ -152,7 +152,7 @@ def submit_enrollment(ctx, sub: Submitted) -> None:
     iin = new_iin()
     scanner = FolderScanner(folder, {1: name})
     report = ctx["station"].enroll(iin=iin, full_name="Fault Person", scanner=scanner, operator=ctx["operator"],
-                                   consent_ref="form-1", finger_status={p: "captured" if p == 1 else "amputated"
+                                   consent=consent_form(date(2026, 11, 22)), document=document_for(iin), finger_status={p: "captured" if p == 1 else "amputated"
                                                                         for p in range(1, 11)},
                                    today=date(2026, 11, 22))
     if not report.confirmed:   # broker down: the packet waits in the spool
@@ -177,8 +177,7 @@ def submit_refused(ctx, sub: Submitted) -> None:
     now = datetime.now(timezone.utc)
     packet = EnrollmentPacket(
         packet_id=pid, station_id=STATION, operator_id=OPERATOR, captured_at=now,
-        applicant=Applicant(iin="000000000000", full_name="Refused Person"),
-        consent=Consent(form_version="406", signed_at=now, purposes=("auth",), document_ref="f"),
+        **identity("000000000000", "Refused Person", operator_id=OPERATOR, signed_on=now),
         fingers=[Finger(position=1, status="captured", image=png, format="png", dpi=500)]
         + [Finger(position=p, status="amputated") for p in range(2, 11)])
     packet = sign(packet, "operator_signature", ctx["operator"].signing)

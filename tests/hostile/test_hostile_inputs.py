@@ -33,12 +33,13 @@ from papilla.shared.principals import sign
 from papilla.shared.config import Settings
 from papilla.shared.crypto import sealing
 from papilla.shared.crypto.iin import make_test_iin
-from papilla.shared.messages import Applicant, Consent, EnrollmentPacket, Finger, VerifyRequest, encode
+from papilla.shared.messages import EnrollmentPacket, Finger, VerifyRequest, encode
 from papilla.shared.results import MemoryResultSink, stored_result
 from papilla.shared import wire
 from papilla.shared.routing import ENROLL, REQUEST
 
 from tests.pipeline.harness import Vhost, free_port, queue_counts, rabbit_reachable, start_worker, wait_until
+from tests.builders import identity
 
 pytestmark = [pytest.mark.hostile, pytest.mark.broker]
 STATION, SERVICE, REVOKED, OPERATOR = "st-hostile-01", "svc-hostile", "st-revoked-01", "op-hostile-07"
@@ -96,9 +97,7 @@ def packet_fields(png: bytes, packet_id: str, sender: str = STATION) -> dict:
     now = datetime.now(timezone.utc)
     packet = EnrollmentPacket(
         packet_id=packet_id, station_id=sender, operator_id=OPERATOR, captured_at=now,
-        applicant=Applicant(iin=IIN, full_name="Hostile Case"),
-        consent=Consent(form_version="406-annex-2020", signed_at=now, purposes=("public_service_authentication",),
-                        document_ref="form-1"),
+        **identity(IIN, "Hostile Case", operator_id=OPERATOR, signed_on=now),
         fingers=[Finger(position=1, status="captured", image=png, format="png", dpi=500)]
         + [Finger(position=p, status="amputated") for p in range(2, 11)])
     return json.loads(encode(packet))

@@ -22,11 +22,12 @@ from papilla.shared.crypto import sealing
 from papilla.shared.crypto.registry import SenderRegistry
 from papilla.shared.formats.images import ImageFormatError, decode_image
 from papilla.shared.formats.iso19794_2 import IsoFormatError, IsoView, read_iso, write_iso
-from papilla.shared.messages import (Applicant, Consent, EnrollmentPacket, Finger, MessageError, encode,
+from papilla.shared.messages import (EnrollmentPacket, Finger, MessageError, encode,
                                      parse_request)
 from papilla.shared.routing import UNDECODABLE
 from papilla.shared.store.sqlite import SQLiteStore
 from papilla.shared.template import MINUTIA_DTYPE
+from tests.builders import identity
 
 pytestmark = pytest.mark.hostile
 BUDGET = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow,
@@ -98,8 +99,7 @@ def _valid_packet() -> bytes:
     now = datetime(2026, 11, 22, tzinfo=timezone.utc)
     return encode(EnrollmentPacket(
         packet_id="st-1-0001", station_id="st-1", operator_id="op-7", captured_at=now,
-        applicant=Applicant(iin="840517400415", full_name="A B"),
-        consent=Consent(form_version="406", signed_at=now, purposes=("auth",), document_ref="f"),
+        **identity("840517400415", "A B", operator_id="op-7", signed_on=now),
         fingers=[Finger(position=1, status="captured", image=b"\x89PNG", format="png", dpi=500)]
         + [Finger(position=p, status="amputated") for p in range(2, 11)]))
 

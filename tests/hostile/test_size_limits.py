@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,8 @@ import pytest
 from papilla.shared import wire
 from papilla.shared.crypto import sealing
 from papilla.shared.formats.images import ImageFormatError, decode_image
-from papilla.shared.messages import MAX_IMAGE_BYTES, Applicant, Consent, EnrollmentPacket, Finger, encode
+from papilla.shared.messages import (MAX_IMAGE_BYTES, Applicant, Consent, EnrollmentPacket, Finger, IdentityDocument,
+                                     Present, encode)
 
 pytestmark = pytest.mark.hostile
 CONF = Path(__file__).resolve().parents[2] / "infra" / "rabbitmq" / "rabbitmq.conf"
@@ -24,8 +25,13 @@ def largest_packet() -> bytes:
     now = datetime.now(timezone.utc)
     return encode(EnrollmentPacket(
         packet_id=ID, station_id=ID, operator_id=ID, captured_at=now,
-        applicant=Applicant(iin="840517400415", full_name="x" * 256),
-        consent=Consent(form_version="v" * 32, signed_at=now, purposes=("auth",), document_ref="d" * 128),
+        applicant=Applicant(iin="840517400415", full_name="x" * 256, present=tuple(
+            Present(role="custodian", written_application="w" * 128) for _ in range(4)),
+            document=IdentityDocument(type="stateless_certificate", number="N" * 32, birth_date=date(1984, 5, 17))),
+        consent=Consent(form_version="v" * 32, full_name="x" * 256, birth_date=date(1984, 5, 17), iin="840517400415",
+                        signed_on=now.date(), accepted_by=ID, signature_ref="s" * 128, conditions_explained=True,
+                        purposes=("public_service_authentication",) * 4, signed_by="legal_representative",
+                        application_ref="a" * 128),
         fingers=[Finger(position=p, status="captured", image=b"\xff" * MAX_IMAGE_BYTES, format="wsq", dpi=1000)
                  for p in range(1, 11)], reply_to=ID))
 

@@ -12,6 +12,7 @@ from papilla.shared.legal.bases import BASES, EXEMPTIONS
 from papilla.shared.legal.decide import (DECISIONS, Application, ApplicationError, Attendee, Policy, decide,
                                          from_packet)
 from papilla.shared.legal.rules import RULES
+from tests.builders import identity
 
 LAW = "Law on dactyloscopic and genomic registration, "
 TODAY = date(2026, 11, 23)
@@ -254,17 +255,16 @@ def test_mistakes_in_the_application_are_named():
 
 
 def test_the_centre_reads_the_same_application_from_the_packet():
-    from papilla.shared.messages import Applicant, Consent, EnrollmentPacket, Finger, Present
+    from papilla.shared.messages import EnrollmentPacket, Finger, Present
 
     now = datetime(2026, 11, 23, 5, 0, tzinfo=timezone.utc)
     packet = EnrollmentPacket(
         packet_id="st-1-p1", station_id="st-1", operator_id="op-1", captured_at=now, purpose="passport_child_12_16",
-        applicant=Applicant(iin="0" * 12, full_name="Child", present=(Present(role="legal_representative",
-                                                                               written_application="app-5"),)),
-        consent=Consent(form_version="1", signed_at=now, purposes=("p",), document_ref="c"),
+        **identity("0" * 12, "Child", operator_id="op-1", signed_on=now, purpose="passport_child_12_16",
+                   present=(Present(role="legal_representative", written_application="app-5"),)),
         fingers=[Finger(position=p, status="injured") for p in range(2, 11)]
         + [Finger(position=1, status="captured", image=b"x", format="png", dpi=500)])
-    d = decide(from_packet(packet, born(13), now))
+    d = decide(from_packet(packet, born(13), now, previously_registered=False))
     assert (d.decision, d.citation) == ("voluntary", LAW + "Art.10 p.4")
     without = packet.model_copy(update={"applicant": packet.applicant.model_copy(update={"present": ()})})
-    assert outcome(from_packet(without, born(13), now)) == ("needs_representative", LAW + "Art.11 p.2")
+    assert outcome(from_packet(without, born(13), now, previously_registered=False)) == ("needs_representative", LAW + "Art.11 p.2")

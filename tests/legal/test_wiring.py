@@ -10,24 +10,25 @@ from papilla.services.extract import intake
 from papilla.shared.crypto import sealing
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.errors import Refusal
-from papilla.shared.messages import (Applicant, Consent, DecisionRecord, EnrollmentPacket, Finger, Present,
+from papilla.shared.messages import (DecisionRecord, EnrollmentPacket, Finger, Present,
                                      encode)
 
 from tests.capture.test_station import CountingScanner
 from tests.lifecycle.conftest import STATION, signed_by_operator
 from tests.pipeline.harness import FvcScanner
+from tests.builders import identity, papers
 
 LAW = "Law on dactyloscopic and genomic registration, "
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
 
 
 def packet_for(centre, fvc_dir, packet_id: str, iin: str, *, basis: str, claimed: DecisionRecord | None = None,
-               **applicant) -> bytes:
+               reenrollment_reason: str | None = None, **applicant) -> bytes:
     images = FvcScanner(fvc_dir / "DB1_B", {1: "101_1"}).images()
     packet = EnrollmentPacket(
         packet_id=packet_id, station_id=STATION, operator_id=centre.operator.party_id, captured_at=NOW,
-        purpose=basis, decision=claimed, applicant=Applicant(iin=iin, full_name="Unit Person", **applicant),
-        consent=Consent(form_version="406", signed_at=NOW, purposes=(basis,), document_ref="c"),
+        purpose=basis, decision=claimed, reenrollment_reason=reenrollment_reason,
+        **identity(iin, "Unit Person", operator_id=centre.operator.party_id, signed_on=NOW, purpose=basis, **applicant),
         fingers=[Finger(position=1, status="captured", image=images[1].png, format="png", dpi=500)]
         + [Finger(position=p, status="injured") for p in range(2, 11)])
     packet = signed_by_operator(centre, packet)
@@ -70,13 +71,14 @@ def test_a_citizen_sent_under_a_foreigners_basis_is_refused_at_the_centre(centre
 def test_the_station_refuses_before_capture_and_names_the_rule(offline_station):
     scanner = CountingScanner()
     with pytest.raises(Refusal) as err:
-        offline_station.enroll(iin=make_test_iin(date(2013, 6, 1), True, 3), full_name="Child", scanner=scanner,
-                               operator=offline_station.operator, consent_ref="c-1", basis="passport_child_12_16",
+        offline_station.enroll(**papers(make_test_iin(date(2013, 6, 1), True, 3)), full_name="Child", scanner=scanner,
+                               operator=offline_station.operator, basis="passport_child_12_16",
                                today=date(2026, 11, 22))
     assert (err.value.code, err.value.rule) == ("representative_required", LAW + "Art.11 p.2")
     with pytest.raises(Refusal) as err:
-        offline_station.enroll(iin=make_test_iin(date(1990, 6, 1), True, 3), full_name="Returning", scanner=scanner,
-                               operator=offline_station.operator, consent_ref="c-1", basis="visa",
+        offline_station.enroll(**papers(make_test_iin(date(1990, 6, 1), True, 3)), full_name="Returning",
+                               scanner=scanner,
+                               operator=offline_station.operator, basis="visa",
                                citizenship="foreigner", reenrollment_reason="document_replacement")
     assert (err.value.code, err.value.rule) == ("already_registered", LAW + "Art.10 p.3")
     assert scanner.captures == 0
@@ -86,8 +88,8 @@ def test_the_receipt_carries_the_rule_and_the_packet_the_decision(offline_statio
     from papilla.services.capture.devices import FolderScanner
 
     scanner = FolderScanner(data_dir / "samples", {1: "probe.png"})
-    report = offline_station.enroll(iin=make_test_iin(date(1980, 6, 1), True, 3), full_name="Sailor",
-                                    scanner=scanner, operator=offline_station.operator, consent_ref="c-1",
+    report = offline_station.enroll(**papers(make_test_iin(date(1980, 6, 1), True, 3)), full_name="Sailor",
+                                    scanner=scanner, operator=offline_station.operator,
                                     basis="seafarer", finger_status={p: "captured" if p == 1 else "amputated"
                                                                      for p in range(1, 11)})
     assert (report.decision.decision, report.decision.citation) == ("mandatory", LAW + "Art.10 p.2 sub.1")

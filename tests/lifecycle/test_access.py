@@ -5,10 +5,9 @@ import base64
 from datetime import date, datetime, timezone
 
 import pytest
-from prometheus_client import REGISTRY
 
 from papilla.services.extract import intake
-from papilla.services.lifecycle import access, lifecycle_metrics
+from papilla.services.lifecycle import access, commands, lifecycle_metrics
 from papilla.shared import clock
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.errors import Refusal
@@ -78,6 +77,7 @@ def test_report_lists_what_is_held_and_never_biometric_data(centre, fvc_dir):
     report = _decide(centre, "acc-report", "answer", principal(centre, "pr-op", "operator"))
     text = report.to_json()
     assert report.data_held and len(report.records) == 1
+    assert report.consent == "GIVEN"                                # read from the consent record made at intake
     record = report.records[0]
     assert record.source == "station st-unit-01" and record.collected_on == "2026-11-22"
     assert "p.11" in record.term_rule and "applies for destruction" in record.storage_term
@@ -139,5 +139,18 @@ def test_overdue_requests_are_exposed_to_the_metrics(centre):
     assert access.overdue(centre, date(2026, 11, 25)) == []
     assert access.overdue(centre, date(2026, 11, 26)) == ["acc-open"]
     with clock.frozen(datetime(2026, 11, 26, 9, tzinfo=timezone.utc)):
-        assert lifecycle_metrics.refresh(centre)["access_overdue"] == 1
-    assert REGISTRY.get_sample_value("papilla_access_requests_overdue") == 1
+        families = {f.name: f for f in lifecycle_metrics.LifecycleDeadlines(lambda: centre).collect()}
+    assert families["papilla_access_requests_overdue"].samples[0].value == 1
+    assert families["papilla_access_requests_open"].samples[0].value == 1
+
+
+def test_a_blocked_subject_is_still_answered_and_told_the_data_are_blocked(centre):
+    """Blocking stops using the information for the registration (Law Art.1 7), 11)); telling the subject what is
+    held is their right (Rules 395 p.15) and uses nothing of it: answered, saying it is blocked (docs/legal.md)."""
+    enroll(centre, "enr-acc-blk", IIN, "public_service_authentication", date(2025, 5, 5))
+    assert commands.block(centre, {"_id": "req-acc-blk", "iin_hash": centre.hasher.hash(IIN), "principal_id": "b"},
+                          blocked=True).status == "BLOCKED"
+    _receive(centre, "acc-blocked")
+    report = _decide(centre, "acc-blocked", "answer", principal(centre, "pr-op", "operator"))
+    assert report.data_held and report.blocked is True
+    assert centre.store.get("access_requests", "acc-blocked")["state"] == "answered"

@@ -12,11 +12,12 @@ from papilla.services.match.gallery import Gallery
 from papilla.shared.crypto import sealing
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.errors import Refusal
-from papilla.shared.messages import Applicant, Consent, EnrollmentPacket, Finger, encode
+from papilla.shared.messages import EnrollmentPacket, Finger, encode
 
 from tests.pipeline.harness import FvcScanner
 
 from tests.lifecycle.conftest import STATION, signed_by_operator
+from tests.builders import identity
 
 
 def sealed_packet(centre, fvc_dir, packet_id: str, iin: str, fingers: dict[int, str], **applicant) -> bytes:
@@ -24,8 +25,7 @@ def sealed_packet(centre, fvc_dir, packet_id: str, iin: str, fingers: dict[int, 
     now = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
     packet = EnrollmentPacket(
         packet_id=packet_id, station_id=STATION, operator_id=centre.operator.party_id, captured_at=now,
-        applicant=Applicant(iin=iin, full_name="Unit Person", **applicant),
-        consent=Consent(form_version="406", signed_at=now, purposes=("auth",), document_ref="c"),
+        **identity(iin, "Unit Person", operator_id=centre.operator.party_id, signed_on=now, **applicant),
         fingers=[Finger(position=p, status="captured", image=c.png, format="png", dpi=500) for p, c in images.items()]
         + [Finger(position=p, status="injured") for p in range(1, 11) if p not in images])
     packet = signed_by_operator(centre, packet)
@@ -66,10 +66,11 @@ def test_reenrollment_archives_the_previous_record(centre, fvc_dir):
     gallery = Gallery(centre)
     assert enrollments.settle(centre, first.enrollment_id,
                               *matching.deduplicate(centre, gallery, first.enrollment_id)).status == "ACTIVE"
-    again = intake.accept_enrollment(centre, sealed_packet(centre, fvc_dir, "st-unit-01-r2", iin, {1: "105_2"}))
-    # without a legal reason the same person is not enrolled twice: a person decides
-    assert enrollments.settle(centre, again.enrollment_id,
-                              *matching.deduplicate(centre, gallery, again.enrollment_id)).status == "PENDING_REVIEW"
+    # without a legal reason the same person is not enrolled twice: the centre's store knows them, so they are
+    # verified instead (Rules 406 p.8), whatever the station said
+    with pytest.raises(Refusal) as err:
+        intake.accept_enrollment(centre, sealed_packet(centre, fvc_dir, "st-unit-01-r2", iin, {1: "105_2"}))
+    assert (err.value.code, err.value.rule) == ("already_registered", "Rules 406, p.8")
     damaged = intake.accept_enrollment(centre, _reenrollment(centre, fvc_dir, iin))
     result = enrollments.settle(centre, damaged.enrollment_id,
                                 *matching.deduplicate(centre, gallery, damaged.enrollment_id))
@@ -83,8 +84,7 @@ def _reenrollment(centre, fvc_dir, iin) -> bytes:
     now = datetime(2026, 11, 22, 11, 0, tzinfo=timezone.utc)
     packet = EnrollmentPacket(
         packet_id="st-unit-01-r3", station_id=STATION, operator_id=centre.operator.party_id, captured_at=now,
-        applicant=Applicant(iin=iin, full_name="Unit Person"),
-        consent=Consent(form_version="406", signed_at=now, purposes=("auth",), document_ref="c"),
+        **identity(iin, "Unit Person", operator_id=centre.operator.party_id, signed_on=now),
         fingers=[Finger(position=1, status="captured", image=images[1].png, format="png", dpi=500)]
         + [Finger(position=p, status="injured") for p in range(2, 11)],
         reenrollment_reason="irreversible_damage")

@@ -21,10 +21,11 @@ from papilla.services.match import engine, matching
 from papilla.services.match.gallery import Gallery
 from papilla.shared.crypto import sealing
 from papilla.shared.crypto.iin import make_test_iin
-from papilla.shared.messages import Applicant, Consent, EnrollmentPacket, Finger, encode
+from papilla.shared.messages import EnrollmentPacket, Finger, encode
 from papilla.shared.template import MINUTIA_DTYPE, FingerTemplate
 
 from tests.lifecycle.conftest import STATION, signed_by_operator
+from tests.builders import identity
 
 PEOPLE = 150
 FINGERS = (2, 7)
@@ -66,9 +67,8 @@ def sealed(centre, index: int, copy_of: int) -> bytes:
     packet_id = f"{STATION}-g{index:03d}"
     packet = EnrollmentPacket(
         packet_id=packet_id, station_id=STATION, operator_id=centre.operator.party_id, captured_at=now,
-        applicant=Applicant(iin=make_test_iin(date(1960, 1, 1) + timedelta(days=97 * index), index % 2 == 0,
-                                              index), full_name="Growing Gallery"),
-        consent=Consent(form_version="406", signed_at=now, purposes=("auth",), document_ref="c"),
+        **identity(make_test_iin(date(1960, 1, 1) + timedelta(days=97 * index), index % 2 == 0, index),
+                   "Growing Gallery", operator_id=centre.operator.party_id, signed_on=now),
         fingers=[Finger(position=p, status="captured", image=f"{index}:{copy_of}".encode(), format="png", dpi=500)
                  if p in FINGERS else Finger(position=p, status="injured") for p in range(1, 11)])
     packet = signed_by_operator(centre, packet)

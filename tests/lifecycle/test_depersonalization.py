@@ -119,11 +119,15 @@ def test_blocked_subjects_and_records_in_progress_are_refused(centre):
 
     assert act(centre, "unblock", BERIK, "req-dp-b3").status == "UNBLOCKED"
     assert act(centre, "depersonalize", BERIK, "req-dp-b4").status == "DEPERSONALIZED"
-    sid = centre.store.get("enrollments", "enr-dp-b")["subject_id"]
-    # blocked while depersonalized (the authorised body blocks the record it holds by id): removal is refused
-    centre.store.update("subjects", {"_id": sid}, set={"blocked": True})
+    # blocked while depersonalized (the authorised body finds the record through its key): removal is refused,
+    # and unblocking returns it to DEPERSONALIZED, the state blocking interrupted (Law Art.9 p.2)
+    assert act(centre, "block", BERIK, "req-dp-b4b").status == "BLOCKED"
     refused = act(centre, "remove_depersonalization", BERIK, "req-dp-b5")
     assert (refused.status, refused.reason) == ("REFUSED", "subject_blocked") and "Art.1 7)" in refused.rule
+    assert act(centre, "unblock", BERIK, "req-dp-b5b").status == "UNBLOCKED"
+    sid = centre.store.get("enrollments", "enr-dp-b")["subject_id"]
+    assert centre.store.get("subjects", sid)["state"] == "DEPERSONALIZED"
+    assert act(centre, "remove_depersonalization", BERIK, "req-dp-b5c").status == "DEPERSONALIZATION_REMOVED"
 
     pending_iin = make_test_iin(date(1990, 1, 1), True, 23)
     enroll(centre, "enr-dp-p", pending_iin, "public_service_authentication", date(2025, 2, 1), state="PENDING_REVIEW")
@@ -139,7 +143,7 @@ def test_destroying_a_depersonalized_subject_leaves_nothing_even_for_the_deperso
     subject = centre.store.get("subjects", sid)
     # the end-of-retention path (destruction_acts) destroys by the subject's stored link, here the pseudonym
     done = commands.destroy(centre, {"_id": "req-dp-d2", "iin_hash": subject["iin_hash"], "principal_id": "pr-op"},
-                            reason_code="retention_expired", rule_id="destruction_at_end_of_retention")
+                            trigger="retention_expired")
     assert done.status == "DESTROYED" and centre.store.get("subjects", sid) is None
     hidden = depersonalization.open_hidden(centre, sid, subject["depersonalized"])   # an old copy's blob opens…
     blob = depersonalization._unb64(hidden["subject"]["iin"])

@@ -68,8 +68,7 @@ def test_destroyed_subject_is_unreadable_in_the_live_store_and_in_an_old_copy(ce
     shutil.copy(centre.settings.home / "papilla.sqlite3", copy)       # a backup of the data, not the key vault
     assert readable(centre.cipher, centre.store, aliya)                # readable before
 
-    done = commands.destroy(centre, job(centre, "destroy", ALIYA), reason_code="application",
-                            rule_id="destruction_same_day")
+    done = commands.destroy(centre, job(centre, "destroy", ALIYA), trigger="destroyed_on_application")
     assert done.status == "DESTROYED" and "p.11" in done.rule
     assert centre.store.get("subjects", aliya) is None and centre.store.count("biometrics", {"subject_id": aliya}) == 0
     old = open_store(f"sqlite:///{copy}")
@@ -95,7 +94,7 @@ def test_destruction_shreds_the_subjects_dead_letters(centre, fvc_dir):
                                kwargs={}, options={})
     deadletters.record(centre.store, centre.cipher, message, reason="bad_image", detail="finger 2: x",
                        request_id=enrollment_id)
-    commands.destroy(centre, job(centre, "destroy", ALIYA), reason_code="application", rule_id="destruction_same_day")
+    commands.destroy(centre, job(centre, "destroy", ALIYA), trigger="destroyed_on_application")
     letter = centre.store.get("dead_letters", message.message_id)
     assert letter["body"] is None and letter["reason"] == "bad_image"
     with pytest.raises(DataKeyDestroyed):
@@ -105,16 +104,21 @@ def test_destruction_shreds_the_subjects_dead_letters(centre, fvc_dir):
 
 def test_a_blocked_subject_is_not_destroyed_and_not_adjudicated_into_the_gallery(centre, fvc_dir):
     ensure_sender(centre, centre.settings, "pr-body", "principal", role="authorised_body")
-    first, result = enrolled(centre, fvc_dir, "st-unit-01-b1", ALIYA, {1: "106_1", 2: "107_1"})
-    assert result.status == "ACTIVE"
-    again, result = enrolled(centre, fvc_dir, "st-unit-01-b2", ALIYA, {1: "106_2", 2: "107_2"})
-    assert result.status == "PENDING_REVIEW"
+    # two packets of one person in flight together (the second accepted before the first is active; once it is,
+    # the centre's store makes a new application a verification instead): the second waits for a person
+    first = intake.accept_enrollment(centre, sealed_packet(centre, fvc_dir, "st-unit-01-b1", ALIYA,
+                                                           {1: "106_1", 2: "107_1"})).enrollment_id
+    again = intake.accept_enrollment(centre, sealed_packet(centre, fvc_dir, "st-unit-01-b2", ALIYA,
+                                                           {1: "106_2", 2: "107_2"})).enrollment_id
+    gallery = Gallery(centre)
+    for enrollment_id, status in ((first, "ACTIVE"), (again, "PENDING_REVIEW")):
+        assert enrollments.settle(centre, enrollment_id,
+                                  *matching.deduplicate(centre, gallery, enrollment_id)).status == status
     assert commands.block(centre, job(centre, "block", ALIYA), blocked=True).status == "BLOCKED"
     adjudicated = commands.adjudicate(centre, job(centre, "adjudicate", enrollment_id=again, decision="distinct_person"))
     assert (adjudicated.status, adjudicated.reason) == ("REFUSED", "subject_blocked") and "Art.1 7)" in adjudicated.rule
     assert centre.store.get("enrollments", again)["state"] == "PENDING_REVIEW"
-    refused = commands.destroy(centre, job(centre, "destroy", ALIYA), reason_code="application",
-                               rule_id="destruction_same_day")
+    refused = commands.destroy(centre, job(centre, "destroy", ALIYA), trigger="destroyed_on_application")
     assert (refused.status, refused.reason) == ("REFUSED", "subject_blocked") and "Art.1 7)" in refused.rule
     assert centre.store.get("enrollments", first) is not None
     gallery = Gallery(centre)
@@ -149,7 +153,34 @@ def test_destruction_on_application_is_counted_same_day_or_late(centre, fvc_dir)
     same, late = count("same_day"), count("late")
     now = datetime.now(timezone.utc)
     commands.destroy(centre, dict(job(centre, "destroy", ALIYA), created_at=now.isoformat()),
-                     reason_code="application", rule_id="destruction_same_day")
+                     trigger="destroyed_on_application")
     commands.destroy(centre, dict(job(centre, "destroy", BERIK), created_at=(now - timedelta(days=2)).isoformat()),
-                     reason_code="application", rule_id="destruction_same_day")
+                     trigger="destroyed_on_application")
     assert (count("same_day") - same, count("late") - late) == (1, 1)
+
+
+def test_destruction_applications_not_done_the_day_received_are_exported_as_overdue(centre):
+    """papilla_destruction_applications_overdue (Rules 406 p.11): pending destruction applications received on an
+    earlier local day in Kazakhstan; other commands and today's applications are not overdue; answered, it clears."""
+    from datetime import datetime, timezone
+
+    from papilla.services.lifecycle.lifecycle_metrics import LifecycleDeadlines
+    from papilla.shared import clock
+
+    def overdue():
+        families = {f.name: f for f in LifecycleDeadlines(lambda: centre).collect()}
+        return families["papilla_destruction_applications_overdue"].samples[0].value
+
+    def received(rid, action, at):
+        centre.store.insert("jobs", dict(job(centre, action, ALIYA), _id=rid, state="pending", created_at=at,
+                                         reply_to="svc-unit-01"))
+
+    received("req-late", "destroy", "2026-12-01T18:30:00+00:00")        # 23:30 on 1 Dec in Almaty
+    received("req-today", "withdraw_consent", "2026-12-01T19:30:00+00:00")   # 00:30 on 2 Dec in Almaty
+    received("req-block", "block", "2026-11-28T09:00:00+00:00")           # not a destruction application
+    with clock.frozen(datetime(2026, 12, 2, 5, 0, tzinfo=timezone.utc)):   # 10:00 on 2 Dec in Almaty
+        assert overdue() == 1
+        assert commands.run_command(centre, "req-late").status == "NOT_ENROLLED"   # answered: no longer overdue
+        assert overdue() == 0
+    with clock.frozen(datetime(2026, 12, 2, 19, 0, tzinfo=timezone.utc)):  # 00:00 on 3 Dec: today's is now late
+        assert overdue() == 1

@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from papilla.services.lifecycle import destruction_acts, retention
+from papilla.services.lifecycle import commands, destruction_acts, retention
 from papilla.shared import clock
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.errors import Refusal
@@ -126,7 +126,9 @@ def test_a_signature_over_another_list_is_refused(centre, proposed_act):
 def test_a_blocked_subject_is_neither_archived_nor_destroyed(centre):
     enroll(centre, "enr-blocked", VISA_IIN, "visa", date(2016, 11, 22))
     sid = centre.store.get("enrollments", "enr-blocked")["subject_id"]
-    centre.store.update("subjects", {"_id": sid}, set={"blocked": True})
+    assert commands.block(centre, {"_id": "req-ret-blk", "iin_hash": centre.hasher.hash(VISA_IIN),
+                                   "principal_id": "body"}, blocked=True).status == "BLOCKED"
+    assert centre.store.get("subjects", sid)["state"] == "BLOCKED"
     report = retention.sweep(centre, today=date(2070, 1, 1))
     assert report.held_blocked == ["enr-blocked"] and report.archived == [] and report.proposed == []
     assert centre.store.get("enrollments", "enr-blocked")["state"] == "ACTIVE"

@@ -112,7 +112,9 @@ def test_images_only_when_ordered_and_a_foreign_state_needs_its_treaty(desk, fvc
 
 def test_a_blocked_subject_is_not_transferred(desk, fvc_dir):
     enrolled(desk, fvc_dir, "st-unit-01-t3", DANA, {1: "101_1"})
-    desk.store.update("subjects", {"iin_hash": desk.hasher.hash(DANA)}, set={"blocked": True})
+    blocked = commands.block(desk, {"_id": "req-trf-blk", "iin_hash": desk.hasher.hash(DANA), "principal_id": "body"},
+                             blocked=True)
+    assert blocked.status == "BLOCKED"
     refused = run(desk, sealed_command(desk, "req-trf-3"))
     assert (refused.status, refused.reason) == ("REFUSED", "subject_blocked") and "Art.1 7)" in refused.rule
     assert desk.store.get(transfers.TRANSFERS, "req-trf-3") is None

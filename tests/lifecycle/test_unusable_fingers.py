@@ -16,9 +16,10 @@ from papilla.services.extract import intake
 from papilla.shared.crypto import sealing
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.errors import Refusal
-from papilla.shared.messages import Applicant, Consent, EnrollmentPacket, Finger, IdentifyRequest, encode
+from papilla.shared.messages import EnrollmentPacket, Finger, IdentifyRequest, encode
 
 from tests.lifecycle.conftest import STATION, signed_by_operator
+from tests.builders import identity
 
 BLACK = encode_png(np.zeros((1000, 1000), np.uint8), 500)
 
@@ -27,8 +28,8 @@ def sealed(centre, packet_id: str, images: dict[int, bytes]) -> bytes:
     now = datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc)
     packet = EnrollmentPacket(
         packet_id=packet_id, station_id=STATION, operator_id=centre.operator.party_id, captured_at=now,
-        applicant=Applicant(iin=make_test_iin(date(1975, 3, 3), True, 8), full_name="Unit Person"),
-        consent=Consent(form_version="406", signed_at=now, purposes=("auth",), document_ref="c"),
+        **identity(make_test_iin(date(1975, 3, 3), True, 8), "Unit Person", operator_id=centre.operator.party_id,
+                   signed_on=now),
         fingers=[Finger(position=p, status="captured", image=images[p], format="png", dpi=500) if p in images
                  else Finger(position=p, status="unable_to_print") for p in range(1, 11)])
     packet = signed_by_operator(centre, packet)

@@ -56,8 +56,8 @@ def test_blocked_and_destroyed_never_returned_even_by_a_replica_down_during_the_
     job = {"principal_id": "auth-1"}
     commands.block(centre, dict(job, _id="j1", iin_hash=centre.hasher.hash(iins["a"])), blocked=True)
     assert _found(following, fvc_dir, "a") == set()
-    commands.destroy(centre, dict(job, _id="j2", iin_hash=centre.hasher.hash(iins["b"])), reason_code="application",
-                     rule_id="destruction_same_day")
+    commands.destroy(centre, dict(job, _id="j2", iin_hash=centre.hasher.hash(iins["b"])),
+                     trigger="destroyed_on_application")
     assert centre.store.count(TEMPLATES, {"subject_id": enrolled["b"]}) == 0
     fresh = Gallery(centre)
     halves = [Gallery(centre, replace(INDEXED, partition=(k, 2))) for k in range(2)]

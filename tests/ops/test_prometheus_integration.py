@@ -28,6 +28,7 @@ from papilla.shared.metrics import LATENCY_BUCKETS
 from papilla.shared.routing import ENROLL, ROLE_METRICS_OFFSET
 from tests.pipeline.harness import (FvcScanner, Vhost, free_port, onboard, rabbit_reachable, start_worker,
                                     station_and_client, statuses)
+from tests.builders import consent_form, document_for
 
 pytestmark = pytest.mark.broker
 INFRA = Path(__file__).resolve().parents[2] / "infra" / "prometheus"
@@ -132,7 +133,7 @@ def observed(tmp_path_factory, fvc_dir):
             walls = []
             for iin, fingers in PEOPLE:
                 started = time.monotonic()
-                report = station.enroll(iin=iin, full_name="Ops Test", operator=operator, consent_ref="form-1",
+                report = station.enroll(iin=iin, full_name="Ops Test", operator=operator, consent=consent_form(date(2026, 11, 22)), document=document_for(iin),
                                         scanner=FvcScanner(fvc_dir / "DB1_B", {p: f"{f}_1" for p, f in fingers.items()}),
                                         finger_status=statuses(set(fingers)), today=date(2026, 11, 22))
                 assert waiter.wait(report.packet_id, 180).status == "ACTIVE"

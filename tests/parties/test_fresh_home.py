@@ -24,14 +24,16 @@ COMMANDS = [
     (("service", "init", "svc-fresh-1"), 0),
     (("station", "init", "st-fresh-1"), 2),                       # keys exist: one id, one key, for good
     (("station", "enroll", "st-fresh-1", "--operator", "op-fresh-1", "--iin", "860412400617", "--name", "N",
-      "--synthetic", "1", "--wait", "5"), 2),                    # no centre public key file yet
+      "--document-type", "id_card", "--document-number", "N1", "--document-birth-date", "1986-04-12",
+      "--consent-ref", "form-1", "--conditions-explained", "--synthetic", "1", "--wait", "5"), 2),  # no centre key
     (("station", "flush", "st-fresh-1"), 2),
     (("request", "verify", "svc-fresh-1", "--iin", "860412400617", "--finger", "2=x.png"), 2),
     (("request", "identify", "svc-fresh-1", "--finger", "2=x.png"), 2),
     (("request", "lifecycle", "svc-fresh-1", "block", "--principal", "op-fresh-1", "--reason", "r",
       "--iin", "860412400617"), 2),
     (("station", "enroll", "st-nobody", "--operator", "op-fresh-1", "--iin", "860412400617", "--name", "N",
-      "--synthetic", "1"), 2),                                   # no keys for this station
+      "--document-type", "id_card", "--document-number", "N1", "--document-birth-date", "1986-04-12",
+      "--consent-ref", "form-1", "--conditions-explained", "--synthetic", "1"), 2),   # no keys for this station
 ]
 
 

@@ -31,7 +31,8 @@ def desk(centre):
     return centre
 
 
-def command(desk, action: str, principal, *, rid: str, on_application_of="subject", signed_by=None) -> bytes:
+def command(desk, action: str, principal, *, rid: str, on_application_of="subject", signed_by=None,
+            sealed_at=None) -> bytes:
     message = LifecycleCommand(request_id=rid, reply_to=SERVICE, action=LifecycleAction(action),
                                iin=None if action == "adjudicate" else IIN,
                                enrollment_id="enr-x" if action == "adjudicate" else None,
@@ -44,7 +45,7 @@ def command(desk, action: str, principal, *, rid: str, on_application_of="subjec
     if action == "transfer":      # the second principal approves the same bytes (services/lifecycle/transfers.py)
         message = sign(message, "approver_signature", desk.principals["head_of_unit"].signing)
     return sealing.seal(encode(message), sender_id=SERVICE, packet_id=rid, signing_key=desk.service.signing,
-                        centre_public=desk.keys.box.public_key())
+                        centre_public=desk.keys.box.public_key(), created_at=sealed_at)
 
 
 def transfer_fields(desk) -> dict:
@@ -114,3 +115,23 @@ def test_the_client_signs_lifecycle_commands_with_the_principal_key(desk):
     client._submit = lambda message, rid: sent.append(message) or rid
     client.lifecycle("block", principal=desk.principals["authorised_body"], reason="violation", iin=IIN)
     assert sent[0].principal_id == desk.principals["authorised_body"].party_id and sent[0].principal_signature
+
+
+def test_a_destruction_application_is_received_when_the_branch_sealed_it(desk):
+    """Rules 406 p.11 counts from the day the application is received: a command that waited (a lifecycle
+    outage, a queue) keeps its signed sealing time as `received_at`, so it shows as overdue at once; a sealing
+    time in the future is taken as now."""
+    from datetime import datetime, timedelta, timezone
+
+    from papilla.services.lifecycle.commands import overdue_applications
+
+    now = datetime.now(timezone.utc)
+    operator = desk.principals["operator"]
+    intake.accept_command(desk, command(desk, "destroy", operator, rid="req-waited", sealed_at=now - timedelta(days=2)))
+    intake.accept_command(desk, command(desk, "destroy", operator, rid="req-ahead", sealed_at=now + timedelta(days=3)))
+    waited, ahead = desk.store.get("jobs", "req-waited"), desk.store.get("jobs", "req-ahead")
+    assert datetime.fromisoformat(waited["received_at"]) == (now - timedelta(days=2)).replace(
+        microsecond=(now.microsecond // 1000) * 1000)            # the seal keeps milliseconds
+    assert now <= datetime.fromisoformat(ahead["received_at"]) <= datetime.now(timezone.utc)
+    assert "expire_at" not in waited                             # a command's job never expires unanswered
+    assert overdue_applications(desk) == 1

@@ -17,7 +17,7 @@ import pytest
 
 from papilla.client import PapillaClient, ResultOpener, RabbitResultWaiter
 from papilla.shared.config import Settings
-from papilla.shared.crypto.iin import make_test_iin
+from papilla.shared.crypto.iin import birth_date_from_iin, make_test_iin
 from papilla.shared.parties import load_centre_public_file, load_party
 from papilla.shared.routing import RESULTS_EXCHANGE
 
@@ -88,7 +88,9 @@ def world(tmp_path_factory, fvc_dir):
 
 def enroll(world, home: Path, station: str, operator: str, iin: str = PERSON_IIN):
     return papilla(home, "station", "enroll", station, "--operator", operator, "--iin", iin, "--name", "Asel Test",
-                   "--images", str(world["images"]), "--absent", "amputated", "--wait", "180",
+                   "--document-type", "id_card", "--document-number", "N04412345",
+                   "--document-birth-date", birth_date_from_iin(iin).isoformat(), "--consent-ref", "form-406-0001",
+                   "--conditions-explained", "--images", str(world["images"]), "--absent", "amputated", "--wait", "180",
                    env=world["env"], check=False)
 
 

@@ -1,7 +1,9 @@
 """Running the real thing for pipeline tests: a RabbitMQ vhost, worker processes, a station, a client."""
 from __future__ import annotations
 
+import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -10,8 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from papilla.services.capture.devices import CapturedImage, FolderScanner
+from papilla.shared.crypto.iin import make_test_iin
 
 RABBIT = ("127.0.0.1", 5672)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def rabbit_reachable() -> bool:
@@ -179,3 +183,63 @@ def station_and_client(parties: Onboarded, settings, url: str, broker, *, statio
     client = PapillaClient.connect(broker_url=url, service_id=service, key_dir=settings.station_key_dir,
                                    centre_public_file=parties.centre_public_file)
     return station_obj, RabbitResultWaiter(url, station, opener), opener, client
+
+
+def papilla_cli(home: Path, *args: str, env: dict, check: bool = True,
+                timeout: float = 300) -> subprocess.CompletedProcess:
+    """`papilla ARGS` as its own process in the party's PAPILLA_HOME `home` (a party on its own machine).
+    Never a traceback; with `check`, exit 0."""
+    proc = subprocess.run([sys.executable, "-m", "papilla.cli", *args], env={**env, "PAPILLA_HOME": str(home)},
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    if check:
+        assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
+    return proc
+
+
+def clean_env(**extra: str) -> dict:
+    """The environment without any PAPILLA_ setting of the caller's, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPILLA_")}
+    env.update(extra)
+    return env
+
+
+def onboard_homes(root: Path, env: dict, *, stations: dict[str, str], services: tuple[str, ...] = ()) -> dict:
+    """Centre, station and service homes under `root`, onboarded by the CLI exactly as on separate machines:
+    `centre init` + export of the public key file (the only thing the others receive), each party's own
+    `init`, the centre registering each request file. `stations`: station id -> its operator id.
+    Returns {"centre": Path, "station": Path, "service": Path, "public": Path}."""
+    homes = {name: root / name for name in ("centre", "station", "service")}
+    papilla_cli(homes["centre"], "centre", "init", env=env)
+    public = root / "centre-public.json"
+    papilla_cli(homes["centre"], "centre", "export-public-key", str(public), env=env)
+    for name in ("station", "service"):
+        homes[name].mkdir(parents=True, exist_ok=True)
+        shutil.copy(public, homes[name] / "centre-public.json")
+    requests = []
+    for station in stations:
+        papilla_cli(homes["station"], "station", "init", station, env=env)
+        requests.append((homes["station"], station, "station"))
+    for operator in dict.fromkeys(stations.values()):       # an operator may serve several stations
+        papilla_cli(homes["station"], "principal", "init", operator, "--role", "operator", env=env)
+        requests.append((homes["station"], operator, "principal"))
+    for service in services:
+        papilla_cli(homes["service"], "service", "init", service, env=env)
+        requests.append((homes["service"], service, "service"))
+    for home, party, kind in requests:
+        papilla_cli(homes["centre"], "centre", f"register-{kind}",
+                    str(home / "station" / f"{party}.registration.json"), env=env)
+    return {**homes, "public": public}
+
+
+def valid_iins(birth, male: bool, first_serial: int, count: int) -> list[str]:
+    """`count` distinct valid test IINs for one birth date and sex, from `first_serial` on (serials without a
+    check digit are skipped)."""
+    found, serial = [], first_serial
+    while len(found) < count:
+        try:
+            found.append(make_test_iin(birth, male, serial))
+        except ValueError:
+            pass
+        serial += 1
+    return found

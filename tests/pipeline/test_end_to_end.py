@@ -28,10 +28,11 @@ from papilla.shared.broker import rabbitmq_broker, send
 from papilla.shared.config import Settings
 from papilla.shared.crypto import sealing
 from papilla.shared.crypto.iin import make_test_iin
-from papilla.shared.messages import Applicant, Consent, EnrollmentPacket, Finger, encode
+from papilla.shared.messages import EnrollmentPacket, Finger, encode
 from papilla.shared.principals import sign
 from papilla.shared.results import stored_result
 from papilla.shared.routing import ENROLL, results_queue
+from tests.builders import consent_form, document_for, identity
 
 from .harness import (FvcScanner, Vhost, free_port, onboard, rabbit_reachable, start_worker, station_and_client,
                       statuses, wait_quiet, wait_until)
@@ -104,7 +105,7 @@ def enroll(cluster, person: Person, impression: int = 1, db=None, **kw):
     cluster["secrets"] += [person.iin.encode(), person.name.encode()]
     report = cluster["station"].enroll(iin=person.iin, full_name=person.name,
                                        scanner=scanner(db or cluster["db"], person.fingers, impression),
-                                       operator=cluster["operator"], consent_ref="form-2026-0001",
+                                       operator=cluster["operator"], consent=consent_form(date(2026, 11, 22)), document=document_for(person.iin),
                                        finger_status=statuses(set(person.fingers)), today=date(2026, 11, 22), **kw)
     assert report.confirmed, "the broker did not confirm the packet"
     return report.packet_id, cluster["station_results"].wait(report.packet_id, 180)
@@ -207,9 +208,7 @@ def _packet(cluster, signing_key, sender_id: str, packet_id: str, iin: str, fing
     images = scanner(cluster["db"], fingers, impression).images()
     packet = EnrollmentPacket(
         packet_id=packet_id, station_id=sender_id, operator_id=OPERATOR, captured_at=datetime.now(timezone.utc),
-        applicant=Applicant(iin=iin, full_name="Packet Person"),
-        consent=Consent(form_version="406-annex-2020", signed_at=datetime.now(timezone.utc),
-                        purposes=("public_service_authentication",), document_ref="form-2"),
+        **identity(iin, "Packet Person", operator_id=OPERATOR, signed_on=datetime.now(timezone.utc)),
         fingers=[Finger(position=p, status="captured", image=c.png, format="png", dpi=500) for p, c in images.items()]
         + [Finger(position=p, status="amputated") for p in range(1, 11) if p not in images])
     packet = sign(packet, "operator_signature", cluster["operator"].signing)
@@ -245,7 +244,7 @@ def test_worker_killed_before_ack_redelivers_without_a_second_enrollment(cluster
         cluster["secrets"] += [person.iin.encode(), person.name.encode()]
         report = cluster["station"].enroll(iin=person.iin, full_name=person.name,
                                            scanner=scanner(cluster["db"], person.fingers, 1), operator=cluster["operator"],
-                                           consent_ref="form-3", finger_status=statuses({1, 2}),
+                                           consent=consent_form(date(2026, 11, 22)), document=document_for(person.iin), finger_status=statuses({1, 2}),
                                            today=date(2026, 11, 22))
         crashing.proc.wait(180)
         assert marker.exists() and crashing.proc.returncode == 137, "the fault was not injected"
@@ -417,29 +416,3 @@ def test_no_iin_name_or_image_in_clear_in_store_or_logs(cluster, aigerim):
         for secret in secrets_in_clear:
             assert secret not in blob
 
-
-LAW = "Law on dactyloscopic and genomic registration, "
-#: basis → (finger of DB2_B no other test of this module uses, citizenship, the citation that allows it)
-BASES_E2E = {"id_document": ("101", "citizen", LAW + "Art.10 p.1"),
-             "passport_child_12_16": ("102", "citizen", LAW + "Art.10 p.4"),
-             "seafarer": ("103", "citizen", LAW + "Art.10 p.2 sub.1"),
-             "residence_permit": ("104", "foreigner", LAW + "Art.10 p.2 sub.2"),
-             "residence_card": ("105", "stateless", LAW + "Art.10 p.2 sub.3"),
-             "asylum_refugee": ("106", "foreigner", LAW + "Art.10 p.2 sub.4"),
-             "deportation_readmission": ("107", "foreigner", LAW + "Art.10 p.2 sub.5"),
-             "visa": ("108", "foreigner", LAW + "Art.10 p.2 sub.6")}
-
-
-def test_an_enrollment_under_each_legal_basis_carries_the_rule_that_allowed_it(cluster):
-    from papilla.shared.messages import Present
-
-    for basis, (finger, citizenship, citation) in BASES_E2E.items():
-        child = basis == "passport_child_12_16"
-        iin = make_test_iin(date(2013, 3, 3), False, 41) if child else new_iin()
-        present = (Present(role="legal_representative", written_application="app-2026-77"),) if child else ()
-        packet_id, result = enroll(cluster, Person(f"{basis} person", iin, {1: finger}),
-                                   db=cluster["db"].parent / "DB2_B", basis=basis, citizenship=citizenship,
-                                   present=present)
-        assert result.status == "ACTIVE", (basis, result)
-        decision = cluster["centre"].store.get("enrollments", packet_id)["decision"]
-        assert decision["citation"] == citation and decision["decision"] in ("allowed", "voluntary", "mandatory")

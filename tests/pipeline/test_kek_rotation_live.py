@@ -25,6 +25,7 @@ from papilla.shared.config import Settings
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.crypto.providers import open_key_provider
 from papilla.shared.crypto.rotation import kek_usage
+from tests.builders import consent_form, document_for
 
 from ..crypto.softhsm import fresh_config
 from .harness import (FvcScanner, Vhost, free_port, onboard, rabbit_reachable, start_worker, station_and_client,
@@ -78,7 +79,7 @@ def hsm_cluster(tmp_path_factory, fvc_dir, softhsm_env):
 def enroll(cluster, name, person, impression=1):
     iin, fingers = person
     report = cluster["station"].enroll(iin=iin, full_name=name, scanner=scanner(cluster["db"], fingers, impression),
-                                       operator=cluster["operator"], consent_ref="form-2026-0001",
+                                       operator=cluster["operator"], consent=consent_form(date(2026, 11, 22)), document=document_for(iin),
                                        finger_status=statuses(set(fingers)), today=date(2026, 11, 22))
     assert report.confirmed
     return cluster["station_results"].wait(report.packet_id, 180)

@@ -7,8 +7,9 @@ import pytest
 
 from papilla.cli import main
 from papilla.shared.config import Settings, mask_secrets
-from papilla.shared.messages import (Applicant, Consent, EnrollmentPacket, Finger, MessageError, encode,
+from papilla.shared.messages import (EnrollmentPacket, Finger, MessageError, encode,
                                      parse_request)
+from tests.builders import identity
 
 IIN = "900101300123"
 
@@ -37,8 +38,7 @@ def test_mask_leaves_urls_without_credentials_alone():
 def _packet(**changes) -> EnrollmentPacket:
     now = datetime.now(timezone.utc)
     fields = dict(packet_id="st-1-0001", station_id="st-1", operator_id="op-1", captured_at=now,
-                  applicant=Applicant(iin=IIN, full_name="Nurlan Example"),
-                  consent=Consent(form_version="1", signed_at=now, purposes=("auth",), document_ref="d-1"),
+                  **identity(IIN, "Nurlan Example", operator_id="op-1", signed_on=now),
                   fingers=[Finger(position=1, status="captured", image=b"\x89PNG....", format="png", dpi=500)]
                   + [Finger(position=p, status="amputated") for p in range(2, 11)])
     fields.update(changes)

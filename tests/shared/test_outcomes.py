@@ -101,6 +101,7 @@ def test_exhausted_retries_leave_a_dead_letter_and_a_failed_answer(pipeline, cap
                       and all(stored_result(centre.store, d["request_id"]) for d in dead(centre)))
     letter = dead(centre)[0]
     assert "RuntimeError in each of 3 attempts" in letter["detail"] and letter["queue"] == FLAKY.queue
+    assert {d["state"] for d in dead(centre)} == {"dead"}   # failures wait for an operator (the unresolved gauge)
     answer = stored_result(centre.store, letter["request_id"])
     assert answer.status == "FAILED" and answer.reason == "exhausted_retries" and answer.kind == "identify"
     assert queue_depth(pipeline["url"], FLAKY.queue + ".XQ") == 0      # recorded, so not parked in .XQ
@@ -114,6 +115,7 @@ def test_a_refusal_is_recorded_once_answered_with_its_kind_and_rule_and_not_retr
     assert wait_until(lambda: len(dead(centre, "subject_blocked")) == 1
                       and stored_result(centre.store, dead(centre)[0]["request_id"]) is not None)
     letter = dead(centre)[0]
+    assert letter["state"] == "refused"   # answered to its sender: not an operator's unresolved dead letter
     assert letter["rule"] == "Law Art.9" and letter["body"]["ct"] and SECRET_ARG.encode() not in letter["body"]["ct"]
     answer = stored_result(centre.store, letter["request_id"])
     assert (answer.status, answer.reason, answer.kind, answer.rule) == ("REFUSED", "subject_blocked", "identify",

@@ -119,6 +119,17 @@ def test_queries_are_validated_before_reaching_mongodb(store):
         store.update("enrollments", {"state": "ACTIVE"}, set={"state": "ARCHIVED"})
 
 
+def test_reads_default_to_read_concern_majority(client):
+    """(mongomock's Database has no write_concern attribute: the write concern is checked on a real server.)"""
+    from pymongo.read_concern import ReadConcern
+
+    with MongoStore("mongodb://unused", "papilla_unit", client=client, ensure_indexes=False) as opened:
+        assert opened._db().read_concern == ReadConcern("majority")
+    with MongoStore("mongodb://unused", "papilla_unit_uri", client=client, ensure_indexes=False,
+                    read_concern=None) as from_uri:   # the URI's readConcernLevel applies
+        assert from_uri._db().read_concern == ReadConcern()
+
+
 def test_closed_store(client):
     opened = MongoStore("mongodb://unused", "papilla_unit", client=client, ensure_indexes=False)
     opened.close()

@@ -39,10 +39,12 @@ def test_mongodb_uris_pick_the_database(monkeypatch):
     assert open_store("mongodb://u:p@h1:27017,h2:27017/papilla_prod?replicaSet=rs0") == "s"
     assert open_store("mongodb+srv://cluster.example.kz") == "s"
     assert open_store("mongodb://h/p?w=1") == "s"
+    assert open_store("mongodb://h/p?readConcernLevel=local") == "s"
     assert opened == [
         ("mongodb://u:p@h1:27017,h2:27017/papilla_prod?replicaSet=rs0", "papilla_prod", {}),
         ("mongodb+srv://cluster.example.kz", "papilla", {}),
         ("mongodb://h/p?w=1", "p", {"write_concern": None, "journal": None}),  # the URI's w applies
+        ("mongodb://h/p?readConcernLevel=local", "p", {"read_concern": None}),  # and its read concern
     ]
     assert parse_mongo_database("mongodb://h/?w=majority") == "papilla"
     with pytest.raises(ValueError):
@@ -73,8 +75,8 @@ def test_declared_collections_and_indexes():
     assert ("subjects", ("iin_hash",), True, ()) in specs
     assert ("enrollments", ("subject_id",), True, (("state", "ACTIVE"),)) in specs
     assert ("gallery", ("seq",), True, ()) in specs
-    assert COLLECTIONS["data_keys"] == ()
-    assert indexed_fields("dead_letters") == ("queue", "reason", "created_at", "request_id", "state")
+    assert [(spec.fields, spec.expires) for spec in COLLECTIONS["data_keys"]] == [(("expire_at",), True)]
+    assert indexed_fields("dead_letters") == ("queue", "reason", "created_at", "request_id", "state", "expire_at")
     assert indexed_fields("enrollments") == ("subject_id", "state", "created_at")
     with pytest.raises(ValueError):
         IndexSpec("jobs", ("bad field",))
