@@ -179,7 +179,7 @@ class EnrollmentPacket(_Model):
     purpose: Literal[tuple(BASES)] = "public_service_authentication"   # type: ignore[valid-type]  # the legal basis
     applicant: Applicant
     decision: DecisionRecord | None = None
-    consent: Consent
+    consent: Consent | None = None   # absent only where the law registers without consent (Law Art.10 p.2)
     fingers: list[Finger] = Field(min_length=1, max_length=10)
     reenrollment_reason: Literal["irreversible_damage", "document_replacement"] | None = None
     reply_to: Identifier | None = None

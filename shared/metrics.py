@@ -114,6 +114,11 @@ def observe_finger(quality: int, minutiae: int, seconds: float) -> None:
     FINGER_MINUTIAE.observe(minutiae)
 
 
+def observe_search(kind: str, seconds: float) -> None:
+    """One search answered by the match service: kind is verify, identify or deduplicate."""
+    MATCH_SECONDS.labels(kind).observe(seconds)
+
+
 def count_destruction(same_day: bool) -> None:
     DESTRUCTIONS.labels("same_day" if same_day else "late").inc()
 

@@ -113,6 +113,10 @@ def pipeline() -> dict:
         panel("Gallery shard lag (log entries)", [
             ("max by (instance) (papilla_gallery_log_head_seq) - on (instance) group_right "
              "papilla_gallery_applied_seq", "shard {{shard}}")], w=8),
+        panel("Search time by kind (p50, p95)", [
+            (f"histogram_quantile(0.5, sum by (le, kind) (rate(papilla_match_seconds_bucket[{R}])))", "p50 {{kind}}"),
+            (f"histogram_quantile(0.95, sum by (le, kind) (rate(papilla_match_seconds_bucket[{R}])))", "p95 {{kind}}")],
+              unit="s", w=24, description="From the match actor's start to its answer (scatter-gather included)."),
         panel("Resident memory by worker", [("process_resident_memory_bytes{job=~\"papilla-.*\"}", "{{job}} {{instance}}")],
               unit="bytes", w=12),
         panel("CPU by worker", [(f"rate(process_cpu_seconds_total{{job=~\"papilla-.*\"}}[{R}])", "{{job}} {{instance}}")],

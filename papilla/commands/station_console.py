@@ -36,8 +36,9 @@ def add_enroll_flags(p) -> None:
     doc.add_argument("--document-birth-date", required=True, type=iso_date, metavar="YYYY-MM-DD",
                      help="the date of birth printed on the document (checked against the IIN)")
     con = p.add_argument_group("written consent on the Annex form of Rules 406")
-    con.add_argument("--consent-ref", required=True, metavar="REF",
-                     help="reference of the signed consent form (scan or register number)")
+    con.add_argument("--consent-ref", metavar="REF",
+                     help="reference of the signed consent form (scan or register number); required for every "
+                          "basis but the mandatory categories of Law Art.10 p.2, which register without consent")
     con.add_argument("--consent-signed-on", type=iso_date, metavar="YYYY-MM-DD",
                      help="the date of consent on the form (default: today, in the applicant's local zone)")
     con.add_argument("--conditions-explained", action="store_true",
@@ -61,7 +62,12 @@ def document_from_args(args) -> IdentityDocument:
     return IdentityDocument(type=args.document_type, number=args.document_number, birth_date=args.document_birth_date)
 
 
-def consent_from_args(args, legal_capacity: str, present: tuple) -> ConsentForm:
+def consent_from_args(args, legal_capacity: str, present: tuple) -> ConsentForm | None:
+    """The signed form, or None when no --consent-ref is given (refused later unless the basis is mandatory)."""
+    if args.consent_ref is None:
+        if args.conditions_explained or args.consent_signed_on or args.consent_signed_by or args.consent_application:
+            raise ValueError("consent flags given without --consent-ref: give the signed form's reference")
+        return None
     signed_by, application = default_signer(legal_capacity, present)
     if args.consent_signed_by and args.consent_signed_by != signed_by:
         signed_by = args.consent_signed_by

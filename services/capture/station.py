@@ -77,7 +77,7 @@ class Station:
         self.gate = gate
         self.measure = measure
 
-    def enroll(self, *, iin: str, full_name: str, document: IdentityDocument, consent: ConsentForm, scanner,
+    def enroll(self, *, iin: str, full_name: str, document: IdentityDocument, consent: ConsentForm | None, scanner,
                operator: PartyKeys, decisions: OperatorDecisions | None = None,
                finger_status: dict[int, str] | None = None, legal_capacity: str = "full",
                basis: str = "public_service_authentication", citizenship: str = "citizen",
@@ -99,10 +99,10 @@ class Station:
                                   present=tuple(Attendee(p.role, p.written_application) for p in present),
                                   fingers=statuses, previously_registered=reenrollment_reason is not None,
                                   reason=reenrollment_reason)
-        allowing(decide(application, policy))
-        signed = consent_record(consent, applicant, operator.party_id, basis)
+        first = allowing(decide(application, policy))
+        signed = consent_record(consent, applicant, operator.party_id, basis) if consent is not None else None
         eligibility.check_consent(signed, applicant=applicant, operator_id=operator.party_id, purpose=basis,
-                                  collected_on=local_date(now, policy))
+                                  collected_on=local_date(now, policy), required=eligibility.consent_required(first))
         fingers, lines = self.capture_all(scanner, statuses, decisions or FixedChoice())
         decision = allowing(decide(_with_fingers(application, fingers), policy))   # exceptions change the fingers
         receipt = Receipt(f"{self.station_id}-{now:%Y%m%d}-{secrets.token_hex(8)}", self.station_id,

@@ -124,7 +124,8 @@ def _accept_packet(centre: Centre, packet: EnrollmentPacket, today: date | None)
     decision = legal_decision(centre, packet, iin, today)
     eligibility.check_identity(packet.applicant)
     eligibility.check_consent(packet.consent, applicant=packet.applicant, operator_id=packet.operator_id,
-                              purpose=packet.purpose, collected_on=local_date(packet.captured_at, Policy.from_env()))
+                              purpose=packet.purpose, collected_on=local_date(packet.captured_at, Policy.from_env()),
+                              required=eligibility.consent_required(decision))
 
     records = finger_records(packet.fingers, enrollment=True)
     subject = subject_for(centre, iin, create=True)
@@ -135,7 +136,7 @@ def _accept_packet(centre: Centre, packet: EnrollmentPacket, today: date | None)
     document = packet.applicant.document
     personal = json.dumps({"full_name": packet.applicant.full_name,
                            "document": document.model_dump(mode="json"),
-                           "consent": packet.consent.model_dump(mode="json")}).encode()
+                           "consent": packet.consent.model_dump(mode="json") if packet.consent else None}).encode()
     doc = {
         "_id": enrollment_id, "subject_id": subject["_id"],
         "state": states.initial_enrollment_state(), "state_trigger": "extracted",
@@ -152,8 +153,9 @@ def _accept_packet(centre: Centre, packet: EnrollmentPacket, today: date | None)
     doc["legal_basis"] = packet.purpose
     retention.record_term(centre, enrollment_id, subject["_id"], packet.purpose, packet.captured_at)
     # the consent the branch took, as a record (before the enrollment: a redelivery after a crash finds both)
-    consents.record_given(centre, subject["_id"], enrollment_id, signed_by=packet.consent.signed_by,
-                          accepted_by=packet.consent.accepted_by, legal_basis=packet.purpose)
+    if packet.consent is not None:   # a mandatory category is registered without it (Law Art.10 p.2)
+        consents.record_given(centre, subject["_id"], enrollment_id, signed_by=packet.consent.signed_by,
+                              accepted_by=packet.consent.accepted_by, legal_basis=packet.purpose)
     try:
         centre.store.insert(ENROLLMENTS, doc)
     except DuplicateKeyError:  # a concurrent redelivery won

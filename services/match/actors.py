@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import dramatiq
 
+from papilla.shared import metrics
 from papilla.shared.broker import send
 from papilla.shared.routing import DEDUPLICATE, MATCH_PROBE, SETTLE
 from papilla.services import runtime
@@ -37,19 +39,22 @@ def scattered() -> scatter.ScatterGather | None:
 
 @dramatiq.actor(actor_name=DEDUPLICATE.actor, queue_name=DEDUPLICATE.queue, throws=runtime.REFUSALS)
 def deduplicate(enrollment_id: str) -> None:
-    sg = scattered()
+    started, sg = time.perf_counter(), scattered()
     found = (scatter.deduplicate(runtime.centre(), sg, enrollment_id) if sg
              else matching.deduplicate(runtime.centre(), gallery(), enrollment_id))
     if found is not None:
+        metrics.observe_search("deduplicate", time.perf_counter() - started)
         candidates, gallery_seq = found
         send(dramatiq.get_broker(), SETTLE, enrollment_id, candidates, gallery_seq)
 
 
 @dramatiq.actor(actor_name=MATCH_PROBE.actor, queue_name=MATCH_PROBE.queue, throws=runtime.REFUSALS)
 def match_probe(request_id: str) -> None:
-    sg = scattered()
+    started, sg = time.perf_counter(), scattered()
     if sg:
-        scatter.answer_probe(runtime.centre(), gallery(), sg, request_id)
-        return
-    gallery().sync()
-    matching.answer_probe(runtime.centre(), gallery(), request_id)
+        done = scatter.answer_probe(runtime.centre(), gallery(), sg, request_id)
+    else:
+        gallery().sync()
+        done = matching.answer_probe(runtime.centre(), gallery(), request_id)
+    if done is not None and done.kind in ("verify", "identify"):
+        metrics.observe_search(done.kind, time.perf_counter() - started)

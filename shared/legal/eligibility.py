@@ -39,13 +39,26 @@ def check_identity(applicant) -> date:
     return birth
 
 
-def check_consent(consent, *, applicant, operator_id: str, purpose: str, collected_on: date) -> None:
-    """The consent record is present, on the Annex form, the applicant's, given in time and by the right person.
+def consent_required(decision) -> bool:
+    """Written consent is the ground of every registration but the mandatory categories, which the Law registers
+    by force of law (Art.10 p.2: "shall be subject to mandatory dactyloscopic registration"); Art.10 p.1 and
+    Art.11 p.2 (identity documents, children 12-16) and Rules 406 p.3 (public services) require it."""
+    return decision.decision != "mandatory"
+
+
+def check_consent(consent, *, applicant, operator_id: str, purpose: str, collected_on: date,
+                  required: bool = True) -> None:
+    """The consent record is present (when `required`, see `consent_required`), on the Annex form, the
+    applicant's, given in time and by the right person. A consent given where none is required is checked too.
 
     collected_on: the local calendar date of collection (`decide.local_date` of the capture time)
     """
+    if consent is None and not required:
+        return
     if consent is None:
-        raise refuse("identity_and_consent", "consent_missing", "no written consent")
+        law = basis(purpose).law
+        raise refuse("id_document_with_consent" if law else "identity_and_consent", "consent_missing",
+                     "no written consent: this basis registers a person only with their consent")
     if not consent.conditions_explained:
         raise refuse("consent_conditions_explained", "consent_conditions_not_explained",
                      "the conditions and grounds for using the biometric data were not explained to the applicant")

@@ -141,8 +141,11 @@ def test_consent_is_never_assumed(station_home, images, capsys):
     code, _, err = run(capsys, argv)
     assert code == 2 and "(Rules 406, p.3 para.2)" in one_sentence(err)
     ref = argv.index("--consent-ref")
-    code, _, err = run(capsys, argv[:ref] + argv[ref + 2:])
-    assert code == 2 and "--consent-ref" in err
+    code, _, err = run(capsys, argv[:ref] + argv[ref + 2:])            # no form at all, for a voluntary basis
+    assert code == 2 and one_sentence(err) == ("refused: no written consent: this basis registers a person only "
+                                               "with their consent (Rules 406, p.3; Annex)")
+    code, _, err = run(capsys, argv[:ref] + argv[ref + 2:] + ["--conditions-explained"])
+    assert code == 2 and "--consent-ref" in one_sentence(err)         # consent facts without the form
     assert spooled(station_home) == []
 
 

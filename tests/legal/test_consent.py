@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, timezone
+from types import SimpleNamespace
 
 import pytest
 from pydantic import ValidationError
@@ -12,7 +13,7 @@ from papilla.services.extract import intake
 from papilla.shared.crypto import sealing
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.errors import Refusal
-from papilla.shared.legal.eligibility import check_consent, check_identity
+from papilla.shared.legal.eligibility import check_consent, check_identity, consent_required
 from papilla.shared.messages import Consent, EnrollmentPacket, Finger, IdentityDocument, Present, encode
 
 from tests.builders import identity
@@ -70,6 +71,24 @@ def test_no_consent_is_refused():
     applicant, _ = records()
     err = refusal(None, applicant)
     assert (err.code, err.rule) == ("consent_missing", "Rules 406, p.3; Annex")
+
+
+def test_no_consent_under_a_voluntary_basis_of_the_law_cites_the_law():
+    applicant, _ = records()
+    with pytest.raises(Refusal) as refused:
+        check_consent(None, applicant=applicant, operator_id=OPERATOR, purpose="id_document", collected_on=COLLECTED)
+    assert (refused.value.code, refused.value.rule) == (
+        "consent_missing", "Law on dactyloscopic and genomic registration, Art.10 p.1")
+
+
+@pytest.mark.parametrize("decision,required", [("mandatory", False), ("voluntary", True), ("allowed", True),
+                                               ("reenroll", True)])
+def test_only_the_mandatory_categories_register_without_consent(decision, required):
+    assert consent_required(SimpleNamespace(decision=decision)) is required
+    applicant, _ = records()
+    if not required:   # nothing to check: the Law is the ground (Art.10 p.2)
+        check_consent(None, applicant=applicant, operator_id=OPERATOR, purpose="visa", collected_on=COLLECTED,
+                      required=False)
 
 
 def test_an_incapacitated_person_does_not_sign_their_own_consent():

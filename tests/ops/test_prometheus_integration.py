@@ -182,7 +182,8 @@ def test_outcomes_and_results_are_counted_as_they_happened(observed):
     wait_for(lambda: prom.scalar('sum(papilla_results_total{kind="verify", status="MATCH"})') == 1, 30, "verify")
     wait_for(lambda: prom.scalar('papilla_gallery_log_head_seq{job="papilla-match"}') == len(PEOPLE), 30, "head")
     assert prom.scalar('papilla_pending_review_enrollments{job="papilla-lifecycle"}') == 0
-    assert prom.scalar('papilla_dead_letters_unresolved{job="papilla-lifecycle"}') == 1   # the refusal's record
+    # the workload's one refusal is answered to its sender and kept as "refused": nothing for an operator
+    assert prom.scalar('papilla_dead_letters_unresolved{job="papilla-lifecycle"}') == 0
     assert prom.scalar('sum(papilla_messages_in_progress)') == 0
 
 
@@ -193,6 +194,7 @@ def test_each_family_comes_only_from_its_owner_with_process_and_build_info(obser
         "papilla_finger_quality_count": {"papilla-extract"},
         "papilla_finger_minutiae_count": {"papilla-extract"},
         "papilla_extract_seconds_count": {"papilla-extract"},
+        "papilla_match_seconds_count": {"papilla-match"},
         "papilla_gallery_log_head_seq": {"papilla-match"},
         "papilla_audit_chain_length": {"papilla-lifecycle"},
     }
@@ -200,6 +202,8 @@ def test_each_family_comes_only_from_its_owner_with_process_and_build_info(obser
         wait_for(lambda: {r["metric"]["job"] for r in prom.query(name)} >= jobs, 60, f"{name} scraped")
         assert {r["metric"]["job"] for r in prom.query(name)} == jobs, name
     assert prom.scalar('papilla_finger_quality_count{job="papilla-extract"}') == 2 * len(PEOPLE) + 2
+    wait_for(lambda: prom.scalar('papilla_match_seconds_count{kind="verify"}') == 1, 60, "the verify's search time")
+    assert prom.scalar('papilla_match_seconds_count{kind="deduplicate"}') >= len(PEOPLE)
     for role in ROLES:
         assert prom.scalar(f'process_resident_memory_bytes{{job="papilla-{role}"}}') > 10e6
         assert prom.query(f'papilla_build_info{{job="papilla-{role}", role="{role}"}}')

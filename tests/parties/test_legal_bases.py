@@ -199,3 +199,22 @@ def test_answers_to_packets_nobody_waited_for_wait_on_the_station_queue_and_are_
     assert not any(waited.stdout.split()[1].rstrip(":") in line for line in shown)   # taken by --wait, once
     again = papilla_cli(world["homes"]["station"], "station", "answers", STATION_2, env=world["env"])
     assert again.stdout.strip() == "no answers waiting"
+
+
+def test_a_mandatory_category_is_registered_without_a_consent_form_and_a_voluntary_one_is_not(world):
+    """Law Art.10 p.2 registers its categories by force of law: no consent form, none recorded at the centre;
+    the same applicant under a voluntary basis is refused for want of one, at the station."""
+    iin = valid_iins(ADULT, False, 800, 1)[0]
+    flags = enroll_flags(iin)
+    no_form = flags[:flags.index("--consent-ref")]                       # the identity document only
+    args = ["station", "enroll", STATION, "--operator", OPERATOR, "--iin", iin, "--name", "visa applicant",
+            "--images", str(one_finger(world, "104", "DB3_B")), "--absent", "amputated", *no_form]
+    refused = papilla_cli(world["homes"]["station"], *args, env=world["env"], check=False)
+    assert refused.returncode == 2 and "no written consent" in refused.stderr and "Rules 406, p.3" in refused.stderr
+    done = papilla_cli(world["homes"]["station"], *args, "--basis", "visa", "--citizenship", "stateless",
+                       env=world["env"])
+    packet_id = done.stdout.split()[1].rstrip(":")
+    result = world["waiter"].wait(packet_id, 180)
+    assert (result.status, result.rule) == ("ACTIVE", CASES["visa"].citation)
+    subject_id = world["store"].get("enrollments", packet_id)["subject_id"]
+    assert world["store"].find("consents", {"subject_id": subject_id}) == []

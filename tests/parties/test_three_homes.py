@@ -7,8 +7,6 @@ import dataclasses
 import os
 import re
 import shutil
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from papilla.shared.crypto.iin import birth_date_from_iin, make_test_iin
 from papilla.shared.parties import load_centre_public_file, load_party
 from papilla.shared.routing import RESULTS_EXCHANGE
 
-from tests.pipeline.harness import FvcScanner, Vhost, rabbit_reachable, start_worker, wait_until
+from tests.pipeline.harness import FvcScanner, Vhost, papilla_cli, rabbit_reachable, start_worker, wait_until
 
 pytestmark = pytest.mark.broker
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,13 +28,7 @@ CLOSING_STATION = "st-closing-04"   # registered, then revoked by its own test
 PERSON_IIN = make_test_iin(date(1986, 4, 12), False, 61)
 
 
-def papilla(home: Path, *args: str, env: dict, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "papilla.cli", *args], env={**env, "PAPILLA_HOME": str(home)},
-                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)
-    assert "Traceback" not in proc.stderr, proc.stderr
-    if check:
-        assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
-    return proc
+papilla = papilla_cli   # `papilla ARGS` in a party's own home (tests/pipeline/harness.py)
 
 
 @pytest.fixture(scope="module")
