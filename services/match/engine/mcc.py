@@ -509,12 +509,12 @@ def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, work_b, lam, lam0, rho, s
 @njit(cache=True)
 def _scratch(na, nb):
     n = max(na * nb, 1)
-    return (np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.float32), np.empty(n, np.int32),
-            np.empty(MAX_NR, np.float32), np.empty(MAX_NR, np.float32), np.empty((MAX_NR, MAX_NR), np.float32),
-            np.empty(MAX_NR, np.int32), np.empty(MAX_NR, np.int32),
-            np.empty(4 * _NBUCKET, np.int64), np.empty(_NBUCKET, np.int64),
-            np.empty(n, np.int32), np.empty(na, np.bool_), np.empty(nb, np.bool_), np.empty(MAX_NR, np.float32),
-            np.empty((10, MAX_NR), np.float32), np.empty(n, np.int32), np.empty(_NLUT + 1, np.int64))
+    return (np.zeros(n, np.int32), np.zeros(n, np.int32), np.zeros(n, np.float32), np.zeros(n, np.int32),
+            np.zeros(MAX_NR, np.float32), np.zeros(MAX_NR, np.float32), np.zeros((MAX_NR, MAX_NR), np.float32),
+            np.zeros(MAX_NR, np.int32), np.zeros(MAX_NR, np.int32),
+            np.zeros(4 * _NBUCKET, np.int64), np.zeros(_NBUCKET, np.int64),
+            np.zeros(n, np.int32), np.zeros(na, np.bool_), np.zeros(nb, np.bool_), np.zeros(MAX_NR, np.float32),
+            np.zeros((10, MAX_NR), np.float32), np.zeros(n, np.int32), np.zeros(_NLUT + 1, np.int64))
 
 
 @njit(cache=True)
