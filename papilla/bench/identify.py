@@ -51,6 +51,7 @@ class BenchParams:
     identify_fmr: float = 1e-4
     identify_fpir: float = 1e-2
     seed: int = 12
+    also_penetrations: tuple[float, ...] = ()   # the same searches again at these per-finger penetrations
 
 
 @dataclass
@@ -146,7 +147,9 @@ def _worker(conn, params: BenchParams, mates, sources, part) -> None:
     gallery, info = build(params, mates, sources, part, progress=False)
     conn.send(info)
     while (msg := conn.recv()) is not None:
-        probe, threshold = msg
+        probe, threshold, penetration = msg
+        if penetration != gallery.params.index.penetration:
+            gallery.params = replace(gallery.params, index=replace(gallery.params.index, penetration=penetration))
         t0 = time.process_time()
         found = gallery.search(probe, threshold=threshold, limit=20)
         conn.send((found, gallery.last_candidates, len(gallery.entries), time.process_time() - t0,
@@ -169,10 +172,10 @@ class ShardPool:
             self.procs.append(proc)
         self.infos = [c.recv() for c in self.conns]
 
-    def search(self, probe, threshold: float) -> tuple[list[dict], float, float]:
+    def search(self, probe, threshold: float, penetration: float) -> tuple[list[dict], float, float, int]:
         """(candidates, union penetration, CPU seconds summed over shards, matcher comparisons)."""
         for c in self.conns:
-            c.send((probe, threshold))
+            c.send((probe, threshold, penetration))
         parts = [c.recv() for c in self.conns]
         found = sorted((x for p in parts for x in p[0]), key=lambda c: -c["score"])[:20]
         held = sum(p[2] for p in parts)
@@ -184,6 +187,32 @@ class ShardPool:
             c.send(None)
         for p in self.procs:
             p.join(timeout=30)
+
+
+def time_searches(pool: ShardPool, timed: list, penetration: float, dedup_t: float, ident_t: float,
+                  progress: bool) -> dict:
+    """Ten-finger dedup, then two-finger identify, of every timed probe at one per-finger penetration."""
+    dedup_s, pens, cpu, found_mate, comparisons = [], [], [], [], []
+    for k, probe in tqdm(timed, desc=f"dedup searches at {penetration:g}", disable=not progress, leave=False):
+        t0 = time.perf_counter()
+        found, pen, c, n = pool.search(probe, dedup_t, penetration)
+        dedup_s.append(time.perf_counter() - t0)
+        comparisons.append(n)
+        pens.append(pen)
+        cpu.append(c)
+        found_mate.append(any(x["enrollment_id"] == f"enr-{k}" for x in found))
+    ident_s, ident_found = [], []
+    for k, probe in timed:
+        sub = {p: probe[p] for p in IDENTIFY_POSITIONS}
+        t0 = time.perf_counter()
+        found, _, _, _ = pool.search(sub, ident_t, penetration)
+        ident_s.append(time.perf_counter() - t0)
+        ident_found.append(any(x["enrollment_id"] == f"enr-{k}" for x in found))
+    return {"penetration_per_finger": penetration, "penetration": float(np.mean(pens)),
+            "matcher_comparisons": float(np.mean(comparisons)),
+            "hit_rate": float(np.mean(found_mate)), "identify_hit_rate": float(np.mean(ident_found)),
+            "dedup_p50_s": _pct(dedup_s, 50), "dedup_p95_s": _pct(dedup_s, 95), "dedup_cpu_p50_s": _pct(cpu, 50),
+            "identify_p50_s": _pct(ident_s, 50), "identify_p95_s": _pct(ident_s, 95), "searches": len(dedup_s)}
 
 
 def _threshold(params: BenchParams, people: int, identify: bool) -> float:
@@ -213,25 +242,10 @@ def run(fvc_dir: Path, synth_dir: Path | None, params: BenchParams, progress: bo
     timed = [tenprint_probes[i] for i in rng.permutation(len(tenprint_probes))[:params.probes]]
     dedup_t, ident_t = _threshold(params, params.people, False), _threshold(params, params.people, True)
 
-    # one in-process gallery of everything for the index ranks (hit rate) when not sharded
     pool = ShardPool(params, mates, sources)
     info = pool.infos
-    dedup_s, pens, cpu, found_mate, comparisons = [], [], [], [], []
-    for k, probe in tqdm(timed, desc="dedup searches", disable=not progress, leave=False):
-        t0 = time.perf_counter()
-        found, pen, c, n = pool.search(probe, dedup_t)
-        dedup_s.append(time.perf_counter() - t0)
-        comparisons.append(n)
-        pens.append(pen)
-        cpu.append(c)
-        found_mate.append(any(x["enrollment_id"] == f"enr-{k}" for x in found))
-    ident_s, ident_found = [], []
-    for k, probe in timed:
-        sub = {p: probe[p] for p in IDENTIFY_POSITIONS}
-        t0 = time.perf_counter()
-        found, _, _, _ = pool.search(sub, ident_t)
-        ident_s.append(time.perf_counter() - t0)
-        ident_found.append(any(x["enrollment_id"] == f"enr-{k}" for x in found))
+    timings = [time_searches(pool, timed, pen, dedup_t, ident_t, progress)
+               for pen in (params.index.penetration, *params.also_penetrations)]
     pool.close()
     loaded = {}
     if store_people:
@@ -240,6 +254,8 @@ def run(fvc_dir: Path, synth_dir: Path | None, params: BenchParams, progress: bo
             loaded = store_load(store_people, sources, Path(home))
 
     fingers = sum(i["fingers"] for i in info)
+    for t in timings:
+        t["matcher_share"] = t.pop("matcher_comparisons") / max(fingers, 1)
     out = {
         "people": params.people, "fingers": fingers, "shards": params.shards,
         "index": params.index.enabled, "penetration_per_finger": params.index.penetration,
@@ -250,16 +266,11 @@ def run(fvc_dir: Path, synth_dir: Path | None, params: BenchParams, progress: bo
         "load_s": max(i["build_s"] for i in info),
         "load_basis": ("in-memory build of every shard in parallel, including making the perturbed background "
                        "templates (bench only); the store start-up figure is the worker's"),
-        "penetration": float(np.mean(pens)),
+        **{k: v for k, v in timings[0].items() if k != "penetration_per_finger"},
         "penetration_basis": "people any probe finger's index candidates named / gallery people (mean per search)",
-        "matcher_share": float(np.mean(comparisons)) / max(fingers, 1),
-        "hit_rate": float(np.mean(found_mate)),
         "hit_rate_basis": "planted real mates returned by the ten-finger dedup search at the dedup threshold",
-        "identify_hit_rate": float(np.mean(ident_found)),
-        "dedup_p50_s": _pct(dedup_s, 50), "dedup_p95_s": _pct(dedup_s, 95),
-        "dedup_cpu_p50_s": _pct(cpu, 50),
-        "identify_p50_s": _pct(ident_s, 50), "identify_p95_s": _pct(ident_s, 95),
-        "searches": len(dedup_s), "planted_mates": len(mates), "mate_sources": sorted({m.source for m in mates}),
+        "by_penetration": timings,
+        "planted_mates": len(mates), "mate_sources": sorted({m.source for m in mates}),
         "background": (f"{params.people - len(mates)} people made by perturbing templates of {len(sources)} "
                        f"synthetic people (rigid transform, {params.dropout:.0%} cylinder dropout, "
                        f"{params.flip:.0%} cell-bit flips): timing only"),
@@ -268,26 +279,33 @@ def run(fvc_dir: Path, synth_dir: Path | None, params: BenchParams, progress: bo
     return out
 
 
-def index_curve(fvc_dir: Path, synth_dir: Path | None, params: BenchParams, progress: bool = True) -> dict:
+def index_curve(fvc_dir: Path, synth_dir: Path | None, params: BenchParams, progress: bool = True,
+                rotate: int = 1) -> dict:
     """Hit rate against penetration for the index alone, among distinct real people only (no perturbed
-    background): impression 1 of every person (FVC2002 pseudo-people and synthetic) enrolled, one index per
-    finger position as in the gallery; every other impression set is a probe. Strategies at the same matcher
-    cost (share q of the people, each compared on every probe finger): `finger` = each probe finger names its
-    own best q share (the union goes on), `fused` = people ranked by the sum over probe fingers of their
-    standardized index scores, best q share, `both` = q/2 by each."""
+    background): one impression of every person (FVC2002 pseudo-people and synthetic) enrolled, one index per
+    finger position as in the gallery; every other impression set is a probe. With `rotate` = r > 1, impressions
+    1..r are enrolled in turn (r galleries), so each person gives r x (impressions - 1) probe sets: ordered
+    pairs of the same images, so not independent trials (the bound below assumes they are). Strategies at the
+    same matcher cost (share q of the people, each compared on every probe finger): `finger` = each probe
+    finger names its own best q share (the union goes on), `fused` = people ranked by the sum over probe
+    fingers of their standardized index scores, best q share, `both` = q/2 by each."""
     people = fvc_people(fvc_dir, progress) + (synthetic_people(synth_dir, progress) if synth_dir else [])
     people = [p for p in people if len(p.gallery) == 10]
-    index = {pos: FingerIndex(replace(params.index, enabled=True)) for pos in range(1, 11)}
-    for k, person in enumerate(people):
-        for pos, t in person.gallery.items():
-            index[pos].add(k, t)
     probes = []
-    for k, person in enumerate(people):
-        for probe in person.probes:
-            if len(probe) == 10:
-                scores = {pos: index[pos].scores(t, len(people)) for pos, t in probe.items()}
-                probes.append({"person": k, "source": person.source, "scores": scores})
-    out = {"people": len(people)}
+    for enrolled in range(max(1, rotate)):
+        sets = [[p.gallery, *p.probes] for p in people]
+        pool = [k for k, s in enumerate(sets) if len(s) > enrolled and len(s[enrolled]) == 10]
+        index = {pos: FingerIndex(replace(params.index, enabled=True)) for pos in range(1, 11)}
+        for row, k in enumerate(pool):
+            for pos, t in sets[k][enrolled].items():
+                index[pos].add(row, t)
+        for row, k in enumerate(tqdm(pool, desc=f"index curve, impression {enrolled + 1} enrolled",
+                                     disable=not progress, leave=False)):
+            for i, probe in enumerate(sets[k]):
+                if i != enrolled and len(probe) == 10:
+                    scores = {pos: index[pos].scores(t, len(pool)) for pos, t in probe.items()}
+                    probes.append({"person": row, "source": people[k].source, "scores": scores})
+    out = {"people": len(people), "rotate": max(1, rotate)}
     for name in ("fvc", "synthetic", "all"):
         sel = [r for r in probes if name == "all" or r["source"].startswith(name)]
         if sel:
@@ -310,16 +328,14 @@ def mate_ranks(probe: dict, positions: tuple[int, ...]) -> tuple[list[int], int]
 def strategy_curve(probes: list[dict], positions: tuple[int, ...], scale: float) -> list[dict]:
     """Hit rate of each strategy at each people share q (two-finger probes get `scale` times the share), with the
     one-sided 95 % Clopper-Pearson lower bound."""
-    n_people = len(probes[0]["scores"][positions[0]])
-    ranks = [mate_ranks(p, positions) for p in probes]
+    ranks = [(*mate_ranks(p, positions), len(p["scores"][positions[0]]) - 1) for p in probes]
     rows = []
     for pen in CURVE:
         q = min(1.0, pen * scale)
         # the mate is among a gallery's best q share when fewer than that share of the impostors outscore it:
-        # rank / (people - 1) estimates that share (no rounding up to whole candidates in this small pool)
-        k, half = q * (n_people - 1), q * (n_people - 1) / 2
-        hits = {"finger": [min(f) < k for f, _ in ranks], "fused": [u < k for _, u in ranks],
-                "both": [min(f) < half or u < half for f, u in ranks]}
+        # rank / impostors estimates that share (no rounding up to whole candidates in this small pool)
+        hits = {"finger": [min(f) < q * n for f, _, n in ranks], "fused": [u < q * n for _, u, n in ranks],
+                "both": [min(f) < q * n / 2 or u < q * n / 2 for f, u, n in ranks]}
         rows.append({"penetration": q, **{f"{name}_hit_rate": float(np.mean(h)) for name, h in hits.items()},
                      **{f"{name}_hit_lower95": lower_bound(int(np.sum(h)), len(h)) for name, h in hits.items()}})
     return rows
@@ -348,11 +364,17 @@ def format_run(r: dict) -> str:
         f"{r['matcher_share']:.4f} of the gallery's fingers",
         f"hit rate: {r['hit_rate']:.4f} dedup, {r['identify_hit_rate']:.4f} identify "
         f"({r['planted_mates']} planted mates from {', '.join(r['mate_sources'])})",
+        *(f"at per-finger penetration {t['penetration_per_finger']:g}: dedup p50 {t['dedup_p50_s']:.3f} s, "
+          f"p95 {t['dedup_p95_s']:.3f} s (CPU p50 {t['dedup_cpu_p50_s']:.3f} s); identify p50 {t['identify_p50_s']:.3f} s, "
+          f"p95 {t['identify_p95_s']:.3f} s; penetration {t['penetration']:.4f}, matcher {t['matcher_share']:.4f}; "
+          f"hit rate {t['hit_rate']:.4f} dedup, {t['identify_hit_rate']:.4f} identify"
+          for t in r.get("by_penetration", [])[1:]),
     ])
 
 
 def format_curve(r: dict) -> str:
-    lines = [f"index hit rate among {r['people']} distinct real people (one index per finger position); strategies "
+    lines = [f"index hit rate among {r['people']} distinct real people (one index per finger position; impressions "
+             f"1..{r.get('rotate', 1)} enrolled in turn); strategies "
              "at equal matcher cost: finger = each probe finger's own best share, fused = people by summed "
              "standardized index scores, both = half each; lower95 = one-sided 95 % Clopper-Pearson bound"]
     for name in ("fvc", "synthetic", "all"):

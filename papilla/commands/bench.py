@@ -87,21 +87,31 @@ def _identify(args) -> int:
     from papilla.bench import identify
     from papilla.services.match.index import IndexParams
 
-    index = replace(IndexParams(), enabled=args.index == "on", penetration=args.penetration,
-                    fused_share=args.fused_share, bits=args.index_bits)
-    if args.index_bits % 64 or not 0 <= args.fused_share <= 1:
+    try:
+        penetrations = [float(x) for x in args.penetration.split(",")]
+    except ValueError:
+        penetrations = []
+    if not penetrations or not all(0 < x <= 1 for x in penetrations):
+        print(f"--penetration must be shares between 0 and 1, comma-separated (got {args.penetration!r})",
+              file=sys.stderr)
+        return 2
+    index = replace(IndexParams(), enabled=args.index == "on", penetration=penetrations[0],
+                    fused_share=args.fused_share)
+    index = replace(index, bits=args.index_bits or index.bits, hashes=args.index_hashes or index.hashes)
+    if index.bits % 64 or not 0 <= args.fused_share <= 1:
         print("--index-bits must be a multiple of 64 and --fused-share between 0 and 1", file=sys.stderr)
         return 2
     if args.full_scan_below is not None:
         index = replace(index, full_scan_below=args.full_scan_below, min_candidates=1)
-    params = identify.BenchParams(people=args.people, probes=args.probes, index=index, shards=args.shards)
+    params = identify.BenchParams(people=args.people, probes=args.probes, index=index, shards=args.shards,
+                                  also_penetrations=tuple(penetrations[1:]))
     data, synth = Path(args.data or _default_data()), Path(args.synthetic)
     if not synth.is_dir():
         print(f"no synthetic database at {synth}: make one with `papilla synth --people 80 --impressions 2 "
               f"--out {synth}`", file=sys.stderr)
         return 2
     if args.curve:
-        res = identify.index_curve(data, synth, params, progress=not args.no_progress)
+        res = identify.index_curve(data, synth, params, progress=not args.no_progress, rotate=args.rotate)
         print(json.dumps(res) if args.json else identify.format_curve(res))
         return 0
     try:
@@ -160,18 +170,22 @@ def register(subparsers) -> None:
     i.add_argument("--people", type=int, default=10_000, help="gallery size in people (10 fingers each)")
     i.add_argument("--probes", type=int, default=30, help="ten-finger searches to time")
     i.add_argument("--index", choices=("on", "off"), default="on", help="candidate index (off: full scan)")
-    i.add_argument("--penetration", type=float, default=0.005,
-                   help="per-finger share passed to the matcher for ten-finger probes (x10/n for n fingers)")
+    i.add_argument("--penetration", default="0.005",
+                   help="per-finger share passed to the matcher for ten-finger probes (x10/n for n fingers); "
+                        "a comma-separated list times the same searches on the same gallery at each")
     i.add_argument("--fused-share", type=float, default=0.5,  # IndexParams.fused_share
                    help="share of the candidate budget given to people ranked by their summed index scores over "
                         "the probe's fingers, for probes of 4 fingers or more (0: each finger's own best only)")
-    i.add_argument("--index-bits", type=int, default=4096, help="signature bits per finger (IndexParams.bits)")
+    i.add_argument("--index-bits", type=int, help="signature bits per finger (default IndexParams.bits)")
+    i.add_argument("--index-hashes", type=int, help="LSH functions per cylinder (default IndexParams.hashes)")
     i.add_argument("--shards", type=int, default=1, help="worker processes, each holding a partition")
     i.add_argument("--store-people", type=int, default=1000,
                    help="also time a gallery start-up from a SQLite store of this many people (0: skip)")
     i.add_argument("--full-scan-below", type=int, help=argparse.SUPPRESS)
     i.add_argument("--curve", action="store_true",
                    help="only the index's hit rate against penetration among distinct real fingers")
+    i.add_argument("--rotate", type=int, default=1, metavar="R",
+                   help="with --curve: enrol impressions 1..R in turn, every other impression a probe set")
     i.set_defaults(func=_identify)
 
     c = sub.add_parser("calibrate", help="write the engine's calibration JSON (thresholds per FMR)")

@@ -86,7 +86,7 @@ def test_identify_bench_smoke(fvc_dir, tmp_path, monkeypatch, capsys):
     assert main(["synth", "--people", "4", "--impressions", "2", "--out", str(synth), "--jobs", "1"]) == 0
     capsys.readouterr()
     rc = main(["bench", "identify", "--data", str(fvc_dir / "DB1_B"), "--synthetic", str(synth), "--people", "100",
-               "--probes", "3", "--store-people", "10", "--full-scan-below", "0", "--penetration", "0.1",
+               "--probes", "3", "--store-people", "10", "--full-scan-below", "0", "--penetration", "0.1,1",
                "--json", "--no-progress"])
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
@@ -97,3 +97,19 @@ def test_identify_bench_smoke(fvc_dir, tmp_path, monkeypatch, capsys):
     assert out["planted_mates"] == 3 and out["hit_rate"] == 1.0
     assert 0 < out["penetration"] < 1 and out["dedup_p50_s"] <= out["dedup_p95_s"]
     assert "perturbing" in out["background"]
+    # the same searches on the same gallery at a second penetration: a larger one hands the matcher more
+    low, high = out["by_penetration"]
+    assert low["penetration_per_finger"] == 0.1 and low["matcher_share"] == out["matcher_share"]
+    assert high["penetration_per_finger"] == 1.0 and high["matcher_share"] > low["matcher_share"]
+    assert high["hit_rate"] == 1.0 and high["searches"] == low["searches"] == 3
+
+    # the index curve with impressions 1 and 2 enrolled in turn: every other impression of each person a probe
+    rc = main(["bench", "identify", "--data", str(fvc_dir / "DB1_B"), "--synthetic", str(synth), "--curve",
+               "--rotate", "2", "--json", "--no-progress"])
+    assert rc == 0
+    curve = json.loads(capsys.readouterr().out)
+    assert curve["people"] == 5 and curve["rotate"] == 2
+    assert curve["synthetic"]["probes"] == 4 * 2 * 1 and curve["fvc"]["probes"] == 1 * 2 * 7
+    tenprint = curve["all"]["tenprint"]
+    assert [c["penetration"] for c in tenprint] == sorted(c["penetration"] for c in tenprint)
+    assert all(0 <= c["finger_hit_lower95"] <= c["finger_hit_rate"] <= 1 for c in tenprint)
