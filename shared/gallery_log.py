@@ -19,5 +19,6 @@ def stamp(store: Store, enrollment_id: str, subject_id: str, *, active: bool) ->
     return seq
 
 
-def changes_since(store: Store, seq: int) -> list[dict]:
-    return store.find(COLLECTION, {"seq": {"$gt": seq}}, sort=[("seq", 1)])
+def changes_since(store: Store, seq: int, limit: int | None = None) -> list[dict]:
+    """Changes after `seq` in seq order; at most `limit` of them (a page: the next page starts after the last)."""
+    return store.find(COLLECTION, {"seq": {"$gt": seq}}, sort=[("seq", 1)], limit=limit)

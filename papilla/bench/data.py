@@ -160,6 +160,14 @@ def _extractor_tag(name: str) -> str:
     return name
 
 
+def bench_jobs() -> int:
+    """Extraction processes for the benches (`PAPILLA_BENCH_JOBS`, default 1)."""
+    raw = os.environ.get("PAPILLA_BENCH_JOBS", "1")
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"PAPILLA_BENCH_JOBS must be a whole number of processes, at least 1 (got {raw!r})")
+    return int(raw)
+
+
 def cache_dir() -> Path:
     return Path(os.environ.get("PAPILLA_BENCH_CACHE", "/tmp/papilla-cache"))
 
@@ -193,8 +201,16 @@ def templates_for(db: Database, extractor: str = "papilla", progress: bool = Tru
     if use_cache and cfile.is_file():
         return _load_templates(cfile)
     from tqdm import tqdm
-    temps = [fn(i.path, db.dpi) for i in tqdm(db.impressions, desc=f"extract {db.name} ({extractor})",
-                                              disable=not progress, leave=False)]
+    jobs = bench_jobs()
+    bar = dict(desc=f"extract {db.name} ({extractor}, {jobs} process{'es' if jobs > 1 else ''})",
+               total=len(db.impressions), disable=not progress, leave=False)
+    if jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        with ProcessPoolExecutor(jobs) as pool:
+            temps = list(tqdm(pool.map(fn, [i.path for i in db.impressions], [db.dpi] * len(db.impressions),
+                                       chunksize=16), **bar))
+    else:
+        temps = [fn(i.path, db.dpi) for i in tqdm(db.impressions, **bar)]
     if use_cache:
         _save_templates(cfile, temps)
     return temps

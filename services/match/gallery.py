@@ -40,6 +40,8 @@ def partition_of(subject_id: str, parts: int) -> int:
 class Gallery:
     """Active enrollments of this worker's partition, searchable 1:N."""
 
+    SYNC_PAGE = 10_000   # gallery changes read from the store at a time
+
     def __init__(self, centre: Centre | None, params: GalleryParams = GalleryParams()):
         self.centre = centre
         self.params = params
@@ -82,22 +84,32 @@ class Gallery:
             self.enrollment_ids[row] = self.subject_ids[row] = None
 
     def sync(self) -> None:
-        """Apply every gallery change after `last_seq`: leaving entries first, then joining ones in bulk."""
+        """Apply every gallery change after `last_seq`, `SYNC_PAGE` changes at a time (a replica catching up on
+        millions of entries never holds the whole log in memory); within a page, leaving entries first, then
+        joining ones in bulk."""
         with self._lock:
-            changes = gallery_log.changes_since(self.centre.store, self.last_seq)
-            joining, seq = [], self.last_seq
-            for change in changes:
-                seq = max(seq, int(change["seq"]))
-                self.remove(change["_id"])
-                if change.get("active") and self.owns(change["subject_id"]):
-                    joining.append((change["_id"], change["subject_id"]))
-            for loaded in templates.load_many(self.centre, joining):
-                self.add(loaded.enrollment_id, loaded.subject_id, loaded.fingers)
-            # advanced only once every joining entry is loaded: a sync that fails half-way (store down) is
-            # repeated from the same position, never skipping the entries it did not load
-            self.last_seq = seq
-            if changes or not self._exported:
+            while True:
+                changes = gallery_log.changes_since(self.centre.store, self.last_seq, limit=self.SYNC_PAGE)
+                self._apply(changes)
+                if len(changes) < self.SYNC_PAGE:
+                    break
+            if not self._exported:
                 self._export()
+
+    def _apply(self, changes: list[dict]) -> None:
+        joining, seq = [], self.last_seq
+        for change in changes:
+            seq = max(seq, int(change["seq"]))
+            self.remove(change["_id"])
+            if change.get("active") and self.owns(change["subject_id"]):
+                joining.append((change["_id"], change["subject_id"]))
+        for loaded in templates.load_many(self.centre, joining):
+            self.add(loaded.enrollment_id, loaded.subject_id, loaded.fingers)
+        # advanced only once every joining entry of the page is loaded: a sync that fails half-way (store down)
+        # is repeated from the same position, never skipping the entries it did not load
+        self.last_seq = seq
+        if changes:
+            self._export()
 
     def _export(self) -> None:
         shard = str(self.params.partition[0])   # "0" for an unsharded gallery
