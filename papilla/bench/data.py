@@ -12,6 +12,7 @@ from typing import Callable
 
 import numpy as np
 
+from papilla.shared.config import ConfigError
 from papilla.shared.template import MINUTIA_DTYPE, FingerTemplate
 
 _NAME = re.compile(r"^(\d+)_(\d+)\.(tif|tiff|bmp|png|jpg|jpeg|wsq)$", re.I)
@@ -164,7 +165,7 @@ def bench_jobs() -> int:
     """Extraction processes for the benches (`PAPILLA_BENCH_JOBS`, default 1)."""
     raw = os.environ.get("PAPILLA_BENCH_JOBS", "1")
     if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"PAPILLA_BENCH_JOBS must be a whole number of processes, at least 1 (got {raw!r})")
+        raise ConfigError(f"PAPILLA_BENCH_JOBS must be a whole number of processes, at least 1 (got {raw!r})")
     return int(raw)
 
 

@@ -113,3 +113,25 @@ def test_identify_bench_smoke(fvc_dir, tmp_path, monkeypatch, capsys):
     tenprint = curve["all"]["tenprint"]
     assert [c["penetration"] for c in tenprint] == sorted(c["penetration"] for c in tenprint)
     assert all(0 <= c["finger_hit_lower95"] <= c["finger_hit_rate"] <= 1 for c in tenprint)
+
+
+def test_bench_extraction_in_parallel_gives_the_same_templates(fvc_dir, tmp_path, monkeypatch):
+    """PAPILLA_BENCH_JOBS=2 extracts with two processes: the same templates, in the same order, as one."""
+    from papilla.bench import data
+    db = discover(fvc_dir / "DB1_B")[0]
+    db = type(db)(db.name, db.path, db.dpi, db.impressions[:12])
+    monkeypatch.setenv("PAPILLA_BENCH_JOBS", "2")
+    two = data.templates_for(db, progress=False, use_cache=False)
+    monkeypatch.setenv("PAPILLA_BENCH_JOBS", "1")
+    one = data.templates_for(db, progress=False, use_cache=False)
+    assert len(one) == len(two) == 12
+    assert all(np.array_equal(a.minutiae, b.minutiae) for a, b in zip(one, two))
+
+
+def test_bench_jobs_mistake_is_one_sentence(fvc_dir, tmp_path, monkeypatch, capsys):
+    from papilla.cli import main
+    monkeypatch.setenv("PAPILLA_BENCH_JOBS", "two")
+    monkeypatch.setenv("PAPILLA_BENCH_CACHE", str(tmp_path / "cache"))
+    assert main(["bench", "accuracy", "--data", str(fvc_dir / "DB1_B"), "--no-progress", "--limit-fingers", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("papilla: PAPILLA_BENCH_JOBS must be") and "\n" not in err
