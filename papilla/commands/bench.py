@@ -170,7 +170,7 @@ def register(subparsers) -> None:
     i.add_argument("--people", type=int, default=10_000, help="gallery size in people (10 fingers each)")
     i.add_argument("--probes", type=int, default=30, help="ten-finger searches to time")
     i.add_argument("--index", choices=("on", "off"), default="on", help="candidate index (off: full scan)")
-    i.add_argument("--penetration", default="0.005",
+    i.add_argument("--penetration", default="0.01",  # IndexParams.penetration
                    help="per-finger share passed to the matcher for ten-finger probes (x10/n for n fingers); "
                         "a comma-separated list times the same searches on the same gallery at each")
     i.add_argument("--fused-share", type=float, default=0.5,  # IndexParams.fused_share
