@@ -190,7 +190,7 @@ class ShardPool:
 
 
 def time_searches(pool: ShardPool, timed: list, penetration: float, dedup_t: float, ident_t: float,
-                  progress: bool) -> dict:
+                  fingers: int, progress: bool) -> dict:
     """Ten-finger dedup, then two-finger identify, of every timed probe at one per-finger penetration."""
     dedup_s, pens, cpu, found_mate, comparisons = [], [], [], [], []
     for k, probe in tqdm(timed, desc=f"dedup searches at {penetration:g}", disable=not progress, leave=False):
@@ -210,7 +210,7 @@ def time_searches(pool: ShardPool, timed: list, penetration: float, dedup_t: flo
         ident_cpu.append(c)
         ident_found.append(any(x["enrollment_id"] == f"enr-{k}" for x in found))
     return {"penetration_per_finger": penetration, "penetration": float(np.mean(pens)),
-            "matcher_comparisons": float(np.mean(comparisons)),
+            "matcher_share": float(np.mean(comparisons)) / max(fingers, 1),
             "hit_rate": float(np.mean(found_mate)), "identify_hit_rate": float(np.mean(ident_found)),
             "dedup_p50_s": _pct(dedup_s, 50), "dedup_p95_s": _pct(dedup_s, 95), "dedup_cpu_p50_s": _pct(cpu, 50),
             "identify_p50_s": _pct(ident_s, 50), "identify_p95_s": _pct(ident_s, 95),
@@ -246,7 +246,8 @@ def run(fvc_dir: Path, synth_dir: Path | None, params: BenchParams, progress: bo
 
     pool = ShardPool(params, mates, sources)
     info = pool.infos
-    timings = [time_searches(pool, timed, pen, dedup_t, ident_t, progress)
+    fingers = sum(i["fingers"] for i in info)
+    timings = [time_searches(pool, timed, pen, dedup_t, ident_t, fingers, progress)
                for pen in (params.index.penetration, *params.also_penetrations)]
     pool.close()
     loaded = {}
@@ -255,9 +256,6 @@ def run(fvc_dir: Path, synth_dir: Path | None, params: BenchParams, progress: bo
         with tempfile.TemporaryDirectory(prefix="papilla-bench-store-") as home:
             loaded = store_load(store_people, sources, Path(home))
 
-    fingers = sum(i["fingers"] for i in info)
-    for t in timings:
-        t["matcher_share"] = t.pop("matcher_comparisons") / max(fingers, 1)
     out = {
         "people": params.people, "fingers": fingers, "shards": params.shards,
         "index": params.index.enabled, "penetration_per_finger": params.index.penetration,
@@ -293,9 +291,9 @@ def index_curve(fvc_dir: Path, synth_dir: Path | None, params: BenchParams, prog
     fingers of their standardized index scores, best q share, `both` = q/2 by each."""
     people = fvc_people(fvc_dir, progress) + (synthetic_people(synth_dir, progress) if synth_dir else [])
     people = [p for p in people if len(p.gallery) == 10]
+    sets = [[p.gallery, *p.probes] for p in people]   # a person's impression sets, 1 (enrolled by default) first
     probes = []
     for enrolled in range(max(1, rotate)):
-        sets = [[p.gallery, *p.probes] for p in people]
         pool = [k for k, s in enumerate(sets) if len(s) > enrolled and len(s[enrolled]) == 10]
         index = {pos: FingerIndex(replace(params.index, enabled=True)) for pos in range(1, 11)}
         for row, k in enumerate(pool):

@@ -87,18 +87,19 @@ def _identify(args) -> int:
     from papilla.bench import identify
     from papilla.services.match.index import IndexParams
 
+    defaults = IndexParams()
+    raw = args.penetration or str(defaults.penetration)
     try:
-        penetrations = [float(x) for x in args.penetration.split(",")]
+        penetrations = [float(x) for x in raw.split(",")]
     except ValueError:
         penetrations = []
     if not penetrations or not all(0 < x <= 1 for x in penetrations):
-        print(f"--penetration must be shares between 0 and 1, comma-separated (got {args.penetration!r})",
-              file=sys.stderr)
+        print(f"--penetration must be shares between 0 and 1, comma-separated (got {raw!r})", file=sys.stderr)
         return 2
-    index = replace(IndexParams(), enabled=args.index == "on", penetration=penetrations[0],
-                    fused_share=args.fused_share)
-    index = replace(index, bits=args.index_bits or index.bits, hashes=args.index_hashes or index.hashes)
-    if index.bits % 64 or not 0 <= args.fused_share <= 1:
+    index = replace(defaults, enabled=args.index == "on", penetration=penetrations[0],
+                    fused_share=defaults.fused_share if args.fused_share is None else args.fused_share,
+                    bits=args.index_bits or defaults.bits, hashes=args.index_hashes or defaults.hashes)
+    if index.bits % 64 or not 0 <= index.fused_share <= 1:
         print("--index-bits must be a multiple of 64 and --fused-share between 0 and 1", file=sys.stderr)
         return 2
     if args.full_scan_below is not None:
@@ -170,12 +171,14 @@ def register(subparsers) -> None:
     i.add_argument("--people", type=int, default=10_000, help="gallery size in people (10 fingers each)")
     i.add_argument("--probes", type=int, default=30, help="ten-finger searches to time")
     i.add_argument("--index", choices=("on", "off"), default="on", help="candidate index (off: full scan)")
-    i.add_argument("--penetration", default="0.01",  # IndexParams.penetration
-                   help="per-finger share passed to the matcher for ten-finger probes (x10/n for n fingers); "
-                        "a comma-separated list times the same searches on the same gallery at each")
-    i.add_argument("--fused-share", type=float, default=0.5,  # IndexParams.fused_share
+    i.add_argument("--penetration",
+                   help="per-finger share passed to the matcher for ten-finger probes (x10/n for n fingers; "
+                        "default IndexParams.penetration); a comma-separated list times the same searches on the "
+                        "same gallery at each")
+    i.add_argument("--fused-share", type=float,
                    help="share of the candidate budget given to people ranked by their summed index scores over "
-                        "the probe's fingers, for probes of 4 fingers or more (0: each finger's own best only)")
+                        "the probe's fingers, for probes of 4 fingers or more (0: each finger's own best only; "
+                        "default IndexParams.fused_share)")
     i.add_argument("--index-bits", type=int, help="signature bits per finger (default IndexParams.bits)")
     i.add_argument("--index-hashes", type=int, help="LSH functions per cylinder (default IndexParams.hashes)")
     i.add_argument("--shards", type=int, default=1, help="worker processes, each holding a partition")
