@@ -62,16 +62,16 @@ def record(store: Store, cipher: EnvelopeCipher, message: dramatiq.Message, *, r
     """Keep `message` with its reason; idempotent per message id (a redelivery records nothing new). A refusal
     (`refused`: the input was wrong and the sender was told) is kept as "refused", a failure as "dead": only
     failures wait for an operator (`papilla_dead_letters_unresolved`)."""
-    body = _encode_message(message)
+    body_size, body = _encode_message(message, MAX_KEPT_BODY)
     retention = operational_retention()
     doc = {
         "_id": message.message_id, "queue": message.queue_name, "actor": message.actor_name,
         "reason": reason, "detail": detail[:MAX_DETAIL], "rule": rule, "sender_id": sender_id,
         "request_id": request_id, "created_at": datetime.now(timezone.utc).isoformat(),
         "state": "refused" if refused else "dead",
-        "body_size": len(body), "body": None, "expire_at": expires_after(retention.dead_letter_days),
+        "body_size": body_size, "body": None, "expire_at": expires_after(retention.dead_letter_days),
     }
-    if len(body) <= MAX_KEPT_BODY:
+    if body is not None:
         doc["body"] = cipher.encrypt(dead_letter_key(message.message_id), COLLECTION, message.message_id, "body", body,
                                      key_expire_at=expires_after(retention.dead_letter_body_days))
     try:
@@ -163,11 +163,20 @@ def requeue(store: Store, cipher: EnvelopeCipher, broker: dramatiq.Broker, dead_
     return fresh
 
 
-def _encode_message(message: dramatiq.Message) -> bytes:
-    # The dramatiq envelope without the traceback (a traceback may quote local variables' reprs).
+def _encode_message(message: dramatiq.Message, limit: int) -> tuple[int, bytes | None]:
+    """The dramatiq envelope without the traceback (a traceback may quote local variables' reprs): its size and,
+    within `limit`, its bytes. Text arguments already over `limit` are not encoded at all (a hostile 20 MB
+    argument would cost two more 20 MB copies): the size is then the envelope's without them plus their
+    length (to a few bytes for base64 or plain ASCII text)."""
     data = message.asdict()
     data["options"] = {k: v for k, v in data.get("options", {}).items() if k != "traceback"}
-    return json.dumps(data, separators=(",", ":")).encode()
+    texts = [a for a in [*data["args"], *data["kwargs"].values()] if isinstance(a, str)]
+    if sum(map(len, texts)) > limit:
+        rest = {**data, "args": [a for a in data["args"] if not isinstance(a, str)],
+                "kwargs": {k: v for k, v in data["kwargs"].items() if not isinstance(v, str)}}
+        return len(json.dumps(rest, separators=(",", ":"))) + sum(len(t) + 2 for t in texts), None
+    body = json.dumps(data, separators=(",", ":")).encode()
+    return len(body), body if len(body) <= limit else None
 
 
 def _from_doc(doc: dict) -> DeadLetter:
