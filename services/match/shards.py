@@ -10,7 +10,7 @@ Rows are the gallery's integer ids of its entries (see `gallery.py`).
 
 Memory: a block keeps each cylinder as its 6 direction words only (48
 bytes), with the minutia's geometry and a code of its cell-validity word
-written into the never-used corner cells (`mcc.embed_compact`; the codes index
+written into the never-used corner cells (`compact.embed_compact`; the codes index
 the shard's `ValidityTable`), and 4-byte offsets and owners per template.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ import sys
 
 import numpy as np
 
-from papilla.services.match.engine import PreparedTemplate, mcc
+from papilla.services.match.engine import PreparedTemplate, compact, mcc
 
 _COLS = mcc.ND
 
@@ -47,8 +47,8 @@ class ValidityTable:
 
     def _add(self, word: int) -> int:
         code = len(self.codes)
-        if code >= 1 << mcc.CODE_BITS:
-            raise GalleryCapacityError(f"more than {1 << mcc.CODE_BITS} distinct cylinder-validity words in one "
+        if code >= 1 << compact.CODE_BITS:
+            raise GalleryCapacityError(f"more than {1 << compact.CODE_BITS} distinct cylinder-validity words in one "
                                        "finger position: split the gallery into more partitions")
         if code >= len(self.words):
             self.words = np.concatenate([self.words, np.zeros(len(self.words), np.uint64)])
@@ -68,7 +68,7 @@ class ShardParams:
 
 
 class Block:
-    """Up to `capacity` templates packed for `mcc.compare_to_selected`."""
+    """Up to `capacity` templates packed for `compact.compare_to_compact`."""
 
     def __init__(self, capacity: int, rows: int):
         self.cyl = np.zeros((rows, _COLS), np.uint64)    # cylinder words, geometry in the corner bits
@@ -92,7 +92,7 @@ class Block:
             grown = np.zeros((max(b, 2 * self.cyl.shape[0]), _COLS), np.uint64)
             grown[:a] = self.cyl[:a]
             self.cyl = grown
-        mcc.embed_compact(t.geo, t.cyl, codes, self.cyl[a:b])
+        compact.embed_compact(t.geo, t.cyl, codes, self.cyl[a:b])
         self.offsets[self.n + 1] = b
         self.owner[self.n] = row
         self.alive[self.n] = True
@@ -113,7 +113,7 @@ class Block:
     def template(self, slot: int, table: ValidityTable) -> PreparedTemplate:
         """The prepared template in `slot`, decoded (geometry and validity out of the corner bits)."""
         a, e = int(self.offsets[slot]), int(self.offsets[slot + 1])
-        geo, cyl = mcc.decode_compact(self.cyl[a:e], mcc.COS_LUT, mcc.SIN_LUT, table.words)
+        geo, cyl = compact.decode_compact(self.cyl[a:e], compact.COS_LUT, compact.SIN_LUT, table.words)
         return PreparedTemplate(geo=geo, cyl=cyl)
 
     def live_slots(self) -> np.ndarray:
@@ -124,8 +124,8 @@ class Block:
             return np.zeros(0, np.float32)
         if len(probe) < 2:
             return np.zeros(len(slots), np.float32)
-        return mcc.compare_to_compact(probe.geo, probe.cyl, self.cyl, self.offsets[slots], self.offsets[slots + 1],
-                                      mcc.COS_LUT, mcc.SIN_LUT, table.words)
+        return compact.compare_to_compact(probe.geo, probe.cyl, self.cyl, self.offsets[slots],
+                                          self.offsets[slots + 1], compact.COS_LUT, compact.SIN_LUT, table.words)
 
 
 class FingerShard:

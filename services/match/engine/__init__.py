@@ -27,7 +27,7 @@ import numpy as np
 
 from papilla.shared.template import FingerTemplate
 
-from . import mcc
+from . import compact, mcc
 
 ENGINE_VERSION = "mcc8b-lssr-5"   # 5: scores shrink below N_FULL cylinders (few-minutiae templates)
 
@@ -86,11 +86,11 @@ class PreparedTemplate:
 
 
 def _geo(xs, ys, th) -> np.ndarray:
-    """Geometry rows (x, y, theta, cos, sin) on the gallery's storage grid (`mcc.quantize_geometry`), so a
+    """Geometry rows (x, y, theta, cos, sin) on the gallery's storage grid (`compact.quantize_geometry`), so a
     template scores the same 1:1 and from a compact 1:N shard block."""
-    qx, qy, qt = mcc.quantize_geometry(np.asarray(xs, np.float64), np.asarray(ys, np.float64),
+    qx, qy, qt = compact.quantize_geometry(np.asarray(xs, np.float64), np.asarray(ys, np.float64),
                                        np.asarray(th, np.float64))
-    return mcc.geometry_rows(qx, qy, qt)
+    return compact.geometry_rows(qx, qy, qt)
 
 
 def geometry(xs, ys, th) -> np.ndarray:

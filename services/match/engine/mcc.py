@@ -221,22 +221,11 @@ _NBUCKET = 128
 _RECIP2 = (2.0 / (np.arange(2 * 64 * ND + 1) + 1e-9)).astype(np.float32)  # 2 / (nand + nor)
 _NLUT = 64  # direction bins of the run lookup
 _GREEDY_DEPTH = 8  # candidates ordered first, per pair wanted
-_PROFILE_STAGE = 9  # debug: 1 or 2 returns after that stage
 
 
 @njit(cache=True, fastmath=True, inline="always")
 def _z(v, mu, tau):
     return 1.0 / (1.0 + math.exp(-tau * (v - mu)))
-
-
-@njit(cache=True, fastmath=True, inline="always")
-def _zl(v, mu, tau):
-    """Piecewise-linear stand-in for the (decreasing) sigmoid _z: same value and slope at mu."""
-    return min(1.0, max(0.0, 0.5 + 0.25 * tau * (v - mu)))
-
-
-D1_ZERO = MU1 + 2.0 / abs(TAU1)   # where _zl reaches 0
-D2_ZERO = MU2 + 2.0 / abs(TAU2)
 
 
 @njit(cache=True, inline="always")
@@ -247,20 +236,6 @@ def _lut_bound(g, lut, v, n):
     hi = lut[k + 1]
     while lo < hi and g[lo, 2] < v:
         lo += 1
-    return lo
-
-
-@njit(cache=True, inline="always")
-def _lower_bound(g, v, n):
-    """First row index with g[row, 2] >= v (rows sorted by column 2)."""
-    lo = 0
-    hi = n
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if g[mid, 2] < v:
-            lo = mid + 1
-        else:
-            hi = mid
     return lo
 
 
@@ -294,28 +269,24 @@ def _sim_run(ca, cb, i, j0, j1, min_common, work_k, work_v, cnt):
     return cnt
 
 
-@njit(cache=True, fastmath=True, error_model="numpy")
-def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, work_b, lam, lam0, rho, sel_a, sel_b, bucket_count,
-               bucket_start, order, used_a, used_b, eff, pg, top, lut):
+@njit(cache=True, fastmath=True, error_model="numpy", inline="always")
+def _local_similarities(ga, ca, gb, cb, lut, work_i, work_v):
+    """Stage 1: local similarities of every pair of cylinders within DELTA_THETA in direction, appended to
+    work_i (key i << 8 | j) and work_v (similarity); returns how many.
+
+    B's cylinders are sorted by direction, so the candidates of each minutia of A form one circular run of
+    B: only that run is scanned, found by a table of _NLUT direction bins (no binary search). The inner loop
+    is branch-free: unpredictable branches cost more than the popcounts."""
     na = ga.shape[0]
     nb = gb.shape[0]
-    if na < 2 or nb < 2:
-        return 0.0
     min_common = np.int64(math.ceil(MIN_ME * 52.0))  # 52 cells of the 8x8 grid lie within R
-    # 1. local similarities, bucketed by value
-    cnt = 0
-    for b in range(4 * _NBUCKET):
-        bucket_count[b] = 0
-    # (branch-free inner loop: unpredictable branches cost more than the popcounts)
-    # B's cylinders are sorted by direction, so the candidates |dtheta| <= DELTA_THETA of each
-    # minutia of A form one circular run of B: only that run is scanned
-    # direction -> first row of B at or above it, by a table of _NLUT angle bins (no binary search)
     kk = 0
     for k in range(_NLUT + 1):
         v = k * (TWO_PI / _NLUT)
         while kk < nb and gb[kk, 2] < v:
             kk += 1
         lut[k] = kk
+    cnt = 0
     for i in range(na):
         lo = ga[i, 2] - DELTA_THETA
         if lo < 0.0:
@@ -330,51 +301,64 @@ def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, work_b, lam, lam0, rho, s
         else:
             cnt = _sim_run(ca, cb, i, s0, nb, min_common, work_i, work_v, cnt)
             cnt = _sim_run(ca, cb, i, 0, s1, min_common, work_i, work_v, cnt)
-    if _PROFILE_STAGE == 1:
-        return float(cnt)
-    if cnt == 0:
-        return 0.0
+    return cnt
+
+
+@njit(cache=True, fastmath=True, error_model="numpy", inline="always")
+def _bucket_similarities(work_v, cnt, work_b, bucket_count):
+    """Each similarity's bucket (of _NBUCKET) in work_b, and the count per bucket in bucket_count[:_NBUCKET].
+    Four interleaved histograms: similar values come in runs, and one counter would be a chain of dependent
+    read-modify-writes."""
+    for b in range(4 * _NBUCKET):
+        bucket_count[b] = 0
     for t in range(cnt):
-        # four interleaved histograms: similar values come in runs, and one counter would be
-        # a chain of dependent read-modify-writes
         b = min(_NBUCKET - 1, int(work_v[t] * _NBUCKET))
         work_b[t] = b
         bucket_count[b + (t & 3) * _NBUCKET] += 1
     for b in range(_NBUCKET):
         bucket_count[b] += bucket_count[b + _NBUCKET] + bucket_count[b + 2 * _NBUCKET] + bucket_count[b + 3 * _NBUCKET]
-    if _PROFILE_STAGE == 4:
-        return float(bucket_count[3])
-    # 2. greedy one-to-one preselection in (approximately) descending order.  Only the
-    #    best buckets are ordered first (the greedy rarely needs more); the rest only if
-    #    the greedy runs out of candidates before nr_max pairs
-    nr_max = min(na, nb, MAX_NR)
-    want = _GREEDY_DEPTH * nr_max
-    pos = 0
-    bcut = 0
-    for b in range(_NBUCKET - 1, -1, -1):
+
+
+@njit(cache=True, inline="always")
+def _order_buckets(work_b, cnt, lowest, highest, pos, bucket_count, bucket_start, order, top):
+    """Append the candidates of buckets highest..lowest to order[pos:], best bucket first; returns the new end."""
+    for b in range(highest, lowest - 1, -1):
         bucket_start[b] = pos
         pos += bucket_count[b]
-        if pos >= want:
-            bcut = b
-            break
     k = 0
-    for t in range(cnt):  # branch-free compaction of the candidates in the best buckets
+    for t in range(cnt):  # branch-free compaction of the candidates in those buckets
         top[k] = t
-        k += np.int64(work_b[t] >= bcut)
+        k += np.int64((work_b[t] >= lowest) & (work_b[t] <= highest))
     for u in range(k):
         t = top[u]
         b = work_b[t]
         order[bucket_start[b]] = t
         bucket_start[b] += 1
-    if _PROFILE_STAGE == 5:
-        return float(order[3])
+    return pos
+
+
+@njit(cache=True, fastmath=True, error_model="numpy", inline="always")
+def _greedy_pairs(na, nb, work_i, work_v, work_b, cnt, bucket_count, bucket_start, order, top, used_a, used_b,
+                  sel_a, sel_b, lam0):
+    """Stage 2: greedy one-to-one preselection of up to MAX_NR pairs in (approximately) descending similarity:
+    sel_a, sel_b, and their similarity in lam0; returns how many. Only the best buckets are ordered first
+    (the greedy rarely needs more); the rest only if it runs out of candidates before enough pairs."""
+    nr_max = min(na, nb, MAX_NR)
+    want = _GREEDY_DEPTH * nr_max
+    seen = 0
+    bcut = 0
+    for b in range(_NBUCKET - 1, -1, -1):
+        seen += bucket_count[b]
+        if seen >= want:
+            bcut = b
+            break
+    placed = _order_buckets(work_b, cnt, bcut, _NBUCKET - 1, 0, bucket_count, bucket_start, order, top)
     for i in range(na):
         used_a[i] = False
     for j in range(nb):
         used_b[j] = False
     nr = 0
     o = 0
-    placed = pos
     while True:
         while o < placed and nr < nr_max:  # branch-free body: a taken pair is written, not counted
             t = order[o]
@@ -390,29 +374,17 @@ def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, work_b, lam, lam0, rho, s
             nr += np.int64(free)
         if nr >= nr_max or placed >= cnt:
             break
-        # place the remaining (lower) buckets after the ones already ordered
-        for b in range(bcut - 1, -1, -1):
-            bucket_start[b] = pos
-            pos += bucket_count[b]
-        k = 0
-        for t in range(cnt):
-            top[k] = t
-            k += np.int64(work_b[t] < bcut)
-        for u in range(k):
-            t = top[u]
-            b = work_b[t]
-            order[bucket_start[b]] = t
-            bucket_start[b] += 1
-        placed = cnt
+        placed = _order_buckets(work_b, cnt, 0, bcut - 1, placed, bucket_count, bucket_start, order, top)
         bcut = 0
-    if nr < 2:
-        return 0.0
-    if _PROFILE_STAGE == 2:
-        return float(nr)
-    # 3. relaxation: compatibility of pairs p, q from distances and angles local to each
-    #    template (rotation/translation free; small tolerances absorb distortion).
-    #    Branch-free over structure-of-arrays copies of the selected minutiae (vectorizes);
-    #    the linear _zl reach 0 exactly where the old early-outs were.
+    return nr
+
+
+@njit(cache=True, fastmath=True, error_model="numpy", inline="always")
+def _compatibility(ga, gb, sel_a, sel_b, nr, pg, rho):
+    """Stage 3: rho[p, q], the compatibility of selected pairs p and q from distances and angles local to
+    each template (rotation and translation free; small tolerances absorb distortion), each term through
+    the piecewise-linear form of the sigmoid Z(v; mu, tau) = min(1, max(0, 1/2 + tau/4 (v - mu))).
+    Branch-free over structure-of-arrays copies of the selected minutiae (vectorizes)."""
     for p in range(nr):
         ia = sel_a[p]
         ib = sel_b[p]
@@ -472,8 +444,14 @@ def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, work_b, lam, lam0, rho, s
             okr = (cos3 > f0) & (cos3b > f0) & (dd > f0)
             rho[p, q] = r if okr else f0
         rho[p, p] = f0
-    if _PROFILE_STAGE == 3:
-        return float(rho[0, 1])
+
+
+@njit(cache=True, fastmath=True, error_model="numpy", inline="always")
+def _relaxed_score(na, nb, nr, lam0, rho, lam, eff):
+    """Stage 4: N_REL relaxation steps, then the mean of the nP pairs with the best efficiency lam / lam0
+    (ties: lower index first), shrunk below N_FULL cylinders."""
+    f0 = np.float32(0.0)
+    f1 = np.float32(1.0)
     for p in range(nr):
         lam[p] = lam0[p]
     inv = np.float32(1.0 / (nr - 1))
@@ -490,7 +468,6 @@ def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, work_b, lam, lam0, rho, s
                 eff[p] += w * rho[q, p]
         for p in range(nr):
             lam[p] = eff[p]
-    # 4. the nP pairs with the best efficiency lam / lam0 (ties: lower index first)
     nmin = min(na, nb)
     np_ = MIN_NP + int(round(_z(nmin, MU_P, TAU_P) * (MAX_NP - MIN_NP)))
     np_ = min(np_, nr)
@@ -506,8 +483,29 @@ def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, work_b, lam, lam0, rho, s
     return float(s) / np_ * min(1.0, nmin / N_FULL)
 
 
+@njit(cache=True, fastmath=True, error_model="numpy")
+def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, work_b, lam, lam0, rho, sel_a, sel_b, bucket_count,
+               bucket_start, order, used_a, used_b, eff, pg, top, lut):
+    """LSS-R score of templates A (ga, ca) and B (gb, cb, sorted by direction); the other arguments are
+    scratch arrays (`scratch`), so a 1:N loop allocates nothing per comparison."""
+    na = ga.shape[0]
+    nb = gb.shape[0]
+    if na < 2 or nb < 2:
+        return 0.0
+    cnt = _local_similarities(ga, ca, gb, cb, lut, work_i, work_v)
+    if cnt == 0:
+        return 0.0
+    _bucket_similarities(work_v, cnt, work_b, bucket_count)
+    nr = _greedy_pairs(na, nb, work_i, work_v, work_b, cnt, bucket_count, bucket_start, order, top, used_a, used_b,
+                       sel_a, sel_b, lam0)
+    if nr < 2:
+        return 0.0
+    _compatibility(ga, gb, sel_a, sel_b, nr, pg, rho)
+    return _relaxed_score(na, nb, nr, lam0, rho, lam, eff)
+
+
 @njit(cache=True)
-def _scratch(na, nb):
+def scratch(na, nb):
     n = max(na * nb, 1)
     return (np.zeros(n, np.int32), np.zeros(n, np.int32), np.zeros(n, np.float32), np.zeros(n, np.int32),
             np.zeros(MAX_NR, np.float32), np.zeros(MAX_NR, np.float32), np.zeros((MAX_NR, MAX_NR), np.float32),
@@ -519,7 +517,7 @@ def _scratch(na, nb):
 
 @njit(cache=True)
 def compare_one(ga, ca, gb, cb):
-    sc = _scratch(ga.shape[0], gb.shape[0])
+    sc = scratch(ga.shape[0], gb.shape[0])
     return score_pair(ga, ca, gb, cb, *sc)
 
 
@@ -531,7 +529,7 @@ def compare_to_gallery(ga, ca, g_geo, g_cyl, offsets):
     maxn = 1
     for t in range(n):
         maxn = max(maxn, offsets[t + 1] - offsets[t])
-    sc = _scratch(ga.shape[0], maxn)
+    sc = scratch(ga.shape[0], maxn)
     for t in range(n):
         a, b = offsets[t], offsets[t + 1]
         out[t] = score_pair(ga, ca, g_geo[a:b], g_cyl[a:b], *sc)
@@ -546,7 +544,7 @@ def compare_pairs(g_geo, g_cyl, offsets, left, right):
     maxn = 1
     for t in range(offsets.shape[0] - 1):
         maxn = max(maxn, offsets[t + 1] - offsets[t])
-    sc = _scratch(maxn, maxn)
+    sc = scratch(maxn, maxn)
     for k in range(n):
         a0, a1 = offsets[left[k]], offsets[left[k] + 1]
         b0, b1 = offsets[right[k]], offsets[right[k] + 1]
@@ -562,137 +560,8 @@ def compare_to_selected(ga, ca, g_geo, g_cyl, starts, ends):
     maxn = 1
     for k in range(n):
         maxn = max(maxn, ends[k] - starts[k])
-    sc = _scratch(ga.shape[0], maxn)
+    sc = scratch(ga.shape[0], maxn)
     for k in range(n):
         a, b = starts[k], ends[k]
         out[k] = score_pair(ga, ca, g_geo[a:b], g_cyl[a:b], *sc)
-    return out
-
-
-# --- compact gallery storage: geometry and a validity code in the corner cells ---------
-# The 12 cells in the corners of the 8 x 8 grid lie outside the cylinder's radius, so their bits are never
-# set. A 1:N shard stores each cylinder as its ND = 6 direction words only (48 bytes): the 6 x 12 corner bits
-# carry the minutia's geometry (x, y in 1/16 px as 18-bit signed fields, theta in 1/65536 turns) and a 20-bit
-# code of its cell-validity word in a per-shard table (validity words repeat a lot: 733 distinct among 116,500
-# cylinders of 3,320 real templates). Geometry and validity are decoded per compared template; the matcher
-# reads a gallery cylinder's direction words only through `probe & gallery` and `(probe | gallery) & validity`,
-# and the decoded copy is clean anyway.
-XY_SCALE = 16.0                       # fixed point: 1/16 px
-XY_BITS = 18
-XY_LIMIT = (1 << (XY_BITS - 1)) - 1   # |x|, |y| <= 8191.9 px
-THETA_STEPS = 65536
-THETA_STEP = TWO_PI / THETA_STEPS
-CODE_BITS = 20                        # validity codes per shard table
-INNER_CELLS = np.uint64(0x3C7EFFFFFFFF7E3C)  # the 52 cells within R: all but the 12 corner bits
-_THETAS = np.arange(THETA_STEPS, dtype=np.float64) * THETA_STEP
-COS_LUT = np.cos(_THETAS).astype(np.float32)
-SIN_LUT = np.sin(_THETAS).astype(np.float32)
-
-
-def quantize_geometry(xs: np.ndarray, ys: np.ndarray, th: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(qx, qy, qt) int64 on the storage grid; monotone in theta (sorted templates stay sorted) and
-    idempotent (a quantized template quantizes to itself)."""
-    qx = np.clip(np.rint(xs * XY_SCALE), -XY_LIMIT, XY_LIMIT).astype(np.int64)
-    qy = np.clip(np.rint(ys * XY_SCALE), -XY_LIMIT, XY_LIMIT).astype(np.int64)
-    qt = np.clip(np.rint(np.mod(th, TWO_PI) / THETA_STEP), 0, THETA_STEPS - 1).astype(np.int64)
-    return qx, qy, qt
-
-
-def geometry_rows(qx: np.ndarray, qy: np.ndarray, qt: np.ndarray) -> np.ndarray:
-    """float32 (n, 5) = x, y, theta, cos, sin from grid values (bit-identical to the compact decoding)."""
-    geo = np.empty((len(qx), 5), np.float32)
-    geo[:, 0] = (qx / XY_SCALE).astype(np.float32)
-    geo[:, 1] = (qy / XY_SCALE).astype(np.float32)
-    geo[:, 2] = (qt.astype(np.float64) * THETA_STEP).astype(np.float32)
-    geo[:, 3] = COS_LUT[qt]
-    geo[:, 4] = SIN_LUT[qt]
-    return geo
-
-
-@njit(cache=True, inline="always")
-def _scatter12(v):
-    """12 bits -> the corner cells 0,1 | 6,7,8 | 15 | 48 | 55,56,57 | 62,63 of a word."""
-    return ((v & np.uint64(3)) | ((v >> np.uint64(2)) & np.uint64(7)) << np.uint64(6)
-            | ((v >> np.uint64(5)) & np.uint64(1)) << np.uint64(15) | ((v >> np.uint64(6)) & np.uint64(1)) << np.uint64(48)
-            | ((v >> np.uint64(7)) & np.uint64(7)) << np.uint64(55) | ((v >> np.uint64(10)) & np.uint64(3)) << np.uint64(62))
-
-
-@njit(cache=True, inline="always")
-def _gather12(w):
-    return ((w & np.uint64(3)) | ((w >> np.uint64(6)) & np.uint64(7)) << np.uint64(2)
-            | ((w >> np.uint64(15)) & np.uint64(1)) << np.uint64(5) | ((w >> np.uint64(48)) & np.uint64(1)) << np.uint64(6)
-            | ((w >> np.uint64(55)) & np.uint64(7)) << np.uint64(7) | ((w >> np.uint64(62)) & np.uint64(3)) << np.uint64(10))
-
-
-@njit(cache=True)
-def embed_compact(geo, cyl, codes, out):
-    """out (n, ND) = the direction words of cyl with each row's (quantized) geometry and validity code
-    written into the corner bits: bits 0-59 of (qx | qy << 18 | qt << 36 | code << 52) in words 0-4, the
-    code's top 12 bits in word 5."""
-    mxy = np.int64((1 << XY_BITS) - 1)
-    for n in range(cyl.shape[0]):
-        qx = np.int64(round(geo[n, 0] * XY_SCALE))
-        qy = np.int64(round(geo[n, 1] * XY_SCALE))
-        qt = min(np.int64(round(geo[n, 2] / THETA_STEP)), THETA_STEPS - 1)
-        code = np.uint64(codes[n])
-        g = (np.uint64(qx & mxy) | (np.uint64(qy & mxy) << np.uint64(18)) | (np.uint64(qt) << np.uint64(36))
-             | ((code & np.uint64(0xFF)) << np.uint64(52)))
-        for w in range(ND):
-            out[n, w] = cyl[n, w] & INNER_CELLS
-        for w in range(5):
-            out[n, w] |= _scatter12((g >> np.uint64(12 * w)) & np.uint64(0xFFF))
-        out[n, 5] |= _scatter12(code >> np.uint64(8))
-
-
-@njit(cache=True, inline="always")
-def _decode_row(cyl, n, cos_lut, sin_lut, table, geo, clean, r):
-    g = np.uint64(0)
-    for w in range(5):
-        g |= _gather12(cyl[n, w]) << np.uint64(12 * w)
-    code = ((g >> np.uint64(52)) & np.uint64(0xFF)) | (_gather12(cyl[n, 5]) << np.uint64(8))
-    qx = np.int64(g & np.uint64(0x3FFFF))
-    qy = np.int64((g >> np.uint64(18)) & np.uint64(0x3FFFF))
-    qt = np.int64((g >> np.uint64(36)) & np.uint64(0xFFFF))
-    if qx >= (1 << (XY_BITS - 1)):
-        qx -= 1 << XY_BITS
-    if qy >= (1 << (XY_BITS - 1)):
-        qy -= 1 << XY_BITS
-    geo[r, 0] = np.float32(qx / XY_SCALE)
-    geo[r, 1] = np.float32(qy / XY_SCALE)
-    geo[r, 2] = np.float32(qt * THETA_STEP)
-    geo[r, 3] = cos_lut[qt]
-    geo[r, 4] = sin_lut[qt]
-    for w in range(ND):
-        clean[r, w] = cyl[n, w] & INNER_CELLS
-    clean[r, ND] = table[code]
-
-
-@njit(cache=True)
-def decode_compact(cyl, cos_lut, sin_lut, table):
-    """(geo float32 (n, 5), cyl uint64 (n, ND + 1)) of compact rows: the prepared template back."""
-    n = cyl.shape[0]
-    geo = np.empty((n, 5), np.float32)
-    clean = np.empty((n, ND + 1), np.uint64)
-    for r in range(n):
-        _decode_row(cyl, r, cos_lut, sin_lut, table, geo, clean, r)
-    return geo, clean
-
-
-@njit(cache=True)
-def compare_to_compact(ga, ca, g_cyl, starts, ends, cos_lut, sin_lut, table):
-    """Probe against selected templates of a compact block (rows starts[k]:ends[k]): the same scores as
-    `compare_to_selected` on the decoded templates."""
-    n = starts.shape[0]
-    out = np.zeros(n, np.float32)
-    maxn = 1
-    for k in range(n):
-        maxn = max(maxn, ends[k] - starts[k])
-    sc = _scratch(ga.shape[0], maxn)
-    gb = np.empty((maxn, 5), np.float32)
-    cb = np.empty((maxn, ND + 1), np.uint64)
-    for k in range(n):
-        a, b = starts[k], ends[k]
-        for r in range(b - a):
-            _decode_row(g_cyl, a + r, cos_lut, sin_lut, table, gb, cb, r)
-        out[k] = score_pair(ga, ca, gb[:b - a], cb[:b - a], *sc)
     return out
