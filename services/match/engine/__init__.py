@@ -27,7 +27,7 @@ import numpy as np
 
 from papilla.shared.template import FingerTemplate
 
-from . import compact, mcc
+from . import compact, cylinders, mcc
 
 ENGINE_VERSION = "mcc8b-lssr-5"   # 5: scores shrink below N_FULL cylinders (few-minutiae templates)
 
@@ -106,7 +106,7 @@ def prepare(template: FingerTemplate) -> PreparedTemplate:
     xs = m["x"].astype(np.float64)
     ys = -m["y"].astype(np.float64)          # math frame: y up
     th = np.mod(m["angle"].astype(np.float64), 2 * math.pi)
-    bits, mask, valid = mcc.build_cylinders(xs, ys, th)
+    bits, mask, valid = cylinders.build_cylinders(xs, ys, th)
     order = np.argsort(th[valid], kind="stable")  # sorted by direction: compare() scans runs
     idx = np.flatnonzero(valid)[order]
     n = len(idx)
