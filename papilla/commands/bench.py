@@ -84,7 +84,7 @@ def _contacts(args) -> int:
 def _identify(args) -> int:
     from dataclasses import replace
 
-    from papilla.bench import identify
+    from papilla.bench import identify, index_curve
     from papilla.services.match.index import IndexParams
 
     defaults = IndexParams()
@@ -112,8 +112,8 @@ def _identify(args) -> int:
               f"--out {synth}`", file=sys.stderr)
         return 2
     if args.curve:
-        res = identify.index_curve(data, synth, params, progress=not args.no_progress, rotate=args.rotate)
-        print(json.dumps(res) if args.json else identify.format_curve(res))
+        res = index_curve.index_curve(data, synth, params, progress=not args.no_progress, rotate=args.rotate)
+        print(json.dumps(res) if args.json else index_curve.format_curve(res))
         return 0
     try:
         res = identify.run(data, synth, params, progress=not args.no_progress, store_people=args.store_people)
