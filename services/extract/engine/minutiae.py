@@ -62,8 +62,126 @@ def detect(skel, mask):
 
 
 @nb.njit(cache=True, nogil=True)
+def _ring_runs(skel, y0, x0, bits, starts):
+    """The skeleton pixels on the 8-ring of (y0, x0) in bits, and the start of each run of them in starts
+    (an even, 4-connected ring position when the run has one); returns the number of runs (0 when the whole
+    ring is set: no branch to follow)."""
+    h, w = skel.shape
+    for i in range(8):
+        yy = y0 + RING_DY[i]
+        xx = x0 + RING_DX[i]
+        bits[i] = skel[yy, xx] if 0 <= yy < h and 0 <= xx < w else False
+    first0 = -1
+    for i in range(8):
+        if not bits[i]:
+            first0 = i
+            break
+    if first0 < 0:
+        return 0
+    nruns = 0
+    i = 0
+    while i < 8:
+        k = (first0 + 1 + i) % 8
+        if bits[k]:
+            # new run starting at k
+            best = k
+            j = i
+            found_even = k % 2 == 0
+            while j < 8 and bits[(first0 + 1 + j) % 8]:
+                kk = (first0 + 1 + j) % 8
+                if not found_even and kk % 2 == 0:
+                    best = kk
+                    found_even = True
+                j += 1
+            if nruns < 8:
+                starts[nruns] = best
+            nruns += 1
+            i = j
+        else:
+            i += 1
+    return nruns
+
+
+@nb.njit(cache=True, nogil=True)
+def _fence_other_runs(stamp, sid, y0, x0, bits, start):
+    """Stamp the minutia and its ring pixels with `sid`, except the run containing `start` (the branch to
+    follow), so the trace cannot step back into another branch."""
+    stamp[y0, x0] = sid
+    for i in range(8):
+        if bits[i]:
+            stamp[y0 + RING_DY[i], x0 + RING_DX[i]] = sid
+    k = start
+    while bits[k]:
+        stamp[y0 + RING_DY[k], x0 + RING_DX[k]] = 0
+        k = (k + 1) % 8
+        if k == start:
+            break
+    k = (start + 7) % 8
+    while bits[k] and k != start:
+        stamp[y0 + RING_DY[k], x0 + RING_DX[k]] = 0
+        k = (k + 7) % 8
+
+
+@nb.njit(cache=True, nogil=True)
+def _next_pixel(skel, label, stamp, sid, m, y0, x0, cy, cx):
+    """The skeleton neighbour of (cy, cx) to step to, (-1, -1) at a dead end: another minutia first, then
+    4-connected pixels, staying off the origin's ring if possible; never a pixel this trace stamped."""
+    h, w = skel.shape
+    ny = -1
+    nx = -1
+    pri = -1
+    for i in range(8):
+        yy = cy + RING_DY[i]
+        xx = cx + RING_DX[i]
+        if yy < 0 or yy >= h or xx < 0 or xx >= w:
+            continue
+        if not skel[yy, xx] or stamp[yy, xx] == sid:
+            continue
+        p = 1
+        if label[yy, xx] >= 0 and label[yy, xx] != m:
+            p = 4
+        elif i % 2 == 0:
+            p = 2
+        if abs(yy - y0) <= 1 and abs(xx - x0) <= 1:
+            p -= 1  # stay off the origin's ring if possible
+        if p > pri:
+            pri = p
+            ny = yy
+            nx = xx
+    return ny, nx
+
+
+@nb.njit(cache=True, nogil=True)
+def _trace_branch(skel, label, stamp, sid, m, y0, x0, start, maxlen, dir_len):
+    """Follow one branch of minutia m from ring position `start`: (end reason, steps, minutia hit or -1,
+    dx, dy of the point `dir_len` steps along or the last reached)."""
+    cy = y0 + RING_DY[start]
+    cx = x0 + RING_DX[start]
+    stamp[cy, cx] = sid
+    steps = 1
+    dx = float(cx - x0)
+    dy = float(cy - y0)
+    while True:
+        lb = label[cy, cx]
+        if lb >= 0 and lb != m:
+            return TRACE_HIT, steps, lb, dx, dy
+        if steps >= maxlen:
+            return TRACE_MAXLEN, steps, -1, dx, dy
+        ny, nx = _next_pixel(skel, label, stamp, sid, m, y0, x0, cy, cx)
+        if ny < 0:
+            return TRACE_DEADEND, steps, -1, dx, dy
+        cy = ny
+        cx = nx
+        stamp[cy, cx] = sid
+        steps += 1
+        if steps <= dir_len:
+            dx = float(cx - x0)
+            dy = float(cy - y0)
+
+
+@nb.njit(cache=True, nogil=True)
 def trace_all(skel, ys, xs, maxlen, dir_len):
-    """Follow every branch of every minutia along the skeleton.
+    """Follow every branch (up to 3) of every minutia along the skeleton.
 
     Returns nbranch[N], reason[N,3], length[N,3], hit[N,3] (index or -1),
     vx[N,3], vy[N,3] (vector from the minutia to the branch point at
@@ -83,121 +201,15 @@ def trace_all(skel, ys, xs, maxlen, dir_len):
     vx = np.zeros((n, 3), dtype=np.float64)
     vy = np.zeros((n, 3), dtype=np.float64)
     starts = np.zeros(8, dtype=np.int64)
+    bits = np.zeros(8, dtype=np.bool_)
     for m in range(n):
-        y0 = ys[m]
-        x0 = xs[m]
-        bits = np.zeros(8, dtype=np.bool_)
-        for i in range(8):
-            yy = y0 + RING_DY[i]
-            xx = x0 + RING_DX[i]
-            if 0 <= yy < h and 0 <= xx < w:
-                bits[i] = skel[yy, xx]
-        # runs of set bits around the ring
-        nruns = 0
-        first0 = -1
-        for i in range(8):
-            if not bits[i]:
-                first0 = i
-                break
-        if first0 < 0:
-            continue
-        i = 0
-        while i < 8:
-            k = (first0 + 1 + i) % 8
-            if bits[k]:
-                # new run starting at k
-                best = k
-                j = i
-                found_even = k % 2 == 0
-                while j < 8 and bits[(first0 + 1 + j) % 8]:
-                    kk = (first0 + 1 + j) % 8
-                    if not found_even and kk % 2 == 0:
-                        best = kk
-                        found_even = True
-                    j += 1
-                if nruns < 8:
-                    starts[nruns] = best
-                nruns += 1
-                i = j
-            else:
-                i += 1
-        nb_ = min(nruns, 3)
+        nb_ = min(_ring_runs(skel, ys[m], xs[m], bits, starts), 3)
         nbranch[m] = nb_
         for b in range(nb_):
             sid += 1
-            stamp[y0, x0] = sid
-            # stamp the ring pixels of the other runs
-            for i in range(8):
-                if bits[i]:
-                    yy = y0 + RING_DY[i]
-                    xx = x0 + RING_DX[i]
-                    stamp[yy, xx] = sid
-            cy = y0 + RING_DY[starts[b]]
-            cx = x0 + RING_DX[starts[b]]
-            # unstamp the pixels of this branch's run: walk the run containing starts[b]
-            k = starts[b]
-            while bits[k]:
-                stamp[y0 + RING_DY[k], x0 + RING_DX[k]] = 0
-                k = (k + 1) % 8
-                if k == starts[b]:
-                    break
-            k = (starts[b] + 7) % 8
-            while bits[k] and k != starts[b]:
-                stamp[y0 + RING_DY[k], x0 + RING_DX[k]] = 0
-                k = (k + 7) % 8
-            stamp[cy, cx] = sid
-            steps = 1
-            rsn = TRACE_MAXLEN
-            hv = -1
-            dx = float(cx - x0)
-            dy = float(cy - y0)
-            if steps >= dir_len:
-                pass
-            while True:
-                lb = label[cy, cx]
-                if lb >= 0 and lb != m:
-                    rsn = TRACE_HIT
-                    hv = lb
-                    break
-                if steps >= maxlen:
-                    rsn = TRACE_MAXLEN
-                    break
-                ny = -1
-                nx = -1
-                pri = -1
-                for i in range(8):
-                    yy = cy + RING_DY[i]
-                    xx = cx + RING_DX[i]
-                    if yy < 0 or yy >= h or xx < 0 or xx >= w:
-                        continue
-                    if not skel[yy, xx] or stamp[yy, xx] == sid:
-                        continue
-                    p = 1
-                    if label[yy, xx] >= 0 and label[yy, xx] != m:
-                        p = 4
-                    elif i % 2 == 0:
-                        p = 2
-                    if abs(yy - y0) <= 1 and abs(xx - x0) <= 1:
-                        p -= 1  # stay off the origin's ring if possible
-                    if p > pri:
-                        pri = p
-                        ny = yy
-                        nx = xx
-                if ny < 0:
-                    rsn = TRACE_DEADEND
-                    break
-                cy = ny
-                cx = nx
-                stamp[cy, cx] = sid
-                steps += 1
-                if steps <= dir_len:
-                    dx = float(cx - x0)
-                    dy = float(cy - y0)
-            reason[m, b] = rsn
-            length[m, b] = steps
-            hit[m, b] = hv
-            vx[m, b] = dx
-            vy[m, b] = dy
+            _fence_other_runs(stamp, sid, ys[m], xs[m], bits, starts[b])
+            reason[m, b], length[m, b], hit[m, b], vx[m, b], vy[m, b] = _trace_branch(
+                skel, label, stamp, sid, m, ys[m], xs[m], starts[b], maxlen, dir_len)
     return nbranch, reason, length, hit, vx, vy
 
 
