@@ -34,62 +34,28 @@ import bson
 
 from .base import Document, DuplicateKeyError, Filter, InvalidDocument, SortSpec, Store, StoreError
 from .expiry import delete_expired
-from .indexes import COLLECTIONS, IndexSpec, indexes_of, materialized_fields, unique_indexes
+from .indexes import COLLECTIONS, indexes_of, materialized_fields, unique_indexes
 from .query import (
     MAX_DOCUMENT_BYTES,
-    Condition,
     apply_update,
     check_document,
     check_id,
     check_limit,
     check_sequence_name,
     check_update_call,
-    get_path,
-    parse_filter,
-    parse_sort,
 )
-
-# MongoDB type classes, numbered in MongoDB's cross-type sort order.
-TYPE_NULL, TYPE_NUMBER, TYPE_STRING, TYPE_BYTES, TYPE_BOOL = 0, 1, 2, 5, 6
-SEQUENCES_TABLE = "_sequences"
-_ID_TYPE_SQL = "(CASE typeof(_id) WHEN 'integer' THEN 1 WHEN 'real' THEN 1 WHEN 'text' THEN 2 END)"
-_SQL_OPERATORS = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def type_column(path: str) -> str:
-    return _quote(f"t:{path}")
-
-
-def value_column(path: str) -> str:
-    return _quote(f"f:{path}")
-
-
-def encode_indexed(value: Any) -> tuple[int, Any]:
-    """(type class, sortable SQLite value) of a scalar indexed value."""
-    if value is None:
-        return TYPE_NULL, 0
-    if isinstance(value, bool):
-        return TYPE_BOOL, int(value)
-    if isinstance(value, (int, float)):
-        return TYPE_NUMBER, value
-    if isinstance(value, str):
-        return TYPE_STRING, value
-    if isinstance(value, bytes):
-        return TYPE_BYTES, len(value).to_bytes(8, "big") + value
-    raise InvalidDocument(f"unsupported indexed value type {type(value).__name__}")
-
-
-def _sql_literal(value: Any) -> str:
-    """A literal for an index's WHERE clause (SQLite forbids parameters there)."""
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    if isinstance(value, int):  # bool already encoded as 0/1
-        return str(int(value))
-    raise ValueError("partial-filter values must be str, int or bool")
+from .sqlite_sql import (
+    SEQUENCES_TABLE,
+    columns_for,
+    encode_indexed,
+    index_name,
+    index_sql,
+    order_by_sql,
+    quote,
+    type_column,
+    value_column,
+    where_sql,
+)
 
 
 class SQLiteStore(Store):
@@ -191,26 +157,26 @@ class SQLiteStore(Store):
     def _ensure_collection(self, conn: sqlite3.Connection, collection: str) -> None:
         """Bring one table in line with its declared indexes: drop stale indexes and columns, add and
         backfill columns of newly indexed fields, create missing indexes."""
-        table = _quote(collection)
+        table = quote(collection)
         conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (_id NOT NULL PRIMARY KEY, doc BLOB NOT NULL)")
-        wanted = {self._index_name(spec): self._index_sql(spec) for spec in indexes_of(collection)}
+        wanted = {index_name(spec): index_sql(spec) for spec in indexes_of(collection)}
         for name, sql in conn.execute(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (collection,)
         ).fetchall():
             if wanted.get(name) != sql:  # undeclared, or declared differently under the same name
-                conn.execute(f"DROP INDEX {_quote(name)}")
+                conn.execute(f"DROP INDEX {quote(name)}")
         fields = materialized_fields(collection)
         existing = [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
         for column in existing:  # columns of fields no longer indexed would go stale: drop them
             if column[:2] in ("t:", "f:") and column[2:] not in fields:
-                conn.execute(f"ALTER TABLE {table} DROP COLUMN {_quote(column)}")
+                conn.execute(f"ALTER TABLE {table} DROP COLUMN {quote(column)}")
         added = [path for path in fields if f"f:{path}" not in existing]
         for path in added:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {type_column(path)} INTEGER")
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {value_column(path)}")
         if added:  # a field indexed after data was written: backfill its columns
             for _id, blob in conn.execute(f"SELECT _id, doc FROM {table}").fetchall():
-                values = self._columns_for(collection, bson.decode(blob), added)
+                values = columns_for(collection, bson.decode(blob), added)
                 assignments = ", ".join(f"{column} = ?" for column in values)
                 conn.execute(f"UPDATE {table} SET {assignments} WHERE _id = ?", (*values.values(), _id))
         for name, sql in wanted.items():
@@ -219,89 +185,7 @@ class SQLiteStore(Store):
             except sqlite3.IntegrityError:
                 raise StoreError(f"existing data in {collection!r} violates unique index {name!r}") from None
 
-    @staticmethod
-    def _index_name(spec: IndexSpec) -> str:
-        return f"{spec.collection}.{spec.name}"
-
-    def _index_sql(self, spec: IndexSpec) -> str:
-        columns = ", ".join(f"{type_column(path)}, {value_column(path)}" for path in spec.fields)
-        where = []
-        if spec.unique:
-            where += [f"{type_column(path)} IS NOT NULL" for path in spec.fields]
-        for path, value in (spec.partial or {}).items():
-            type_class, encoded = encode_indexed(value)
-            where.append(f"{type_column(path)} = {type_class} AND {value_column(path)} = {_sql_literal(encoded)}")
-        unique = "UNIQUE " if spec.unique else ""
-        clause = f" WHERE {' AND '.join(where)}" if where else ""
-        return (
-            f"CREATE {unique}INDEX {_quote(self._index_name(spec))} "
-            f"ON {_quote(spec.collection)} ({columns}){clause}"
-        )
-
-    @staticmethod
-    def _columns_for(collection: str, doc: Document, paths: tuple[str, ...] | list[str]) -> dict[str, Any]:
-        """Materialized column values of `doc` for the given indexed paths."""
-        values: dict[str, Any] = {}
-        for path in paths:
-            found, value = get_path(doc, path)
-            type_class, encoded = encode_indexed(value) if found else (None, None)
-            values[type_column(path)] = type_class
-            values[value_column(path)] = encoded
-        return values
-
     # ------------------------------------------------------------- queries
-
-    @staticmethod
-    def _condition_sql(condition: Condition) -> tuple[str, list[Any]]:
-        """SQL for one condition, with MongoDB semantics (type bracketing, None matches missing)."""
-        if condition.field == "_id":
-            type_sql, value_sql = _ID_TYPE_SQL, "_id"
-        else:
-            type_sql, value_sql = type_column(condition.field), value_column(condition.field)
-
-        def equals(value: Any) -> tuple[str, list[Any]]:
-            # `=` (not IS) so the planner can use partial indexes "WHERE t IS NOT NULL";
-            # the type class is our own small int, inlined as a literal.
-            if value is None:
-                return f"({type_sql} IS NULL OR {type_sql} = {TYPE_NULL})", []
-            type_class, encoded = encode_indexed(value)
-            return f"({type_sql} = {type_class} AND {value_sql} = ?)", [encoded]
-
-        op, value = condition.op, condition.value
-        if op == "$eq":
-            return equals(value)
-        if op == "$ne":  # a missing field is "not equal" too; NULL-safe
-            sql, params = equals(value)
-            return (f"(NOT {sql})", params) if value is None else (f"({type_sql} IS NULL OR NOT {sql})", params)
-        if op == "$in":
-            if not value:
-                return "0", []
-            parts = [equals(item) for item in value]
-            return "(" + " OR ".join(sql for sql, _ in parts) + ")", [p for _, params in parts for p in params]
-        if value is None:  # MongoDB: $gte/$lte null match null or missing; $gt/$lt null match nothing
-            return equals(None) if op in ("$gte", "$lte") else ("0", [])
-        type_class, encoded = encode_indexed(value)
-        return f"({type_sql} = {type_class} AND {value_sql} {_SQL_OPERATORS[op]} ?)", [encoded]
-
-    def _where(self, collection: str, filter: Filter) -> tuple[str, list[Any]]:
-        conditions = parse_filter(collection, filter)
-        if not conditions:
-            return "", []
-        parts = [self._condition_sql(condition) for condition in conditions]
-        return " WHERE " + " AND ".join(sql for sql, _ in parts), [p for _, params in parts for p in params]
-
-    @staticmethod
-    def _order_by(collection: str, sort: SortSpec | None) -> str:
-        terms = []
-        for path, direction in parse_sort(collection, sort):
-            order = "ASC" if direction == 1 else "DESC"
-            if path == "_id":
-                terms.append(f"_id {order}")
-            else:
-                terms.append(f"COALESCE({type_column(path)}, {TYPE_NULL}) {order}, {value_column(path)} {order}")
-        if terms and not any(path == "_id" for path, _ in parse_sort(collection, sort)):
-            terms.append("_id ASC")  # deterministic ties
-        return " ORDER BY " + ", ".join(terms) if terms else ""
 
     @staticmethod
     def _encode(doc: Document) -> bytes:
@@ -315,13 +199,13 @@ class SQLiteStore(Store):
     def insert(self, collection: str, doc: Document) -> None:
         check_document(collection, doc)
         blob = self._encode(doc)
-        columns = self._columns_for(collection, doc, materialized_fields(collection))
+        columns = columns_for(collection, doc, materialized_fields(collection))
         names = ", ".join(["_id", "doc", *columns])
         marks = ", ".join("?" for _ in range(2 + len(columns)))
         with self._write() as conn:
             self._execute_write(
                 conn, collection, doc,
-                f"INSERT INTO {_quote(collection)} ({names}) VALUES ({marks})",
+                f"INSERT INTO {quote(collection)} ({names}) VALUES ({marks})",
                 (doc["_id"], blob, *columns.values()),
             )
 
@@ -340,7 +224,7 @@ class SQLiteStore(Store):
 
     def _violated_index(self, conn: sqlite3.Connection, collection: str, doc: Document) -> str:
         """Name of the unique index `doc` collides with, found by querying for the other document."""
-        columns = self._columns_for(collection, doc, materialized_fields(collection))
+        columns = columns_for(collection, doc, materialized_fields(collection))
         for spec in unique_indexes(collection):
             if any(columns[type_column(path)] is None for path in spec.fields):
                 continue  # doc is not in this index
@@ -352,7 +236,7 @@ class SQLiteStore(Store):
             sql = " AND ".join(f"{type_column(path)} = ? AND {value_column(path)} = ?" for path in terms)
             params = [value for path in terms for value in (columns[type_column(path)], columns[value_column(path)])]
             row = conn.execute(
-                f"SELECT 1 FROM {_quote(collection)} WHERE {sql} AND _id <> ? LIMIT 1", (*params, doc["_id"])
+                f"SELECT 1 FROM {quote(collection)} WHERE {sql} AND _id <> ? LIMIT 1", (*params, doc["_id"])
             ).fetchone()
             if row:
                 return spec.name
@@ -362,7 +246,7 @@ class SQLiteStore(Store):
         indexes_of(collection)
         check_id(_id, collection)
         with self._read() as conn:
-            row = conn.execute(f"SELECT doc FROM {_quote(collection)} WHERE _id = ?", (_id,)).fetchone()
+            row = conn.execute(f"SELECT doc FROM {quote(collection)} WHERE _id = ?", (_id,)).fetchone()
         return bson.decode(row[0]) if row else None
 
     def find_one(self, collection: str, filter: Filter) -> Document | None:
@@ -373,8 +257,8 @@ class SQLiteStore(Store):
         self, collection: str, filter: Filter, sort: SortSpec | None = None, limit: int | None = None
     ) -> list[Document]:
         check_limit(limit)
-        where, params = self._where(collection, filter)
-        sql = f"SELECT doc FROM {_quote(collection)}{where}{self._order_by(collection, sort)}"
+        where, params = where_sql(collection, filter)
+        sql = f"SELECT doc FROM {quote(collection)}{where}{order_by_sql(collection, sort)}"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
@@ -383,9 +267,9 @@ class SQLiteStore(Store):
         return [bson.decode(row[0]) for row in rows]
 
     def count(self, collection: str, filter: Filter) -> int:
-        where, params = self._where(collection, filter)
+        where, params = where_sql(collection, filter)
         with self._read() as conn:
-            return conn.execute(f"SELECT COUNT(*) FROM {_quote(collection)}{where}", params).fetchone()[0]
+            return conn.execute(f"SELECT COUNT(*) FROM {quote(collection)}{where}", params).fetchone()[0]
 
     def update(
         self,
@@ -397,8 +281,8 @@ class SQLiteStore(Store):
         upsert_doc: Document | None = None,
     ) -> int:
         check_update_call(collection, filter, set, unset, inc, upsert_doc)
-        where, params = self._where(collection, filter)
-        table = _quote(collection)
+        where, params = where_sql(collection, filter)
+        table = quote(collection)
         with self._write() as conn:
             rows = conn.execute(f"SELECT _id, doc FROM {table}{where} LIMIT 2", params).fetchall()
             if len(rows) > 1:
@@ -411,7 +295,7 @@ class SQLiteStore(Store):
                 return 0
             new_doc = apply_update(collection, upsert_doc, set, unset, inc)
             check_document(collection, new_doc)
-            columns = self._columns_for(collection, new_doc, materialized_fields(collection))
+            columns = columns_for(collection, new_doc, materialized_fields(collection))
             names = ", ".join(["_id", "doc", *columns])
             marks = ", ".join("?" for _ in range(2 + len(columns)))
             self._execute_write(
@@ -423,18 +307,18 @@ class SQLiteStore(Store):
 
     def _replace(self, conn: sqlite3.Connection, collection: str, doc: Document) -> None:
         check_document(collection, doc)
-        columns = self._columns_for(collection, doc, materialized_fields(collection))
+        columns = columns_for(collection, doc, materialized_fields(collection))
         assignments = ", ".join(f"{column} = ?" for column in ["doc", *columns])
         self._execute_write(
             conn, collection, doc,
-            f"UPDATE {_quote(collection)} SET {assignments} WHERE _id = ?",
+            f"UPDATE {quote(collection)} SET {assignments} WHERE _id = ?",
             (self._encode(doc), *columns.values(), doc["_id"]),
         )
 
     def delete(self, collection: str, filter: Filter) -> int:
-        where, params = self._where(collection, filter)
+        where, params = where_sql(collection, filter)
         with self._write() as conn:
-            return conn.execute(f"DELETE FROM {_quote(collection)}{where}", params).rowcount
+            return conn.execute(f"DELETE FROM {quote(collection)}{where}", params).rowcount
 
     def next_sequence(self, name: str) -> int:
         check_sequence_name(name)

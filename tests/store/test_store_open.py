@@ -9,6 +9,7 @@ from papilla.shared.store import DuplicateKeyError, StoreError, open_store, pars
 from papilla.shared.store import mongo as mongo_module
 from papilla.shared.store.indexes import COLLECTIONS, IndexSpec, indexed_fields
 from papilla.shared.store.sqlite import SQLiteStore
+from papilla.shared.store.sqlite_sql import where_sql
 
 
 def test_sqlite_uris(tmp_path, monkeypatch):
@@ -97,7 +98,7 @@ def test_sqlite_file_uses_wal_and_indexes(tmp_path):
     with SQLiteStore(path) as store, sqlite3.connect(path) as raw:  # the generated SQL is indexed
         for collection, filter in [("subjects", {"iin_hash": "x"}), ("gallery", {"seq": {"$gt": 5}}),
                                    ("enrollments", {"subject_id": "s", "state": "ACTIVE"})]:
-            where, params = store._where(collection, filter)
+            where, params = where_sql(collection, filter)
             plan = str(raw.execute(f'EXPLAIN QUERY PLAN SELECT doc FROM "{collection}"{where}', params).fetchall())
             assert "USING INDEX" in plan, (collection, plan)
 
