@@ -26,7 +26,8 @@ def index_curve(fvc_dir: Path, synth_dir: Path | None, params: BenchParams, prog
     pairs of the same images, so not independent trials (the bound below assumes they are). Strategies at the
     same matcher cost (share q of the people, each compared on every probe finger): `finger` = each probe
     finger names its own best q share (the union goes on), `fused` = people ranked by the sum over probe
-    fingers of their standardized index scores, best q share, `both` = q/2 by each."""
+    fingers of their standardized index scores, best q share, `both` = the `fused_share` of q by the sum and the
+    rest by each finger (as ten-finger probes search)."""
     people = fvc_people(fvc_dir, progress) + (synthetic_people(synth_dir, progress) if synth_dir else [])
     people = [p for p in people if len(p.gallery) == 10]
     sets = [[p.gallery, *p.probes] for p in people]   # a person's impression sets, 1 (enrolled by default) first
@@ -43,12 +44,14 @@ def index_curve(fvc_dir: Path, synth_dir: Path | None, params: BenchParams, prog
                 if i != enrolled and len(probe) == 10:
                     scores = {pos: index[pos].scores(t, len(pool)) for pos, t in probe.items()}
                     probes.append({"person": row, "source": people[k].source, "scores": scores})
-    out = {"people": len(people), "rotate": max(1, rotate)}
+    out = {"people": len(people), "rotate": max(1, rotate), "fused_share": params.index.fused_share}
     for name in ("fvc", "synthetic", "all"):
         sel = [r for r in probes if name == "all" or r["source"].startswith(name)]
         if sel:
-            out[name] = {"probes": len(sel), "tenprint": strategy_curve(sel, tuple(range(1, 11)), 1.0),
-                         "twofinger": strategy_curve(sel, IDENTIFY_POSITIONS, len(POSITIONS) / len(IDENTIFY_POSITIONS))}
+            share = params.index.fused_share
+            out[name] = {"probes": len(sel), "tenprint": strategy_curve(sel, tuple(range(1, 11)), 1.0, share),
+                         "twofinger": strategy_curve(sel, IDENTIFY_POSITIONS, len(POSITIONS) / len(IDENTIFY_POSITIONS),
+                                                     share)}
     return out
 
 
@@ -63,7 +66,8 @@ def mate_ranks(probe: dict, positions: tuple[int, ...]) -> tuple[list[int], int]
     return finger, int((fused > fused[k]).sum())
 
 
-def strategy_curve(probes: list[dict], positions: tuple[int, ...], scale: float) -> list[dict]:
+def strategy_curve(probes: list[dict], positions: tuple[int, ...], scale: float, fused_share: float = 0.5
+                   ) -> list[dict]:
     """Hit rate of each strategy at each people share q (two-finger probes get `scale` times the share), with the
     one-sided 95 % Clopper-Pearson lower bound."""
     ranks = [(*mate_ranks(p, positions), len(p["scores"][positions[0]]) - 1) for p in probes]
@@ -73,7 +77,7 @@ def strategy_curve(probes: list[dict], positions: tuple[int, ...], scale: float)
         # the mate is among a gallery's best q share when fewer than that share of the impostors outscore it:
         # rank / impostors estimates that share (no rounding up to whole candidates in this small pool)
         hits = {"finger": [min(f) < q * n for f, _, n in ranks], "fused": [u < q * n for _, u, n in ranks],
-                "both": [min(f) < q * n / 2 or u < q * n / 2 for f, u, n in ranks]}
+                "both": [min(f) < q * n * (1 - fused_share) or u < q * n * fused_share for f, u, n in ranks]}
         rows.append({"penetration": q, **{f"{name}_hit_rate": float(np.mean(h)) for name, h in hits.items()},
                      **{f"{name}_hit_lower95": lower_bound(int(np.sum(h)), len(h)) for name, h in hits.items()}})
     return rows
@@ -88,7 +92,8 @@ def format_curve(r: dict) -> str:
     lines = [f"index hit rate among {r['people']} distinct real people (one index per finger position; impressions "
              f"1..{r.get('rotate', 1)} enrolled in turn); strategies "
              "at equal matcher cost: finger = each probe finger's own best share, fused = people by summed "
-             "standardized index scores, both = half each; lower95 = one-sided 95 % Clopper-Pearson bound"]
+             f"standardized index scores, both = {r.get('fused_share', 0.5):g} of the share by the sum, the rest by "
+             "each finger; lower95 = one-sided 95 % Clopper-Pearson bound"]
     for name in ("fvc", "synthetic", "all"):
         if name not in r:
             continue
