@@ -6,7 +6,7 @@ import numpy as np
 from papilla.services.extract.engine import extract
 from papilla.services.match import engine
 from papilla.services.match.gallery import Gallery, GalleryParams
-from papilla.services.match.index import IndexParams
+from papilla.services.match.index import FingerIndex, IndexParams, signature
 from papilla.shared.formats.images import load_image
 
 
@@ -73,3 +73,23 @@ def test_fused_candidates_name_whole_people_scored_on_every_probe_finger(fvc_dir
     found = indexed.search(probes, threshold=threshold)
     assert found[0]["enrollment_id"] == "enr-2"
     assert found[0] == full.search(probes, threshold=threshold)[0]
+
+
+def test_index_scores_are_the_dice_coefficient_of_keys_and_rank_each_mate_first(fvc_dir):
+    """A finger's candidate score is 2 x shared keys / (keys of the probe + keys of the template); over the
+    fingers of DB1_B (impression 1 enrolled, impression 2 probed) each probe's own finger scores highest."""
+    db = fvc_dir / "DB1_B"
+    params = IndexParams()
+    index = FingerIndex(params)
+    enrolled = {f: _prepared(db, f"{f}_1") for f in range(101, 111)}
+    for row, t in enumerate(enrolled.values()):
+        index.add(row, t)
+    keys = np.array([np.unpackbits(signature(t, params).view(np.uint8)) for t in enrolled.values()], bool)
+    ranked_first = 0
+    for row, finger in enumerate(enrolled):
+        probe = np.unpackbits(signature(_prepared(db, f"{finger}_2"), params).view(np.uint8)).astype(bool)
+        scores = index.scores(_prepared(db, f"{finger}_2"), len(enrolled))
+        dice = 2 * (keys & probe).sum(1) / (keys.sum(1) + probe.sum())
+        np.testing.assert_allclose(scores, dice, rtol=1e-6)
+        ranked_first += int(np.argmax(scores) == row)
+    assert ranked_first >= 9, ranked_first   # measured: 9 of 10 (cosine: 9 as well; the curve tells them apart)
