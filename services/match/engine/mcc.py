@@ -80,11 +80,22 @@ _NBUCKET = 128
 _RECIP2 = (2.0 / (np.arange(2 * 64 * ND + 1) + 1e-9)).astype(np.float32)  # 2 / (nand + nor)
 _NLUT = 64  # direction bins of the run lookup
 _GREEDY_DEPTH = 8  # candidates ordered first, per pair wanted
+_PROFILE_STAGE = 9  # debug: 1 or 2 returns after that stage
 
 
 @njit(cache=True, fastmath=True, inline="always")
 def _z(v, mu, tau):
     return 1.0 / (1.0 + math.exp(-tau * (v - mu)))
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _zl(v, mu, tau):
+    """Piecewise-linear stand-in for the (decreasing) sigmoid _z: same value and slope at mu."""
+    return min(1.0, max(0.0, 0.5 + 0.25 * tau * (v - mu)))
+
+
+D1_ZERO = MU1 + 2.0 / abs(TAU1)   # where _zl reaches 0
+D2_ZERO = MU2 + 2.0 / abs(TAU2)
 
 
 @njit(cache=True, inline="always")
@@ -95,6 +106,20 @@ def _lut_bound(g, lut, v, n):
     hi = lut[k + 1]
     while lo < hi and g[lo, 2] < v:
         lo += 1
+    return lo
+
+
+@njit(cache=True, inline="always")
+def _lower_bound(g, v, n):
+    """First row index with g[row, 2] >= v (rows sorted by column 2)."""
+    lo = 0
+    hi = n
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if g[mid, 2] < v:
+            lo = mid + 1
+        else:
+            hi = mid
     return lo
 
 
@@ -128,24 +153,28 @@ def _sim_run(ca, cb, i, j0, j1, min_common, work_k, work_v, cnt):
     return cnt
 
 
-@njit(cache=True, fastmath=True, error_model="numpy", inline="always")
-def _local_similarities(ga, ca, gb, cb, lut, work_i, work_v):
-    """Stage 1: local similarities of every pair of cylinders within DELTA_THETA in direction, appended to
-    work_i (key i << 8 | j) and work_v (similarity); returns how many.
-
-    B's cylinders are sorted by direction, so the candidates of each minutia of A form one circular run of
-    B: only that run is scanned, found by a table of _NLUT direction bins (no binary search). The inner loop
-    is branch-free: unpredictable branches cost more than the popcounts."""
+@njit(cache=True, fastmath=True, error_model="numpy")
+def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, work_b, lam, lam0, rho, sel_a, sel_b, bucket_count,
+               bucket_start, order, used_a, used_b, eff, pg, top, lut):
     na = ga.shape[0]
     nb = gb.shape[0]
+    if na < 2 or nb < 2:
+        return 0.0
     min_common = np.int64(math.ceil(MIN_ME * 52.0))  # 52 cells of the 8x8 grid lie within R
+    # 1. local similarities, bucketed by value
+    cnt = 0
+    for b in range(4 * _NBUCKET):
+        bucket_count[b] = 0
+    # (branch-free inner loop: unpredictable branches cost more than the popcounts)
+    # B's cylinders are sorted by direction, so the candidates |dtheta| <= DELTA_THETA of each
+    # minutia of A form one circular run of B: only that run is scanned
+    # direction -> first row of B at or above it, by a table of _NLUT angle bins (no binary search)
     kk = 0
     for k in range(_NLUT + 1):
         v = k * (TWO_PI / _NLUT)
         while kk < nb and gb[kk, 2] < v:
             kk += 1
         lut[k] = kk
-    cnt = 0
     for i in range(na):
         lo = ga[i, 2] - DELTA_THETA
         if lo < 0.0:
@@ -160,64 +189,51 @@ def _local_similarities(ga, ca, gb, cb, lut, work_i, work_v):
         else:
             cnt = _sim_run(ca, cb, i, s0, nb, min_common, work_i, work_v, cnt)
             cnt = _sim_run(ca, cb, i, 0, s1, min_common, work_i, work_v, cnt)
-    return cnt
-
-
-@njit(cache=True, fastmath=True, error_model="numpy", inline="always")
-def _bucket_similarities(work_v, cnt, work_b, bucket_count):
-    """Each similarity's bucket (of _NBUCKET) in work_b, and the count per bucket in bucket_count[:_NBUCKET].
-    Four interleaved histograms: similar values come in runs, and one counter would be a chain of dependent
-    read-modify-writes."""
-    for b in range(4 * _NBUCKET):
-        bucket_count[b] = 0
+    if _PROFILE_STAGE == 1:
+        return float(cnt)
+    if cnt == 0:
+        return 0.0
     for t in range(cnt):
+        # four interleaved histograms: similar values come in runs, and one counter would be
+        # a chain of dependent read-modify-writes
         b = min(_NBUCKET - 1, int(work_v[t] * _NBUCKET))
         work_b[t] = b
         bucket_count[b + (t & 3) * _NBUCKET] += 1
     for b in range(_NBUCKET):
         bucket_count[b] += bucket_count[b + _NBUCKET] + bucket_count[b + 2 * _NBUCKET] + bucket_count[b + 3 * _NBUCKET]
-
-
-@njit(cache=True, inline="always")
-def _order_buckets(work_b, cnt, lowest, highest, pos, bucket_count, bucket_start, order, top):
-    """Append the candidates of buckets highest..lowest to order[pos:], best bucket first; returns the new end."""
-    for b in range(highest, lowest - 1, -1):
+    if _PROFILE_STAGE == 4:
+        return float(bucket_count[3])
+    # 2. greedy one-to-one preselection in (approximately) descending order.  Only the
+    #    best buckets are ordered first (the greedy rarely needs more); the rest only if
+    #    the greedy runs out of candidates before nr_max pairs
+    nr_max = min(na, nb, MAX_NR)
+    want = _GREEDY_DEPTH * nr_max
+    pos = 0
+    bcut = 0
+    for b in range(_NBUCKET - 1, -1, -1):
         bucket_start[b] = pos
         pos += bucket_count[b]
+        if pos >= want:
+            bcut = b
+            break
     k = 0
-    for t in range(cnt):  # branch-free compaction of the candidates in those buckets
+    for t in range(cnt):  # branch-free compaction of the candidates in the best buckets
         top[k] = t
-        k += np.int64((work_b[t] >= lowest) & (work_b[t] <= highest))
+        k += np.int64(work_b[t] >= bcut)
     for u in range(k):
         t = top[u]
         b = work_b[t]
         order[bucket_start[b]] = t
         bucket_start[b] += 1
-    return pos
-
-
-@njit(cache=True, fastmath=True, error_model="numpy", inline="always")
-def _greedy_pairs(na, nb, work_i, work_v, work_b, cnt, bucket_count, bucket_start, order, top, used_a, used_b,
-                  sel_a, sel_b, lam0):
-    """Stage 2: greedy one-to-one preselection of up to MAX_NR pairs in (approximately) descending similarity:
-    sel_a, sel_b, and their similarity in lam0; returns how many. Only the best buckets are ordered first
-    (the greedy rarely needs more); the rest only if it runs out of candidates before enough pairs."""
-    nr_max = min(na, nb, MAX_NR)
-    want = _GREEDY_DEPTH * nr_max
-    seen = 0
-    bcut = 0
-    for b in range(_NBUCKET - 1, -1, -1):
-        seen += bucket_count[b]
-        if seen >= want:
-            bcut = b
-            break
-    placed = _order_buckets(work_b, cnt, bcut, _NBUCKET - 1, 0, bucket_count, bucket_start, order, top)
+    if _PROFILE_STAGE == 5:
+        return float(order[3])
     for i in range(na):
         used_a[i] = False
     for j in range(nb):
         used_b[j] = False
     nr = 0
     o = 0
+    placed = pos
     while True:
         while o < placed and nr < nr_max:  # branch-free body: a taken pair is written, not counted
             t = order[o]
@@ -233,17 +249,29 @@ def _greedy_pairs(na, nb, work_i, work_v, work_b, cnt, bucket_count, bucket_star
             nr += np.int64(free)
         if nr >= nr_max or placed >= cnt:
             break
-        placed = _order_buckets(work_b, cnt, 0, bcut - 1, placed, bucket_count, bucket_start, order, top)
+        # place the remaining (lower) buckets after the ones already ordered
+        for b in range(bcut - 1, -1, -1):
+            bucket_start[b] = pos
+            pos += bucket_count[b]
+        k = 0
+        for t in range(cnt):
+            top[k] = t
+            k += np.int64(work_b[t] < bcut)
+        for u in range(k):
+            t = top[u]
+            b = work_b[t]
+            order[bucket_start[b]] = t
+            bucket_start[b] += 1
+        placed = cnt
         bcut = 0
-    return nr
-
-
-@njit(cache=True, fastmath=True, error_model="numpy", inline="always")
-def _compatibility(ga, gb, sel_a, sel_b, nr, pg, rho):
-    """Stage 3: rho[p, q], the compatibility of selected pairs p and q from distances and angles local to
-    each template (rotation and translation free; small tolerances absorb distortion), each term through
-    the piecewise-linear form of the sigmoid Z(v; mu, tau) = min(1, max(0, 1/2 + tau/4 (v - mu))).
-    Branch-free over structure-of-arrays copies of the selected minutiae (vectorizes)."""
+    if nr < 2:
+        return 0.0
+    if _PROFILE_STAGE == 2:
+        return float(nr)
+    # 3. relaxation: compatibility of pairs p, q from distances and angles local to each
+    #    template (rotation/translation free; small tolerances absorb distortion).
+    #    Branch-free over structure-of-arrays copies of the selected minutiae (vectorizes);
+    #    the linear _zl reach 0 exactly where the old early-outs were.
     for p in range(nr):
         ia = sel_a[p]
         ib = sel_b[p]
@@ -303,14 +331,8 @@ def _compatibility(ga, gb, sel_a, sel_b, nr, pg, rho):
             okr = (cos3 > f0) & (cos3b > f0) & (dd > f0)
             rho[p, q] = r if okr else f0
         rho[p, p] = f0
-
-
-@njit(cache=True, fastmath=True, error_model="numpy", inline="always")
-def _relaxed_score(na, nb, nr, lam0, rho, lam, eff):
-    """Stage 4: N_REL relaxation steps, then the mean of the nP pairs with the best efficiency lam / lam0
-    (ties: lower index first), shrunk below N_FULL cylinders."""
-    f0 = np.float32(0.0)
-    f1 = np.float32(1.0)
+    if _PROFILE_STAGE == 3:
+        return float(rho[0, 1])
     for p in range(nr):
         lam[p] = lam0[p]
     inv = np.float32(1.0 / (nr - 1))
@@ -327,6 +349,7 @@ def _relaxed_score(na, nb, nr, lam0, rho, lam, eff):
                 eff[p] += w * rho[q, p]
         for p in range(nr):
             lam[p] = eff[p]
+    # 4. the nP pairs with the best efficiency lam / lam0 (ties: lower index first)
     nmin = min(na, nb)
     np_ = MIN_NP + int(round(_z(nmin, MU_P, TAU_P) * (MAX_NP - MIN_NP)))
     np_ = min(np_, nr)
@@ -340,27 +363,6 @@ def _relaxed_score(na, nb, nr, lam0, rho, lam, eff):
             rank += np.int64((eff[q] > e) | ((eff[q] == e) & (q < p)))
         s += lam[p] if rank < np_ else f0
     return float(s) / np_ * min(1.0, nmin / N_FULL)
-
-
-@njit(cache=True, fastmath=True, error_model="numpy")
-def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, work_b, lam, lam0, rho, sel_a, sel_b, bucket_count,
-               bucket_start, order, used_a, used_b, eff, pg, top, lut):
-    """LSS-R score of templates A (ga, ca) and B (gb, cb, sorted by direction); the other arguments are
-    scratch arrays (`scratch`), so a 1:N loop allocates nothing per comparison."""
-    na = ga.shape[0]
-    nb = gb.shape[0]
-    if na < 2 or nb < 2:
-        return 0.0
-    cnt = _local_similarities(ga, ca, gb, cb, lut, work_i, work_v)
-    if cnt == 0:
-        return 0.0
-    _bucket_similarities(work_v, cnt, work_b, bucket_count)
-    nr = _greedy_pairs(na, nb, work_i, work_v, work_b, cnt, bucket_count, bucket_start, order, top, used_a, used_b,
-                       sel_a, sel_b, lam0)
-    if nr < 2:
-        return 0.0
-    _compatibility(ga, gb, sel_a, sel_b, nr, pg, rho)
-    return _relaxed_score(na, nb, nr, lam0, rho, lam, eff)
 
 
 @njit(cache=True)
