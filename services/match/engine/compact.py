@@ -8,6 +8,11 @@ cylinders of 3,320 real templates). Geometry and validity are decoded per compar
 reads a gallery cylinder's direction words only through `probe & gallery` and `(probe | gallery) & validity`,
 and the decoded copy is clean anyway. `engine.prepare` puts every template on the same grid
 (`quantize_geometry`), so a template scores exactly the same 1:1 and from a block.
+
+Nothing here is cached by numba (`cache=False`): these functions compile in the parameters or the
+`score_pair` kernel of `mcc.py`, and numba's cache is invalidated by changes to its own file only, so a
+cached copy would silently keep an old kernel or old parameters after `mcc.py` changes (a 1:N shard would
+then score differently from 1:1). Compiling them costs a few seconds at a process's first use.
 """
 from __future__ import annotations
 
@@ -63,7 +68,8 @@ def _gather12(w):
             | ((w >> np.uint64(55)) & np.uint64(7)) << np.uint64(7) | ((w >> np.uint64(62)) & np.uint64(3)) << np.uint64(10))
 
 
-@njit(cache=True)
+@njit(cache=False)  # never cached: it compiles in constants or kernels of mcc.py, whose changes numba
+#                     does not see here (a cached copy would keep the old ones); see the module docstring
 def embed_compact(geo, cyl, codes, out):
     """out (n, ND) = the direction words of cyl with each row's (quantized) geometry and validity code
     written into the corner bits: bits 0-59 of (qx | qy << 18 | qt << 36 | code << 52) in words 0-4, the
@@ -106,7 +112,8 @@ def _decode_row(cyl, n, cos_lut, sin_lut, table, geo, clean, r):
     clean[r, ND] = table[code]
 
 
-@njit(cache=True)
+@njit(cache=False)  # never cached: it compiles in constants or kernels of mcc.py, whose changes numba
+#                     does not see here (a cached copy would keep the old ones); see the module docstring
 def decode_compact(cyl, cos_lut, sin_lut, table):
     """(geo float32 (n, 5), cyl uint64 (n, ND + 1)) of compact rows: the prepared template back."""
     n = cyl.shape[0]
@@ -117,7 +124,8 @@ def decode_compact(cyl, cos_lut, sin_lut, table):
     return geo, clean
 
 
-@njit(cache=True)
+@njit(cache=False)  # never cached: it compiles in constants or kernels of mcc.py, whose changes numba
+#                     does not see here (a cached copy would keep the old ones); see the module docstring
 def compare_to_compact(ga, ca, g_cyl, starts, ends, cos_lut, sin_lut, table):
     """Probe against selected templates of a compact block (rows starts[k]:ends[k]): the same scores as
     `compare_to_selected` on the decoded templates."""

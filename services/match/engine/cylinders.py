@@ -5,6 +5,11 @@ and inside the minutiae's convex hull enlarged by OMEGA, and its bit in directio
 neighbouring minutiae near the cell, with a relative direction near slice k, contribute at least MU_PSI.
 The parameters are in `mcc` (part of the engine version); the scoring of two templates' cylinders is there
 too. Coordinates are in the math frame of `mcc` (y up).
+
+Nothing here is cached by numba (`cache=False`): these functions compile in the parameters or the
+`score_pair` kernel of `mcc.py`, and numba's cache is invalidated by changes to its own file only, so a
+cached copy would silently keep an old kernel or old parameters after `mcc.py` changes (a 1:N shard would
+then score differently from 1:1). Compiling them costs a few seconds at a process's first use.
 """
 from __future__ import annotations
 
@@ -27,7 +32,8 @@ def dphi(a, b):
     return d
 
 
-@njit(cache=True)
+@njit(cache=False)  # never cached: it compiles in constants or kernels of mcc.py, whose changes numba
+#                     does not see here (a cached copy would keep the old ones); see the module docstring
 def convex_hull(xs, ys):
     """Monotone chain; returns indices of hull vertices in counter-clockwise order."""
     n = xs.shape[0]
@@ -90,7 +96,8 @@ def _near_hull(px, py, hx, hy, omega):
     return inside or best <= omega * omega
 
 
-@njit(cache=True)
+@njit(cache=False)  # never cached: it compiles in constants or kernels of mcc.py, whose changes numba
+#                     does not see here (a cached copy would keep the old ones); see the module docstring
 def build_cylinders(xs, ys, th):
     """Cylinders of every minutia -> (bits (n, ND) uint64, mask (n,) uint64, valid (n,) bool)."""
     n = xs.shape[0]

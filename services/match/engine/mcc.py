@@ -83,12 +83,12 @@ _GREEDY_DEPTH = 8  # candidates ordered first, per pair wanted
 _PROFILE_STAGE = 9  # debug: 1 or 2 returns after that stage
 
 
-@njit(cache=True, fastmath=True, inline="always")
+@njit(cache=True, inline="always")
 def _z(v, mu, tau):
     return 1.0 / (1.0 + math.exp(-tau * (v - mu)))
 
 
-@njit(cache=True, fastmath=True, inline="always")
+@njit(cache=True, inline="always")
 def _zl(v, mu, tau):
     """Piecewise-linear stand-in for the (decreasing) sigmoid _z: same value and slope at mu."""
     return min(1.0, max(0.0, 0.5 + 0.25 * tau * (v - mu)))
@@ -123,7 +123,7 @@ def _lower_bound(g, v, n):
     return lo
 
 
-@njit(cache=True, fastmath=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _sim_run(ca, cb, i, j0, j1, min_common, work_k, work_v, cnt):
     """Local similarities of cylinder i of A with rows j0:j1 of B (all within DELTA_THETA in
     direction), appended where valid: key i << 8 | j in work_k, similarity in work_v."""
@@ -153,7 +153,7 @@ def _sim_run(ca, cb, i, j0, j1, min_common, work_k, work_v, cnt):
     return cnt
 
 
-@njit(cache=True, fastmath=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, work_b, lam, lam0, rho, sel_a, sel_b, bucket_count,
                bucket_start, order, used_a, used_b, eff, pg, top, lut):
     na = ga.shape[0]
