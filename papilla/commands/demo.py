@@ -118,7 +118,7 @@ class _Deployment:
 
         from papilla.client import PapillaClient, RabbitResultWaiter, ResultOpener, StoreResultWaiter
         from papilla.identity import ensure_sender
-        from papilla.services import runtime
+        from papilla.services.workers import runtime
         from papilla.services.capture.outbox import Outbox
         from papilla.services.capture.station import QualityGate, Station
         from papilla.shared.broker import in_process_broker, rabbitmq_broker
@@ -144,9 +144,9 @@ class _Deployment:
             first, rest = runtime.worker_middleware()
             self.broker = in_process_broker(settings, rest, first_middleware=first)
             dramatiq.set_broker(self.broker)
-            import papilla.services.extract.actors  # noqa: F401  (actors register on the broker)
-            import papilla.services.lifecycle.actors  # noqa: F401
-            import papilla.services.match.actors  # noqa: F401
+            import papilla.services.workers.extract_actors  # noqa: F401  (actors register on the broker)
+            import papilla.services.workers.lifecycle_actors  # noqa: F401
+            import papilla.services.workers.match_actors  # noqa: F401
             runtime.declare_undecodable(self.broker)
             self.worker = dramatiq.Worker(self.broker, worker_threads=2)
             self.worker.start()

@@ -39,7 +39,7 @@ def run(args) -> int:
     from papilla.shared.metrics import registry_for
     from papilla.shared.routing import ROLE_METRICS_OFFSET, ROLE_QUEUES
     from papilla.shared.wire import redact_messages
-    from papilla.services import runtime
+    from papilla.services.workers import runtime
 
     settings = Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -49,7 +49,7 @@ def run(args) -> int:
     check_broker(settings.broker_url)          # a wrong URL, user or vhost: one sentence now, not tracebacks later
     broker = rabbitmq_broker(settings, rest, first_middleware=first)
     dramatiq.set_broker(broker)
-    importlib.import_module(f"papilla.services.{args.role}.actors")
+    importlib.import_module(f"papilla.services.workers.{args.role}_actors")
     runtime.declare_undecodable(broker)
     if args.role == "match":
         from papilla.services.match.matching import check_rates

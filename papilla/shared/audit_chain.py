@@ -13,12 +13,14 @@ from typing import Any, Callable, Iterator
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from papilla.shared import names
+
 from .config import ConfigError
 from .crypto.keys import AUDIT, KeyProvider
 from .store.base import Store
 
-COLLECTION = "audit"          # the entries: _id = seq (int)
-META = "audit_meta"           # the head ("head") and the signed checkpoints ("checkpoint:<seq>")
+COLLECTION = names.AUDIT        # the entries: _id = seq (int)
+META = names.AUDIT_META         # the head ("head") and the signed checkpoints ("checkpoint:<seq>")
 HEAD_ID = "head"
 GENESIS = "0" * 64            # `prev` of entry 1
 ENTRY_DOMAIN = b"papilla.audit.entry/1\n"

@@ -21,13 +21,15 @@ from datetime import datetime, timezone
 
 import dramatiq
 
+from papilla.shared import names
+
 from .config import operational_retention
 from .crypto.envelope import EnvelopeCipher
 from .crypto.errors import DataKeyDestroyed
 from .store.base import DuplicateKeyError, Store
 from .store.expiry import expires_after
 
-COLLECTION = "dead_letters"
+COLLECTION = names.DEAD_LETTERS
 #: Bodies above this are not kept (the record keeps reason, ids and size): a hostile 20 MB argument must not
 #: become a 20 MB document, nor fail the record itself on the store's size limit.
 MAX_KEPT_BODY = 2 * 1024 * 1024

@@ -7,9 +7,11 @@ never rescans the whole collection.
 """
 from __future__ import annotations
 
+from papilla.shared import names
+
 from .store.base import Store
 
-COLLECTION = "gallery"
+COLLECTION = names.GALLERY
 
 
 def stamp(store: Store, enrollment_id: str, subject_id: str, *, active: bool) -> int:

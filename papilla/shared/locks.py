@@ -11,9 +11,11 @@ import secrets
 import time
 from contextlib import contextmanager
 
+from papilla.shared import names
+
 from .store.base import DuplicateKeyError, Store
 
-COLLECTION = "jobs"
+COLLECTION = names.JOBS
 
 
 class LockTimeout(TimeoutError):

@@ -18,9 +18,19 @@ from importlib import metadata
 from typing import Callable, Iterable
 
 import dramatiq
-from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram, Info, PlatformCollector,
-                               ProcessCollector, disable_created_metrics)
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
 from prometheus_client.core import GaugeMetricFamily
+
+from papilla.shared import names
 
 #: Queues where a packet or request first reaches the centre: end-to-end latency starts there.
 INTAKE_QUEUES = ("papilla.enroll", "papilla.request")
@@ -252,8 +262,8 @@ class StoreGauges:
     def collect(self) -> Iterable[GaugeMetricFamily]:
         store = self._store_factory()
         if self.role == "lifecycle":
-            values = (store.count("enrollments", {"state": "PENDING_REVIEW"}),
-                      store.count("dead_letters", {"state": "dead"}), store.count("audit", {}))
+            values = (store.count(names.ENROLLMENTS, {"state": "PENDING_REVIEW"}),
+                      store.count(names.DEAD_LETTERS, {"state": "dead"}), store.count(names.AUDIT, {}))
         else:
             values = (gallery_log_head(store),)
         for (name, doc), value in zip(self.FAMILIES[self.role], values):
@@ -262,7 +272,7 @@ class StoreGauges:
 
 def gallery_log_head(store) -> int:
     """Newest sequence number in the gallery change log (0 when empty)."""
-    head = store.find("gallery", {}, sort=[("seq", -1)], limit=1)
+    head = store.find(names.GALLERY, {}, sort=[("seq", -1)], limit=1)
     return int(head[0]["seq"]) if head else 0
 
 

@@ -19,6 +19,8 @@ import time
 import dramatiq
 import pika
 
+from papilla.shared import names
+
 from . import metrics
 from .config import operational_retention
 from .messages import Result, encode, parse_result
@@ -27,7 +29,7 @@ from .store.base import DuplicateKeyError, Store
 from .store.expiry import expires_after
 
 log = logging.getLogger(__name__)
-COLLECTION = "results"
+COLLECTION = names.RESULTS
 #: How long one delivery may hold the right to publish a result before another may take over.
 PUBLISH_LEASE_S = 10.0
 

@@ -14,7 +14,7 @@ import pytest
 from papilla.cli import main
 from papilla.commands import station_scanner
 from papilla.services.capture.drivers.emulated import EmulatedUru4000B
-from papilla.services.extract import intake
+from papilla.services.admission import intake
 from papilla.shared.centre import Centre
 from papilla.shared.config import Settings
 from papilla.shared.results import MemoryResultSink

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from papilla.services.extract import intake
+from papilla.services.admission import intake
 from papilla.services.lifecycle.enrollments import activate
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.errors import Refusal

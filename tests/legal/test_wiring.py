@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from papilla.services.extract import intake
+from papilla.services.admission import intake
 from papilla.shared.crypto import sealing
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.errors import Refusal

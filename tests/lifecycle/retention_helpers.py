@@ -5,7 +5,7 @@ import os
 from datetime import date, datetime, time, timezone
 
 from papilla.identity import ensure_sender
-from papilla.services.extract.intake import subject_for
+from papilla.services.admission.intake import subject_for
 from papilla.services.lifecycle import retention
 from papilla.shared import clock, gallery_log
 

@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from papilla.services.extract import intake
+from papilla.services.admission import intake
 from papilla.services.lifecycle import access, commands, lifecycle_metrics
 from papilla.shared import clock
 from papilla.shared.crypto.iin import make_test_iin

@@ -5,7 +5,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from papilla.services.extract import intake
+from papilla.services.admission import intake
 from papilla.services.lifecycle import enrollments
 from papilla.services.match import matching
 from papilla.services.match.gallery import Gallery

@@ -9,7 +9,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from papilla.identity import ensure_sender
-from papilla.services.extract import intake
+from papilla.services.admission import intake
 from papilla.services.lifecycle import commands, consents, enrollments
 from papilla.shared.crypto import sealing
 from papilla.shared.crypto.envelope import EnvelopeCipher

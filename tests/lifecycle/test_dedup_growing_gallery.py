@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from papilla.services.extract import intake
+from papilla.services.admission import intake
 from papilla.services.extract.templating import FingerRecord
 from papilla.services.lifecycle import enrollments
 from papilla.services.match import engine, matching

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from papilla.identity import ensure_sender
-from papilla.services.extract import intake
+from papilla.services.admission import intake
 from papilla.services.lifecycle import commands, enrollments
 from papilla.services.match import matching
 from papilla.services.match.gallery import Gallery

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from papilla.identity import ensure_sender
-from papilla.services.extract import intake
+from papilla.services.admission import intake
 from papilla.shared.config import operational_retention
 from papilla.shared.crypto import sealing
 from papilla.shared.crypto.envelope import DATA_KEYS

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from papilla.identity import ensure_sender
-from papilla.services.extract import intake
+from papilla.services.admission import intake
 from papilla.services.lifecycle import commands, enrollments, retention
 from papilla.services.match import matching
 from papilla.services.match.gallery import Gallery

@@ -11,7 +11,7 @@ import pytest
 
 from papilla.cli import main
 from papilla.identity import ensure_sender
-from papilla.services.extract import intake
+from papilla.services.admission import intake
 from papilla.services.lifecycle import commands, transfers
 from papilla.shared.crypto import sealing
 from papilla.shared.crypto.errors import DecryptionFailed

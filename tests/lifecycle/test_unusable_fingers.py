@@ -12,7 +12,7 @@ import pytest
 from papilla.bench.usability import junk_images
 from papilla.identity import ensure_sender
 from papilla.services.capture.devices import encode_png
-from papilla.services.extract import intake
+from papilla.services.admission import intake
 from papilla.shared.crypto import sealing
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.errors import Refusal

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from papilla.services.extract import intake
+from papilla.services.admission import intake
 from papilla.services.lifecycle import commands, enrollments
 from papilla.services.extract.engine import extract
 from papilla.services.match import engine, matching

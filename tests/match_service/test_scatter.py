@@ -11,7 +11,7 @@ from datetime import date
 
 import pytest
 
-from papilla.services.extract import intake
+from papilla.services.admission import intake
 from papilla.services.lifecycle import enrollments
 from papilla.services.match import matching, scatter
 from papilla.services.match.gallery import Gallery

@@ -8,7 +8,7 @@ import pytest
 
 from papilla.client import PapillaClient
 from papilla.identity import ensure_sender
-from papilla.services.extract import intake
+from papilla.services.admission import intake
 from papilla.shared.crypto import sealing
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.errors import Refusal

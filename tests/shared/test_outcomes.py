@@ -11,7 +11,7 @@ import dramatiq
 import pika
 import pytest
 
-from papilla.services import runtime
+from papilla.services.workers import runtime
 from papilla.shared import deadletters, wire
 from papilla.shared.broker import rabbitmq_broker, send
 from papilla.shared.centre import Centre

@@ -17,6 +17,7 @@ from typing import Callable
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
+from papilla.services.extract.quality import finger_quality
 from papilla.shared.crypto.iin import birth_date_from_iin, validate_iin
 from papilla.shared.crypto.sealing import seal
 from papilla.shared.legal import eligibility
@@ -53,13 +54,6 @@ class ConsentForm:
     conditions_explained: bool
     signed_by: str
     application_ref: str | None = None
-
-
-def finger_quality(png: bytes, dpi: int) -> int:
-    from papilla.services.extract.engine import extract
-    from papilla.shared.formats.images import decode_image
-
-    return int(extract(decode_image(png).pixels, dpi=dpi).quality)
 
 
 def image_quality(image: CapturedImage) -> int:

@@ -18,21 +18,21 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Literal
 
-from papilla.shared import audit, clock
+from papilla.shared import audit, clock, names
 from papilla.shared.centre import Centre
 from papilla.shared.errors import Refusal
 from papilla.shared.legal import states
 from papilla.shared.legal.bases import basis
 from papilla.shared.legal.business_days import BusinessCalendar, CalendarSettings
 from papilla.shared.legal.rules import rule
-from papilla.shared.messages import _Model, Identifier
+from papilla.shared.messages import Identifier, _Model
 from papilla.shared.principals import check_signed_by
 from papilla.shared.store.base import DuplicateKeyError
 
 from . import consents
 from .retention import RETENTION, destroy_date, valid_iin
 
-ACCESS, ENROLLMENTS, SUBJECTS, EVENTS = "access_requests", "enrollments", "subjects", "retention_events"
+ACCESS, ENROLLMENTS, SUBJECTS, EVENTS = names.ACCESS_REQUESTS, names.ENROLLMENTS, names.SUBJECTS, names.RETENTION_EVENTS
 TERM_BUSINESS_DAYS = 3           # Rules 395 p.16
 
 #: Reasons a request may be refused, each a sentence the applicant reads (Rules 395 p.16 para.2).

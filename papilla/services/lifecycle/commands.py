@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from papilla.shared import audit, clock, deadletters, gallery_log, metrics, results
+from papilla.shared import audit, clock, deadletters, gallery_log, metrics, names, results
 from papilla.shared.centre import Centre
 from papilla.shared.errors import Refusal
 from papilla.shared.legal import states
@@ -90,7 +90,7 @@ def block(centre: Centre, job: dict, *, blocked: bool) -> Result:
 def deferred_destructions(centre: Centre, subject_id: str) -> list[str]:
     """Request ids of destruction applications (or consent withdrawals) refused while the subject was blocked:
     the unblocking result says so (reason `destruction_deferred`), so the branch sends them again that day."""
-    return [e["details"]["request_id"] for e in centre.store.find("audit", {"subject_id": subject_id,
+    return [e["details"]["request_id"] for e in centre.store.find(names.AUDIT, {"subject_id": subject_id,
                                                                             "action": "destruction_deferred"})]
 
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from papilla.shared import clock
+from papilla.shared import clock, names
 from papilla.shared.centre import Centre
 from papilla.shared.store.base import DuplicateKeyError
 
-CONSENTS = "consents"
+CONSENTS = names.CONSENTS
 GIVEN, WITHDRAWN, NONE = "GIVEN", "WITHDRAWN", "NONE"
 #: the basis an enrollment written before `legal_basis` was recorded is read under
 PUBLIC_SERVICE = "public_service_authentication"

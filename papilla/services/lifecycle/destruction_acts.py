@@ -19,19 +19,19 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from papilla.shared import audit, clock, gallery_log, locks
+from papilla.shared import audit, clock, gallery_log, locks, names
 from papilla.shared.centre import Centre
 from papilla.shared.errors import Refusal
 from papilla.shared.legal import states
 from papilla.shared.legal.roles import DESTRUCTION_ACT_SIGNATURES
 from papilla.shared.legal.rules import rule
-from papilla.shared.messages import _Model, Identifier
+from papilla.shared.messages import Identifier, _Model
 from papilla.shared.principals import check_signed_by
 
 from . import commands
 
-ACTS, RETENTION = "destruction_acts", "retention"
-ENROLLMENTS, SUBJECTS, BIOMETRICS = "enrollments", "subjects", "biometrics"
+ACTS, RETENTION = names.DESTRUCTION_ACTS, names.RETENTION
+ENROLLMENTS, SUBJECTS, BIOMETRICS = names.ENROLLMENTS, names.SUBJECTS, names.BIOMETRICS
 DECISIONS = {"approve": DESTRUCTION_ACT_SIGNATURES[0], "countersign": DESTRUCTION_ACT_SIGNATURES[1]}
 
 
@@ -156,7 +156,7 @@ def _destroy_items(centre: Centre, act_id: str, subject_id: str, enrollment_ids:
         commands.destroy(centre, {"_id": f"{act_id}.{subject_id}", "iin_hash": subject["iin_hash"],
                                   "principal_id": approver, "on_application_of": None}, trigger="retention_expired")
         centre.store.delete(RETENTION, {"subject_id": subject_id})
-        centre.store.delete("retention_events", {"subject_id": subject_id})
+        centre.store.delete(names.RETENTION_EVENTS, {"subject_id": subject_id})
         return "destroyed"
     for eid in enrollment_ids:   # other records still in term: only these enrollments go
         enrollment = centre.store.get(ENROLLMENTS, eid)

@@ -10,14 +10,14 @@ completes what is missing (gallery entry, result), so nothing is done twice.
 """
 from __future__ import annotations
 
-from papilla.shared import audit, gallery_log, locks, results
+from papilla.shared import audit, gallery_log, locks, names, results
 from papilla.shared.centre import Centre
 from papilla.shared.legal import states
 from papilla.shared.messages import Candidate, Result
 from papilla.shared.names import SUBJECTS
 from papilla.shared.store.base import DuplicateKeyError
 
-ENROLLMENTS = "enrollments"
+ENROLLMENTS = names.ENROLLMENTS
 
 #: The transition under which a new record replaces and archives the previous one, per re-enrollment reason.
 REENROLLMENT_TRIGGERS = {"irreversible_damage": "recollected", "document_replacement": "document_replaced"}

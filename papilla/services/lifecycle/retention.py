@@ -23,20 +23,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Callable, Literal
 
-from papilla.shared import audit, clock, gallery_log
+from papilla.shared import audit, clock, gallery_log, names
 from papilla.shared.centre import Centre
 from papilla.shared.crypto.iin import InvalidIIN, birth_date_from_iin, validate_iin
 from papilla.shared.errors import Refusal
 from papilla.shared.legal import states
 from papilla.shared.legal.bases import TERM_EVENTS, basis, event_destroy_on, fixed_dates
 from papilla.shared.legal.rules import rule
-from papilla.shared.messages import _Model, Identifier
+from papilla.shared.messages import Identifier, _Model
 from papilla.shared.principals import check_signed_by
 from papilla.shared.store.base import DuplicateKeyError
 
 from . import destruction_acts
 
-RETENTION, EVENTS = "retention", "retention_events"
+RETENTION, EVENTS = names.RETENTION, names.RETENTION_EVENTS
 ENROLLMENTS, SUBJECTS = "enrollments", "subjects"
 
 

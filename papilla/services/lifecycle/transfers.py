@@ -22,7 +22,7 @@ import hashlib
 import json
 from datetime import datetime, timezone
 
-from papilla.shared import audit
+from papilla.shared import audit, names
 from papilla.shared.centre import Centre
 from papilla.shared.crypto.registry import SenderLookup
 from papilla.shared.crypto.sealing import seal
@@ -36,7 +36,7 @@ from papilla.shared.parties import CENTRE_ID
 from papilla.shared.principals import check_signed_by
 from papilla.shared.template import template_from_bytes
 
-TRANSFERS = "transfers"
+TRANSFERS = names.TRANSFERS
 SCHEMA = "papilla.transfer/1"
 
 

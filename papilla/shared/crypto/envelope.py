@@ -36,13 +36,14 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from papilla.shared import names
+
 from ._store import DuplicateKeyError
-from .errors import (DataKeyDestroyed, IntegrityError, KeyUnwrapError, UnknownKeyId,
-                     WrappedKeyError)
+from .errors import DataKeyDestroyed, IntegrityError, KeyUnwrapError, UnknownKeyId, WrappedKeyError
 from .keys import KeyProvider
 
 FORMAT_VERSION = 1
-DATA_KEYS = "data_keys"
+DATA_KEYS = names.DATA_KEYS
 DATA_KEY_SIZE = 32
 NONCE_SIZE = 12
 TAG_SIZE = 16

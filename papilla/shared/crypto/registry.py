@@ -22,10 +22,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from papilla.shared import names
+
 from ._store import DuplicateKeyError
 from .errors import RegistryError, SenderConflict, SenderNotFound
 
-SENDERS = "senders"
+SENDERS = names.SENDERS
 KINDS = ("station", "service", "principal")
 ACTIVE = "active"
 REVOKED = "revoked"

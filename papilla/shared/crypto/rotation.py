@@ -34,12 +34,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 
+from papilla.shared import names
+
 from ._store import lease
 from .envelope import ACTIVE, DATA_KEYS, EnvelopeCipher
 from .errors import DataKeyDestroyed, RotationError
 from .keys import KeyProvider, kek_number
 
-JOBS = "jobs"
+JOBS = names.JOBS
 ROTATION_ID = "kek-rotation"
 RUNNING = "running"
 DONE = "done"

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from papilla.shared import names
 from papilla.shared.names import SUBJECTS
 
 from .rules import refuse, rule
@@ -196,7 +197,7 @@ def move_enrollment(store, enrollment: dict, trigger: str, subject: dict | None,
     reads the record again). Raises the rule's Refusal for a transition that is not in the table."""
     row = check_enrollment(enrollment, trigger, subject)
     dst = target(row, enrollment["state"])
-    return store.update("enrollments", {"_id": enrollment["_id"], "state": enrollment["state"]},
+    return store.update(names.ENROLLMENTS, {"_id": enrollment["_id"], "state": enrollment["state"]},
                         set={"state": dst, "state_trigger": trigger, **fields}) == 1
 
 
@@ -213,7 +214,7 @@ def move_subject(store, subject: dict, trigger: str, *, unset: tuple[str, ...] =
         updates[BLOCKED_FROM] = state
     elif state == BLOCKED:
         unset.append(BLOCKED_FROM)
-    changed = store.update("subjects", {"_id": subject["_id"], "state": state}, set=updates, unset=unset or None)
+    changed = store.update(names.SUBJECTS, {"_id": subject["_id"], "state": state}, set=updates, unset=unset or None)
     return dst if changed == 1 else None
 
 

@@ -33,6 +33,8 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from papilla.shared import names
+
 from .base import UnknownCollection
 
 _FIELD_PATH = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$")
@@ -116,51 +118,51 @@ def _specs(collection: str, *specs: tuple) -> tuple[IndexSpec, ...]:
 COLLECTIONS: dict[str, tuple[IndexSpec, ...]] = {
     # _id = subject id
     # state: the subject's lifecycle state (shared/legal/states.py), compare-and-set on every transition
-    "subjects": _specs("subjects", (("iin_hash",), True), (("state",),)),
+    names.SUBJECTS: _specs(names.SUBJECTS, (("iin_hash",), True), (("state",),)),
     # _id = enrollment id = packet id; one ACTIVE enrollment per subject.
-    "enrollments": _specs(
-        "enrollments",
+    names.ENROLLMENTS: _specs(
+        names.ENROLLMENTS,
         (("subject_id",),),
         (("state",),),
         (("subject_id",), True, {"state": "ACTIVE"}, "subject_id_1_unique_active"),
         (("created_at",),),
     ),
     # _id = f"{enrollment_id}:{finger}"
-    "biometrics": _specs("biometrics", (("enrollment_id",),), (("subject_id",),)),
+    names.BIOMETRICS: _specs(names.BIOMETRICS, (("enrollment_id",),), (("subject_id",),)),
     # _id = enrollment id: the matcher's prepared templates of all its fingers (read without images)
-    "templates": _specs("templates", (("subject_id",),)),
+    names.TEMPLATES: _specs(names.TEMPLATES, (("subject_id",),)),
     # _id = enrollment id
-    "gallery": _specs("gallery", (("subject_id",),), (("seq",), True)),
+    names.GALLERY: _specs(names.GALLERY, (("subject_id",),), (("seq",), True)),
     # _id = request id; expire_at = stored + results retention (shared/results.py)
-    "results": _specs("results", (("reply_to",),), (("published",),), (("claim",),)) + (_expiring("results"),),
+    names.RESULTS: _specs(names.RESULTS, (("reply_to",),), (("published",),), (("claim",),)) + (_expiring(names.RESULTS),),
     # _id = station / service id
-    "senders": _specs("senders", (("status",),), (("kind",),)),
+    names.SENDERS: _specs(names.SENDERS, (("status",),), (("kind",),)),
     # expire_at = recorded + dead-letter record retention (shared/deadletters.py)
-    "dead_letters": _specs("dead_letters", (("queue",),), (("reason",),), (("created_at",),), (("request_id",),),
-                           (("state",),)) + (_expiring("dead_letters"),),
+    names.DEAD_LETTERS: _specs(names.DEAD_LETTERS, (("queue",),), (("reason",),), (("created_at",),), (("request_id",),),
+                           (("state",),)) + (_expiring(names.DEAD_LETTERS),),
     # _id = subject id; looked up by _id. expire_at only on transient keys (a request's probes, a dead letter's
     # body): their deletion is the crypto-shredding of what they encrypt. People's keys never carry it.
-    "data_keys": (_expiring("data_keys"),),
+    names.DATA_KEYS: (_expiring(names.DATA_KEYS),),
     # _id = sequence number (int)
-    "audit": _specs("audit", (("subject_id",),), (("action",),)),
+    names.AUDIT: _specs(names.AUDIT, (("subject_id",),), (("action",),)),
     # _id = "head" | "checkpoint:<seq, 12 digits>" (shared/audit.py); the head moves by compare-and-set on seq
-    "audit_meta": _specs("audit_meta", (("seq",),)),
+    names.AUDIT_META: _specs(names.AUDIT_META, (("seq",),)),
     # expire_at only on request jobs (intake): a job never answered (its message dead-lettered) goes with it
-    "jobs": _specs("jobs", (("kind",),), (("state",),)) + (_expiring("jobs"),),
+    names.JOBS: _specs(names.JOBS, (("kind",),), (("state",),)) + (_expiring(names.JOBS),),
     # Retention and access requests (services/lifecycle/retention.py, destruction_acts.py, access.py)
     # _id = enrollment id; next_on = ISO date of the next retention step (archive or destruction)
-    "retention": _specs("retention", (("subject_id",),), (("stage",),), (("next_on",),)),
+    names.RETENTION: _specs(names.RETENTION, (("subject_id",),), (("stage",),), (("next_on",),)),
     # _id = event id (the signed act's id)
-    "retention_events": _specs("retention_events", (("subject_id",),)),
+    names.RETENTION_EVENTS: _specs(names.RETENTION_EVENTS, (("subject_id",),)),
     # _id = act id
-    "destruction_acts": _specs("destruction_acts", (("state",),)),
+    names.DESTRUCTION_ACTS: _specs(names.DESTRUCTION_ACTS, (("state",),)),
     # _id = access request id; due_on = ISO date of the last business day to answer
-    "access_requests": _specs("access_requests", (("subject_id",),), (("state",),), (("due_on",),)),
+    names.ACCESS_REQUESTS: _specs(names.ACCESS_REQUESTS, (("subject_id",),), (("state",),), (("due_on",),)),
     # _id = transfer request id; the export sealed to the recipient (services/lifecycle/transfers.py)
-    "transfers": _specs("transfers", (("subject_id",),), (("recipient_id",),)),
+    names.TRANSFERS: _specs(names.TRANSFERS, (("subject_id",),), (("recipient_id",),)),
     # _id = "<enrollment id>:given" | "<request id>:withdrawn"; who signed and accepted, encrypted
     # (services/lifecycle/consents.py)
-    "consents": _specs("consents", (("subject_id",),)),
+    names.CONSENTS: _specs(names.CONSENTS, (("subject_id",),)),
 }
 
 

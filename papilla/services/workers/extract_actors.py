@@ -6,9 +6,9 @@ import dramatiq
 
 from papilla.shared.broker import send
 from papilla.shared.routing import DEDUPLICATE, ENROLL, MATCH_PROBE, REQUEST
-from papilla.services import runtime
+from papilla.services.workers import runtime
 
-from . import intake
+from papilla.services.admission import intake
 
 
 @dramatiq.actor(actor_name=ENROLL.actor, queue_name=ENROLL.queue, throws=runtime.REFUSALS)

@@ -1,6 +1,6 @@
 """The extract stage: open sealed packets and requests, extract, store encrypted.
 
-Pure domain code over a `Centre`; the dramatiq actors in `actors.py` only
+Pure domain code over a `Centre`; the dramatiq actors in `services/workers/` only
 decode arguments, call these functions and send the next message.
 Idempotent by packet / request id: a redelivered message finds its work done.
 """
@@ -29,7 +29,7 @@ from papilla.shared.store.expiry import expires_after
 from papilla.services.lifecycle import consents, retention, transfers
 from papilla.shared.template import template_to_bytes
 
-from .templating import FingerRecord, finger_records
+from papilla.services.extract.templating import FingerRecord, finger_records
 
 
 def now_iso() -> str:
