@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         if argv and argv[0] == "worker":
+            # lazy: a worker sets its process up (environment, signals) before any other import
             from papilla.commands.worker import prepare_process
 
             prepare_process(argv)

@@ -1,6 +1,9 @@
 """Accuracy bench: EER, FMR100, FMR1000, ZeroFMR per database under the FVC2002 and all-pairs protocols."""
 from __future__ import annotations
 
+# lazy imports: optional extractors (NBIS), plotting and the heavy engines are imported by the benchmark that
+# uses them, so one benchmark does not pay for (or need installed) what another uses.
+
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -10,6 +10,9 @@ from the pooled impostor scores, 1 to 10 fingers present).
 """
 from __future__ import annotations
 
+# lazy imports: optional extractors (NBIS), plotting and the heavy engines are imported by the benchmark that
+# uses them, so one benchmark does not pay for (or need installed) what another uses.
+
 import datetime as dt
 import json
 import math

@@ -11,6 +11,9 @@ show the matcher's few-minutiae behaviour; this makes it measurable
 """
 from __future__ import annotations
 
+# lazy imports: optional extractors (NBIS), plotting and the heavy engines are imported by the benchmark that
+# uses them, so one benchmark does not pay for (or need installed) what another uses.
+
 from pathlib import Path
 
 import numpy as np

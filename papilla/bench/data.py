@@ -1,6 +1,9 @@
 """FVC-layout databases, pluggable extractors and a template cache outside the repository."""
 from __future__ import annotations
 
+# lazy imports: optional extractors (NBIS), plotting and the heavy engines are imported by the benchmark that
+# uses them, so one benchmark does not pay for (or need installed) what another uses.
+
 import hashlib
 import io
 import json

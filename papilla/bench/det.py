@@ -1,6 +1,9 @@
 """DET curves as PNG with Pillow (no plotting dependency): FNMR vs FMR on log axes."""
 from __future__ import annotations
 
+# lazy imports: optional extractors (NBIS), plotting and the heavy engines are imported by the benchmark that
+# uses them, so one benchmark does not pay for (or need installed) what another uses.
+
 import math
 from pathlib import Path
 

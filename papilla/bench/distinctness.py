@@ -7,6 +7,9 @@ threshold next to its nominal rate, with a 95 % upper confidence bound.
 """
 from __future__ import annotations
 
+# lazy imports: optional extractors (NBIS), plotting and the heavy engines are imported by the benchmark that
+# uses them, so one benchmark does not pay for (or need installed) what another uses.
+
 import math
 from pathlib import Path
 

@@ -17,6 +17,9 @@ dedup and identify latency percentiles, with the index on or off.
 """
 from __future__ import annotations
 
+# lazy imports: optional extractors (NBIS), plotting and the heavy engines are imported by the benchmark that
+# uses them, so one benchmark does not pay for (or need installed) what another uses.
+
 import resource
 import time
 from dataclasses import dataclass, replace

@@ -1,6 +1,9 @@
 """Speed bench on one core: extraction ms per image, 1:1 comparisons/s, 1:N scan rate."""
 from __future__ import annotations
 
+# lazy imports: optional extractors (NBIS), plotting and the heavy engines are imported by the benchmark that
+# uses them, so one benchmark does not pay for (or need installed) what another uses.
+
 import os
 import time
 from pathlib import Path

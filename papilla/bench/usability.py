@@ -8,6 +8,9 @@ choose the defaults; figures in docs/usable-fingers.md.
 """
 from __future__ import annotations
 
+# lazy imports: optional extractors (NBIS), plotting and the heavy engines are imported by the benchmark that
+# uses them, so one benchmark does not pay for (or need installed) what another uses.
+
 import json
 from dataclasses import asdict
 from pathlib import Path

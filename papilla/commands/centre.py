@@ -10,6 +10,9 @@
 """
 from __future__ import annotations
 
+# lazy imports: `papilla` imports every command module to build its parser, so a command imports the services
+# it runs (numba kernels, dramatiq, the store) inside its function, not for every `papilla --help`.
+
 from pathlib import Path
 
 from papilla.commands.centre_keys import register_kek_commands

@@ -8,6 +8,9 @@ an FVC-layout folder (e.g. ../shared/data/fvc2002/DB1_B).
 """
 from __future__ import annotations
 
+# lazy imports: `papilla` imports every command module to build its parser, so a command imports the services
+# it runs (numba kernels, dramatiq, the store) inside its function, not for every `papilla --help`.
+
 import os
 import sys
 import tempfile

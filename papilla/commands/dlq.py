@@ -1,6 +1,9 @@
 """`papilla dlq list|show|requeue`: inspect and replay dead letters."""
 from __future__ import annotations
 
+# lazy imports: `papilla` imports every command module to build its parser, so a command imports the services
+# it runs (numba kernels, dramatiq, the store) inside its function, not for every `papilla --help`.
+
 import sys
 
 from papilla.shared.config import operational_retention

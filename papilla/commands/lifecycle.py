@@ -17,6 +17,9 @@ follow the centre's clock (PAPILLA_CLOCK overrides it, for tests). Schedule `swe
 """
 from __future__ import annotations
 
+# lazy imports: `papilla` imports every command module to build its parser, so a command imports the services
+# it runs (numba kernels, dramatiq, the store) inside its function, not for every `papilla --help`.
+
 import json
 import sys
 from datetime import date

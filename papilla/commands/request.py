@@ -12,6 +12,9 @@ signed by the principal's key (`papilla principal init`), kept in the same key d
 """
 from __future__ import annotations
 
+# lazy imports: `papilla` imports every command module to build its parser, so a command imports the services
+# it runs (numba kernels, dramatiq, the store) inside its function, not for every `papilla --help`.
+
 import json
 import sys
 

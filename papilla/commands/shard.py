@@ -13,6 +13,9 @@ and its search latency. The server starts before the first sync.
 """
 from __future__ import annotations
 
+# lazy imports: `papilla` imports every command module to build its parser, so a command imports the services
+# it runs (numba kernels, dramatiq, the store) inside its function, not for every `papilla --help`.
+
 import logging
 import signal
 import threading

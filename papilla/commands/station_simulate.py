@@ -9,6 +9,9 @@ docs/station.md for an example run.
 """
 from __future__ import annotations
 
+# lazy imports: `papilla` imports every command module to build its parser, so a command imports the services
+# it runs (numba kernels, dramatiq, the store) inside its function, not for every `papilla --help`.
+
 import sys
 import time
 from datetime import date

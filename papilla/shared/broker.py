@@ -21,6 +21,7 @@ import os
 import dramatiq
 import pika
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit
 
 from . import metrics, wire
@@ -128,8 +129,6 @@ def rabbitmq_broker(settings: Settings, extra_middleware: list[dramatiq.Middlewa
 def in_process_broker(settings: Settings, extra_middleware: list[dramatiq.Middleware] = (), *,
                       first_middleware: list[dramatiq.Middleware] = ()) -> dramatiq.Broker:
     """Only for the explicit single-process demo: messages live in memory and die with the process."""
-    from dramatiq.brokers.stub import StubBroker
-
     log.warning("no broker URL given: using an in-process broker (single-process demo mode, nothing durable)")
     wire.install()
     return StubBroker(middleware=base_middleware(settings, first_middleware) + list(extra_middleware))

@@ -31,6 +31,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 
 from papilla.shared import names
+from papilla.shared.errors import Refusal
 
 #: Queues where a packet or request first reaches the centre: end-to-end latency starts there.
 INTAKE_QUEUES = ("papilla.enroll", "papilla.request")
@@ -160,8 +161,6 @@ def count_result(kind: str, status: str) -> None:
 
 
 def _is_refusal(exception: BaseException | None) -> bool:
-    from .errors import Refusal
-
     return isinstance(exception, Refusal)
 
 

@@ -23,7 +23,9 @@ from papilla.shared import names
 
 from . import metrics
 from .config import operational_retention
+from .crypto.sealing import seal
 from .messages import Result, encode, parse_result
+from .parties import CENTRE_ID
 from .routing import RESULTS_EXCHANGE, results_queue
 from .store.base import DuplicateKeyError, Store
 from .store.expiry import expires_after
@@ -95,9 +97,6 @@ class SealedResults:
         self._signing_key = signing_key
 
     def publish(self, reply_to: str, body: bytes) -> None:
-        from .crypto.sealing import seal
-        from .parties import CENTRE_ID
-
         record = self._senders.get(reply_to)
         result = parse_result(body)
         if record is not None and record.box_key is not None:
@@ -181,7 +180,7 @@ def declare_results_queue(channel, reply_to: str) -> str:
     return name
 
 
-def answer_job(store: Store, publisher, request_id: str, compute, jobs: str = "jobs") -> tuple[Result | None, dict | None]:
+def answer_job(store: Store, publisher, request_id: str, compute, jobs: str = names.JOBS) -> tuple[Result | None, dict | None]:
     """Answer the stored job `request_id` once: compute its result only if none is stored, and (re)publish.
 
     Returns (result, job); job is None when it was already answered and removed,

@@ -11,6 +11,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
+from papilla.services.extract.templating import FingerRecord, finger_records
+from papilla.services.lifecycle import consents, retention, transfers
 from papilla.shared.centre import Centre
 from papilla.shared.config import operational_retention
 from papilla.shared.crypto.iin import InvalidIIN, birth_date_from_iin, validate_iin
@@ -20,16 +22,19 @@ from papilla.shared.legal import eligibility, states
 from papilla.shared.legal.decide import Decision, Policy, check_recollection, decide, from_packet, local_date
 from papilla.shared.legal.roles import check_applicant
 from papilla.shared.legal.rules import rule
+from papilla.shared.messages import (
+    EnrollmentPacket,
+    IdentifyRequest,
+    LifecycleCommand,
+    MessageError,
+    VerifyRequest,
+    parse_request,
+)
 from papilla.shared.names import BIOMETRICS, ENROLLMENTS, JOBS, SUBJECTS, job_key_subject
 from papilla.shared.principals import check_signed_by
-from papilla.shared.messages import (EnrollmentPacket, IdentifyRequest, LifecycleCommand, MessageError,
-                                     VerifyRequest, parse_request)
 from papilla.shared.store.base import DuplicateKeyError
 from papilla.shared.store.expiry import expires_after
-from papilla.services.lifecycle import consents, retention, transfers
 from papilla.shared.template import template_to_bytes
-
-from papilla.services.extract.templating import FingerRecord, finger_records
 
 
 def now_iso() -> str:

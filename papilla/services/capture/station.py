@@ -22,15 +22,32 @@ from papilla.shared.crypto.iin import birth_date_from_iin, validate_iin
 from papilla.shared.crypto.sealing import seal
 from papilla.shared.legal import eligibility
 from papilla.shared.legal.decide import Application, Attendee, Decision, Policy, decide, local_date, record
-from papilla.shared.messages import (Applicant, Consent, EnrollmentPacket, Finger, FingerStatus, IdentityDocument,
-                                     Present, encode)
+from papilla.shared.messages import (
+    Applicant,
+    Consent,
+    EnrollmentPacket,
+    Finger,
+    FingerStatus,
+    IdentityDocument,
+    Present,
+    encode,
+)
 from papilla.shared.parties import PartyKeys
 from papilla.shared.principals import sign
 
 from .devices import CapturedImage
 from .outbox import Outbox
-from .workflow import (Choice, EnrollmentAborted, FingerLine, FixedChoice, OperatorDecisions, QualityGate,  # noqa: F401
-                       Receipt, capture_finger, exception_line)
+from .workflow import (  # noqa: F401
+    Choice,
+    EnrollmentAborted,
+    FingerLine,
+    FixedChoice,
+    OperatorDecisions,
+    QualityGate,
+    Receipt,
+    capture_finger,
+    exception_line,
+)
 
 #: The consent form the station records (the Annex to Rules 406, as approved in 2020).
 CONSENT_FORM = "406-annex-2020"

@@ -19,7 +19,7 @@ from papilla.shared.names import TEMPLATES
 from . import consents, depersonalization, transfers
 from .enrollments import activate, complete
 
-ENROLLMENTS, SUBJECTS, BIOMETRICS, JOBS = "enrollments", "subjects", "biometrics", "jobs"
+ENROLLMENTS, SUBJECTS, BIOMETRICS, JOBS = names.ENROLLMENTS, names.SUBJECTS, names.BIOMETRICS, names.JOBS
 #: adjudication decisions and the enrollment transition each one asks for
 DECISIONS = {"distinct_person": "adjudicated_distinct", "same_person_reject": "adjudicated_same_person"}
 #: Commands that are a person's application to destroy their data, carried out on the day received

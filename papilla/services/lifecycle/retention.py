@@ -37,7 +37,7 @@ from papilla.shared.store.base import DuplicateKeyError
 from . import destruction_acts
 
 RETENTION, EVENTS = names.RETENTION, names.RETENTION_EVENTS
-ENROLLMENTS, SUBJECTS = "enrollments", "subjects"
+ENROLLMENTS, SUBJECTS = names.ENROLLMENTS, names.SUBJECTS
 
 
 def _iso(day: date | None) -> str | None:

@@ -8,22 +8,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from papilla.shared import results
+from papilla.shared import names, results
 from papilla.shared.centre import Centre
+from papilla.shared.crypto.errors import DataKeyDestroyed
 from papilla.shared.legal import states
 from papilla.shared.legal.rules import rule
 from papilla.shared.messages import Candidate, Result
-from papilla.shared.crypto.errors import DataKeyDestroyed
 from papilla.shared.names import job_key_subject
 
-from . import templates
+from . import engine, templates
 from .gallery import Gallery
 
-ENROLLMENTS, SUBJECTS, JOBS = "enrollments", "subjects", "jobs"
+ENROLLMENTS, SUBJECTS, JOBS = names.ENROLLMENTS, names.SUBJECTS, names.JOBS
 
 
 def _thresholds():
-    from papilla.services.match import engine
     return engine.thresholds()
 
 
@@ -35,7 +34,6 @@ def check_rates(settings) -> None:
 
 
 def _engine():
-    from papilla.services.match import engine
     return engine
 
 
@@ -85,8 +83,6 @@ def _probes(centre: Centre, job: dict) -> dict[int, object]:
 
 
 def verify(centre: Centre, gallery: Gallery, job: dict) -> Result:
-    from papilla.services.match import engine
-
     rid = job["_id"]
     subject = centre.store.find_one(SUBJECTS, {"iin_hash": job["iin_hash"]})
     if subject is None:

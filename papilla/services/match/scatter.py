@@ -23,7 +23,7 @@ import os
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pika
 import pika.exceptions
@@ -85,8 +85,6 @@ def answer(centre: Centre, gallery: Gallery, request: dict) -> dict:
 def serve(centre: Centre, url: str, part: int, parts: int, stop: threading.Event | None = None,
           params: GalleryParams = GalleryParams(), ready=None, gallery: Gallery | None = None) -> None:
     """Hold partition `part` of `parts` (in `gallery`, or a new one) and answer searches until `stop` is set."""
-    from dataclasses import replace
-
     if gallery is None:
         gallery = Gallery(centre, replace(params, partition=(part, parts)))
     if gallery.params.partition != (part, parts):

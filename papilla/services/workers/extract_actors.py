@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import dramatiq
 
+from papilla.services.admission import intake
+from papilla.services.workers import runtime
 from papilla.shared.broker import send
 from papilla.shared.routing import DEDUPLICATE, ENROLL, MATCH_PROBE, REQUEST
-from papilla.services.workers import runtime
-
-from papilla.services.admission import intake
 
 
 @dramatiq.actor(actor_name=ENROLL.actor, queue_name=ENROLL.queue, throws=runtime.REFUSALS)

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import dramatiq
 
-from papilla.shared.broker import send
 from papilla.services.admission import intake
-from papilla.shared.routing import COMMAND, DEDUPLICATE, LIFECYCLE, SETTLE
-from papilla.services.workers import runtime
-
 from papilla.services.lifecycle import commands, enrollments
+from papilla.services.workers import runtime
+from papilla.shared.broker import send
+from papilla.shared.routing import COMMAND, DEDUPLICATE, LIFECYCLE, SETTLE
 
 
 @dramatiq.actor(actor_name=SETTLE.actor, queue_name=SETTLE.queue, throws=runtime.REFUSALS)

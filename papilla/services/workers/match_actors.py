@@ -6,13 +6,12 @@ import time
 
 import dramatiq
 
+from papilla.services.match import matching, scatter
+from papilla.services.match.gallery import Gallery
+from papilla.services.workers import runtime
 from papilla.shared import metrics
 from papilla.shared.broker import send
 from papilla.shared.routing import DEDUPLICATE, MATCH_PROBE, SETTLE
-from papilla.services.workers import runtime
-
-from papilla.services.match import matching, scatter
-from papilla.services.match.gallery import Gallery
 
 _gallery: Gallery | None = None
 _scatter: scatter.ScatterGather | None = None

@@ -15,6 +15,7 @@ import threading
 import dramatiq
 from dramatiq.middleware import CurrentMessage
 
+from papilla.shared import names
 from papilla.shared.broker import CrashAfterProcessing, WorkerMetrics
 from papilla.shared.centre import Centre
 from papilla.shared.config import Settings
@@ -79,8 +80,8 @@ _TARGETS = {
     ENROLL.actor: lambda m: _from_sealed(m, "enrollment"),
     REQUEST.actor: lambda m: _from_sealed(m, "request"),
     COMMAND.actor: lambda m: _from_sealed(m, "lifecycle"),
-    DEDUPLICATE.actor: _from_store("enrollments", "enrollment"),
-    SETTLE.actor: _from_store("enrollments", "enrollment"),
+    DEDUPLICATE.actor: _from_store(names.ENROLLMENTS, "enrollment"),
+    SETTLE.actor: _from_store(names.ENROLLMENTS, "enrollment"),
     MATCH_PROBE.actor: _from_store("jobs", None),
     LIFECYCLE.actor: _from_store("jobs", None),
 }

@@ -48,12 +48,12 @@ def open_store(uri: str) -> Store:
     match = _SCHEME.match(uri)
     scheme = match.group(1).lower() if match else None
     if scheme == "sqlite":
-        from .sqlite import SQLiteStore
+        from .sqlite import SQLiteStore  # lazy: each backend imports only its own driver
 
         path, options = _sqlite_path_and_options(uri)
         return SQLiteStore(path, **options)
     if scheme in ("mongodb", "mongodb+srv"):
-        from .mongo import MongoStore
+        from .mongo import MongoStore  # lazy: pymongo is imported only where MongoDB is used
 
         return MongoStore(uri, parse_mongo_database(uri), **_mongo_options(uri))
     if scheme is None:
