@@ -98,10 +98,29 @@ def route_users(routes: dict[str, tuple[str, str]]) -> tuple[dict, dict]:
     return consumers, producers
 
 
+def _flow_node(where: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]", "_", where)
+
+
+def flows_drawing(routes: dict, consumers: dict, producers: dict) -> list[str]:
+    """Senders → queue → consuming module, one node per queue (several routes may share a queue)."""
+    lines = ["```mermaid", "flowchart LR"]
+    queues = sorted({queue for queue, _ in routes.values()})
+    lines += [f'    q_{_flow_node(q)}[("{q}")]' for q in queues]
+    modules = sorted(set().union(*consumers.values(), *producers.values()))
+    lines += [f'    m_{_flow_node(m)}["{m}"]' for m in modules]
+    edges = set()
+    for name, (queue, _) in routes.items():
+        edges |= {f"    m_{_flow_node(m)} --> q_{_flow_node(queue)}" for m in producers[name]}
+        edges |= {f"    q_{_flow_node(queue)} --> m_{_flow_node(m)}" for m in consumers[name]}
+    return lines + sorted(edges) + ["```"]
+
+
 def flows_block() -> str:
     routes = route_names()
     consumers, producers = route_users(routes)
-    lines = ["| route | queue | actor | consumed in | sent from |", "|---|---|---|---|---|"]
+    lines = flows_drawing(routes, consumers, producers) + [""]
+    lines += ["| route | queue | actor | consumed in | named in (senders; runtime maps who waits) |", "|---|---|---|---|---|"]
     for name, (queue, actor) in routes.items():
         lines.append(f"| `{name}` | `{queue}` | `{actor}` | {', '.join(sorted(consumers[name])) or '-'} "
                      f"| {', '.join(sorted(producers[name])) or '-'} |")
