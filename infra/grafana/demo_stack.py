@@ -41,13 +41,11 @@ from papilla.shared.parties import export_centre_public, init_centre  # noqa: E4
 from papilla.shared.paths import reference_data_dir  # noqa: E402
 from papilla.shared.results import MemoryResultSink  # noqa: E402
 from papilla.shared.routing import ENROLL  # noqa: E402
-from tests.ops.rabbit_node import RabbitNode  # noqa: E402
-from tests.ops.test_prometheus_integration import Prometheus, prometheus_config  # noqa: E402
-from tests.pipeline.harness import FvcScanner, free_port, start_worker, statuses  # noqa: E402
-from tests.builders import consent_form, document_for  # noqa: E402
 
 sys.path.insert(0, str(REPO / "infra" / "grafana"))
 import render  # noqa: E402
+from devstack import (FvcScanner, Prometheus, RabbitNode, consent_form, document_for, free_port,  # noqa: E402
+                      prometheus_config, start_worker, statuses)
 
 PASSWORD = "demo-only-password"
 STATION, SERVICE = "st-example-01", "svc-example"

@@ -105,6 +105,14 @@ def _sources():
         yield path.relative_to(ROOT).as_posix(), text, ast.parse(text)
 
 
+def _comment_above(lines: list[str], lineno: int) -> str:
+    """The block of comment lines right above line `lineno` (1-based), first line first."""
+    first = lineno - 1
+    while first > 0 and lines[first - 1].strip().startswith("#"):
+        first -= 1
+    return " ".join(line.strip() for line in lines[first:lineno - 1])
+
+
 def test_imports_sit_at_module_top_unless_a_comment_says_why():
     unexplained = []
     for name, text, tree in _sources():
@@ -115,8 +123,8 @@ def test_imports_sit_at_module_top_unless_a_comment_says_why():
                 continue
             for node in ast.walk(function):
                 if isinstance(node, (ast.Import, ast.ImportFrom)):
-                    here, above = lines[node.lineno - 1], lines[node.lineno - 2]
-                    if not (module_reason or "lazy" in here or above.strip().startswith("# lazy")):
+                    here = lines[node.lineno - 1]
+                    if not (module_reason or "lazy" in here or _comment_above(lines, node.lineno).startswith("# lazy")):
                         unexplained.append(f"{name}:{node.lineno}: {here.strip()}")
     assert unexplained == []
 
@@ -155,3 +163,22 @@ def test_the_indexes_declare_exactly_the_named_collections():
     from papilla.shared.store import indexes
 
     assert set(indexes.COLLECTIONS) == set(names.ALL)
+
+
+def test_tests_share_helpers_only_through_tests_helpers():
+    """A test module is never imported by another module: shared helpers live in tests/helpers/."""
+    tests = ROOT / "tests"
+    crossing = []
+    for path in sorted(tests.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            imported = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported = [node.module] if node.level == 0 else [f".{node.module}"]
+            elif isinstance(node, ast.Import):
+                imported = [alias.name for alias in node.names]
+            for module in imported:
+                if module.startswith(".") or (module.startswith("tests.") and not module.startswith("tests.helpers")):
+                    crossing.append(f"{path.relative_to(ROOT)}:{node.lineno}: {module}")
+    assert crossing == []
+    for infra_module in (ROOT / "infra").rglob("*.py"):
+        assert "from tests" not in infra_module.read_text() and "import tests" not in infra_module.read_text()

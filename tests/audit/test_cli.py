@@ -13,7 +13,7 @@ from papilla.shared.config import Settings
 from papilla.shared.parties import init_centre
 from papilla.shared.results import MemoryResultSink
 
-from .conftest import fill
+from tests.helpers.audit_trail import fill
 
 IIN, NAME = "900101300123", "Aigerim Testova"
 

@@ -12,8 +12,7 @@ from papilla.shared import audit
 from papilla.shared.audit_chain import COLLECTION, AuditTrail
 from papilla.shared.store.mongo import MongoStore
 
-from .audit_workers import append_many
-from .conftest import fill, make_spec
+from tests.helpers.audit_trail import append_many, fill, make_spec
 
 MONGO_URI = os.environ.get("PAPILLA_MONGO_URI")
 BACKENDS = [

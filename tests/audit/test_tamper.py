@@ -12,7 +12,7 @@ from papilla.shared.audit_chain import COLLECTION, META, AuditTrail, read_head
 from papilla.shared.audit_verify import ALTERED, CHECKPOINT, DELETED, HEAD, INSERTED, REORDERED, TRUNCATED, verify
 from papilla.shared.crypto.keys import FileKeyProvider
 
-from .conftest import ENTRIES, fill
+from tests.helpers.audit_trail import ENTRIES, fill
 
 
 def only(trail, **files) -> audit.Problem:

@@ -197,7 +197,7 @@ def test_wrong_broker_credentials_or_vhost_are_said_and_nothing_is_spooled(stati
 
 @pytest.mark.broker
 def test_no_decision_in_time_is_one_sentence_and_exit_3(station_home, images, capsys, monkeypatch):
-    from tests.pipeline.harness import Vhost
+    from tests.helpers.harness import Vhost
 
     with Vhost() as url:                      # a broker with nobody serving the centre's queues
         monkeypatch.setenv("PAPILLA_BROKER_URL", url)

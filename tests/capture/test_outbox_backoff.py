@@ -4,13 +4,14 @@ the packets still spooled. The clock and the pause are the test's, the broker is
 from __future__ import annotations
 
 import pika
+import pytest
 
 from papilla.services.capture.outbox import Outbox, ResendBackoff
 from papilla.shared.broker import rabbitmq_broker
 from papilla.shared.config import Settings
 from papilla.shared.routing import ENROLL
 
-from tests.pipeline.harness import Vhost
+from tests.helpers.harness import Vhost
 
 NO_JITTER = ResendBackoff(first_s=1.0, factor=2.0, max_s=5.0, jitter=0.0)
 
@@ -36,6 +37,7 @@ def spooled(tmp_path, monkeypatch, count: int) -> Outbox:
     return outbox
 
 
+@pytest.mark.broker
 def test_the_outbox_tries_again_with_growing_pauses_and_sends_everything_once_the_broker_is_back(
         tmp_path, monkeypatch):
     outbox, clock = spooled(tmp_path, monkeypatch, 3), FakeClock()

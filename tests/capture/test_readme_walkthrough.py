@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.pipeline.harness import Vhost, clean_env, rabbit_reachable, start_worker
+from tests.helpers.harness import Vhost, clean_env, rabbit_reachable, start_worker
 
 pytestmark = pytest.mark.broker
 README = Path(__file__).resolve().parents[2] / "README.md"

@@ -7,37 +7,12 @@ import pytest
 
 from papilla.services.capture.outbox import Outbox
 from papilla.services.capture.spool import SpoolFacts, spool_facts
-from papilla.services.capture.station import QualityGate, Station
 from papilla.shared.broker import rabbitmq_broker
 from papilla.shared.config import Settings
-from papilla.shared.crypto import sealing
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.errors import Refusal
-from papilla.shared.parties import PartyKeys
-from tests.builders import papers
-
-
-class CountingScanner:
-    def __init__(self):
-        self.captures = 0
-
-    def capture(self, position):
-        self.captures += 1
-        raise AssertionError("an ineligible person must not be captured")
-
-
-@pytest.fixture
-def offline_station(tmp_path, monkeypatch):
-    monkeypatch.setenv("PAPILLA_HOME", str(tmp_path))
-    monkeypatch.setenv("PAPILLA_BROKER_URL", "amqp://guest:guest@127.0.0.1:1/%2F")  # nothing listens there
-    settings = Settings.from_env()
-    broker = rabbitmq_broker(settings)
-    station = Station(station_id="st-test-1", signing_key=sealing.generate_signing_key(),
-                      centre_public=sealing.generate_centre_key().public_key(),
-                      outbox=Outbox(tmp_path / "spool", broker), gate=QualityGate(min_quality=0, max_attempts=1))
-    station.operator = PartyKeys("op-test-1", sealing.generate_signing_key(), None)
-    yield station
-    broker.close()
+from tests.helpers.builders import papers
+from tests.helpers.station import CountingScanner
 
 
 def test_minor_is_refused_before_capture_with_the_rule(offline_station):
@@ -87,7 +62,7 @@ def test_spooled_packet_is_sent_once_the_broker_is_back(offline_station, data_di
 
     from papilla.services.capture.devices import FolderScanner
     from papilla.shared.routing import ENROLL
-    from tests.pipeline.harness import Vhost
+    from tests.helpers.harness import Vhost
 
     report = offline_station.enroll(**papers(make_test_iin(date(1980, 6, 1), True, 3)), full_name="Later Person",
                                     scanner=FolderScanner(data_dir / "samples", {1: "probe.png"}),

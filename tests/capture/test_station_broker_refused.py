@@ -8,8 +8,8 @@ from datetime import date
 
 import pytest
 
-from tests.pipeline.harness import clean_env, papilla_cli, valid_iins
-from tests.builders import enroll_flags
+from tests.helpers.harness import clean_env, papilla_cli, valid_iins
+from tests.helpers.builders import enroll_flags
 
 pytestmark = pytest.mark.broker
 STATION, OPERATOR = "st-refused-1", "op-refused-1"

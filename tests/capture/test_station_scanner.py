@@ -19,9 +19,9 @@ from papilla.shared.centre import Centre
 from papilla.shared.config import Settings
 from papilla.shared.results import MemoryResultSink
 
-from tests.capture.test_uru4000 import fvc, same_image
-from tests.pipeline.harness import clean_env, onboard_homes, papilla_cli, valid_iins
-from tests.builders import enroll_flags
+from tests.helpers.images import fvc, same_image
+from tests.helpers.harness import clean_env, onboard_homes, papilla_cli, valid_iins
+from tests.helpers.builders import enroll_flags
 
 STATION, OPERATOR = "st-counter-01", "op-counter-01"
 OFFLINE = "amqp://guest:guest@127.0.0.1:1/%2F"          # nothing listens: a captured packet is spooled

@@ -2,7 +2,6 @@
 image-folder device's file names.  Nothing here has touched a real 4000B: docs/scanners.md."""
 from __future__ import annotations
 
-import io
 import threading
 
 import numpy as np
@@ -16,32 +15,14 @@ from papilla.services.capture.devices import (EmptyFrame, FingerNotLifted, Folde
                                               Scanner, ScannerError, ScannerNotFound, ScannerTimeout,
                                               ScannerUnplugged, capture_retrying, folder_mapping)
 from papilla.services.capture.drivers import uru4000_protocol as proto
-from papilla.services.capture.drivers.emulated import EmulatedBackend, EmulatedUru4000B, sensor_frame
+from papilla.services.capture.drivers.emulated import EmulatedBackend, EmulatedUru4000B
 from papilla.services.capture.drivers.uru4000 import Uru4000Params, Uru4000Scanner, decode_frame, find_scanners
 from papilla.services.capture.station import finger_quality
 from papilla.services.capture.synthetic.scanner import SyntheticScanner
 
+from tests.helpers.images import expected, fvc, pixels, same_image
+
 FAST = Uru4000Params(finger_timeout_s=0.5, lift_timeout_s=0.5, frame_timeout_ms=300)
-
-
-def fvc(fvc_dir, name: str) -> np.ndarray:
-    with Image.open(fvc_dir / "DB1_B" / f"{name}.tif") as img:
-        return np.asarray(img.convert("L"))
-
-
-def pixels(shot) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(shot.png)))
-
-
-def expected(image: np.ndarray) -> np.ndarray:
-    """What the driver should return for `image`: the sensor's window on it, upright, dark ridges."""
-    return 255 - sensor_frame(image)[::-1, ::-1]
-
-
-def same_image(shot, image: np.ndarray, lost: int = 0) -> bool:
-    """Equal below the first row (the 4000B does not send its last raw row); `lost` bytes may differ
-    (a scrambled block's last byte is not transmitted)."""
-    return int((pixels(shot)[1:] != expected(image)[1:]).sum()) <= lost
 
 
 class Person:

@@ -14,8 +14,7 @@ from papilla.services.capture.workflow import (Attempt, Choice, EnrollmentAborte
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.errors import Refusal
 
-from tests.builders import papers
-from tests.capture.test_station import offline_station  # noqa: F401  (fixture)
+from tests.helpers.builders import papers
 
 IIN = make_test_iin(date(1980, 6, 1), True, 3)
 

@@ -10,7 +10,7 @@ from papilla.shared.crypto.pkcs11_keys import Pkcs11KeyProvider
 
 from papilla.shared.store.sqlite import SQLiteStore
 
-from .softhsm import fresh_config
+from tests.helpers.softhsm import fresh_config
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from papilla.shared.crypto.providers import open_key_provider
 from papilla.shared.crypto.rotation import KekRotation, RotationParams, kek_usage
 from papilla.shared.store import open_store
 
-from .rotation_procs import FIELD, dump_blobs, field_of, seed
+from tests.helpers.rotation_procs import FIELD, dump_blobs, field_of, seed
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -103,7 +103,7 @@ def test_killed_mid_rotation_resumes_and_every_key_stays_readable(softhsm_env, h
     keys.initialise()
     cipher = EnvelopeCipher(store, keys)
     blobs = seed(cipher, [f"subj-{i:04d}" for i in range(200)])
-    proc = subprocess.Popen([sys.executable, "-m", "tests.crypto.rotation_procs", "crash-after", "95",
+    proc = subprocess.Popen([sys.executable, "-m", "tests.helpers.rotation_procs", "crash-after", "95",
                              str(db_path)], cwd=REPO, env=hsm_env(softhsm_env, hsm_config, tmp_path),
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -127,7 +127,7 @@ def test_killed_mid_rotation_resumes_and_every_key_stays_readable(softhsm_env, h
 
 def start(args: list[str], env: dict) -> subprocess.Popen:
     """Start a helper process and wait until it says it is logged in and working."""
-    proc = subprocess.Popen([sys.executable, "-m", "tests.crypto.rotation_procs", *args], cwd=REPO, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "tests.helpers.rotation_procs", *args], cwd=REPO, env=env,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     if line.strip() != "ready":

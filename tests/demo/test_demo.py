@@ -11,7 +11,7 @@ from papilla.commands.demo import duplicate_lines, verify_line
 from papilla.services.match.matching import Cut
 from papilla.shared.messages import Candidate, Result
 
-from tests.pipeline.harness import clean_env
+from tests.helpers.harness import clean_env
 
 ROOT = Path(__file__).resolve().parents[2]
 SCORE = r"[\d.]+ (>=|<) {purpose} threshold [\d.]+"

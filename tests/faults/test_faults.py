@@ -44,10 +44,10 @@ from papilla.shared.messages import EnrollmentPacket, Finger, encode, parse_resu
 from papilla.shared.results import MemoryResultSink, declare_results_queue
 from papilla.shared.routing import ENROLL
 
-from tests.pipeline.harness import start_worker, wait_until
-from tests.builders import consent_form, document_for, identity
+from tests.helpers.harness import start_worker, wait_until
+from tests.helpers.builders import consent_form, document_for, identity
 
-from .node import RabbitNode
+from tests.helpers.fault_node import RabbitNode
 
 pytestmark = pytest.mark.faults
 STATION, SERVICE, OPERATOR = "st-faults-01", "svc-faults", "op-faults-01"
@@ -353,7 +353,7 @@ def test_station_killed_between_confirm_and_spool_removal(world):
     sub = Submitted()
     folder, name = world["fingers"].pop(0)
     iin = new_iin()
-    crashed = subprocess.run([sys.executable, "-m", "tests.faults.crashing_station", str(folder / name), iin],
+    crashed = subprocess.run([sys.executable, "-m", "tests.helpers.crashing_station", str(folder / name), iin],
                              env=world["env"], cwd=REPO, capture_output=True, text=True, timeout=180)
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
     spooled = world["outbox"].pending()

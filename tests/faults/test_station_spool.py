@@ -22,11 +22,10 @@ from papilla.shared.parties import load_centre_public_file, load_party
 from papilla.shared.routing import results_queue
 from papilla.shared.store import open_store
 
-from tests.pipeline.harness import (clean_env, onboard_homes, papilla_cli, start_worker, valid_iins,
-                                    wait_until)
-from tests.builders import enroll_flags
+from tests.helpers.harness import clean_env, onboard_homes, papilla_cli, start_worker, valid_iins, wait_until
+from tests.helpers.builders import enroll_flags
 
-from .node import RabbitNode
+from tests.helpers.fault_node import RabbitNode
 
 pytestmark = pytest.mark.faults
 STATION, OPERATOR = "st-aktau-02", "op-aktau-05"

@@ -38,8 +38,8 @@ from papilla.shared.results import MemoryResultSink, stored_result
 from papilla.shared import wire
 from papilla.shared.routing import ENROLL, REQUEST
 
-from tests.pipeline.harness import Vhost, free_port, queue_counts, rabbit_reachable, start_worker, wait_until
-from tests.builders import identity
+from tests.helpers.harness import Vhost, free_port, queue_counts, rabbit_reachable, start_worker, wait_until
+from tests.helpers.builders import identity
 
 pytestmark = [pytest.mark.hostile, pytest.mark.broker]
 STATION, SERVICE, REVOKED, OPERATOR = "st-hostile-01", "svc-hostile", "st-revoked-01", "op-hostile-07"

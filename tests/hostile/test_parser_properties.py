@@ -27,7 +27,7 @@ from papilla.shared.messages import (EnrollmentPacket, Finger, MessageError, enc
 from papilla.shared.routing import UNDECODABLE
 from papilla.shared.store.sqlite import SQLiteStore
 from papilla.shared.template import MINUTIA_DTYPE
-from tests.builders import identity
+from tests.helpers.builders import identity
 
 pytestmark = pytest.mark.hostile
 BUDGET = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow,

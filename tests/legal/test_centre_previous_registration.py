@@ -13,7 +13,7 @@ from papilla.services.lifecycle.enrollments import activate
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.errors import Refusal
 
-from tests.legal.test_wiring import LAW, packet_for
+from tests.helpers.legal import LAW, packet_for
 
 FOREIGN = {"citizenship": "foreigner"}
 

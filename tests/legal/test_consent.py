@@ -16,9 +16,9 @@ from papilla.shared.errors import Refusal
 from papilla.shared.legal.eligibility import check_consent, check_identity, consent_required
 from papilla.shared.messages import Consent, EnrollmentPacket, Finger, IdentityDocument, Present, encode
 
-from tests.builders import identity
-from tests.lifecycle.conftest import STATION, signed_by_operator
-from tests.pipeline.harness import FvcScanner
+from tests.helpers.builders import identity
+from tests.helpers.centre import STATION, signed_by_operator
+from tests.helpers.harness import FvcScanner
 
 IIN = make_test_iin(date(1986, 4, 12), False, 61)
 OPERATOR = "op-unit-01"

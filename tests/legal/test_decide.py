@@ -12,7 +12,7 @@ from papilla.shared.legal.bases import BASES, EXEMPTIONS
 from papilla.shared.legal.decide import (DECISIONS, Application, ApplicationError, Attendee, Policy, decide,
                                          from_packet)
 from papilla.shared.legal.rules import RULES
-from tests.builders import identity
+from tests.helpers.builders import identity
 
 LAW = "Law on dactyloscopic and genomic registration, "
 TODAY = date(2026, 11, 23)

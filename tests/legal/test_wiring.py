@@ -2,39 +2,18 @@
 again on the packet (never trusting the station's decision) and stores the rule that allowed the enrollment."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date
 
 import pytest
 
 from papilla.services.admission import intake
-from papilla.shared.crypto import sealing
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.errors import Refusal
-from papilla.shared.messages import (DecisionRecord, EnrollmentPacket, Finger, Present,
-                                     encode)
+from papilla.shared.messages import (DecisionRecord, Present)
 
-from tests.capture.test_station import CountingScanner
-from tests.lifecycle.conftest import STATION, signed_by_operator
-from tests.pipeline.harness import FvcScanner
-from tests.builders import identity, papers
-
-LAW = "Law on dactyloscopic and genomic registration, "
-NOW = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
-
-
-def packet_for(centre, fvc_dir, packet_id: str, iin: str, *, basis: str, claimed: DecisionRecord | None = None,
-               reenrollment_reason: str | None = None, **applicant) -> bytes:
-    images = FvcScanner(fvc_dir / "DB1_B", {1: "101_1"}).images()
-    packet = EnrollmentPacket(
-        packet_id=packet_id, station_id=STATION, operator_id=centre.operator.party_id, captured_at=NOW,
-        purpose=basis, decision=claimed, reenrollment_reason=reenrollment_reason,
-        **identity(iin, "Unit Person", operator_id=centre.operator.party_id, signed_on=NOW, purpose=basis, **applicant),
-        fingers=[Finger(position=1, status="captured", image=images[1].png, format="png", dpi=500)]
-        + [Finger(position=p, status="injured") for p in range(2, 11)])
-    packet = signed_by_operator(centre, packet)
-    return sealing.seal(encode(packet), sender_id=STATION, packet_id=packet_id, signing_key=centre.station_key,
-                        centre_public=centre.keys.box.public_key())
-
+from tests.helpers.builders import papers
+from tests.helpers.legal import LAW, packet_for
+from tests.helpers.station import CountingScanner
 
 def test_the_centre_stores_the_rule_that_allowed_the_enrollment(centre, fvc_dir):
     sealed = packet_for(centre, fvc_dir, "st-unit-01-visa", make_test_iin(date(1990, 2, 3), True, 5), basis="visa",

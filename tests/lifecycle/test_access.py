@@ -14,8 +14,8 @@ from papilla.shared.errors import Refusal
 from papilla.shared.legal.business_days import BusinessCalendar, CalendarSettings
 from papilla.shared.principals import sign
 
-from tests.lifecycle.retention_helpers import enroll, principal
-from tests.lifecycle.test_admission import sealed_packet
+from tests.helpers.retention import enroll, principal
+from tests.helpers.centre import sealed_packet
 
 IIN = make_test_iin(date(1979, 4, 4), False, 31)
 FRIDAY = datetime(2026, 11, 20, 10, tzinfo=clock.LOCAL_TZ)

@@ -1,7 +1,7 @@
 """Domain logic without a broker: intake → deduplicate → settle, driven by hand in any order."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date
 
 import pytest
 
@@ -9,28 +9,10 @@ from papilla.services.admission import intake
 from papilla.services.lifecycle import enrollments
 from papilla.services.match import matching
 from papilla.services.match.gallery import Gallery
-from papilla.shared.crypto import sealing
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.errors import Refusal
-from papilla.shared.messages import EnrollmentPacket, Finger, encode
 
-from tests.pipeline.harness import FvcScanner
-
-from tests.lifecycle.conftest import STATION, signed_by_operator
-from tests.builders import identity
-
-
-def sealed_packet(centre, fvc_dir, packet_id: str, iin: str, fingers: dict[int, str], **applicant) -> bytes:
-    images = FvcScanner(fvc_dir / "DB1_B", fingers).images()
-    now = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
-    packet = EnrollmentPacket(
-        packet_id=packet_id, station_id=STATION, operator_id=centre.operator.party_id, captured_at=now,
-        **identity(iin, "Unit Person", operator_id=centre.operator.party_id, signed_on=now, **applicant),
-        fingers=[Finger(position=p, status="captured", image=c.png, format="png", dpi=500) for p, c in images.items()]
-        + [Finger(position=p, status="injured") for p in range(1, 11) if p not in images])
-    packet = signed_by_operator(centre, packet)
-    return sealing.seal(encode(packet), sender_id=STATION, packet_id=packet_id, signing_key=centre.station_key,
-                        centre_public=centre.keys.box.public_key())
+from tests.helpers.centre import STATION, reenrollment_packet, sealed_packet
 
 
 def test_two_enrollments_of_one_person_in_flight_together_do_not_both_become_active(centre, fvc_dir):
@@ -71,23 +53,9 @@ def test_reenrollment_archives_the_previous_record(centre, fvc_dir):
     with pytest.raises(Refusal) as err:
         intake.accept_enrollment(centre, sealed_packet(centre, fvc_dir, "st-unit-01-r2", iin, {1: "105_2"}))
     assert (err.value.code, err.value.rule) == ("already_registered", "Rules 406, p.8")
-    damaged = intake.accept_enrollment(centre, _reenrollment(centre, fvc_dir, iin))
+    damaged = intake.accept_enrollment(centre, reenrollment_packet(centre, fvc_dir, iin))
     result = enrollments.settle(centre, damaged.enrollment_id,
                                 *matching.deduplicate(centre, gallery, damaged.enrollment_id))
     assert result.status == "ACTIVE"
     assert centre.store.get("enrollments", first.enrollment_id)["state"] == "ARCHIVED"   # kept, not deleted
     assert not centre.store.get("gallery", first.enrollment_id)["active"]
-
-
-def _reenrollment(centre, fvc_dir, iin) -> bytes:
-    images = FvcScanner(fvc_dir / "DB1_B", {1: "105_3"}).images()
-    now = datetime(2026, 11, 22, 11, 0, tzinfo=timezone.utc)
-    packet = EnrollmentPacket(
-        packet_id="st-unit-01-r3", station_id=STATION, operator_id=centre.operator.party_id, captured_at=now,
-        **identity(iin, "Unit Person", operator_id=centre.operator.party_id, signed_on=now),
-        fingers=[Finger(position=1, status="captured", image=images[1].png, format="png", dpi=500)]
-        + [Finger(position=p, status="injured") for p in range(2, 11)],
-        reenrollment_reason="irreversible_damage")
-    packet = signed_by_operator(centre, packet)
-    return sealing.seal(encode(packet), sender_id=STATION, packet_id=packet.packet_id,
-                        signing_key=centre.station_key, centre_public=centre.keys.box.public_key())

@@ -17,8 +17,8 @@ from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.errors import Refusal
 from papilla.shared.principals import sign
 
-from tests.lifecycle.retention_helpers import enroll, principal
-from tests.lifecycle.test_destruction import job
+from tests.helpers.retention import enroll, principal
+from tests.helpers.centre import job
 
 BASIS = "public_service_authentication"
 # (birth, male, registered): five women born 1985 registered 2024, six men born 1991 registered 2023, and one

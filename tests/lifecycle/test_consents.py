@@ -18,11 +18,10 @@ from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.messages import EnrollmentPacket, Finger, Present, encode
 from papilla.shared.store import open_store
 
-from tests.lifecycle.conftest import STATION, signed_by_operator
-from tests.lifecycle.retention_helpers import enroll
-from tests.lifecycle.test_destruction import job
-from tests.pipeline.harness import FvcScanner
-from tests.builders import identity
+from tests.helpers.centre import STATION, job, signed_by_operator
+from tests.helpers.retention import enroll
+from tests.helpers.harness import FvcScanner
+from tests.helpers.builders import identity
 
 WARD = make_test_iin(date(1975, 5, 5), True, 51)
 ADULT = make_test_iin(date(1988, 8, 8), False, 52)

@@ -24,8 +24,8 @@ from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.messages import EnrollmentPacket, Finger, encode
 from papilla.shared.template import MINUTIA_DTYPE, FingerTemplate
 
-from tests.lifecycle.conftest import STATION, signed_by_operator
-from tests.builders import identity
+from tests.helpers.centre import STATION, signed_by_operator
+from tests.helpers.builders import identity
 
 PEOPLE = 150
 FINGERS = (2, 7)

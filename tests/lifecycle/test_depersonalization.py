@@ -19,8 +19,8 @@ from papilla.shared.crypto.keys import FileKeyProvider
 from papilla.shared.legal.rules import rule
 from papilla.shared.store import open_store
 
-from tests.lifecycle.retention_helpers import enroll
-from tests.lifecycle.test_destruction import enrolled, job
+from tests.helpers.retention import enroll
+from tests.helpers.centre import enrolled, job
 
 ALIYA, BERIK = make_test_iin(date(1983, 3, 3), False, 21), make_test_iin(date(1977, 7, 7), True, 22)
 NAME = b"Unit Person"        # the applicant name the test packets carry

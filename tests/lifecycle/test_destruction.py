@@ -19,23 +19,9 @@ from papilla.shared.crypto.errors import DataKeyDestroyed
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.store import open_store
 
-from tests.lifecycle.test_admission import sealed_packet
+from tests.helpers.centre import enrolled, job, sealed_packet
 
 ALIYA, BERIK = make_test_iin(date(1982, 2, 2), False, 11), make_test_iin(date(1979, 9, 9), True, 12)
-
-
-def enrolled(centre, fvc_dir, packet_id, iin, fingers):
-    accepted = intake.accept_enrollment(centre, sealed_packet(centre, fvc_dir, packet_id, iin, fingers))
-    gallery = Gallery(centre)
-    result = enrollments.settle(centre, accepted.enrollment_id,
-                                *matching.deduplicate(centre, gallery, accepted.enrollment_id))
-    return accepted.enrollment_id, result
-
-
-def job(centre, action, iin=None, **fields):
-    principal = {"block": "pr-body", "unblock": "pr-body", "adjudicate": "pr-adj"}.get(action, "pr-op")
-    return {"_id": f"req-{action}-{len(fields)}", "kind": "lifecycle", "action": action, "principal_id": principal,
-            "iin_hash": centre.hasher.hash(iin) if iin else None, "on_application_of": "subject", **fields}
 
 
 def readable(cipher, store, subject_id) -> list[str]:

@@ -7,7 +7,7 @@ from datetime import date
 from papilla.cli import main
 from papilla.shared.crypto.iin import make_test_iin
 
-from tests.lifecycle.retention_helpers import enroll, principal
+from tests.helpers.retention import enroll, principal
 
 IIN = make_test_iin(date(1980, 1, 1), True, 41)
 

@@ -13,7 +13,7 @@ from papilla.shared.errors import Refusal
 from papilla.shared.legal.bases import BASES, add_years, basis, fixed_dates
 from papilla.shared.principals import sign
 
-from tests.lifecycle.retention_helpers import enroll, principal
+from tests.helpers.retention import enroll, principal
 
 VISA_IIN = make_test_iin(date(1980, 1, 1), True, 11)
 

@@ -23,9 +23,8 @@ from papilla.shared.errors import Refusal
 from papilla.shared.legal import states
 from papilla.shared.legal.rules import rule
 
-from tests.lifecycle.retention_helpers import enroll
-from tests.lifecycle.test_admission import _reenrollment, sealed_packet
-from tests.lifecycle.test_destruction import enrolled, job
+from tests.helpers.retention import enroll
+from tests.helpers.centre import enrolled, job, reenrollment_packet, sealed_packet
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "legal.md"
 ALLOWED = [(t, src) for t in states.TRANSITIONS for src in t.src]
@@ -97,7 +96,7 @@ def test_extracted_admitted_and_archived_on_recollection_each_cite_their_rule(ce
     activated = _audit(centre, "enrollment_activated")[-1]["details"]
     assert activated["rule"] == rule("accumulation_in_resource").citation == \
         "Law on dactyloscopic and genomic registration, Art.14"
-    damaged = intake.accept_enrollment(centre, _reenrollment(centre, fvc_dir, IIN))
+    damaged = intake.accept_enrollment(centre, reenrollment_packet(centre, fvc_dir, IIN))
     assert centre.store.get("enrollments", damaged.enrollment_id)["state"] == "EXTRACTED"
     assert enrollments.settle(centre, damaged.enrollment_id,
                               *matching.deduplicate(centre, Gallery(centre), damaged.enrollment_id)).status == "ACTIVE"

@@ -22,7 +22,7 @@ from papilla.shared.messages import LifecycleAction, LifecycleCommand, TransferO
 from papilla.shared.parties import CENTRE_ID, CentrePublic
 from papilla.shared.principals import sign
 
-from tests.lifecycle.test_destruction import enrolled
+from tests.helpers.centre import enrolled
 
 DANA = make_test_iin(date(1988, 8, 8), False, 31)
 DESK, COURT, OTHER = "svc-transfer-desk", "svc-court-01", "svc-other-01"

@@ -18,8 +18,8 @@ from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.errors import Refusal
 from papilla.shared.messages import EnrollmentPacket, Finger, IdentifyRequest, encode
 
-from tests.lifecycle.conftest import STATION, signed_by_operator
-from tests.builders import identity
+from tests.helpers.centre import STATION, signed_by_operator
+from tests.helpers.builders import identity
 
 BLACK = encode_png(np.zeros((1000, 1000), np.uint8), 500)
 

@@ -16,8 +16,7 @@ from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.formats.images import load_image
 from papilla.shared.names import TEMPLATES
 
-from tests.lifecycle.conftest import centre  # noqa: F401  (fixture)
-from tests.lifecycle.test_admission import sealed_packet
+from tests.helpers.centre import sealed_packet
 
 PEOPLE = {  # person -> (fingers enrolled, second impressions used as probes)
     "a": ({1: "101_1", 2: "102_1"}, {1: "101_3", 2: "102_3"}),

@@ -5,15 +5,15 @@ from __future__ import annotations
 import socket
 import urllib.request
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from papilla.services.match.gallery import partition_of
 from papilla.shared import gallery_log
 from papilla.shared.metrics import ShardLogLag, gallery_log_head
 
-from tests.lifecycle.conftest import centre  # noqa: F401  (fixture)
-from tests.match_service.test_scatter import PARTS, _enroll, _start_shard, shards_env  # noqa: F401  (fixture)
-from tests.pipeline.harness import wait_until
+from tests.helpers.harness import wait_until
+from tests.helpers.shards import PARTS, enroll_person, start_shard
 
 
 def _free_port() -> int:
@@ -28,18 +28,19 @@ def _scrape(port: int) -> dict[tuple[str, tuple], float]:
             for family in text_string_to_metric_families(body) for s in family.samples}
 
 
-def _active_in_part(centre, part: int) -> int:  # noqa: F811
+def _active_in_part(centre, part: int) -> int:
     return sum(1 for c in gallery_log.changes_since(centre.store, 0)
                if c.get("active") and partition_of(c["subject_id"], PARTS) == part)
 
 
-def test_a_shard_process_exports_its_gallery_size_and_log_lag(centre, fvc_dir, tmp_path, shards_env):  # noqa: F811
+@pytest.mark.broker
+def test_a_shard_process_exports_its_gallery_size_and_log_lag(centre, fvc_dir, tmp_path, shards_env):
     env, _url, procs = shards_env
     for k, name in enumerate("abc"):
-        _enroll(centre, fvc_dir, name, k + 1, {1: f"10{k + 1}_1"})
+        enroll_person(centre, fvc_dir, name, k + 1, {1: f"10{k + 1}_1"})
     port = _free_port()
     part = 1
-    proc, _log = _start_shard(part, {**env, "PAPILLA_METRICS_PORT": str(port - 10 - part)}, tmp_path)
+    proc, _log = start_shard(part, {**env, "PAPILLA_METRICS_PORT": str(port - 10 - part)}, tmp_path)
     procs.append(proc)
     shard = (("shard", str(part)),)
 
@@ -56,7 +57,7 @@ def test_a_shard_process_exports_its_gallery_size_and_log_lag(centre, fvc_dir, t
     # people join the gallery while the shard runs (until one lands in its partition): it follows the log
     before = _active_in_part(centre, part)
     for k in range(4, 11):
-        _enroll(centre, fvc_dir, f"p{k}", k + 1, {1: f"{100 + k}_1"})
+        enroll_person(centre, fvc_dir, f"p{k}", k + 1, {1: f"{100 + k}_1"})
         if _active_in_part(centre, part) > before:
             break
     expected = _active_in_part(centre, part)
@@ -64,7 +65,7 @@ def test_a_shard_process_exports_its_gallery_size_and_log_lag(centre, fvc_dir, t
     assert wait_until(lambda: caught_up(expected), timeout=60), _scrape(port)
 
 
-def test_lag_is_head_minus_what_the_shard_applied(centre):  # noqa: F811
+def test_lag_is_head_minus_what_the_shard_applied(centre):
     for k in range(5):
         gallery_log.stamp(centre.store, f"enr-{k}", f"sub-{k}", active=True)
     applied = {"seq": 2}

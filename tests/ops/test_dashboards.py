@@ -13,7 +13,7 @@ from papilla.services.lifecycle.lifecycle_metrics import LifecycleDeadlines
 
 from papilla.shared import metrics
 
-from .test_prometheus_rules import promtool
+from tests.helpers.prometheus import promtool
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
 BOARDS = ("papilla-pipeline.json", "papilla-compliance.json")

@@ -7,107 +7,26 @@ each family only on its owner's job, and quantiles of the end-to-end latency.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
-import shutil
-import subprocess
 import time
-import urllib.parse
-import urllib.request
 from datetime import date
-from pathlib import Path
 
 import pytest
-import yaml
 
 from papilla.shared.broker import rabbitmq_broker, send
 from papilla.shared.config import Settings
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.metrics import LATENCY_BUCKETS
-from papilla.shared.routing import ENROLL, ROLE_METRICS_OFFSET
-from tests.pipeline.harness import (FvcScanner, Vhost, free_port, onboard, rabbit_reachable, start_worker,
-                                    station_and_client, statuses)
-from tests.builders import consent_form, document_for
+from papilla.shared.routing import ENROLL
+from tests.helpers.harness import (FvcScanner, Vhost, free_port, onboard, rabbit_reachable, start_worker,
+                                   station_and_client, statuses)
+from tests.helpers.builders import consent_form, document_for
+from tests.helpers.prometheus import INFRA, ROLES, Prometheus, prometheus_config, wait_for
 
 pytestmark = pytest.mark.broker
-INFRA = Path(__file__).resolve().parents[2] / "infra" / "prometheus"
-ROLES = ("extract", "match", "lifecycle")
 PEOPLE = [(make_test_iin(date(1984, 5, 17), False, 41), {1: "101", 2: "102"}),
           (make_test_iin(date(1979, 11, 2), True, 77), {1: "103", 2: "104"})]
-
-
-def prometheus_config(base_port: int, rules: Path) -> dict:
-    """The shipped prometheus.yml, pointed at this test's workers and scraped every second."""
-    config = yaml.safe_load((INFRA / "prometheus.yml").read_text())
-    config["global"].update(scrape_interval="1s", evaluation_interval="1s")
-    config["rule_files"] = [str(rules)]
-    jobs = []
-    for job in config["scrape_configs"]:
-        role = job["job_name"].removeprefix("papilla-")
-        if role in ROLES:
-            job.pop("file_sd_configs", None)
-            job["static_configs"] = [{"targets": [f"127.0.0.1:{base_port + ROLE_METRICS_OFFSET[role]}"]}]
-            jobs.append(job)
-    assert {j["job_name"] for j in jobs} == {f"papilla-{r}" for r in ROLES}
-    config["scrape_configs"] = jobs  # RabbitMQ's exporter and stations are covered by their own tests
-    return config
-
-
-class Prometheus:
-    def __init__(self, workdir: Path, config: dict):
-        exe = shutil.which("prometheus")
-        if exe is None:
-            pytest.fail("prometheus not found: install Debian's `prometheus` package (./run.sh test does)")
-        self.port = free_port()
-        (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
-        self.log = open(workdir / "prometheus.log", "wb")
-        self.proc = subprocess.Popen(
-            [exe, f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
-            stdout=self.log, stderr=subprocess.STDOUT)
-        self.url = f"http://127.0.0.1:{self.port}"
-        wait_for(self._ready, 60, "prometheus ready")
-
-    def _ready(self) -> bool:
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"prometheus exited: {Path(self.log.name).read_text()[-2000:]}")
-        try:
-            return urllib.request.urlopen(f"{self.url}/-/ready", timeout=2).status == 200
-        except OSError:
-            return False
-
-    def api(self, path: str, **params) -> dict:
-        url = f"{self.url}/api/v1/{path}?{urllib.parse.urlencode(params)}"
-        body = json.load(urllib.request.urlopen(url, timeout=10))
-        assert body["status"] == "success", body
-        return body["data"]
-
-    def query(self, expr: str) -> list[dict]:
-        return self.api("query", query=expr)["result"]
-
-    def scalar(self, expr: str) -> float | None:
-        result = self.query(expr)
-        return float(result[0]["value"][1]) if result else None
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
-
-
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(scope="module")

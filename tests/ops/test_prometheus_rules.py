@@ -1,21 +1,10 @@
 """The shipped Prometheus configuration and alert rules, checked by Prometheus' own promtool."""
 from __future__ import annotations
 
-import shutil
-import subprocess
-from pathlib import Path
 
-import pytest
 import yaml
 
-PROM = Path(__file__).resolve().parents[2] / "infra" / "prometheus"
-
-
-def promtool(*args: str) -> subprocess.CompletedProcess:
-    exe = shutil.which("promtool")
-    if exe is None:
-        pytest.fail("promtool not found: install Debian's `prometheus` package (./run.sh test does)")
-    return subprocess.run([exe, *args], cwd=PROM, capture_output=True, text=True, timeout=120)
+from tests.helpers.prometheus import INFRA as PROM, promtool
 
 
 def test_rules_and_config_are_valid():

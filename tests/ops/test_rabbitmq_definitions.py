@@ -27,7 +27,7 @@ from papilla.shared.config import Settings
 from papilla.shared.results import declare_results_queue
 from papilla.shared.routing import DEDUPLICATE, ENROLL, ROLE_QUEUES
 
-from .rabbit_node import RabbitNode
+from tests.helpers.rabbit_node import RabbitNode
 
 pytestmark = pytest.mark.broker
 INFRA = Path(__file__).resolve().parents[2] / "infra" / "rabbitmq"

@@ -31,9 +31,9 @@ from papilla.shared.principals import sign
 from papilla.shared.routing import ENROLL
 from papilla.shared.store import open_store
 
-from tests.pipeline.harness import (FvcScanner, Vhost, clean_env, onboard_homes, papilla_cli, rabbit_reachable,
-                                    start_worker, valid_iins, wait_until)
-from tests.builders import enroll_flags, identity
+from tests.helpers.harness import (FvcScanner, Vhost, clean_env, onboard_homes, papilla_cli, rabbit_reachable,
+                                   start_worker, valid_iins, wait_until)
+from tests.helpers.builders import enroll_flags, identity
 
 pytestmark = pytest.mark.broker
 STATION, OPERATOR = "st-karaganda-06", "op-karaganda-02"

@@ -99,7 +99,7 @@ def test_a_signature_by_someone_else_or_an_unknown_principal_is_refused(desk):
 
 
 def test_the_operator_on_a_packet_must_be_a_registered_operator(desk, fvc_dir):
-    from tests.lifecycle.test_admission import sealed_packet
+    from tests.helpers.centre import sealed_packet
 
     auditor = desk.principals["auditor"]
     desk.operator = auditor       # the packet names and is signed by an auditor, not an operator

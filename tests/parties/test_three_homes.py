@@ -19,7 +19,7 @@ from papilla.shared.crypto.iin import birth_date_from_iin, make_test_iin
 from papilla.shared.parties import load_centre_public_file, load_party
 from papilla.shared.routing import RESULTS_EXCHANGE
 
-from tests.pipeline.harness import FvcScanner, Vhost, papilla_cli, rabbit_reachable, start_worker, wait_until
+from tests.helpers.harness import FvcScanner, Vhost, papilla_cli, rabbit_reachable, start_worker, wait_until
 
 pytestmark = pytest.mark.broker
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +28,7 @@ CLOSING_STATION = "st-closing-04"   # registered, then revoked by its own test
 PERSON_IIN = make_test_iin(date(1986, 4, 12), False, 61)
 
 
-papilla = papilla_cli   # `papilla ARGS` in a party's own home (tests/pipeline/harness.py)
+papilla = papilla_cli   # `papilla ARGS` in a party's own home (tests/helpers/harness.py)
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,10 @@ from papilla.shared.broker import rabbitmq_broker
 from papilla.shared.config import Settings
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.legal.rules import rule
-from tests.builders import consent_form, document_for
+from tests.helpers.builders import consent_form, document_for
 
-from .harness import (FvcScanner, Vhost, free_port, onboard, rabbit_reachable, start_worker, station_and_client,
-                      statuses)
+from tests.helpers.harness import (FvcScanner, Vhost, free_port, onboard, rabbit_reachable, start_worker,
+                                   station_and_client, statuses)
 
 pytestmark = pytest.mark.broker
 STATION, SERVICE, OPERATOR = "st-astana-02", "svc-egov-2", "op-astana-02"

@@ -32,10 +32,10 @@ from papilla.shared.messages import EnrollmentPacket, Finger, encode
 from papilla.shared.principals import sign
 from papilla.shared.results import stored_result
 from papilla.shared.routing import ENROLL, results_queue
-from tests.builders import consent_form, document_for, identity
+from tests.helpers.builders import consent_form, document_for, identity
 
-from .harness import (FvcScanner, Vhost, free_port, onboard, rabbit_reachable, start_worker, station_and_client,
-                      statuses, wait_quiet, wait_until)
+from tests.helpers.harness import (FvcScanner, Vhost, free_port, onboard, rabbit_reachable, start_worker,
+                                   station_and_client, statuses, wait_quiet, wait_until)
 
 pytestmark = pytest.mark.broker
 STATION, SERVICE, OPERATOR, AUTHORITY = "st-almaty-01", "svc-egov", "op-almaty-07", "body-mvd-01"

@@ -25,11 +25,11 @@ from papilla.shared.config import Settings
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.crypto.providers import open_key_provider
 from papilla.shared.crypto.rotation import kek_usage
-from tests.builders import consent_form, document_for
+from tests.helpers.builders import consent_form, document_for
 
-from ..crypto.softhsm import fresh_config
-from .harness import (FvcScanner, Vhost, free_port, onboard, rabbit_reachable, start_worker, station_and_client,
-                      statuses)
+from tests.helpers.softhsm import fresh_config
+from tests.helpers.harness import (FvcScanner, Vhost, free_port, onboard, rabbit_reachable, start_worker,
+                                   station_and_client, statuses)
 
 pytestmark = pytest.mark.broker
 REPO = Path(__file__).resolve().parents[2]
@@ -96,7 +96,7 @@ def test_requests_are_answered_while_the_kek_rotates(hsm_cluster):
     assert enroll(cluster, "Aigerim Test", AIGERIM).status == "ACTIVE"
     for i in range(POPULATION):
         centre.cipher.encrypt(f"pop-{i:05d}", "subjects", f"pop-{i:05d}", "iin", b"000000000000")
-    rotation = subprocess.Popen([sys.executable, "-m", "tests.crypto.rotation_procs", "pause-after",
+    rotation = subprocess.Popen([sys.executable, "-m", "tests.helpers.rotation_procs", "pause-after",
                                  str(POPULATION // 2), str(cluster["settings"].home / "keyvault.sqlite3")],
                                 cwd=REPO, env=cluster["env"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)

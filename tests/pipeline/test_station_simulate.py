@@ -9,7 +9,7 @@ import pytest
 from papilla.services.capture.simulate import Limits, percentiles
 from papilla.shared.store import open_store
 
-from .harness import Vhost, clean_env, onboard_homes, papilla_cli, rabbit_reachable, start_worker
+from tests.helpers.harness import Vhost, clean_env, onboard_homes, papilla_cli, rabbit_reachable, start_worker
 
 OPERATOR = "op-sim-01"
 STATIONS = {"st-sim-01": OPERATOR, "st-sim-02": OPERATOR}

@@ -9,7 +9,7 @@ from papilla.cli import main
 from papilla.shared.config import Settings, mask_secrets
 from papilla.shared.messages import (EnrollmentPacket, Finger, MessageError, encode,
                                      parse_request)
-from tests.builders import identity
+from tests.helpers.builders import identity
 
 IIN = "900101300123"
 

@@ -24,7 +24,7 @@ from papilla.shared.results import MemoryResultSink, stored_result
 from papilla.shared.routing import Route
 from papilla.shared.store.base import StoreError
 
-from tests.pipeline.harness import Vhost, rabbit_reachable
+from tests.helpers.harness import Vhost, rabbit_reachable
 
 pytestmark = pytest.mark.broker
 FLAKY = Route("papilla.test-outcomes", "always_fails")

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+#: every worker start checks the broker first (`check_broker`), so each test reaches RabbitMQ on 5672
+pytestmark = pytest.mark.broker
 
 
 def worker(home: Path, **env) -> subprocess.CompletedProcess:

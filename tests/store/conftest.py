@@ -13,10 +13,10 @@ from typing import Callable
 
 import pytest
 
-from store_workers import open_backend  # this folder is on sys.path under pytest
-
 from papilla.shared.store.base import Store
 from papilla.shared.store.mongo import MongoStore
+
+from tests.helpers.store_workers import open_backend
 
 MONGO_URI = os.environ.get("PAPILLA_MONGO_URI")
 

@@ -6,7 +6,7 @@ import threading
 import traceback
 
 import pytest
-from store_workers import draw_sequence, try_transition
+from tests.helpers.store_workers import draw_sequence, try_transition
 
 from papilla.shared.store import DuplicateKeyError, InvalidDocument, StoreError, UnknownCollection, UnsupportedQuery
 

@@ -1,6 +1,6 @@
 """A station process killed between the broker's confirm and the removal of the packet from its spool.
 
-Run as `python -m tests.faults.crashing_station FVC_IMAGE IIN`: it enrolls one person with the FVC image and
+Run as `python -m tests.helpers.crashing_station FVC_IMAGE IIN`: it enrolls one person with the FVC image and
 SIGKILLs itself the moment the outbox would delete the confirmed packet, so the packet is both at the centre
 and still in the spool. The environment gives PAPILLA_HOME (station key, centre public key, spool) and the
 broker URL.
@@ -19,7 +19,7 @@ from papilla.services.capture.station import QualityGate, Station
 from papilla.shared.broker import rabbitmq_broker
 from papilla.shared.config import Settings
 from papilla.shared.parties import load_centre_public, load_party
-from tests.builders import consent_form, document_for
+from tests.helpers.builders import consent_form, document_for
 
 STATION, OPERATOR = "st-faults-01", "op-faults-01"
 

@@ -1,7 +1,7 @@
 """Opening test stores, and child-process bodies for the multi-process tests.
 
 A plain module (not a conftest) so `multiprocessing`'s spawn start method can
-import it in the children: pytest puts this folder on sys.path.
+import it in the children (they get the parent's sys.path).
 """
 from __future__ import annotations
 

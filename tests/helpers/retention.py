@@ -9,7 +9,7 @@ from papilla.services.admission.intake import subject_for
 from papilla.services.lifecycle import retention
 from papilla.shared import clock, gallery_log
 
-from tests.lifecycle.conftest import STATION
+from tests.helpers.centre import STATION
 
 
 def principal(centre, party_id: str, role: str):

@@ -1,9 +1,12 @@
-"""Opening an audit trail from plain arguments, in the test process and in spawned children."""
+"""Opening an audit trail from plain arguments, in the test process and in spawned children (a plain module, not
+a conftest, so `multiprocessing`'s spawn start method can import it), and filling it with entries."""
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from papilla.shared import audit
 from papilla.shared.audit_chain import AuditPolicy, AuditTrail
@@ -42,3 +45,21 @@ def append_many(spec: TrailSpec, worker: int, count: int, start, results) -> Non
                                   details={"request_id": f"r-{worker}-{i}"}) for i in range(count)])
     finally:
         trail.store.close()
+
+
+ENTRIES = 12          # checkpoints (every 5) at entries 5 and 10
+
+
+def make_spec(tmp_path, kind: str = "sqlite", location: str | None = None) -> TrailSpec:
+    key_path = tmp_path / "centre-ed25519.pem"
+    if not key_path.exists():
+        sealing.save_private_key(Ed25519PrivateKey.generate(), key_path)
+    return TrailSpec(kind=kind, location=location or str(tmp_path / "store.sqlite3"), key_dir=str(tmp_path / "keys"),
+                     signing_key=str(key_path), checkpoint_dir=str(tmp_path / "checkpoints"))
+
+
+def fill(trail, count: int = ENTRIES) -> None:
+    actions = ("enrollment_activated", "blocked", "unblocked", "adjudicated", "destroyed")
+    for i in range(count):
+        audit.append(trail, actions[i % len(actions)], subject_id=f"subj-{i % 4}", actor=f"principal-{i % 3}",
+                     details={"request_id": f"req-{i}"}, rule="Law Art.9 p.2" if i % 2 else None)

@@ -11,7 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.pipeline.harness import free_port
+from tests.helpers.harness import free_port
 
 
 #: The scripts behind Debian's /usr/sbin wrappers, which `su` to the rabbitmq user and reset HOME.

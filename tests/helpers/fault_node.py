@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.pipeline.harness import free_port
+from tests.helpers.harness import free_port
 
 
 def _tool(name: str) -> str:

@@ -1,4 +1,4 @@
-"""Processes for the rotation tests, run as ``python -m tests.crypto.rotation_procs ROLE …``
+"""Processes for the rotation tests, run as ``python -m tests.helpers.rotation_procs ROLE …``
 with the key provider configured by the environment (PAPILLA_KEY_PROVIDER etc.).
 
 ``crash-after N DB``  rotate with pages of 10; after N records print ``crash-point`` and
