@@ -29,7 +29,7 @@ from papilla.shared.template import FingerTemplate
 
 from . import compact, cylinders, mcc
 
-ENGINE_VERSION = "mcc8b-lssr-5"   # 5: scores shrink below N_FULL cylinders (few-minutiae templates)
+ENGINE_VERSION = "mcc8b-lssr-6"   # 5: scores shrink below N_FULL cylinders; 6: by (n / 18) ** 1.5, was n / 20
 
 _MAGIC = b"PMCC"
 

@@ -49,10 +49,14 @@ MIN_LOCAL = 0.0     # local similarities below this never enter the consolidatio
 MAX_MINUTIAE = 72   # keep the best-quality minutiae beyond this count
 # global consolidation
 MIN_NP, MAX_NP, MU_P, TAU_P = 4, 12, 20.0, 0.4
-# a pair whose smaller template has fewer valid cylinders than N_FULL scores in proportion: n_P falls to 4
-# below ~14 minutiae, so a few lucky local matches would otherwise score like a genuine match (templates cut
-# to their 8 central minutiae on FVC2002: 27x the nominal FMR at 1e-4; with this factor 0.4x; docs/usable-fingers.md)
-N_FULL = 20
+# a pair whose smaller template has n < N_FULL valid cylinders scores (n / N_FULL) ** FEW_POWER of its
+# consolidated similarity: n_P falls to 4 below ~14 minutiae, so a few lucky local matches would otherwise
+# score like a genuine match. Templates cut to their k central minutiae on FVC2002 (bench contacts),
+# impostors at the 1e-4 threshold for k = 4 / 8 / 16: without the factor 257x / 26.9x nominal; n / 20
+# (lssr-5) 4.8x / 0.43x / 0.44x; (n / 18) ** 1.5 (lssr-6) 0 / 0 / 0, same FVC2002 all-pairs EER 2.95 %
+# (docs/engine.md has the sweep)
+N_FULL = 18
+FEW_POWER = 1.5
 N_REL, W_R = 5, 0.5
 MU1, TAU1 = 5.0, -8.0 / 5.0
 MU2, TAU2 = math.pi / 12.0, -30.0
@@ -428,15 +432,15 @@ def consolidate(sc, nr, np_):
 
 @njit(cache=True, error_model="numpy", inline="always")
 def normalise(lssr, na, nb):
-    """Stage 5: the final score from the consolidated one: a pair whose smaller template has fewer valid
-    cylinders than N_FULL scores in proportion."""
-    return lssr * min(1.0, min(na, nb) / N_FULL)
+    """Stage 5: the final score from the consolidated one: a pair whose smaller template has n < N_FULL valid
+    cylinders keeps (n / N_FULL) ** FEW_POWER of it (too little evidence to score like a full print)."""
+    return lssr * min(1.0, min(na, nb) / N_FULL) ** FEW_POWER
 
 
-@njit(cache=True, error_model="numpy")
-def score_pair(ga, ca, gb, cb, sc):
-    """Similarity in [0, 1] of prepared templates A (ga, ca) and B (gb, cb), the stages in turn over the
-    work arrays `sc` (a `Scratch` of at least na x nb)."""
+@njit(cache=True, error_model="numpy", inline="always")
+def consolidated(ga, ca, gb, cb, sc):
+    """Stages 1-4 for prepared templates A (ga, ca) and B (gb, cb) over the work arrays `sc` (a `Scratch`
+    of at least na x nb): the LSS-R similarity before normalisation (0 when too little to consolidate)."""
     na = ga.shape[0]
     nb = gb.shape[0]
     if na < 2 or nb < 2:
@@ -449,8 +453,30 @@ def score_pair(ga, ca, gb, cb, sc):
         return 0.0
     compatibility(ga, gb, sc, nr)
     relax(sc, nr)
-    lssr = consolidate(sc, nr, consolidation_size(min(na, nb), nr))
-    return normalise(lssr, na, nb)
+    return consolidate(sc, nr, consolidation_size(min(na, nb), nr))
+
+
+@njit(cache=True, error_model="numpy")
+def score_pair(ga, ca, gb, cb, sc):
+    """Similarity in [0, 1] of prepared templates A and B: the stages in turn, then the normalisation."""
+    return normalise(consolidated(ga, ca, gb, cb, sc), ga.shape[0], gb.shape[0])
+
+
+@njit(cache=True)
+def consolidated_pairs(g_geo, g_cyl, offsets, left, right):
+    """`consolidated` (float64, before normalisation) of template pairs (left[k], right[k]) of one packed set:
+    the stages' figure a normalisation is learned from or checked against."""
+    n = left.shape[0]
+    out = np.zeros(n, np.float64)
+    maxn = 1
+    for t in range(offsets.shape[0] - 1):
+        maxn = max(maxn, offsets[t + 1] - offsets[t])
+    sc = scratch(maxn, maxn)
+    for k in range(n):
+        a0, a1 = offsets[left[k]], offsets[left[k] + 1]
+        b0, b1 = offsets[right[k]], offsets[right[k] + 1]
+        out[k] = consolidated(g_geo[a0:a1], g_cyl[a0:a1], g_geo[b0:b1], g_cyl[b0:b1], sc)
+    return out
 
 
 @njit(cache=True)
