@@ -480,6 +480,32 @@ def consolidated_pairs(g_geo, g_cyl, offsets, left, right):
 
 
 @njit(cache=True)
+def explain_one(ga, ca, gb, cb):
+    """The stages of `score_pair` for one pair, with their figures: (candidates, preselected nr, n_P,
+    sel_a, sel_b, lam0, lam, eff (per preselected pair), consolidated LSS-R, final score)."""
+    sc = scratch(ga.shape[0], gb.shape[0])
+    na = ga.shape[0]
+    nb = gb.shape[0]
+    cnt = 0
+    nr = 0
+    np_ = 0
+    lssr = 0.0
+    if na >= 2 and nb >= 2:
+        cnt = local_similarities(ga, ca, gb, cb, sc)
+        if cnt > 0:
+            nr = preselect(sc, cnt, na, nb)
+            if nr >= 2:
+                compatibility(ga, gb, sc, nr)
+                relax(sc, nr)
+                np_ = consolidation_size(min(na, nb), nr)
+                lssr = consolidate(sc, nr, np_)
+            else:
+                nr = 0
+    return (cnt, nr, np_, sc.sel_a[:nr].copy(), sc.sel_b[:nr].copy(), sc.lam0[:nr].copy(), sc.lam[:nr].copy(),
+            sc.eff[:nr].copy(), lssr, normalise(lssr, na, nb))
+
+
+@njit(cache=True)
 def compare_one(ga, ca, gb, cb):
     return score_pair(ga, ca, gb, cb, scratch(ga.shape[0], gb.shape[0]))
 
