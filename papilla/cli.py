@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "lifecycle",
     "demo",
     "inspect",
+    "explain",
     "bench",
     "synth",
     "audit",

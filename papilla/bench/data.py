@@ -148,7 +148,7 @@ def extract_papilla(path: Path, dpi: int) -> FingerTemplate:
 EXTRACTORS: dict[str, Callable[[Path, int], FingerTemplate]] = {"papilla": extract_papilla, "nbis": extract_nbis}
 
 
-def _extractor_tag(name: str) -> str:
+def extractor_tag(name: str) -> str:
     """Cache key part that changes when the extractor's code changes."""
     if name == "papilla":
         try:
@@ -201,7 +201,7 @@ def templates_for(db: Database, extractor: str = "papilla", progress: bool = Tru
     fn = EXTRACTORS[extractor]
     key = hashlib.sha1("|".join(f"{i.path.resolve()}:{i.path.stat().st_mtime_ns}" for i in db.impressions).encode())
     key.update(str(db.dpi).encode())
-    cfile = cache_dir() / _extractor_tag(extractor) / f"{db.name}-{key.hexdigest()[:12]}.npz"
+    cfile = cache_dir() / extractor_tag(extractor) / f"{db.name}-{key.hexdigest()[:12]}.npz"
     if use_cache and cfile.is_file():
         return _load_templates(cfile)
     from tqdm import tqdm

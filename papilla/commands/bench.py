@@ -16,10 +16,20 @@ def _default_data() -> Path:
 
 
 def _accuracy(args) -> int:
-    from papilla.bench import accuracy
+    from papilla.bench import accuracy, contacts, record
+    if args.record and args.limit_fingers:
+        print("--record measures every finger: drop --limit-fingers", file=sys.stderr)
+        return 2
     res = accuracy.run(Path(args.data or _default_data()), extractor=args.extractor, peer=args.peer,
                        det=Path(args.det) if args.det else None, progress=not args.no_progress,
                        limit_fingers=args.limit_fingers)
+    if args.contacts:
+        res["contacts"] = contacts.run(Path(args.data or _default_data()), extractor=args.extractor,
+                                       progress=not args.no_progress)
+    if args.record:
+        command = " ".join(["papilla bench accuracy --record", *(["--data", args.data] if args.data else []),
+                            "--extractor", args.extractor])
+        res["record"] = record.write_record(res, command)
     if args.json:
         print(json.dumps(res))
     else:
@@ -28,6 +38,10 @@ def _accuracy(args) -> int:
             print(accuracy.format_table(res["peer"], res["peer"]["name"]))
         if args.det:
             print(f"DET curve: {args.det}")
+        if args.contacts:
+            print(contacts.format_table(res["contacts"]))
+        if args.record:
+            print(f"recorded: all-pairs mean EER {100 * res['record']['mean_eer']:.3f} % in {record.RECORD_FILE}")
     return 0
 
 
@@ -144,6 +158,11 @@ def register(subparsers) -> None:
     common(a)
     a.add_argument("--det", metavar="PNG", help="write a DET curve (all-pairs protocol)")
     a.add_argument("--peer", choices=("nbis",), help="also run NBIS mindtct+bozorth3 on the same protocol")
+    a.add_argument("--contacts", action="store_true",
+                   help="also run the small-contact bench (bench contacts) and print both in one report")
+    a.add_argument("--record", action="store_true",
+                   help="write the all-pairs EER as the CI accuracy guard's recorded figure "
+                        "(papilla/bench/accuracy-record.json)")
     a.add_argument("--limit-fingers", type=int, help=argparse.SUPPRESS)
     a.set_defaults(func=_accuracy)
 

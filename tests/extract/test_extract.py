@@ -76,7 +76,9 @@ def test_resolution_does_not_change_geometry(probe):
     a = extract(probe).minutiae
     b = extract(big, dpi=600).minutiae
     d = np.hypot(a["x"][:, None] - b["x"][None, :], a["y"][:, None] - b["y"][None, :]).min(axis=1)
-    assert (d < 6).mean() > 0.5
+    # measured: 40 minutiae at 600 dpi against 42 at 500; 37 of 42 within 2 px, 39 within 3 px, 40 within 4 px
+    assert abs(len(b) - len(a)) <= 0.1 * len(a)
+    assert (d < 3).mean() >= 0.88
 
 
 @pytest.mark.parametrize("case", ["blank_white", "blank_black", "noise", "low_contrast", "tiny", "partial"])

@@ -21,8 +21,9 @@ def test_eer_on_hand_made_scores():
     # one impostor above all genuines, 10 genuines, 10 impostors: EER 0.1 exactly at the crossing
     g = np.arange(10, 20, dtype=float)   # 10 .. 19
     i = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 15], float)
-    # t in (8, 10]: FMR 0.1, FNMR 0 -> t in (15, 16]: FMR 0, FNMR 0.6; the crossing is at 0.1 / 0
-    assert metrics.eer(g, i) == pytest.approx(0.1 * 0.6 / 0.7 + 0.0, abs=0.05) or metrics.eer(g, i) <= 0.1
+    # t in (8, 10]: FMR 0.1, FNMR 0; each threshold step above 10 rejects one more genuine while the impostor
+    # at 15 is still accepted: at t = 11 FMR = FNMR = 0.1, which is the EER
+    assert metrics.eer(g, i) == pytest.approx(0.1, abs=1e-12)
     r = metrics.rates(g, i)
     assert r.fmr100 == pytest.approx(0.6)      # FMR <= 1% needs t > 15: genuines 10..15 rejected
     assert r.zero_fmr == pytest.approx(0.6)

@@ -1,7 +1,8 @@
-"""Few-minutiae templates (issue 8 defect 5): a pair scores in proportion below N_FULL valid cylinders.
+"""Few-minutiae templates (issue 8 defect 5, issue 20): a pair scores less below N_FULL valid cylinders.
 
 With a handful of minutiae MCC's n_P falls to 4 and a few lucky local matches scored like a genuine match;
-the score now caps at n / N_FULL for the smaller template's n valid cylinders (figures: docs/usable-fingers.md).
+the score now caps at (n / N_FULL) ** FEW_POWER for the smaller template's n valid cylinders (figures:
+docs/engine.md, docs/usable-fingers.md).
 """
 from __future__ import annotations
 
@@ -30,8 +31,9 @@ def test_a_small_template_cannot_score_above_its_share_even_against_itself(templ
     for k in (6, 8, 12, 16):
         small = cut(template, k)
         assert 0 < len(small) <= k
-        assert engine.compare(small, small) <= len(small) / mcc.N_FULL + 1e-6
-        assert engine.compare(small, engine.prepare(template)) <= len(small) / mcc.N_FULL + 1e-6
+        cap = (len(small) / mcc.N_FULL) ** mcc.FEW_POWER
+        assert engine.compare(small, small) <= cap + 1e-6
+        assert engine.compare(small, engine.prepare(template)) <= cap + 1e-6
 
 
 def test_templates_with_enough_cylinders_are_not_shrunk(template):

@@ -1,6 +1,6 @@
-"""Stage 7: false-minutia removal.
+"""Stage 7: false-minutia removal, one function per rule; each removal is recorded.
 
-Rules (each can be disabled by setting its length/distance to 0):
+Rules, applied in this order (each can be disabled by setting its length/distance to 0):
   spurs        ending joined to a bifurcation by a short ridge -> both removed
   short ridges ending joined to another ending by a short ridge -> both removed
   bridges      bifurcation joined to a bifurcation by a short ridge (bridge,
@@ -11,83 +11,143 @@ Rules (each can be disabled by setting its length/distance to 0):
   clusters     minutiae with many close neighbours (noise) -> removed
   quality      minutiae in low-quality regions -> removed; at most
                `max_minutiae` kept (best quality first)
+
+`filter_minutiae` returns the keep-mask and, per raw minutia, the code of the rule that removed it
+(`RULES[code]`; 0 = kept). The three ridge-trace rules and the two neighbourhood rules are each decided on
+the same survivors (a minutia both a spur and a bridge end is recorded as the first rule listed).
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
 from .minutiae import BIFURCATION, ENDING, TRACE_HIT
 from .params import FilterParams
 
+#: Removal codes: RULES[code] names the rule; code 0 is a kept minutia.
+RULES = ("kept", "invalid", "spur", "short_ridge", "bridge", "broken_ridge", "border", "duplicate", "cluster",
+         "low_quality", "over_max")
+CODE = {name: k for k, name in enumerate(RULES)}
+
+
+class Candidates(NamedTuple):
+    """The raw minutiae the rules look at (image coordinates, directions atan2(dy, dx))."""
+    xs: np.ndarray
+    ys: np.ndarray
+    kinds: np.ndarray
+    ang: np.ndarray
+    quality: np.ndarray
+    border_dist: np.ndarray
+    trace: tuple  # (nbranch, reason, length, hit) of the ridge traces from each minutia
+
 
 def _angdiff(a, b):
     return np.abs(np.angle(np.exp(1j * (np.asarray(a) - np.asarray(b)))))
 
 
-def filter_minutiae(xs, ys, kinds, ang, valid, quality, border_dist, trace, params: FilterParams = FilterParams()):
-    """Return a boolean keep-mask over the raw minutiae.
+def _remove(removed_by: np.ndarray, gone: np.ndarray, rule: str) -> None:
+    """Record `rule` for the minutiae in `gone` that no earlier rule removed."""
+    removed_by[gone & (removed_by == 0)] = CODE[rule]
 
-    ang: image-space directions (atan2(dy, dx)); border_dist: distance of each
-    minutia to the foreground border; trace: (nbranch, reason, length, hit).
-    """
-    nbranch, reason, length, hit = trace
-    n = len(xs)
-    keep = valid.copy()
-    remove = np.zeros(n, dtype=bool)
+
+def traced_ridge_rules(c: Candidates, params: FilterParams) -> dict[str, np.ndarray]:
+    """Spurs, short ridges and bridges: both ends of a short traced ridge, per rule (masks over the raw)."""
+    nbranch, reason, length, hit = c.trace
+    n = len(c.xs)
+    out = {rule: np.zeros(n, dtype=bool) for rule in ("spur", "short_ridge", "bridge")}
     for i in range(n):
         for b in range(int(nbranch[i])):
             if reason[i, b] != TRACE_HIT:
                 continue
             j = int(hit[i, b])
             L = int(length[i, b])
-            ki, kj = kinds[i], kinds[j]
-            if ki == ENDING and kj == BIFURCATION and L <= params.spur_length:
-                remove[i] = remove[j] = True
-            elif ki == BIFURCATION and kj == ENDING and L <= params.spur_length:
-                remove[i] = remove[j] = True
+            ki, kj = c.kinds[i], c.kinds[j]
+            if ki != kj and L <= params.spur_length:
+                rule = "spur"
             elif ki == ENDING and kj == ENDING and L <= params.short_ridge_length:
-                remove[i] = remove[j] = True
+                rule = "short_ridge"
             elif ki == BIFURCATION and kj == BIFURCATION and L <= params.bridge_length:
-                remove[i] = remove[j] = True
-    keep &= ~remove
+                rule = "bridge"
+            else:
+                continue
+            out[rule][i] = out[rule][j] = True
+    return out
 
-    # broken ridges: facing endings
-    if params.gap_distance > 0:
-        idx = np.flatnonzero(keep & (kinds == ENDING))
-        if len(idx) > 1:
-            px, py, pa = xs[idx].astype(float), ys[idx].astype(float), ang[idx]
-            dx = px[None, :] - px[:, None]
-            dy = py[None, :] - py[:, None]
-            d = np.hypot(dx, dy)
-            tol = np.deg2rad(params.gap_angle_deg)
-            # i's ridge body points away from j: pa[i] ~ direction j->i
-            dir_ji = np.arctan2(-dy, -dx)
-            opposite = _angdiff(pa[:, None], pa[None, :] + np.pi) < tol
-            aligned = (_angdiff(pa[:, None], dir_ji) < tol) & (_angdiff(pa[None, :], dir_ji.T) < tol)
-            pair = (d < params.gap_distance) & opposite & (aligned | (d < 5.0))
-            np.fill_diagonal(pair, False)
-            gone = pair.any(axis=1)
-            keep[idx[gone]] = False
 
+def broken_ridges(c: Candidates, keep: np.ndarray, params: FilterParams) -> np.ndarray:
+    """Kept endings facing another kept ending across a gap shorter than `gap_distance`."""
+    gone = np.zeros(len(c.xs), dtype=bool)
+    idx = np.flatnonzero(keep & (c.kinds == ENDING))
+    if params.gap_distance <= 0 or len(idx) < 2:
+        return gone
+    px, py, pa = c.xs[idx].astype(float), c.ys[idx].astype(float), c.ang[idx]
+    dx = px[None, :] - px[:, None]
+    dy = py[None, :] - py[:, None]
+    d = np.hypot(dx, dy)
+    tol = np.deg2rad(params.gap_angle_deg)
+    # i's ridge body points away from j: pa[i] ~ direction j->i
+    dir_ji = np.arctan2(-dy, -dx)
+    opposite = _angdiff(pa[:, None], pa[None, :] + np.pi) < tol
+    aligned = (_angdiff(pa[:, None], dir_ji) < tol) & (_angdiff(pa[None, :], dir_ji.T) < tol)
+    pair = (d < params.gap_distance) & opposite & (aligned | (d < 5.0))
+    np.fill_diagonal(pair, False)
+    gone[idx[pair.any(axis=1)]] = True
+    return gone
+
+
+def near_border(c: Candidates, params: FilterParams) -> np.ndarray:
+    gone = np.zeros(len(c.xs), dtype=bool)
     if params.border_distance > 0:
-        keep &= border_dist >= params.border_distance
+        gone = c.border_dist < params.border_distance
+    return gone
 
-    if params.duplicate_distance > 0 or params.cluster_radius > 0:
-        idx = np.flatnonzero(keep)
-        if len(idx) > 1:
-            px, py = xs[idx].astype(float), ys[idx].astype(float)
-            d = np.hypot(px[None, :] - px[:, None], py[None, :] - py[:, None])
-            np.fill_diagonal(d, np.inf)
-            gone = np.zeros(len(idx), dtype=bool)
-            if params.duplicate_distance > 0:
-                gone |= (d < params.duplicate_distance).any(axis=1)
-            if params.cluster_radius > 0 and params.cluster_count > 0:
-                gone |= (d < params.cluster_radius).sum(axis=1) >= params.cluster_count
-            keep[idx[gone]] = False
 
-    keep &= quality >= params.min_quality
+def crowded(c: Candidates, keep: np.ndarray, params: FilterParams) -> tuple[np.ndarray, np.ndarray]:
+    """(duplicates, clusters) among the kept minutiae: a neighbour closer than `duplicate_distance`, or at
+    least `cluster_count` neighbours within `cluster_radius`."""
+    dup = np.zeros(len(c.xs), dtype=bool)
+    clu = np.zeros(len(c.xs), dtype=bool)
+    idx = np.flatnonzero(keep)
+    if len(idx) < 2:
+        return dup, clu
+    px, py = c.xs[idx].astype(float), c.ys[idx].astype(float)
+    d = np.hypot(px[None, :] - px[:, None], py[None, :] - py[:, None])
+    np.fill_diagonal(d, np.inf)
+    if params.duplicate_distance > 0:
+        dup[idx[(d < params.duplicate_distance).any(axis=1)]] = True
+    if params.cluster_radius > 0 and params.cluster_count > 0:
+        clu[idx[(d < params.cluster_radius).sum(axis=1) >= params.cluster_count]] = True
+    return dup, clu
+
+
+def beyond_max(c: Candidates, keep: np.ndarray, params: FilterParams) -> np.ndarray:
+    """Kept minutiae past the `max_minutiae` best by quality (stable order)."""
+    gone = np.zeros(len(c.xs), dtype=bool)
     if params.max_minutiae > 0 and keep.sum() > params.max_minutiae:
         idx = np.flatnonzero(keep)
-        order = np.argsort(-quality[idx], kind="stable")
-        keep[idx[order[params.max_minutiae:]]] = False
-    return keep
+        order = np.argsort(-c.quality[idx], kind="stable")
+        gone[idx[order[params.max_minutiae:]]] = True
+    return gone
+
+
+def filter_minutiae(xs, ys, kinds, ang, valid, quality, border_dist, trace,
+                    params: FilterParams = FilterParams()) -> tuple[np.ndarray, np.ndarray]:
+    """(keep-mask, removed_by) over the raw minutiae; removed_by[i] is the code (RULES) of the first rule
+    that removed minutia i, 0 when it is kept.
+
+    ang: image-space directions (atan2(dy, dx)); border_dist: distance of each minutia to the foreground
+    border; trace: (nbranch, reason, length, hit)."""
+    c = Candidates(xs, ys, kinds, ang, quality, border_dist, trace)
+    removed_by = np.zeros(len(xs), dtype=np.uint8)
+    _remove(removed_by, ~valid, "invalid")
+    for rule, gone in traced_ridge_rules(c, params).items():
+        _remove(removed_by, gone, rule)
+    _remove(removed_by, broken_ridges(c, removed_by == 0, params), "broken_ridge")
+    _remove(removed_by, near_border(c, params), "border")
+    dup, clu = crowded(c, removed_by == 0, params)
+    _remove(removed_by, dup, "duplicate")
+    _remove(removed_by, clu, "cluster")
+    _remove(removed_by, quality < params.min_quality, "low_quality")
+    _remove(removed_by, beyond_max(c, removed_by == 0, params), "over_max")
+    return removed_by == 0, removed_by

@@ -32,6 +32,7 @@ class Intermediates:
     period_blocks: the period per frequency block before filling (0 = no valid estimate).
     enhanced: contextual-filter output, positive on ridges.
     raw_minutiae / minutiae: MINUTIA_DTYPE before / after false-minutia removal.
+    removed_by: per raw minutia, the code of the filtering rule that removed it (`filtering.RULES`; 0 kept).
     """
     image: np.ndarray
     mask: np.ndarray
@@ -44,6 +45,7 @@ class Intermediates:
     quality_map: np.ndarray
     period_blocks: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     raw_minutiae: np.ndarray = field(default_factory=empty_minutiae)
+    removed_by: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
     minutiae: np.ndarray = field(default_factory=empty_minutiae)
     quality: int = 0
 
@@ -117,7 +119,7 @@ def extract_with_intermediates(pixels: np.ndarray, dpi: int = 500,
     mdist = border_distance(mask, ys, xs, float(2.0 * f.border_distance + 1.0))
     bfac = np.clip(mdist / max(2.0 * f.border_distance, 1.0), 0.3, 1.0)
     mq = np.clip(np.rint(100.0 * qmap[ys, xs] * bfac), 0, 100).astype(np.int64) if len(ys) else np.zeros(0, np.int64)
-    keep = filter_minutiae(xs, ys, kinds, ang, valid, mq, mdist, (nbranch, reason, length, hit), f)
+    keep, removed_by = filter_minutiae(xs, ys, kinds, ang, valid, mq, mdist, (nbranch, reason, length, hit), f)
 
     raw = np.zeros(len(xs), dtype=MINUTIA_DTYPE)
     raw["x"] = xs
@@ -130,7 +132,8 @@ def extract_with_intermediates(pixels: np.ndarray, dpi: int = 500,
     fq = finger_quality(img, mask, coh, qmap, len(minutiae), p.quality)
     inter = Intermediates(image=img, mask=mask, orientation=theta, coherence=coh, period=period,
                           enhanced=enh, binary=binary, skeleton=skel, quality_map=qmap,
-                          period_blocks=period_blocks, raw_minutiae=raw, minutiae=minutiae, quality=fq)
+                          period_blocks=period_blocks, raw_minutiae=raw, removed_by=removed_by, minutiae=minutiae,
+                          quality=fq)
     return FingerTemplate(width=w, height=h, minutiae=minutiae, quality=fq, dpi=500), inter
 
 

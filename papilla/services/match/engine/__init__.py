@@ -3,7 +3,7 @@
 Public API (the match worker depends on it):
 
 - `ENGINE_VERSION`
-- `prepare(template) -> PreparedTemplate`; `PreparedTemplate.to_bytes()` /
+- `prepare(template) -> PreparedTemplate` (`prepare_indexed` also maps its rows to the template's minutiae); `PreparedTemplate.to_bytes()` /
   `PreparedTemplate.from_bytes(b)` (refuses other engine versions)
 - `compare(a, b) -> float` in [0, 1], higher = more similar (symmetric up to
   tie-breaking)
@@ -29,7 +29,7 @@ from papilla.shared.template import FingerTemplate
 
 from . import compact, cylinders, mcc
 
-ENGINE_VERSION = "mcc8b-lssr-5"   # 5: scores shrink below N_FULL cylinders (few-minutiae templates)
+ENGINE_VERSION = "mcc8b-lssr-6"   # 5: scores shrink below N_FULL cylinders; 6: by (n / 18) ** 1.5, was n / 20
 
 _MAGIC = b"PMCC"
 
@@ -98,11 +98,14 @@ def geometry(xs, ys, th) -> np.ndarray:
     return _geo(xs, ys, th)
 
 
-def prepare(template: FingerTemplate) -> PreparedTemplate:
+def prepare_indexed(template: FingerTemplate) -> tuple[PreparedTemplate, np.ndarray]:
+    """`prepare(template)` and, for each of its rows, the index of the minutia in `template.minutiae` it
+    was made from (explanations map the matcher's pairs back to the template)."""
     m = template.minutiae
+    rows = np.arange(len(m))
     if len(m) > mcc.MAX_MINUTIAE:
-        keep = np.argsort(-m["quality"].astype(np.int32), kind="stable")[: mcc.MAX_MINUTIAE]
-        m = m[np.sort(keep)]
+        rows = np.sort(np.argsort(-m["quality"].astype(np.int32), kind="stable")[: mcc.MAX_MINUTIAE])
+        m = m[rows]
     xs = m["x"].astype(np.float64)
     ys = -m["y"].astype(np.float64)          # math frame: y up
     th = np.mod(m["angle"].astype(np.float64), 2 * math.pi)
@@ -114,7 +117,11 @@ def prepare(template: FingerTemplate) -> PreparedTemplate:
     cyl = np.empty((n, mcc.ND + 1), np.uint64)
     cyl[:, : mcc.ND] = bits[idx]
     cyl[:, mcc.ND] = mask[idx]
-    return PreparedTemplate(geo=geo, cyl=cyl)
+    return PreparedTemplate(geo=geo, cyl=cyl), rows[idx]
+
+
+def prepare(template: FingerTemplate) -> PreparedTemplate:
+    return prepare_indexed(template)[0]
 
 
 def _check(t: PreparedTemplate) -> None:
@@ -329,6 +336,6 @@ def decide(score: float, fmr: float = 1e-4, fused: bool = False) -> bool:
 
 __all__ = [
     "ENGINE_VERSION", "PreparedTemplate", "PackedGallery", "Thresholds", "TemplateVersionError",
-    "prepare", "compare", "compare_many", "pack", "fuse", "thresholds", "decide", "calibration",
+    "prepare", "prepare_indexed", "compare", "compare_many", "pack", "fuse", "thresholds", "decide", "calibration",
     "finger_log_fmr", "check_fmr", "FmrOutOfRange", "finger_score_at",
 ]

@@ -141,5 +141,5 @@ def compare_to_compact(ga, ca, g_cyl, starts, ends, cos_lut, sin_lut, table):
         a, b = starts[k], ends[k]
         for r in range(b - a):
             _decode_row(g_cyl, a + r, cos_lut, sin_lut, table, gb, cb, r)
-        out[k] = score_pair(ga, ca, gb[:b - a], cb[:b - a], *sc)
+        out[k] = score_pair(ga, ca, gb[:b - a], cb[:b - a], sc)
     return out

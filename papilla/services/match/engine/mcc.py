@@ -26,6 +26,7 @@ angles counter-clockwise from +x, which is exactly the template convention
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit, types
@@ -48,10 +49,14 @@ MIN_LOCAL = 0.0     # local similarities below this never enter the consolidatio
 MAX_MINUTIAE = 72   # keep the best-quality minutiae beyond this count
 # global consolidation
 MIN_NP, MAX_NP, MU_P, TAU_P = 4, 12, 20.0, 0.4
-# a pair whose smaller template has fewer valid cylinders than N_FULL scores in proportion: n_P falls to 4
-# below ~14 minutiae, so a few lucky local matches would otherwise score like a genuine match (templates cut
-# to their 8 central minutiae on FVC2002: 27x the nominal FMR at 1e-4; with this factor 0.4x; docs/usable-fingers.md)
-N_FULL = 20
+# a pair whose smaller template has n < N_FULL valid cylinders scores (n / N_FULL) ** FEW_POWER of its
+# consolidated similarity: n_P falls to 4 below ~14 minutiae, so a few lucky local matches would otherwise
+# score like a genuine match. Templates cut to their k central minutiae on FVC2002 (bench contacts),
+# impostors at the 1e-4 threshold for k = 4 / 8 / 16: without the factor 257x / 26.9x nominal; n / 20
+# (lssr-5) 4.8x / 0.43x / 0.44x; (n / 18) ** 1.5 (lssr-6) 0 / 0 / 0, same FVC2002 all-pairs EER 2.95 %
+# (docs/engine.md has the sweep)
+N_FULL = 18
+FEW_POWER = 1.5
 N_REL, W_R = 5, 0.5
 MU1, TAU1 = 5.0, -8.0 / 5.0
 MU2, TAU2 = math.pi / 12.0, -30.0
@@ -80,7 +85,6 @@ _NBUCKET = 128
 _RECIP2 = (2.0 / (np.arange(2 * 64 * ND + 1) + 1e-9)).astype(np.float32)  # 2 / (nand + nor)
 _NLUT = 64  # direction bins of the run lookup
 _GREEDY_DEPTH = 8  # candidates ordered first, per pair wanted
-_PROFILE_STAGE = 9  # debug: 1 or 2 returns after that stage
 
 
 @njit(cache=True, inline="always")
@@ -153,28 +157,67 @@ def _sim_run(ca, cb, i, j0, j1, min_common, work_k, work_v, cnt):
     return cnt
 
 
-@njit(cache=True, error_model="numpy")
-def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, work_b, lam, lam0, rho, sel_a, sel_b, bucket_count,
-               bucket_start, order, used_a, used_b, eff, pg, top, lut):
+class Scratch(NamedTuple):
+    """Work arrays of one comparison, reused across the pairs of a batch (`scratch(na, nb)`).
+
+    Local similarities (stage 1), at most na * nb candidates: `keys` (i << 8 | j), `sims`, `bucket_of` (the
+    value bucket), and the bucket histogram (`bucket_count`, four interleaved copies; `bucket_start`),
+    `order` (candidates by descending bucket), `pick` (compaction buffer), `lut` (direction -> row of B).
+    Pre-selection (stage 2): `used_a`, `used_b`, the selected pairs `sel_a`, `sel_b` and their local
+    similarity `lam0`. Relaxation (stage 3): `geo` (the selected minutiae's x, y, theta, cos, sin of A then
+    B, structure of arrays), `rho` (pair compatibility), `lam` (relaxed similarity), `eff` (efficiency
+    lam / lam0, also the relaxation's accumulator).
+    """
+    keys: np.ndarray
+    sims: np.ndarray
+    bucket_of: np.ndarray
+    bucket_count: np.ndarray
+    bucket_start: np.ndarray
+    order: np.ndarray
+    pick: np.ndarray
+    lut: np.ndarray
+    used_a: np.ndarray
+    used_b: np.ndarray
+    sel_a: np.ndarray
+    sel_b: np.ndarray
+    lam0: np.ndarray
+    geo: np.ndarray
+    rho: np.ndarray
+    lam: np.ndarray
+    eff: np.ndarray
+
+
+@njit(cache=True)
+def scratch(na, nb):
+    n = max(na * nb, 1)
+    return Scratch(np.zeros(n, np.int32), np.zeros(n, np.float32), np.zeros(n, np.int32),
+                   np.zeros(4 * _NBUCKET, np.int64), np.zeros(_NBUCKET, np.int64), np.zeros(n, np.int32),
+                   np.zeros(n, np.int32), np.zeros(_NLUT + 1, np.int64),
+                   np.zeros(na, np.bool_), np.zeros(nb, np.bool_),
+                   np.zeros(MAX_NR, np.int32), np.zeros(MAX_NR, np.int32), np.zeros(MAX_NR, np.float32),
+                   np.zeros((10, MAX_NR), np.float32), np.zeros((MAX_NR, MAX_NR), np.float32),
+                   np.zeros(MAX_NR, np.float32), np.zeros(MAX_NR, np.float32))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def local_similarities(ga, ca, gb, cb, sc):
+    """Stage 1: the local similarity of every pair of cylinders within DELTA_THETA in direction and with
+    enough common valid cells, appended to sc.keys / sc.sims; returns their count.
+
+    B's cylinders are sorted by direction, so the candidates of each minutia of A form one circular run of B:
+    only that run is scanned (direction -> first row of B at or above it by a table of _NLUT angle bins).
+    The inner loop is branch-free: unpredictable branches cost more than the popcounts."""
     na = ga.shape[0]
     nb = gb.shape[0]
-    if na < 2 or nb < 2:
-        return 0.0
     min_common = np.int64(math.ceil(MIN_ME * 52.0))  # 52 cells of the 8x8 grid lie within R
-    # 1. local similarities, bucketed by value
-    cnt = 0
-    for b in range(4 * _NBUCKET):
-        bucket_count[b] = 0
-    # (branch-free inner loop: unpredictable branches cost more than the popcounts)
-    # B's cylinders are sorted by direction, so the candidates |dtheta| <= DELTA_THETA of each
-    # minutia of A form one circular run of B: only that run is scanned
-    # direction -> first row of B at or above it, by a table of _NLUT angle bins (no binary search)
+    lut = sc.lut
     kk = 0
     for k in range(_NLUT + 1):
         v = k * (TWO_PI / _NLUT)
         while kk < nb and gb[kk, 2] < v:
             kk += 1
         lut[k] = kk
+    cnt = 0
     for i in range(na):
         lo = ga[i, 2] - DELTA_THETA
         if lo < 0.0:
@@ -185,96 +228,101 @@ def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, work_b, lam, lam0, rho, s
         s0 = _lut_bound(gb, lut, lo, nb)
         s1 = _lut_bound(gb, lut, hi, nb)
         if lo <= hi:
-            cnt = _sim_run(ca, cb, i, s0, s1, min_common, work_i, work_v, cnt)
+            cnt = _sim_run(ca, cb, i, s0, s1, min_common, sc.keys, sc.sims, cnt)
         else:
-            cnt = _sim_run(ca, cb, i, s0, nb, min_common, work_i, work_v, cnt)
-            cnt = _sim_run(ca, cb, i, 0, s1, min_common, work_i, work_v, cnt)
-    if _PROFILE_STAGE == 1:
-        return float(cnt)
-    if cnt == 0:
-        return 0.0
+            cnt = _sim_run(ca, cb, i, s0, nb, min_common, sc.keys, sc.sims, cnt)
+            cnt = _sim_run(ca, cb, i, 0, s1, min_common, sc.keys, sc.sims, cnt)
+    return cnt
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _bucket_histogram(sc, cnt):
+    """Each candidate's value bucket, and the histogram over them: four interleaved histograms, since
+    similar values come in runs and one counter would be a chain of dependent read-modify-writes."""
+    bucket_count = sc.bucket_count
+    for b in range(4 * _NBUCKET):
+        bucket_count[b] = 0
     for t in range(cnt):
-        # four interleaved histograms: similar values come in runs, and one counter would be
-        # a chain of dependent read-modify-writes
-        b = min(_NBUCKET - 1, int(work_v[t] * _NBUCKET))
-        work_b[t] = b
+        b = min(_NBUCKET - 1, int(sc.sims[t] * _NBUCKET))
+        sc.bucket_of[t] = b
         bucket_count[b + (t & 3) * _NBUCKET] += 1
     for b in range(_NBUCKET):
         bucket_count[b] += bucket_count[b + _NBUCKET] + bucket_count[b + 2 * _NBUCKET] + bucket_count[b + 3 * _NBUCKET]
-    if _PROFILE_STAGE == 4:
-        return float(bucket_count[3])
-    # 2. greedy one-to-one preselection in (approximately) descending order.  Only the
-    #    best buckets are ordered first (the greedy rarely needs more); the rest only if
-    #    the greedy runs out of candidates before nr_max pairs
-    nr_max = min(na, nb, MAX_NR)
-    want = _GREEDY_DEPTH * nr_max
-    pos = 0
-    bcut = 0
-    for b in range(_NBUCKET - 1, -1, -1):
-        bucket_start[b] = pos
-        pos += bucket_count[b]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _place_buckets(sc, cnt, b_hi, b_lo, pos, want):
+    """Append the candidates of buckets b_hi down to b_lo to sc.order (descending bucket; within a bucket in
+    candidate order), stopping at the first bucket that brings the total to `want`. Returns (placed, the
+    lowest bucket placed)."""
+    bcut = b_lo
+    for b in range(b_hi, b_lo - 1, -1):
+        sc.bucket_start[b] = pos
+        pos += sc.bucket_count[b]
         if pos >= want:
             bcut = b
             break
     k = 0
-    for t in range(cnt):  # branch-free compaction of the candidates in the best buckets
-        top[k] = t
-        k += np.int64(work_b[t] >= bcut)
+    for t in range(cnt):  # branch-free compaction of the candidates in the buckets b_hi..bcut
+        b = sc.bucket_of[t]
+        sc.pick[k] = t
+        k += np.int64((b >= bcut) & (b <= b_hi))
     for u in range(k):
-        t = top[u]
-        b = work_b[t]
-        order[bucket_start[b]] = t
-        bucket_start[b] += 1
-    if _PROFILE_STAGE == 5:
-        return float(order[3])
+        t = sc.pick[u]
+        b = sc.bucket_of[t]
+        sc.order[sc.bucket_start[b]] = t
+        sc.bucket_start[b] += 1
+    return pos, bcut
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def preselect(sc, cnt, na, nb):
+    """Stage 2: greedy one-to-one pre-selection of up to min(na, nb, MAX_NR) pairs in (approximately)
+    descending local similarity, into sc.sel_a / sc.sel_b / sc.lam0; returns their count. Only the best
+    buckets are ordered first (the greedy rarely needs more); the rest only if it runs out of candidates."""
+    _bucket_histogram(sc, cnt)
+    nr_max = min(na, nb, MAX_NR)
+    placed, bcut = _place_buckets(sc, cnt, _NBUCKET - 1, 0, 0, _GREEDY_DEPTH * nr_max)
     for i in range(na):
-        used_a[i] = False
+        sc.used_a[i] = False
     for j in range(nb):
-        used_b[j] = False
+        sc.used_b[j] = False
     nr = 0
     o = 0
-    placed = pos
     while True:
         while o < placed and nr < nr_max:  # branch-free body: a taken pair is written, not counted
-            t = order[o]
+            t = sc.order[o]
             o += 1
-            i = work_i[t] >> 8
-            j = work_i[t] & 255
-            free = not (used_a[i] or used_b[j])
-            used_a[i] = used_a[i] or free
-            used_b[j] = used_b[j] or free
-            sel_a[nr] = i
-            sel_b[nr] = j
-            lam0[nr] = work_v[t]
+            i = sc.keys[t] >> 8
+            j = sc.keys[t] & 255
+            free = not (sc.used_a[i] or sc.used_b[j])
+            sc.used_a[i] = sc.used_a[i] or free
+            sc.used_b[j] = sc.used_b[j] or free
+            sc.sel_a[nr] = i
+            sc.sel_b[nr] = j
+            sc.lam0[nr] = sc.sims[t]
             nr += np.int64(free)
         if nr >= nr_max or placed >= cnt:
             break
         # place the remaining (lower) buckets after the ones already ordered
-        for b in range(bcut - 1, -1, -1):
-            bucket_start[b] = pos
-            pos += bucket_count[b]
-        k = 0
-        for t in range(cnt):
-            top[k] = t
-            k += np.int64(work_b[t] < bcut)
-        for u in range(k):
-            t = top[u]
-            b = work_b[t]
-            order[bucket_start[b]] = t
-            bucket_start[b] += 1
+        if bcut > 0:
+            placed, bcut = _place_buckets(sc, cnt, bcut - 1, 0, placed, cnt + 1)
         placed = cnt
         bcut = 0
-    if nr < 2:
-        return 0.0
-    if _PROFILE_STAGE == 2:
-        return float(nr)
-    # 3. relaxation: compatibility of pairs p, q from distances and angles local to each
-    #    template (rotation/translation free; small tolerances absorb distortion).
-    #    Branch-free over structure-of-arrays copies of the selected minutiae (vectorizes);
-    #    the linear _zl reach 0 exactly where the old early-outs were.
+    return nr
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def compatibility(ga, gb, sc, nr):
+    """Stage 3a: sc.rho[p, q], how well pairs p and q agree, from distances and angles local to each
+    template (rotation/translation free; small tolerances absorb distortion). Branch-free over
+    structure-of-arrays copies of the selected minutiae (vectorizes); the linear _zl reach 0 exactly where
+    early-outs would be."""
+    pg = sc.geo
+    rho = sc.rho
     for p in range(nr):
-        ia = sel_a[p]
-        ib = sel_b[p]
+        ia = sc.sel_a[p]
+        ib = sc.sel_b[p]
         for c in range(5):
             pg[c, p] = ga[ia, c]
             pg[5 + c, p] = gb[ib, c]
@@ -331,16 +379,22 @@ def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, work_b, lam, lam0, rho, s
             okr = (cos3 > f0) & (cos3b > f0) & (dd > f0)
             rho[p, q] = r if okr else f0
         rho[p, p] = f0
-    if _PROFILE_STAGE == 3:
-        return float(rho[0, 1])
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def relax(sc, nr):
+    """Stage 3b: N_REL rounds of lam <- W_R lam + (1 - W_R) / (nr - 1) rho lam from lam0, into sc.lam: pairs
+    supported by compatible pairs keep their weight, others fade. rho is symmetric, so the product is a sum
+    of scaled rows (independent lanes, no serial reduction)."""
+    lam = sc.lam
+    eff = sc.eff
+    rho = sc.rho
     for p in range(nr):
-        lam[p] = lam0[p]
+        lam[p] = sc.lam0[p]
     inv = np.float32(1.0 / (nr - 1))
     wr = np.float32(W_R)
-    c1 = (f1 - wr) * inv
+    c1 = (np.float32(1.0) - wr) * inv
     for _ in range(N_REL):
-        # lam <- wr lam + (1 - wr) / (nr - 1) rho lam; rho is symmetric, so as a sum of scaled
-        # rows (independent lanes, no serial reduction)
         for p in range(nr):
             eff[p] = wr * lam[p]
         for q in range(nr):
@@ -349,37 +403,111 @@ def score_pair(ga, ca, gb, cb, work_i, work_j, work_v, work_b, lam, lam0, rho, s
                 eff[p] += w * rho[q, p]
         for p in range(nr):
             lam[p] = eff[p]
-    # 4. the nP pairs with the best efficiency lam / lam0 (ties: lower index first)
-    nmin = min(na, nb)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def consolidation_size(nmin, nr):
+    """n_P: how many relaxed pairs the score averages (MIN_NP..MAX_NP by the smaller template's size)."""
     np_ = MIN_NP + int(round(_z(nmin, MU_P, TAU_P) * (MAX_NP - MIN_NP)))
-    np_ = min(np_, nr)
+    return min(np_, nr)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def consolidate(sc, nr, np_):
+    """Stage 4: the mean relaxed similarity of the np_ pairs with the best efficiency lam / lam0 (ties:
+    lower index first), LSS-R. sc.eff keeps the efficiencies."""
+    eff = sc.eff
+    lam = sc.lam
     for p in range(nr):
-        eff[p] = lam[p] / lam0[p]
-    s = f0
+        eff[p] = lam[p] / sc.lam0[p]
+    s = np.float32(0.0)
     for p in range(nr):
         e = eff[p]
         rank = 0
         for q in range(nr):
             rank += np.int64((eff[q] > e) | ((eff[q] == e) & (q < p)))
-        s += lam[p] if rank < np_ else f0
-    return float(s) / np_ * min(1.0, nmin / N_FULL)
+        s += lam[p] if rank < np_ else np.float32(0.0)
+    return float(s) / np_
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def normalise(lssr, na, nb):
+    """Stage 5: the final score from the consolidated one: a pair whose smaller template has n < N_FULL valid
+    cylinders keeps (n / N_FULL) ** FEW_POWER of it (too little evidence to score like a full print)."""
+    return lssr * min(1.0, min(na, nb) / N_FULL) ** FEW_POWER
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def consolidated(ga, ca, gb, cb, sc):
+    """Stages 1-4 for prepared templates A (ga, ca) and B (gb, cb) over the work arrays `sc` (a `Scratch`
+    of at least na x nb): the LSS-R similarity before normalisation (0 when too little to consolidate)."""
+    na = ga.shape[0]
+    nb = gb.shape[0]
+    if na < 2 or nb < 2:
+        return 0.0
+    cnt = local_similarities(ga, ca, gb, cb, sc)
+    if cnt == 0:
+        return 0.0
+    nr = preselect(sc, cnt, na, nb)
+    if nr < 2:
+        return 0.0
+    compatibility(ga, gb, sc, nr)
+    relax(sc, nr)
+    return consolidate(sc, nr, consolidation_size(min(na, nb), nr))
+
+
+@njit(cache=True, error_model="numpy")
+def score_pair(ga, ca, gb, cb, sc):
+    """Similarity in [0, 1] of prepared templates A and B: the stages in turn, then the normalisation."""
+    return normalise(consolidated(ga, ca, gb, cb, sc), ga.shape[0], gb.shape[0])
 
 
 @njit(cache=True)
-def scratch(na, nb):
-    n = max(na * nb, 1)
-    return (np.zeros(n, np.int32), np.zeros(n, np.int32), np.zeros(n, np.float32), np.zeros(n, np.int32),
-            np.zeros(MAX_NR, np.float32), np.zeros(MAX_NR, np.float32), np.zeros((MAX_NR, MAX_NR), np.float32),
-            np.zeros(MAX_NR, np.int32), np.zeros(MAX_NR, np.int32),
-            np.zeros(4 * _NBUCKET, np.int64), np.zeros(_NBUCKET, np.int64),
-            np.zeros(n, np.int32), np.zeros(na, np.bool_), np.zeros(nb, np.bool_), np.zeros(MAX_NR, np.float32),
-            np.zeros((10, MAX_NR), np.float32), np.zeros(n, np.int32), np.zeros(_NLUT + 1, np.int64))
+def consolidated_pairs(g_geo, g_cyl, offsets, left, right):
+    """`consolidated` (float64, before normalisation) of template pairs (left[k], right[k]) of one packed set:
+    the stages' figure a normalisation is learned from or checked against."""
+    n = left.shape[0]
+    out = np.zeros(n, np.float64)
+    maxn = 1
+    for t in range(offsets.shape[0] - 1):
+        maxn = max(maxn, offsets[t + 1] - offsets[t])
+    sc = scratch(maxn, maxn)
+    for k in range(n):
+        a0, a1 = offsets[left[k]], offsets[left[k] + 1]
+        b0, b1 = offsets[right[k]], offsets[right[k] + 1]
+        out[k] = consolidated(g_geo[a0:a1], g_cyl[a0:a1], g_geo[b0:b1], g_cyl[b0:b1], sc)
+    return out
+
+
+@njit(cache=True)
+def explain_one(ga, ca, gb, cb):
+    """The stages of `score_pair` for one pair, with their figures: (candidates, preselected nr, n_P,
+    sel_a, sel_b, lam0, lam, eff (per preselected pair), consolidated LSS-R, final score)."""
+    sc = scratch(ga.shape[0], gb.shape[0])
+    na = ga.shape[0]
+    nb = gb.shape[0]
+    cnt = 0
+    nr = 0
+    np_ = 0
+    lssr = 0.0
+    if na >= 2 and nb >= 2:
+        cnt = local_similarities(ga, ca, gb, cb, sc)
+        if cnt > 0:
+            nr = preselect(sc, cnt, na, nb)
+            if nr >= 2:
+                compatibility(ga, gb, sc, nr)
+                relax(sc, nr)
+                np_ = consolidation_size(min(na, nb), nr)
+                lssr = consolidate(sc, nr, np_)
+            else:
+                nr = 0
+    return (cnt, nr, np_, sc.sel_a[:nr].copy(), sc.sel_b[:nr].copy(), sc.lam0[:nr].copy(), sc.lam[:nr].copy(),
+            sc.eff[:nr].copy(), lssr, normalise(lssr, na, nb))
 
 
 @njit(cache=True)
 def compare_one(ga, ca, gb, cb):
-    sc = scratch(ga.shape[0], gb.shape[0])
-    return score_pair(ga, ca, gb, cb, *sc)
+    return score_pair(ga, ca, gb, cb, scratch(ga.shape[0], gb.shape[0]))
 
 
 @njit(cache=True)
@@ -393,7 +521,7 @@ def compare_to_gallery(ga, ca, g_geo, g_cyl, offsets):
     sc = scratch(ga.shape[0], maxn)
     for t in range(n):
         a, b = offsets[t], offsets[t + 1]
-        out[t] = score_pair(ga, ca, g_geo[a:b], g_cyl[a:b], *sc)
+        out[t] = score_pair(ga, ca, g_geo[a:b], g_cyl[a:b], sc)
     return out
 
 
@@ -409,7 +537,7 @@ def compare_pairs(g_geo, g_cyl, offsets, left, right):
     for k in range(n):
         a0, a1 = offsets[left[k]], offsets[left[k] + 1]
         b0, b1 = offsets[right[k]], offsets[right[k] + 1]
-        out[k] = score_pair(g_geo[a0:a1], g_cyl[a0:a1], g_geo[b0:b1], g_cyl[b0:b1], *sc)
+        out[k] = score_pair(g_geo[a0:a1], g_cyl[a0:a1], g_geo[b0:b1], g_cyl[b0:b1], sc)
     return out
 
 
@@ -424,5 +552,5 @@ def compare_to_selected(ga, ca, g_geo, g_cyl, starts, ends):
     sc = scratch(ga.shape[0], maxn)
     for k in range(n):
         a, b = starts[k], ends[k]
-        out[k] = score_pair(ga, ca, g_geo[a:b], g_cyl[a:b], *sc)
+        out[k] = score_pair(ga, ca, g_geo[a:b], g_cyl[a:b], sc)
     return out
