@@ -14,7 +14,7 @@ from papilla.services.match import engine
 from papilla.services.match.engine import mcc
 
 from . import reference_mcc
-from .synthetic import random_minutiae_template
+from tests.helpers.engine_synthetic import random_minutiae_template
 
 
 def _reference_normalised(packed, left, right, consolidated):
