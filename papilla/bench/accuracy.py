@@ -99,7 +99,8 @@ def run(data_dir: Path, extractor: str = "papilla", peer: str | None = None, det
     result["extractor"] = extractor
     from papilla.services.match.engine import ENGINE_VERSION
     result["engine_version"] = ENGINE_VERSION
-    result["extractor_version"] = data.extractor_tag(extractor)
+    result["extractor_version"] = data.extractor_version(extractor)
+    result["extractor_code"] = data.extractor_tag(extractor)
     peers = None
     if peer == "nbis":
         peers = [nbis_scores(db, progress) for db in dbs]

@@ -97,6 +97,7 @@ def empirical_threshold(imp: np.ndarray, fmr: float) -> float:
 def run(data_dir: Path, extractor: str = "papilla", out: Path | None = None, progress: bool = True) -> dict:
     from papilla.services.match import engine
     from .accuracy import papilla_scores
+    from .data import extractor_version
 
     dbs = data.discover(data_dir)
     imps, gens = [], []
@@ -124,6 +125,7 @@ def run(data_dir: Path, extractor: str = "papilla", out: Path | None = None, pro
         "calibrated_on": (f"FVC2002 " + ", ".join(db.name for db in dbs) + f" ({data_dir}), all-pairs impostors, "
                           f"extractor {extractor}: {len(imp)} impostor / {len(gen)} genuine scores"),
         "extractor": extractor,
+        "extractor_version": extractor_version(extractor),
         "finger_thresholds": finger,
         "fused_thresholds": fused,
         "fused_method": "truncated product (tau=0.01) of per-finger impostor tail p-values; thresholds from "

@@ -148,6 +148,14 @@ def extract_papilla(path: Path, dpi: int) -> FingerTemplate:
 EXTRACTORS: dict[str, Callable[[Path, int], FingerTemplate]] = {"papilla": extract_papilla, "nbis": extract_nbis}
 
 
+def extractor_version(name: str) -> str:
+    """The declared version of an extractor (papilla: EXTRACTOR_VERSION; others: their name)."""
+    if name == "papilla":
+        from papilla.services.extract.engine import EXTRACTOR_VERSION
+        return EXTRACTOR_VERSION
+    return name
+
+
 def extractor_tag(name: str) -> str:
     """Cache key part that changes when the extractor's code changes."""
     if name == "papilla":

@@ -25,6 +25,7 @@ def record_from(result: dict, command: str) -> dict:
         "engine_version": result["engine_version"],
         "extractor": result["extractor"],
         "extractor_version": result.get("extractor_version"),
+        "extractor_code": result.get("extractor_code"),
         "protocol": "all",
         "eer": {name: rates["eer"] for name, rates in block["databases"].items()},
         "mean_eer": block["mean"]["eer"],

@@ -1,4 +1,4 @@
-"""`papilla bench accuracy|speed|distinctness|calibrate|usability|contacts`: recognition engine benchmarks."""
+"""`papilla bench accuracy|speed|distinctness|calibrate|usability|contacts|quality|identify`: engine benches."""
 from __future__ import annotations
 
 # lazy imports: `papilla` imports every command module to build its parser, so a command imports the services
@@ -98,6 +98,13 @@ def _contacts(args) -> int:
     return 0
 
 
+def _quality(args) -> int:
+    from papilla.bench import nfiq
+    res = nfiq.run(Path(args.data or _default_data()), progress=not args.no_progress)
+    print(json.dumps(res) if args.json else nfiq.format_table(res))
+    return 0
+
+
 def _identify(args) -> int:
     from dataclasses import replace
 
@@ -184,6 +191,10 @@ def register(subparsers) -> None:
     k = sub.add_parser("contacts", help="impostor and genuine rates of templates cut to their k central minutiae")
     common(k)
     k.set_defaults(func=_contacts)
+
+    q = sub.add_parser("quality", help="the project's finger quality beside NFIQ 2 (nbis-py) per database")
+    common(q, extractor=False)
+    q.set_defaults(func=_quality)
 
     i = sub.add_parser("identify", help="1:N at scale: memory per finger, load time, index penetration and hit "
                                          "rate on planted real mates, dedup / identify latency")

@@ -6,6 +6,9 @@ side by side with the pairs joined.
 """
 from __future__ import annotations
 
+# lazy imports: `papilla` imports every command module to build its parser, so this command imports the
+# engines (numba kernels, JIT) inside its functions: units under MemoryDenyWriteExecute must not load numba.
+
 import argparse
 import json
 import sys
@@ -13,9 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from papilla.services.extract.engine import extract_with_intermediates
-from papilla.services.match import engine
-from papilla.services.match.explain import Explanation, draw_explanation, explain_pair
 from papilla.shared.formats.images import ImageFormatError, decode_image
 from papilla.shared.formats.iso19794_2 import MAGIC, IsoFormatError, read_iso
 from papilla.shared.template import FingerTemplate
@@ -34,6 +34,8 @@ def load_finger(path: Path, dpi: int | None) -> tuple[FingerTemplate, np.ndarray
     try:
         if data[:4] == MAGIC:
             return read_iso(data).to_finger_template(), None
+        from papilla.services.extract.engine import extract_with_intermediates
+
         decoded = decode_image(data)
         template, inter = extract_with_intermediates(decoded.pixels, dpi=dpi or decoded.dpi or 500)
         return template, inter.image
@@ -41,7 +43,7 @@ def load_finger(path: Path, dpi: int | None) -> tuple[FingerTemplate, np.ndarray
         raise InputError(f"{path}: {exc}") from None
 
 
-def format_text(e: Explanation) -> str:
+def format_text(e) -> str:
     s = e.stages
     lines = [f"score {e.score:.4f} (engine {e.engine_version})",
              f"  minutiae {s.minutiae_a} / {s.minutiae_b}, valid cylinders {s.cylinders_a} / {s.cylinders_b}",
@@ -58,6 +60,9 @@ def format_text(e: Explanation) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from papilla.services.match import engine
+    from papilla.services.match.explain import draw_explanation, explain_pair
+
     try:
         ta, ia = load_finger(Path(args.a), args.dpi)
         tb, ib = load_finger(Path(args.b), args.dpi)

@@ -40,6 +40,7 @@ class FingerTemplate:
     minutiae: np.ndarray = field(default_factory=empty_minutiae)  # MINUTIA_DTYPE, shape (N,)
     quality: int = 0          # finger quality 0-100
     dpi: int = 500
+    extractor: str = ""       # version of the extractor that made it ("" when not known, e.g. an ISO record)
 
     def __post_init__(self) -> None:
         if self.minutiae.dtype != MINUTIA_DTYPE:
@@ -51,11 +52,18 @@ class FingerTemplate:
 _HEADER = np.dtype([("width", "<u2"), ("height", "<u2"), ("quality", "u1"), ("dpi", "<u2"), ("count", "<u2")])
 
 
+_VERSION_TAG = b"XV"   # trailer: tag, one length byte, the extractor version (ASCII); absent in older records
+
+
 def template_to_bytes(template: FingerTemplate) -> bytes:
     """The stored form of a FingerTemplate (what extract writes and match reads)."""
     head = np.array([(template.width, template.height, template.quality, template.dpi, len(template.minutiae))],
                     _HEADER)
-    return head.tobytes() + np.ascontiguousarray(template.minutiae, MINUTIA_DTYPE).tobytes()
+    body = head.tobytes() + np.ascontiguousarray(template.minutiae, MINUTIA_DTYPE).tobytes()
+    if template.extractor:
+        v = template.extractor.encode("ascii")
+        body += _VERSION_TAG + bytes([len(v)]) + v
+    return body
 
 
 def template_from_bytes(data: bytes) -> FingerTemplate:
@@ -63,8 +71,11 @@ def template_from_bytes(data: bytes) -> FingerTemplate:
         raise ValueError("finger template truncated")
     head = np.frombuffer(data, _HEADER, 1)[0]
     need = _HEADER.itemsize + int(head["count"]) * MINUTIA_DTYPE.itemsize
-    if len(data) != need:
+    extractor = ""
+    if len(data) > need + 3 and data[need:need + 2] == _VERSION_TAG and len(data) == need + 3 + data[need + 2]:
+        extractor = data[need + 3:].decode("ascii", errors="replace")
+    elif len(data) != need:
         raise ValueError(f"finger template is {len(data)} bytes, expected {need}")
     minutiae = np.frombuffer(data, MINUTIA_DTYPE, int(head["count"]), _HEADER.itemsize).copy()
     return FingerTemplate(width=int(head["width"]), height=int(head["height"]), minutiae=minutiae,
-                          quality=int(head["quality"]), dpi=int(head["dpi"]))
+                          quality=int(head["quality"]), dpi=int(head["dpi"]), extractor=extractor)

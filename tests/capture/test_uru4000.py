@@ -11,15 +11,24 @@ import usb.util
 from PIL import Image
 
 from papilla.cli import main
-from papilla.services.capture.devices import (EmptyFrame, FingerNotLifted, FolderScanner, NoImageForFinger,
-                                              Scanner, ScannerError, ScannerNotFound, ScannerTimeout,
-                                              ScannerUnplugged, capture_retrying, folder_mapping)
+from papilla.services.capture.devices import (
+    EmptyFrame,
+    FingerNotLifted,
+    FolderScanner,
+    NoImageForFinger,
+    Scanner,
+    ScannerError,
+    ScannerNotFound,
+    ScannerTimeout,
+    ScannerUnplugged,
+    capture_retrying,
+    folder_mapping,
+)
 from papilla.services.capture.drivers import uru4000_protocol as proto
 from papilla.services.capture.drivers.emulated import EmulatedBackend, EmulatedUru4000B
 from papilla.services.capture.drivers.uru4000 import Uru4000Params, Uru4000Scanner, decode_frame, find_scanners
-from papilla.services.capture.station import finger_quality
 from papilla.services.capture.synthetic.scanner import SyntheticScanner
-
+from papilla.services.extract.quality import finger_quality
 from tests.helpers.images import expected, fvc, pixels, same_image
 
 FAST = Uru4000Params(finger_timeout_s=0.5, lift_timeout_s=0.5, frame_timeout_ms=300)

@@ -17,7 +17,6 @@ from typing import Callable
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from papilla.services.extract.quality import finger_quality
 from papilla.shared.crypto.iin import birth_date_from_iin, validate_iin
 from papilla.shared.crypto.sealing import seal
 from papilla.shared.legal import eligibility
@@ -74,6 +73,10 @@ class ConsentForm:
 
 
 def image_quality(image: CapturedImage) -> int:
+    # lazy: the engine loads numba and JIT-compiles; every `papilla` command imports this module to build its
+    # parser, and units such as papilla-audit-verify run with MemoryDenyWriteExecute (no JIT allowed)
+    from papilla.services.extract.quality import finger_quality
+
     return finger_quality(image.png, image.dpi)
 
 

@@ -38,7 +38,9 @@ class QualityGate:
     """When a capture is good enough to send.
 
     min_quality:        a finger is sent as captured only at or above this quality (0-100, the extractor's
-                        measure; the station reads it from PAPILLA_MIN_FINGER_QUALITY, default 20)
+                        measure, 0 for a finger the centre would refuse as unusable: extract/quality.py's
+                        check_finger, the centre's own check; the station reads it from
+                        PAPILLA_MIN_FINGER_QUALITY, default 20)
     max_attempts:       captures in a row before the operator is asked what to do (the best one is kept)
     max_total_attempts: captures of one finger in all, retakes included; past it a retake is not offered
     """

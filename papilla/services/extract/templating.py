@@ -18,15 +18,15 @@ import time
 from dataclasses import dataclass
 from typing import Iterable
 
-from papilla.services.extract.engine import UsabilityParams, extract_with_intermediates
-from papilla.services.extract.engine.usability import Usability, assess, check_set
+from papilla.services.extract.engine import UsabilityParams
+from papilla.services.extract.engine.usability import Usability, check_set
+from papilla.services.extract.quality import USABILITY, check_finger
 from papilla.shared import metrics
 from papilla.shared.errors import Refusal
 from papilla.shared.formats.images import ImageFormatError, decode_image
 from papilla.shared.legal.rules import rule
 from papilla.shared.template import FingerTemplate
 
-USABILITY = UsabilityParams()
 UNUSABLE_FINGER = "unusable_finger"
 TOO_FEW_MINUTIAE_TOTAL = "too_few_minutiae_total"
 ENROLLMENT_RULE = "printable_fingers_only"
@@ -57,10 +57,9 @@ def extract_finger(position: int, image: bytes, dpi_hint: int | None,
         raise Refusal(f"finger {position}: {exc}", code="bad_image") from None
     dpi = dpi_hint or decoded.dpi or 500
     started = time.perf_counter()
-    template, inter = extract_with_intermediates(decoded.pixels, dpi=dpi)
+    template, check = check_finger(decoded.pixels, dpi, params)   # the station's gate calls the same
     metrics.observe_finger(template.quality, len(template.minutiae), time.perf_counter() - started)
-    usability = assess(inter, params)
-    return FingerRecord(position, template), usability
+    return FingerRecord(position, template), check.usability
 
 
 def template_from_image(position: int, image: bytes, dpi_hint: int | None,

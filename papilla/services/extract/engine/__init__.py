@@ -18,13 +18,14 @@ returns every intermediate so it can be dumped and drawn (`papilla inspect`).
 """
 from __future__ import annotations
 
+from . import kernel_cache  # noqa: F401  (first: the kernels' numba cache is keyed on the whole package)
 from .params import (BinarizationParams, EnhancementParams, ExtractionParams, FilterParams,
                      FrequencyParams, MinutiaeParams, OrientationParams, QualityParams,
                      ResolutionParams, SegmentationParams, UsabilityParams)
-from .pipeline import Intermediates, extract, extract_with_intermediates, warm_up
+from .pipeline import EXTRACTOR_VERSION, Intermediates, extract, extract_with_intermediates, warm_up
 
 __all__ = [
-    "extract", "extract_with_intermediates", "warm_up", "Intermediates", "ExtractionParams",
+    "EXTRACTOR_VERSION", "extract", "extract_with_intermediates", "warm_up", "Intermediates", "ExtractionParams",
     "ResolutionParams", "SegmentationParams", "OrientationParams", "FrequencyParams",
     "EnhancementParams", "BinarizationParams", "MinutiaeParams", "FilterParams", "QualityParams",
     "UsabilityParams",

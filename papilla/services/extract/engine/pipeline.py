@@ -19,6 +19,11 @@ from .resolution import normalize_resolution
 from .segmentation import segment
 from .thinning import binarize, thin
 
+#: Version of the extraction's output, stored with every template (FingerTemplate.extractor) and in the
+#: matcher's calibration: bump it with any change that moves a minutia, then recalibrate
+#: (`papilla bench calibrate`) and re-record accuracy (`papilla bench accuracy --record`).
+EXTRACTOR_VERSION = "papilla-x1"
+
 MIN_WORK_SIDE = 32      # below this (at 500 dpi) there is nothing to extract
 MAX_INPUT_SIDE = 4000   # guard against absurd arrays (decode_image limits to 1000)
 
@@ -80,7 +85,8 @@ def _empty(img: np.ndarray, mask: np.ndarray | None = None) -> tuple[FingerTempl
     zb = np.zeros((h, w), dtype=bool)
     inter = Intermediates(image=img, mask=zb if mask is None else mask, orientation=z, coherence=z,
                           period=z, enhanced=z, binary=zb, skeleton=zb, quality_map=z)
-    return FingerTemplate(width=w, height=h, minutiae=empty_minutiae(), quality=0, dpi=500), inter
+    return FingerTemplate(width=w, height=h, minutiae=empty_minutiae(), quality=0, dpi=500,
+                          extractor=EXTRACTOR_VERSION), inter
 
 
 def extract_with_intermediates(pixels: np.ndarray, dpi: int = 500,
@@ -134,7 +140,7 @@ def extract_with_intermediates(pixels: np.ndarray, dpi: int = 500,
                           enhanced=enh, binary=binary, skeleton=skel, quality_map=qmap,
                           period_blocks=period_blocks, raw_minutiae=raw, removed_by=removed_by, minutiae=minutiae,
                           quality=fq)
-    return FingerTemplate(width=w, height=h, minutiae=minutiae, quality=fq, dpi=500), inter
+    return FingerTemplate(width=w, height=h, minutiae=minutiae, quality=fq, dpi=500, extractor=EXTRACTOR_VERSION), inter
 
 
 def extract(pixels: np.ndarray, dpi: int = 500, params: ExtractionParams | None = None) -> FingerTemplate:
