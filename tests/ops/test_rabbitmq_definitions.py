@@ -8,16 +8,20 @@ own routing keys, and read their own results queue alone.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import ssl
 import time
+import urllib.parse
 
 import pika
 import pytest
 from dramatiq.errors import ConnectionClosed
 
-from papilla.shared.broker import CONSUMER_TIMEOUT_MS, declare_intake, rabbitmq_broker, send, send_to_intake
+from papilla.shared.broker import (CONSUMER_TIMEOUT_MS, BrokerUnreachable, check_broker, declare_intake, rabbitmq_broker,
+                                   send, send_to_intake)
+from papilla.shared.config import Settings
 from papilla.shared.results import ResultPublisher, ResultsQueueMissing, declare_results_queue, open_results_queue
 from papilla.shared.routing import COMMAND, DEDUPLICATE, ENROLL, INTAKE_EXCHANGE, REQUEST, ROLE_QUEUES
 
@@ -166,6 +170,30 @@ def test_tls_listener_takes_a_client_certificate_and_carries_a_station_packet(no
     stranger.load_cert_chain(str(node.tls["station_cert"]), str(node.tls["station_key"]))
     with pytest.raises(ssl.SSLCertVerificationError):
         pika.BlockingConnection(tls_parameters(node, "st-example-01", stranger))
+
+
+def tls_url(node, user: str, **files) -> str:
+    """An `amqps://` PAPILLA_BROKER_URL as docs/operations.md gives it: pika's `ssl_options` query argument names the
+    CA, the party's certificate and key, and the name on the broker's certificate."""
+    options = {"ca_certs": str(node.tls["ca"]), "server_hostname": "localhost",
+               **{name: str(path) for name, path in files.items()}}
+    return (f"amqps://{user}:{PASSWORD}@127.0.0.1:{node.ssl_port}/papilla"
+            f"?ssl_options={urllib.parse.quote(repr(options))}")
+
+
+def test_a_station_configured_with_an_amqps_url_sends_and_opens_its_results_over_tls(node):
+    url = tls_url(node, "st-example-01", certfile=node.tls["station_cert"], keyfile=node.tls["station_key"])
+    check_broker(url)                                   # what every station command does first
+    broker = rabbitmq_broker(dataclasses.replace(Settings.from_env(), broker_url=url, queue_type="quorum"))
+    send_to_intake(broker, ENROLL, "packet-over-amqps")
+    broker.close()
+    assert any(b"packet-over-amqps" in body for body in drain(node, "papilla-extract", ENROLL.queue))
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    assert open_results_queue(connection, "st-example-01")[1] == "papilla.results.st-example-01"
+    connection.close()
+    with pytest.raises(BrokerUnreachable) as err:       # no client certificate configured: one sentence
+        check_broker(tls_url(node, "st-example-01"))
+    assert PASSWORD not in str(err.value)
 
 
 def test_prometheus_plugin_exports_the_queue_series_the_alerts_use(node, monkeypatch):
