@@ -7,6 +7,7 @@ and nothing else. The template users of definitions.json carry exactly what the 
 from __future__ import annotations
 
 import json
+import re
 import shlex
 
 import pytest
@@ -36,6 +37,13 @@ def test_template_users_carry_the_permissions_the_command_prints(node, user, kin
     assert (topic["exchange"], topic["write"], topic["read"]) == (want.topic_exchange, want.topic_write, want.topic_read)
     live = node.ctl("list_user_topic_permissions", user, "--formatter", "json").stdout
     assert [(t["exchange"], t["write"]) for t in json.loads(live)] == [(INTAKE_EXCHANGE, want.topic_write)]
+
+
+def test_a_party_id_with_dots_is_matched_literally_in_the_permissions():
+    perms = party_permissions("st.almaty.01", "station")
+    assert perms.read == r"^papilla\.results\.st\.almaty\.01$"
+    assert re.fullmatch(perms.read[1:-1], "papilla.results.st.almaty.01")
+    assert not re.fullmatch(perms.read[1:-1], "papilla.results.stXalmaty.01")   # `.` would match any character
 
 
 def test_broker_user_prints_the_lines_that_make_a_working_least_permission_user(node, tmp_path, monkeypatch, capsys):
