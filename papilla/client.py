@@ -12,8 +12,9 @@ Ed25519 key, encrypted to the centre) and sent with publisher confirms to the
 intake exchange `papilla.intake`, the only exchange a service's broker user may
 write to.
 Results arrive on the service's durable queue `papilla.results.<service
-id>` (declared and bound by the centre at registration; the client only opens it), sealed to the service's own X25519 key and signed by the centre, so
-nobody else can read them and a forged one is dropped; results of requests
+id>` (declared and bound by the centre at registration; the client only
+opens it), sealed to the service's own X25519 key and signed by the centre,
+so nobody else can read them and a forged one is dropped; results of requests
 made before a restart are still there.
 """
 from __future__ import annotations

@@ -7,8 +7,9 @@ earlier publish did not complete), then published with publisher confirms
 to the direct exchange `papilla.results` with routing key `reply_to`. A
 service's durable queue `papilla.results.<reply_to>` (declared and bound by
 the centre, `declare_results_queue`; a party only opens it,
-`open_results_queue`) keeps results while the service is down; the store keeps them after the fact, until they expire
-(`expire_at`, PAPILLA_RESULTS_RETENTION_DAYS, default 30 days: shared/store/expiry.py).
+`open_results_queue`) keeps results while the service is down; the store
+keeps them after the fact, until they expire (`expire_at`,
+PAPILLA_RESULTS_RETENTION_DAYS, default 30 days: shared/store/expiry.py).
 """
 from __future__ import annotations
 
