@@ -8,10 +8,13 @@
 The service's keys come from `papilla service init` (registered at the
 centre from its request file); the centre's public key file from `papilla
 centre export-public-key`. Requests are sealed (signed with the service's
-Ed25519 key, encrypted to the centre) and sent with publisher confirms.
+Ed25519 key, encrypted to the centre) and sent with publisher confirms to the
+intake exchange `papilla.intake`, the only exchange a service's broker user may
+write to.
 Results arrive on the service's durable queue `papilla.results.<service
-id>`, sealed to the service's own X25519 key and signed by the centre, so
-nobody else can read them and a forged one is dropped; results of requests
+id>` (declared and bound by the centre at registration; the client only
+opens it), sealed to the service's own X25519 key and signed by the centre,
+so nobody else can read them and a forged one is dropped; results of requests
 made before a restart are still there.
 """
 from __future__ import annotations
@@ -28,7 +31,7 @@ import pika
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from papilla.shared.broker import rabbitmq_broker, send
+from papilla.shared.broker import rabbitmq_broker, send_to_intake
 from papilla.shared.config import Settings
 from papilla.shared.crypto.sealing import MAGIC, SealError, open_sealed, seal
 from papilla.shared.messages import MessageError
@@ -37,7 +40,7 @@ from papilla.shared.parties import (CENTRE_ID, CentrePublic, PartyError, PartyKe
 from papilla.shared.principals import sign
 from papilla.shared.messages import (Finger, FingerStatus, IdentifyRequest, LifecycleAction, LifecycleCommand,
                                      Result, TransferOrder, VerifyRequest, encode, parse_result)
-from papilla.shared.results import declare_results_queue, stored_result
+from papilla.shared.results import open_results_queue, stored_result
 from papilla.shared.routing import COMMAND, REQUEST
 
 
@@ -88,8 +91,7 @@ class RabbitResultWaiter:
 
     def _connect(self) -> None:
         self._connection = pika.BlockingConnection(self._params)
-        self._channel = self._connection.channel()
-        self._queue = declare_results_queue(self._channel, self.reply_to)
+        self._channel, self._queue = open_results_queue(self._connection, self.reply_to)   # the centre declared it
         self._held.clear()   # unacknowledged deliveries of a lost channel are back in the queue
 
     def _next(self) -> bool:
@@ -192,7 +194,7 @@ class PapillaClient:
         sealed = seal(encode(message), sender_id=self.service_id, packet_id=request_id,
                       signing_key=self.signing_key, centre_public=self.centre_public)
         route = COMMAND if isinstance(message, LifecycleCommand) else REQUEST
-        send(self.broker, route, base64.b64encode(sealed).decode())
+        send_to_intake(self.broker, route, base64.b64encode(sealed).decode())   # the intake exchange only
         return request_id
 
     @staticmethod

@@ -5,6 +5,8 @@
   papilla centre register-station FILE        register a station from its registration request file
   papilla centre register-service FILE        … a public service
   papilla centre register-principal FILE      … a person or body with a role (operator, adjudicator, …)
+  papilla centre broker-user ID [--vhost V]    the party's results queue at the broker, and the rabbitmqctl
+                                              lines that create its user with least permissions
   papilla centre revoke ID --reason "…"       its packets / signatures are refused from now on
   papilla centre parties                      list registered parties
 """
@@ -12,13 +14,17 @@ from __future__ import annotations
 
 # lazy imports: `papilla` imports every command module to build its parser, so a command imports the services
 # it runs (numba kernels, dramatiq, the store) inside its function, not for every `papilla --help`.
-
+import sys
 from pathlib import Path
 
+import pika
+
 from papilla.commands.centre_keys import register_kek_commands
-from papilla.shared.config import Settings
+from papilla.shared.broker_users import party_permissions, rabbitmqctl_lines
+from papilla.shared.config import Settings, mask_secrets
 from papilla.shared.crypto.errors import RegistryError
 from papilla.shared.parties import PartyError, export_centre_public, init_centre, read_registration
+from papilla.shared.results import prepare_party_results
 
 
 def _centre():
@@ -55,7 +61,45 @@ def _register(args, kind: str) -> int:
     role = f" with role {registration.role}" if registration.role else ""
     print(f"{kind} {registration.party_id} registered{role}; fingerprint {registration.fingerprint} "
           "(check it with the party before it sends anything)")
+    if kind in ("station", "service"):
+        _prepare_results(registration.party_id)
     return 0
+
+
+def _prepare_results(party_id: str) -> bool:
+    """Declare the party's results queue and its binding at the centre's broker; say so either way."""
+    url = Settings.from_env().broker_url
+    try:
+        queue = prepare_party_results(url, party_id)
+    except pika.exceptions.AMQPError as exc:
+        print(f"note: results queue of {party_id} not declared: RabbitMQ at {mask_secrets(url)} "
+              f"({type(exc).__name__}); run `papilla centre broker-user {party_id}` when it is reachable",
+              file=sys.stderr)
+        return False
+    print(f"results queue {queue} declared and bound to routing key {party_id}")
+    return True
+
+
+def broker_user(args) -> int:
+    centre = _centre()
+    try:
+        record = centre.senders.get(args.party_id)
+    finally:
+        centre.close()
+    if record is None:
+        raise PartyError(f"{args.party_id} is not registered: register it first (`papilla centre register-…`)")
+    if record.status != "active":
+        raise PartyError(f"{args.party_id} was revoked: remove its broker user instead "
+                         f"(rabbitmqctl delete_user {args.party_id})")
+    try:
+        permissions = party_permissions(record.sender_id, record.kind)
+    except ValueError as exc:
+        raise PartyError(str(exc)) from None
+    declared = _prepare_results(record.sender_id)
+    print("# on the broker's host, as root (the password is read from standard input):")
+    for line in rabbitmqctl_lines(permissions, args.vhost):
+        print(line)
+    return 0 if declared else 3
 
 
 def revoke(args) -> int:
@@ -89,6 +133,11 @@ def register(sub) -> None:
         p = ce.add_parser(f"register-{kind}", help=f"register a {kind} from its registration request file")
         p.add_argument("file")
         p.set_defaults(func=lambda args, kind=kind: _register(args, kind))
+    p = ce.add_parser("broker-user", help="a station's or service's results queue and its least-permission "
+                                          "RabbitMQ user (prints the rabbitmqctl lines)")
+    p.add_argument("party_id")
+    p.add_argument("--vhost", default="papilla", help="the RabbitMQ virtual host (default: papilla)")
+    p.set_defaults(func=broker_user)
     p = ce.add_parser("revoke", help="revoke a station, service or principal")
     p.add_argument("party_id")
     p.add_argument("--reason", required=True)

@@ -1,9 +1,9 @@
 """`papilla station answers ST-ID`: the centre's decisions on packets nobody waited for.
 
 A packet sent by `station flush` after an outage, or by `station enroll` without `--wait` (or after its wait
-ran out), is answered on the station's durable results queue `papilla.results.ST-ID`, which every station
-command declares before a packet leaves (`keep_answers`). This command prints each waiting answer in one line
-(packet id, decision, the rule it was taken under) and removes it from the queue once printed.
+ran out), is answered on the station's durable results queue `papilla.results.ST-ID`, which the centre
+declares at registration and every station command opens before a packet leaves (`keep_answers`). This
+command prints each waiting answer in one line (packet id, decision, the rule it was taken under) and removes it from the queue once printed.
 """
 from __future__ import annotations
 
@@ -16,18 +16,19 @@ from papilla.client import RabbitResultWaiter, ResultOpener
 from papilla.shared.config import Settings
 from papilla.shared.messages import Result
 from papilla.shared.parties import load_centre_public, load_party
-from papilla.shared.results import declare_results_queue
+from papilla.shared.results import open_results_queue
 
 
 def keep_answers(broker_url: str, station_id: str) -> bool:
-    """Declare the station's results queue so the centre's answers wait there; False when the broker is out of
-    reach (the packet is spooled, and the queue is declared by the command that sends it later)."""
+    """Check that the station's results queue (declared by the centre at registration) is there, so the centre's
+    answers wait in it; False when the broker is out of reach (the packet is spooled, and the command that sends
+    it later checks again)."""
     try:
         connection = pika.BlockingConnection(pika.URLParameters(broker_url))
     except pika.exceptions.AMQPError:
         return False
     try:
-        declare_results_queue(connection.channel(), station_id)
+        open_results_queue(connection, station_id)
         return True
     finally:
         connection.close()

@@ -37,7 +37,7 @@ def run(args) -> int:
     import dramatiq
     from prometheus_client import start_http_server
 
-    from papilla.shared.broker import check_broker, rabbitmq_broker
+    from papilla.shared.broker import check_broker, declare_intake, rabbitmq_broker
     from papilla.shared.config import Settings
     from papilla.shared.metrics import registry_for
     from papilla.shared.routing import ROLE_METRICS_OFFSET, ROLE_QUEUES
@@ -52,6 +52,7 @@ def run(args) -> int:
     check_broker(settings.broker_url)          # a wrong URL, user or vhost: one sentence now, not tracebacks later
     broker = rabbitmq_broker(settings, rest, first_middleware=first)
     dramatiq.set_broker(broker)
+    declare_intake(broker, ROLE_QUEUES[args.role])   # the intake exchange and its bindings to this role's queues
     importlib.import_module(f"papilla.services.workers.{args.role}_actors")
     runtime.declare_undecodable(broker)
     if args.role == "match":

@@ -10,7 +10,10 @@
 - retries with exponential backoff capped below RabbitMQ's consumer timeout
   (dramatiq keeps delayed messages unacked: dramatiq issue #827);
 - cross-cutting behaviour as middleware: metrics, dead-letter recording,
-  fault injection for crash tests.
+  fault injection for crash tests;
+- stations and services publish to the intake exchange only (`send_to_intake`): they declare nothing, and
+  their broker users may write to `papilla.intake` alone, with topic permissions naming their routing keys
+  (infra/rabbitmq/definitions.json). The centre's workers send to each other on dramatiq's default routing.
 """
 from __future__ import annotations
 
@@ -22,11 +25,12 @@ import dramatiq
 import pika
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.errors import ConnectionClosed
 from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit
 
 from . import metrics, wire
 from .config import ConfigError, Settings, mask_secrets
-from .routing import Route
+from .routing import INTAKE_EXCHANGE, INTAKE_ROUTES, Route
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +143,53 @@ def send(broker: dramatiq.Broker, route: Route, *args, **kwargs) -> dramatiq.Mes
     broker.declare_queue(route.queue)
     message = dramatiq.Message(queue_name=route.queue, actor_name=route.actor, args=args, kwargs=kwargs, options={})
     return broker.enqueue(message)
+
+
+#: Answers a second attempt would get again: refused (403), no exchange (404), no binding, queue full.
+_NOT_TRANSIENT = (pika.exceptions.ChannelClosedByBroker, pika.exceptions.UnroutableError, pika.exceptions.NackError)
+
+
+def send_to_intake(broker: dramatiq.Broker, route: Route, *args, **kwargs) -> dramatiq.Message:
+    """What a station or service sends: a dramatiq message for `route`, published to the intake exchange with the
+    route's queue as routing key, mandatory and confirmed, declaring nothing (the centre declared the queues and
+    their bindings: definitions.json, or `declare_intake` at worker boot).
+
+    Raises `dramatiq.errors.ConnectionClosed` when the broker is out of reach, refuses (403: this user may not
+    send this route), has no intake exchange yet (404) or cannot route it (no binding): the caller keeps the
+    message (the station's spool) or reports it. The in-process demo broker just enqueues."""
+    message = dramatiq.Message(queue_name=route.queue, actor_name=route.actor, args=args, kwargs=kwargs, options={})
+    if not isinstance(broker, RabbitmqBroker):
+        broker.declare_queue(route.queue)
+        return broker.enqueue(message)
+    if not broker.confirm_delivery:
+        raise ConfigError("a party's broker must confirm deliveries (rabbitmq_broker does)")
+    properties = pika.BasicProperties(delivery_mode=pika.DeliveryMode.Persistent)
+    for attempt in (1, 2):      # a dropped idle connection: reconnect once and publish again
+        try:
+            broker.emit_before("enqueue", message, None)
+            broker.channel.basic_publish(INTAKE_EXCHANGE, route.queue, message.encode(), properties, mandatory=True)
+            broker.emit_after("enqueue", message, None)
+            return message
+        except (pika.exceptions.AMQPConnectionError, pika.exceptions.AMQPChannelError) as exc:
+            del broker.connection   # dramatiq's deleter drops the channel with it
+            if attempt == 2 or isinstance(exc, _NOT_TRANSIENT):
+                raise ConnectionClosed(exc) from None
+    return message   # not reached: the second attempt returns or raises
+
+
+def declare_intake(broker: dramatiq.Broker, queues: tuple[str, ...]) -> None:
+    """The centre's side of the intake: the intake exchange and, for each of `queues` that outside parties send
+    to, the queue (as the worker's dramatiq declares it) bound with its name as routing key. Idempotent; a worker
+    runs it at boot for the queues it consumes (definitions.json declares the same on a production broker)."""
+    routes = [route for route in INTAKE_ROUTES if route.queue in queues]
+    if not routes or not isinstance(broker, RabbitmqBroker):
+        return
+    for route in routes:
+        broker.declare_queue(route.queue, ensure=True)
+    channel = broker.channel
+    channel.exchange_declare(INTAKE_EXCHANGE, exchange_type="topic", durable=True)
+    for route in routes:
+        channel.queue_bind(route.queue, INTAKE_EXCHANGE, routing_key=route.queue)
 
 
 #: Per-delivery outcome (ok, refused, retried, dead_lettered), duration in seconds, in-progress gauge and

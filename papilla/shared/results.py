@@ -5,9 +5,11 @@ result is inserted in the store under its request id (idempotent: a
 redelivered request finds it there and publishes nothing new unless the
 earlier publish did not complete), then published with publisher confirms
 to the direct exchange `papilla.results` with routing key `reply_to`. A
-service's durable queue `papilla.results.<reply_to>` keeps results while
-the service is down; the store keeps them after the fact, until they expire
-(`expire_at`, PAPILLA_RESULTS_RETENTION_DAYS, default 30 days: shared/store/expiry.py).
+service's durable queue `papilla.results.<reply_to>` (declared and bound by
+the centre, `declare_results_queue`; a party only opens it,
+`open_results_queue`) keeps results while the service is down; the store
+keeps them after the fact, until they expire (`expire_at`,
+PAPILLA_RESULTS_RETENTION_DAYS, default 30 days: shared/store/expiry.py).
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ import pika
 from papilla.shared import names
 
 from . import metrics
-from .config import operational_retention
+from .config import ConfigError, operational_retention
 from .crypto.sealing import seal
 from .messages import Result, encode, parse_result
 from .parties import CENTRE_ID
@@ -172,12 +174,54 @@ def stored_result(store: Store, request_id: str) -> Result | None:
 
 
 def declare_results_queue(channel, reply_to: str) -> str:
-    """Durable queue for one awaiting service, bound to its routing key."""
+    """The centre's side: the durable results queue of one party, bound to the results exchange with the party's
+    id as routing key. Run at registration (`papilla centre register-…`, as a broker user that may configure
+    results queues); definitions.json does the same for its template parties. Parties never bind: their broker
+    users may not read the results exchange, so none can bind a queue to another party's routing key."""
     channel.exchange_declare(RESULTS_EXCHANGE, exchange_type="direct", durable=True)
     name = results_queue(reply_to)
     channel.queue_declare(name, durable=True)
     channel.queue_bind(name, RESULTS_EXCHANGE, routing_key=reply_to)
     return name
+
+
+def prepare_party_results(broker_url: str, party_id: str) -> str:
+    """Declare `party_id`'s results queue and binding on the broker at `broker_url` (the centre's user); returns
+    the queue's name. Raises pika's AMQPError when the broker is out of reach or refuses."""
+    connection = pika.BlockingConnection(pika.URLParameters(broker_url))
+    try:
+        return declare_results_queue(connection.channel(), party_id)
+    finally:
+        connection.close()
+
+
+def open_results_queue(connection, reply_to: str):
+    """The party's side: (a channel on `connection`, the name of this party's results queue), found by a passive
+    declare (no permission needed, nothing created). A queue the centre has not declared yet is declared here
+    only where the broker lets this user do it (a development broker with one user for all); a party user with
+    the shipped permissions is refused, and this says what to do."""
+    name = results_queue(reply_to)
+    channel = connection.channel()
+    try:
+        channel.queue_declare(name, passive=True)
+        return channel, name
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        if exc.reply_code != 404:
+            raise
+    channel = connection.channel()
+    try:
+        declare_results_queue(channel, reply_to)
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        if exc.reply_code != 403:
+            raise
+        raise ResultsQueueMissing(f"the broker has no results queue {name}: the centre declares it when it registers "
+                                  f"{reply_to} (`papilla centre broker-user {reply_to}`)") from None
+    return channel, name
+
+
+class ResultsQueueMissing(ConfigError):
+    """This party's results queue does not exist and its broker user may not create it: the centre has not set
+    the party up at its broker yet."""
 
 
 def answer_job(store: Store, publisher, request_id: str, compute, jobs: str = names.JOBS) -> tuple[Result | None, dict | None]:

@@ -8,6 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 RESULTS_EXCHANGE = "papilla.results"
+#: The one exchange stations and services publish to (a topic exchange, so RabbitMQ's topic permissions can
+#: limit each party to its routing keys). `amq.default` would reach every queue of the vhost: only the centre's
+#: own workers publish there, to each other.
+INTAKE_EXCHANGE = "papilla.intake"
+#: Where overflowing results queues dead-letter their oldest result (infra/rabbitmq/definitions.json).
+RESULTS_OVERFLOW_QUEUE = "papilla.overflow.results"
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,10 @@ LIFECYCLE = Route("papilla.lifecycle", "lifecycle_command")     # request id of 
 COMMAND = Route("papilla.command", "accept_command")
 #: Where a body that is not a dramatiq message is routed once read (every worker refuses it; see shared.wire).
 UNDECODABLE = Route("papilla.undecodable", "undecodable_message")
+
+#: What each kind of outside party may send through the intake exchange (routing key = the route's queue).
+PARTY_ROUTES = {"station": (ENROLL,), "service": (REQUEST, COMMAND)}
+INTAKE_ROUTES = (ENROLL, REQUEST, COMMAND)
 
 ROLE_QUEUES = {
     "extract": (ENROLL.queue, REQUEST.queue),

@@ -1,6 +1,7 @@
 """Running the real thing for pipeline tests: a RabbitMQ vhost, worker processes, a station, a client."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import secrets
@@ -13,7 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from papilla.services.capture.devices import CapturedImage, FolderScanner
+from papilla.shared.broker import declare_intake, rabbitmq_broker
+from papilla.shared.config import Settings
 from papilla.shared.crypto.iin import make_test_iin
+from papilla.shared.routing import INTAKE_ROUTES
 
 RABBIT = ("127.0.0.1", 5672)
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +36,9 @@ def rabbitmqctl(*args: str) -> None:
 
 
 class Vhost:
-    """A throwaway vhost so tests never touch queues of anything else on the broker."""
+    """A throwaway vhost so tests never touch queues of anything else on the broker; its intake exchange and
+    queues are declared as the centre's broker has them (definitions.json), so a station may send before any
+    worker ran."""
 
     def __init__(self):
         self.name = f"papilla-test-{secrets.token_hex(4)}"
@@ -40,10 +46,21 @@ class Vhost:
     def __enter__(self) -> str:
         rabbitmqctl("add_vhost", self.name)
         rabbitmqctl("set_permissions", "-p", self.name, "guest", ".*", ".*", ".*")
-        return f"amqp://guest:guest@127.0.0.1:5672/{self.name}"
+        url = f"amqp://guest:guest@127.0.0.1:5672/{self.name}"
+        declare_centre_intake(url)
+        return url
 
     def __exit__(self, *exc) -> None:
         rabbitmqctl("delete_vhost", self.name)
+
+
+def declare_centre_intake(url: str) -> None:
+    """The intake exchange and the queues outside parties send to, bound, as a worker declares them at boot."""
+    broker = rabbitmq_broker(dataclasses.replace(Settings.from_env(), broker_url=url))
+    try:
+        declare_intake(broker, tuple(route.queue for route in INTAKE_ROUTES))
+    finally:
+        broker.close()
 
 
 #: Ports a test may hand a worker as PAPILLA_METRICS_PORT: the worker listens at base + its role offset and

@@ -10,9 +10,7 @@ from pathlib import Path
 import yaml
 
 from papilla.services.lifecycle.lifecycle_metrics import LifecycleDeadlines
-
 from papilla.shared import metrics
-
 from tests.helpers.prometheus import promtool
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"

@@ -19,9 +19,17 @@ from papilla.shared.config import Settings
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.metrics import LATENCY_BUCKETS
 from papilla.shared.routing import ENROLL
-from tests.helpers.harness import (FvcScanner, Vhost, free_port, onboard, rabbit_reachable, start_worker,
-                                   station_and_client, statuses)
 from tests.helpers.builders import consent_form, document_for
+from tests.helpers.harness import (
+    FvcScanner,
+    Vhost,
+    free_port,
+    onboard,
+    rabbit_reachable,
+    start_worker,
+    station_and_client,
+    statuses,
+)
 from tests.helpers.prometheus import INFRA, ROLES, Prometheus, prometheus_config, wait_for
 
 pytestmark = pytest.mark.broker

@@ -1,10 +1,10 @@
 """The shipped Prometheus configuration and alert rules, checked by Prometheus' own promtool."""
 from __future__ import annotations
 
-
 import yaml
 
-from tests.helpers.prometheus import INFRA as PROM, promtool
+from tests.helpers.prometheus import INFRA as PROM
+from tests.helpers.prometheus import promtool
 
 
 def test_rules_and_config_are_valid():

@@ -1,7 +1,8 @@
 """The station's outbox: a sealed packet is on disk before it is sent.
 
 `put` writes the packet to the spool atomically (temp file + rename, fsync),
-`flush` publishes every spooled packet with publisher confirms and removes
+`flush` publishes every spooled packet with publisher confirms to the intake exchange (the only one a
+station's broker user may write to, and only with the routing key of packets) and removes
 it only once RabbitMQ has confirmed it; a failed send is recorded beside the packets
 (`spool.record_send_error`, read by `papilla station status`). A station that is offline, or that
 crashes between the two, re-sends on the next flush; the centre is
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from papilla.shared.broker import send
+from papilla.shared.broker import send_to_intake
 from papilla.shared.routing import ENROLL, Route
 
 from .spool import SUFFIX, clear_send_error, record_send_error
@@ -70,7 +71,7 @@ class Outbox:
         for path in self.pending():
             sealed = path.read_bytes()
             try:
-                send(self.broker, self.route, base64.b64encode(sealed).decode())
+                send_to_intake(self.broker, self.route, base64.b64encode(sealed).decode())
             except Exception as exc:  # offline: keep it spooled for the next flush
                 log.warning("packet kept in spool, broker unavailable: %s", type(exc).__name__)
                 record_send_error(self.spool_dir, exc)    # `papilla station status` shows it

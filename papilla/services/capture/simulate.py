@@ -28,7 +28,7 @@ from typing import Callable
 import pika
 
 from papilla.shared.crypto.iin import make_test_iin
-from papilla.shared.results import declare_results_queue
+from papilla.shared.results import open_results_queue
 
 from .devices import CapturedImage, FolderScanner
 
@@ -166,9 +166,8 @@ class AnswerCollector(threading.Thread):
     def run(self) -> None:
         try:
             connection = pika.BlockingConnection(self._params)
-            channel = connection.channel()
-            for station_id, opener in self._openers.items():
-                queue = declare_results_queue(channel, station_id)
+            for station_id, opener in self._openers.items():   # each station's queue, declared by the centre
+                channel, queue = open_results_queue(connection, station_id)
                 channel.basic_consume(queue, self._on_message(opener), auto_ack=True)
             self.ready.set()
             while not self._stopping.is_set():
