@@ -28,7 +28,7 @@ from papilla.shared.legal.rules import rule
 from papilla.shared.messages import Identifier, _Model
 from papilla.shared.principals import check_signed_by
 
-from . import commands
+from . import commands, destruction
 
 ACTS, RETENTION = names.DESTRUCTION_ACTS, names.RETENTION
 ENROLLMENTS, SUBJECTS, BIOMETRICS = names.ENROLLMENTS, names.SUBJECTS, names.BIOMETRICS
@@ -162,10 +162,7 @@ def _destroy_items(centre: Centre, act_id: str, subject_id: str, enrollment_ids:
         enrollment = centre.store.get(ENROLLMENTS, eid)
         if enrollment is not None:
             states.check_enrollment(enrollment, "retention_expired", subject)   # → DESTROYED
-        gallery_log.stamp(centre.store, eid, subject_id, active=False)
-        centre.store.delete(BIOMETRICS, {"enrollment_id": eid})
-        centre.store.delete(ENROLLMENTS, {"_id": eid})
-        centre.store.delete(RETENTION, {"_id": eid})
+    for eid in destruction.destroy_enrollments(centre, subject_id, enrollment_ids):
         audit.append(centre, "enrollment_destroyed", subject_id=subject_id, actor=approver,
                      details={"act_id": act_id, "enrollment_id": eid, "rule": _citation()})
     return "destroyed"
