@@ -83,7 +83,7 @@ def test_public_service_reapplicant_is_verified_unless_irreversibly_damaged():
     d = decide(app(previously_registered=True, reason="irreversible_damage"))
     assert (d.decision, d.citation, d.code) == ("reenroll", "Rules 406, p.8-9", "irreversible_damage")
     assert outcome(app(previously_registered=True, reason="document_replacement")) == \
-        ("reenroll", LAW[:-2] + ", Art.10 p.1; Rules 406 p.9")
+        ("verify_instead", "Rules 406, p.8")       # a replaced document is not the ground of p.8 (issue 19)
 
 
 # ---------------------------------------------------------------- identity documents (Law Art.10 p.1, p.4; Art.11)

@@ -199,8 +199,10 @@ def _ps_previous(app, legal, age):
         return None
     if app.reason == "irreversible_damage":
         return None      # re-collected (p.8), decided after the fingers
-    if app.reason == "document_replacement":
-        return None
+    if app.reason == "document_replacement":    # not a ground of p.8: verified against the record instead
+        return _decision("verify_instead", "replacement_not_damage", "replacement_not_a_ground",
+                         "a replaced identity document is not a ground to collect again (only irreversible damage "
+                         "that prevents recognition is): verify the person against their record", app, age)
     return _decision("verify_instead", "public_service_reapplicant_verified", "already_registered",
                      "the applicant is already registered: verify them against their record", app, age)
 
@@ -308,10 +310,13 @@ def _allowing(app: Application, legal: LegalBasis, age: int) -> Decision:
 
 def _recollection_rule(reason: str, legal: LegalBasis) -> str:
     """The rule under which a registered person is collected again for `reason`."""
-    return {("irreversible_damage", False): "recollection_irreversible_damage",
-            ("irreversible_damage", True): "reregistration_irreversible_damage",
-            ("document_replacement", False): "replacement_on_document",
-            ("document_replacement", True): "replacement_on_document"}[(reason, legal.law)]
+    if reason == "irreversible_damage":
+        return "reregistration_irreversible_damage" if legal.law else "recollection_irreversible_damage"
+    if not legal.law:              # Rules 406 p.8 knows only irreversible damage
+        return "replacement_not_damage"
+    # a new document under a basis whose re-applicants are verified (Art.10 p.3) is registered under the basis
+    # itself (Art.10 p.1: "for the first time, as well as for their restoration or replacement")
+    return legal.rule_id if legal.verify_on_reapply else "replacement_on_document"
 
 
 def from_packet(packet: EnrollmentPacket, birth: date, applied_at: datetime | date, *,
