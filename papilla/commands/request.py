@@ -79,8 +79,8 @@ def lifecycle(args) -> int:
         if args.action == "transfer":
             from papilla.shared.messages import TransferOrder
 
-            if not (args.recipient and args.recipient_kind and args.legal_basis and args.approver):
-                print("papilla: a transfer needs --recipient, --recipient-kind, --legal-basis and --approver",
+            if not (args.recipient and args.legal_basis and args.approver):   # the kind: the centre's registration
+                print("papilla: a transfer needs --recipient, --legal-basis and --approver",
                       file=sys.stderr)
                 return 2
             from pydantic import ValidationError

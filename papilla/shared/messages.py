@@ -224,7 +224,7 @@ class LifecycleAction(str, Enum):
 
 #: Who receives a transfer (Law Art.9 p.4: courts, law enforcement, special state bodies, executive enforcement,
 #: inquiry, investigation; p.5: a foreign state under a ratified treaty).
-RECIPIENT_KINDS = ("court", "law_enforcement", "special_state_body", "executive_enforcement", "inquiry",
+RECIPIENT_KINDS = ("court", "prosecutor", "law_enforcement", "special_state_body", "executive_enforcement", "inquiry",
                    "investigation", "foreign_state")
 
 
@@ -233,8 +233,10 @@ class TransferOrder(_Model):
     or request), and for a foreign state the ratified treaty."""
 
     recipient_id: Identifier
-    recipient_kind: Literal["court", "law_enforcement", "special_state_body", "executive_enforcement", "inquiry",
-                            "investigation", "foreign_state"]
+    #: what the order says the recipient is; the centre acts on the kind it registered for the recipient
+    #: (`shared.parties.recipient_kind`) and refuses an order that says otherwise. Optional.
+    recipient_kind: Literal["court", "prosecutor", "law_enforcement", "special_state_body", "executive_enforcement",
+                            "inquiry", "investigation", "foreign_state"] | None = None
     legal_basis: str = Field(min_length=3, max_length=256)
     treaty: str | None = Field(default=None, min_length=3, max_length=256)
     include_images: bool = False     # templates only unless the order asks for the images too

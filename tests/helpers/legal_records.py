@@ -10,11 +10,18 @@ from datetime import date, datetime, time, timezone
 from papilla.identity import ensure_sender
 from papilla.services.admission import intake
 from papilla.services.admission.intake import subject_for
-from papilla.services.lifecycle import commands, retention
+from papilla.services.lifecycle import commands, enrollments, retention
+from papilla.services.match import matching
+from papilla.services.match.gallery import Gallery
 from papilla.shared import clock, gallery_log
 from papilla.shared.crypto import sealing
-from papilla.shared.messages import LifecycleAction, LifecycleCommand, encode
+from papilla.shared.messages import (EnrollmentPacket, Finger, IdentifyRequest, LifecycleAction, LifecycleCommand,
+                                     VerifyRequest, encode)
 from papilla.shared.principals import sign
+
+from tests.builders import identity
+from tests.lifecycle.conftest import STATION, signed_by_operator
+from tests.pipeline.harness import FvcScanner
 
 BRANCH = "svc-branch-law"
 PEOPLE = {"op": "operator", "sup": "supervisor", "body": "authorised_body", "head": "head_of_unit",
@@ -29,11 +36,15 @@ class Desk:
     service: object
     people: dict
 
-    def command(self, action: str, rid: str, *, iin: str | None = None, by: str = "op", **fields):
+    def command(self, action: str, rid: str, *, iin: str | None = None, by: str = "op", approver: str | None = None,
+                **fields):
         message = LifecycleCommand(request_id=rid, reply_to=BRANCH, action=LifecycleAction(action), iin=iin,
                                    reason=fields.pop("reason", "written application"),
-                                   principal_id=self.people[by].party_id, **fields)
+                                   principal_id=self.people[by].party_id,
+                                   approver_id=self.people[approver].party_id if approver else None, **fields)
         message = sign(message, "principal_signature", self.people[by].signing)
+        if approver:
+            message = sign(message, "approver_signature", self.people[approver].signing)
         return sealing.seal(encode(message), sender_id=BRANCH, packet_id=rid, signing_key=self.service.signing,
                             centre_public=self.centre.keys.box.public_key())
 
@@ -73,3 +84,52 @@ def record(centre, enrollment_id: str, iin: str, basis: str, registered_on: date
         gallery_log.stamp(centre.store, enrollment_id, sid, active=True)
     retention.record_term(centre, enrollment_id, sid, basis, captured)
     return doc
+
+
+CAPTURED_AT = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
+
+
+def sealed_enrollment(centre, fvc_dir, packet_id: str, iin: str, fingers: dict[int, str], *,
+                      basis: str = "public_service_authentication", **applicant) -> bytes:
+    """An enrollment packet under `basis` with the FVC impressions `fingers` (others injured), as a station seals it."""
+    images = FvcScanner(fvc_dir / "DB1_B", fingers).images()
+    packet = EnrollmentPacket(
+        packet_id=packet_id, station_id=STATION, operator_id=centre.operator.party_id, captured_at=CAPTURED_AT,
+        purpose=basis, **identity(iin, "Unit Person", operator_id=centre.operator.party_id, signed_on=CAPTURED_AT,
+                                  purpose=basis, **applicant),
+        fingers=[Finger(position=p, status="captured", image=c.png, format="png", dpi=500) for p, c in images.items()]
+        + [Finger(position=p, status="injured") for p in range(1, 11) if p not in images])
+    packet = signed_by_operator(centre, packet)
+    return sealing.seal(encode(packet), sender_id=STATION, packet_id=packet_id, signing_key=centre.station_key,
+                        centre_public=centre.keys.box.public_key())
+
+
+def enrolled_under(centre, fvc_dir, packet_id: str, iin: str, fingers: dict[int, str], *,
+                   basis: str = "public_service_authentication", **applicant):
+    """Accepted, deduplicated and settled: (enrollment id, its Result)."""
+    accepted = intake.accept_enrollment(centre, sealed_enrollment(centre, fvc_dir, packet_id, iin, fingers,
+                                                                  basis=basis, **applicant))
+    gallery = Gallery(centre)
+    done = enrollments.settle(centre, accepted.enrollment_id,
+                              *matching.deduplicate(centre, gallery, accepted.enrollment_id))
+    return accepted.enrollment_id, done
+
+
+def service(centre, service_id: str, recipient_kind: str):
+    """A service registered by the centre as `recipient_kind`."""
+    return ensure_sender(centre, centre.settings, service_id, "service", recipient_kind=recipient_kind)
+
+
+def probe(centre, fvc_dir, service_id: str, keys, rid: str, fingers: dict[int, str], *, iin: str | None = None) -> str:
+    """Send a verify (with `iin`) or identify request from the service, accepted by intake; answer it with `answer`."""
+    images = [Finger(position=p, status="captured", image=(fvc_dir / "DB1_B" / f"{name}.tif").read_bytes(),
+                     format="tiff", dpi=500) for p, name in fingers.items()]
+    request = (VerifyRequest(request_id=rid, reply_to=service_id, iin=iin, fingers=images) if iin else
+               IdentifyRequest(request_id=rid, reply_to=service_id, fingers=images))
+    sealed = sealing.seal(encode(request), sender_id=service_id, packet_id=rid, signing_key=keys.signing,
+                          centre_public=centre.keys.box.public_key())
+    return intake.accept_request(centre, sealed)[0]
+
+
+def answer(centre, rid: str):
+    return matching.answer_probe(centre, Gallery(centre), rid)

@@ -16,11 +16,12 @@ from papilla.shared.config import operational_retention
 from papilla.shared.crypto.iin import InvalidIIN, birth_date_from_iin, validate_iin
 from papilla.shared.crypto.sealing import OpenedPacket, SealError, open_sealed, peek_header
 from papilla.shared.errors import Refusal
-from papilla.shared.legal import eligibility, states
+from papilla.shared.legal import eligibility, states, uses
 from papilla.shared.legal.decide import Decision, Policy, check_recollection, decide, from_packet, local_date
 from papilla.shared.legal.roles import check_applicant
 from papilla.shared.legal.rules import rule
 from papilla.shared.names import BIOMETRICS, ENROLLMENTS, JOBS, SUBJECTS, job_key_subject
+from papilla.shared.parties import recipient_kind
 from papilla.shared.principals import check_signed_by
 from papilla.shared.messages import (EnrollmentPacket, IdentifyRequest, LifecycleCommand, MessageError,
                                      VerifyRequest, parse_request)
@@ -225,6 +226,8 @@ def accept_request(centre: Centre, sealed: bytes, *, lifecycle: bool = False) ->
                             request.action.value)
             check_applicant(request.action.value, request.on_application_of)
             transfers.check_approval(centre.senders, request)     # a transfer's second principal (Law Art.9 p.4)
+        else:     # what the sender is, as the centre registered it, may use some record this way (Rules 395 p.18)
+            uses.check_may_use(request_kind(request), recipient_kind(centre.store, opened.sender_id))
         return _accept_job(centre, opened, request)
     except Refusal as refusal:   # answered on the authenticated sender's own queue
         refusal.request_id, refusal.reply_to, refusal.kind = opened.packet_id, opened.sender_id, request_kind(request)

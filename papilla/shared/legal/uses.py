@@ -100,6 +100,16 @@ def may_use_at_all(use: str, requester_kind: str | None) -> bool:
     return any(requester_kind in u.kinds for u in USES if u.use == use)
 
 
+def check_may_use(use: str, requester_kind: str | None) -> None:
+    """Refuse a request whose requester may `use` no record at all (its kind, or none registered)."""
+    if requester_kind is None:
+        raise refuse("requester_purpose_registered", "purpose_not_registered",
+                     f"the requester has no kind registered at the centre: it may not {use}")
+    if not may_use_at_all(use, requester_kind):
+        raise refuse("beyond_stated_purpose", "purpose_not_permitted",
+                     f"a {requester_kind.replace('_', ' ')} may not {use} any record kept here")
+
+
 # -------------------------------------------------------------- what an application may end
 
 def ends_on_application(basis_id: str | None) -> bool:
