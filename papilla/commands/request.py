@@ -130,7 +130,8 @@ def register(sub) -> None:
         p.set_defaults(func=func)
     p = rq.add_parser("lifecycle")
     p.add_argument("service_id")
-    p.add_argument("action", choices=("block", "unblock", "destroy", "withdraw_consent", "adjudicate",
+    p.add_argument("action", choices=("block", "block_on_demand", "unblock", "destroy", "withdraw_consent",
+                                      "adjudicate",
                                       "depersonalize", "remove_depersonalization", "transfer"))
     p.add_argument("--reason", required=True)
     p.add_argument("--principal", required=True, help="the registered person or body deciding (signs)")

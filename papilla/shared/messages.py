@@ -213,6 +213,7 @@ class IdentifyRequest(_Model):
 
 class LifecycleAction(str, Enum):
     BLOCK = "block"
+    BLOCK_ON_DEMAND = "block_on_demand"                     # the subject's own demand, at a branch (Rules 395 p.25)
     UNBLOCK = "unblock"
     DESTROY = "destroy"
     WITHDRAW_CONSENT = "withdraw_consent"
@@ -263,7 +264,8 @@ class LifecycleCommand(_Model):
     reason: str = Field(min_length=1, max_length=512)
     principal_id: Identifier
     principal_signature: bytes | None = Field(default=None, max_length=64)
-    #: destruction and consent withdrawal: whose written application it is (Rules 406 p.11; Rules 395 p.6)
+    #: destruction, consent withdrawal and the subject's block demand: whose written application it is (Rules 406
+    #: p.11; Rules 395 p.6, p.25)
     on_application_of: Literal["subject", "legal_representative", "custodian"] | None = None
     #: transfers (Law Art.9 p.4-5): the order, and the second principal who approved it, signing the same bytes
     transfer: TransferOrder | None = None

@@ -42,24 +42,34 @@ def overdue_applications(centre: Centre, today: date | None = None) -> int:
                and (job.get("received_at") or job.get("created_at")) and received_on(job) < today)
 
 
-def block(centre: Centre, job: dict, *, blocked: bool) -> Result:
-    """Blocking (Law Art.9 p.2): the subject leaves the gallery and every processing stops; unblocking returns it
-    to the state blocking interrupted (registered or depersonalized) and its ACTIVE records to the gallery."""
+#: blocking triggers and the rule each one acts under
+BLOCKING_RULES = {"block": "blocking_by_authorised_body", "unblock": "blocking_by_authorised_body",
+                  "block_on_demand": "blocking_on_subject_demand"}
+
+
+def block(centre: Centre, job: dict, *, blocked: bool, trigger: str | None = None) -> Result:
+    """Blocking by the authorised body (Law Art.9 p.2) or on the subject's demand received at a branch (`trigger`
+    block_on_demand, Rules 395 p.25): the subject leaves the gallery and every processing stops; unblocking (the
+    authorised body, after verification) returns it to the state blocking interrupted (registered or
+    depersonalized) and its ACTIVE records to the gallery."""
     subject = find_subject(centre, job.get("iin_hash"))
     if subject is None:
         return result(job, "NOT_ENROLLED")
-    trigger = "block" if blocked else "unblock"
+    trigger = trigger or ("block" if blocked else "unblock")
     try:
-        state = move(centre, subject, trigger, **{f"{trigger}ed_by": job["principal_id"]})
+        state = move(centre, subject, trigger, **{f"{'block' if blocked else 'unblock'}ed_by": job["principal_id"]})
     except Refusal as refusal:
         return refused(job, refusal)
     for enrollment in centre.store.find(ENROLLMENTS, {"subject_id": subject["_id"], "state": states.ACTIVE}):
         gallery_log.stamp(centre.store, enrollment["_id"], subject["_id"], active=not blocked)
+    citation = rule(BLOCKING_RULES[trigger]).citation
     audit.append(centre, "blocked" if blocked else "unblocked", subject_id=subject["_id"],
-                 actor=job["principal_id"], details={"request_id": job["_id"], "state": state,
-                                                     "rule": rule("blocking_by_authorised_body").citation})
+                 actor=job["principal_id"], details={"request_id": job["_id"], "state": state, "trigger": trigger,
+                                                     "on_application_of": job.get("on_application_of"),
+                                                     "rule": citation})
     pending = None if blocked or not deferred_destructions(centre, subject["_id"]) else "destruction_deferred"
-    return result(job, "BLOCKED" if blocked else "UNBLOCKED", reason=pending, rule_id="blocking")
+    return result(job, "BLOCKED" if blocked else "UNBLOCKED", reason=pending,
+                  citation=citation if trigger == "block_on_demand" else rule("blocking").citation)
 
 
 def deferred_destructions(centre: Centre, subject_id: str) -> list[str]:
@@ -97,8 +107,8 @@ def adjudicate(centre: Centre, job: dict) -> Result:
 
 def _compute(centre: Centre, job: dict) -> Result:
     action = job["action"]
-    if action in ("block", "unblock"):
-        return block(centre, job, blocked=action == "block")
+    if action in ("block", "unblock", "block_on_demand"):
+        return block(centre, job, blocked=action != "unblock", trigger=action)
     if action == "destroy":
         return destroy(centre, job, trigger="destroyed_on_application")
     if action == "withdraw_consent":
