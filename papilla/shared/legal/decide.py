@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ..errors import Refusal
 from ..messages import DecisionRecord, EnrollmentPacket
 from .bases import EXEMPTIONS, VISA_ONLY_EXEMPTIONS, LegalBasis, basis
+from .dates import age_on  # noqa: F401  (one date rule for ages and terms; re-exported)
 from .rules import refuse, rule
 
 DECISIONS = ("allowed", "mandatory", "voluntary", "exempt", "refused", "needs_representative", "needs_custodian",
@@ -125,11 +126,6 @@ def _decision(kind: str, rule_id: str, code: str, detail: str, app: Application,
     """The one constructor of decisions: the citation always comes from the rule."""
     return Decision(kind, rule_id, rule(rule_id).citation, code, detail, app.basis, age,
                     tuple((r, rule(r).citation) for r in also))
-
-
-def age_on(birth: date, on: date) -> int:
-    """Whole years of age on the calendar date `on` (a birthday counts from its first local minute)."""
-    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 
 
 def local_date(applied_at: datetime | date, policy: Policy) -> date:
@@ -300,8 +296,16 @@ def _finger_rules(app: Application) -> tuple[str, ...]:
         (("printable_fingers_only",) if values & {"amputated", "unable_to_print"} else ())
 
 
+def _applicant_rules(app: Application, legal: LegalBasis) -> tuple[str, ...]:
+    """The rules the decision relied on when a custodian or legal representative applied for the person."""
+    if not legal.law:
+        return ("incapacitated_custodian",) if app.capacity != "full" else ()
+    return (("incapacitated_guardian",) if app.capacity == "incapacitated" else ()) + \
+        (("child_legal_representative",) if legal.max_age is not None else ())
+
+
 def _allowing(app: Application, legal: LegalBasis, age: int) -> Decision:
-    also = _finger_rules(app)
+    also = _applicant_rules(app, legal) + _finger_rules(app)
     if app.previously_registered and app.reason:
         return _decision("reenroll", _recollection_rule(app.reason, legal), app.reason,
                          "collected again; the previous record is archived", app, age, also)
