@@ -275,6 +275,16 @@ class LifecycleCommand(_Model):
     _ids = field_validator("request_id", "reply_to", "principal_id")(classmethod(lambda cls, v: _check_id(v)))
 
 
+class AuditAccess(_Model):
+    """An auditor's signed request to read (`show`) or check (`verify`) the audit trail (commands/audit.py)."""
+
+    schema_: Literal["papilla.audit-access/1"] = Field(default="papilla.audit-access/1", alias="schema")
+    command: Literal["show", "verify"]
+    principal_id: Identifier
+    at: datetime
+    principal_signature: bytes | None = Field(default=None, max_length=64)
+
+
 Request = Annotated[Union[EnrollmentPacket, VerifyRequest, IdentifyRequest, LifecycleCommand],
                     Field(discriminator="schema_")]
 _REQUEST = TypeAdapter(Request)

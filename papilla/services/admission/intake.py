@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
+from papilla.shared import audit
 from papilla.shared.centre import Centre
 from papilla.shared.config import operational_retention
 from papilla.shared.crypto.iin import InvalidIIN, birth_date_from_iin, validate_iin
@@ -231,6 +232,10 @@ def accept_request(centre: Centre, sealed: bytes, *, lifecycle: bool = False) ->
         return _accept_job(centre, opened, request)
     except Refusal as refusal:   # answered on the authenticated sender's own queue
         refusal.request_id, refusal.reply_to, refusal.kind = opened.packet_id, opened.sender_id, request_kind(request)
+        if isinstance(request, LifecycleCommand):    # a refused act (wrong role, bad signature…) is in the trail
+            audit.record_refusal(centre, "command_refused", actor=request.principal_id, code=refusal.code,
+                                 rule=refusal.rule, request_id=request.request_id, command=request.action.value,
+                                 sender=opened.sender_id)
         raise
 
 

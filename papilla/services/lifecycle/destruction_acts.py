@@ -70,7 +70,18 @@ class ActSignature(_Model):
 
 
 def sign_act(centre: Centre, signature: ActSignature) -> str:
-    """Record one signature; returns the act's state ("proposed" until both have signed, then "approved")."""
+    """Record one signature; returns the act's state ("proposed" until both have signed, then "approved"). A
+    refused signature (wrong role, bad signature, another list, the same person twice) is written to the trail."""
+    try:
+        return _sign_act(centre, signature)
+    except Refusal as refusal:
+        audit.record_refusal(centre, "destruction_act_signature_refused", actor=signature.principal_id,
+                             code=refusal.code, rule=refusal.rule, act_id=signature.act_id,
+                             decision=signature.decision)
+        raise
+
+
+def _sign_act(centre: Centre, signature: ActSignature) -> str:
     action = DECISIONS[signature.decision]
     role = check_signed_by(centre.senders, signature.principal_id, signature.principal_signature, signature, action)
     with locks.lease(centre.store, f"act-{signature.act_id}"):

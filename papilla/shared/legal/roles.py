@@ -66,6 +66,11 @@ PERMISSIONS: dict[str, Permission] = {
     "approve_transfer": Permission(("head_of_unit",), None,
                                    "a transfer is approved by the head of the unit, a second person (two-person "
                                    "rule, the centre's own division of duties)"),
+    # The audit trail (commands/audit.py): read and checked by an auditor, not by whoever holds the audit key
+    "audit_show": Permission(("auditor",), None,
+                             "the audit trail is read by an auditor (the centre's own division of duties)"),
+    "audit_verify": Permission(("auditor",), None,
+                               "the audit trail is verified by an auditor (the centre's own division of duties)"),
     "anonymized_export": Permission(("administrator",), "anonymization_before_distribution",
                                     "statistics are anonymized by the centre (the operator) before distribution"),
 }
