@@ -90,15 +90,16 @@ CAPTURED_AT = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
 
 
 def sealed_enrollment(centre, fvc_dir, packet_id: str, iin: str, fingers: dict[int, str], *,
-                      basis: str = "public_service_authentication", **applicant) -> bytes:
-    """An enrollment packet under `basis` with the FVC impressions `fingers` (others injured), as a station seals it."""
+                      basis: str = "public_service_authentication", others: str = "injured", **applicant) -> bytes:
+    """An enrollment packet under `basis` with the FVC impressions `fingers` (the other positions `others`), as a
+    station seals it."""
     images = FvcScanner(fvc_dir / "DB1_B", fingers).images()
     packet = EnrollmentPacket(
         packet_id=packet_id, station_id=STATION, operator_id=centre.operator.party_id, captured_at=CAPTURED_AT,
         purpose=basis, **identity(iin, "Unit Person", operator_id=centre.operator.party_id, signed_on=CAPTURED_AT,
                                   purpose=basis, **applicant),
         fingers=[Finger(position=p, status="captured", image=c.png, format="png", dpi=500) for p, c in images.items()]
-        + [Finger(position=p, status="injured") for p in range(1, 11) if p not in images])
+        + [Finger(position=p, status=others) for p in range(1, 11) if p not in images])
     packet = signed_by_operator(centre, packet)
     return sealing.seal(encode(packet), sender_id=STATION, packet_id=packet_id, signing_key=centre.station_key,
                         centre_public=centre.keys.box.public_key())

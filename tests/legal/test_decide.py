@@ -215,9 +215,9 @@ def test_no_fingers_under_the_law():
     assert outcome(app("visa", fingers=fingers(amputated=ALL), **FOREIGN)) == ("exempt", LAW + "Art.10-1 p.4 para.3")
     assert outcome(app("id_document", fingers=fingers(unable_to_print=ALL))) == \
         ("exempt", LAW + "Art.10-1 p.4 para.1")
-    for status in ("amputated", "unable_to_print"):   # deportation / readmission: the palms are taken
+    for status in ("amputated", "unable_to_print"):   # deportation / readmission: palms, not captured here
         assert outcome(app("deportation_readmission", fingers=fingers(**{status: ALL}), **FOREIGN)) == \
-            ("mandatory", LAW + "Art.10-1 p.4 para.2")
+            ("refused", LAW + "Art.10-1 p.4 para.2")
 
 
 def test_every_finger_position_needs_a_status():

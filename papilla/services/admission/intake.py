@@ -20,7 +20,7 @@ from papilla.shared.errors import Refusal
 from papilla.shared.legal import eligibility, states, uses
 from papilla.shared.legal.decide import Decision, Policy, check_recollection, decide, from_packet, local_date
 from papilla.shared.legal.roles import check_applicant
-from papilla.shared.legal.rules import rule
+from papilla.shared.legal.rules import refuse, rule
 from papilla.shared.names import BIOMETRICS, ENROLLMENTS, JOBS, SUBJECTS, job_key_subject
 from papilla.shared.parties import recipient_kind
 from papilla.shared.principals import check_signed_by
@@ -130,6 +130,9 @@ def _accept_packet(centre: Centre, packet: EnrollmentPacket, today: date | None)
                               required=eligibility.consent_required(decision))
 
     records = finger_records(packet.fingers, enrollment=True)
+    if not records:     # never a record without the information it is made of (Law Art.1 5); Art.10-1 p.4)
+        raise refuse("no_record_without_biometrics", "no_biometrics",
+                     "the packet carries no captured finger: no record is made without dactyloscopic information")
     subject = subject_for(centre, iin, create=True)
     states.check_subject(subject, "enrolled")   # a blocked subject is not collected again (Law Art.1 7))
     enrollment_id = packet.packet_id

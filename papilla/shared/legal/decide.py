@@ -277,9 +277,11 @@ def _fingers(app: Application, legal: LegalBasis, age: int) -> Decision | None:
         return _decision("refused", "injured_fingers_skipped", "postponed_injured",
                          "no finger can be taken now because of temporary injuries: postpone until they heal",
                          app, age)
-    if legal.id == "deportation_readmission":
-        return _decision("mandatory", "palms_deportation", "palms",
-                         "no finger can be printed: register the palms", app, age)
+    if legal.id == "deportation_readmission":    # palm capture (ISO 19794-4 palm positions) is not built here
+        return _decision("refused", "palms_deportation", "palms_required",
+                         "no finger can be printed: the Law registers this person on the palms, which this system "
+                         "does not capture; no record is made here (refer the person to a unit registering palms)",
+                         app, age)
     if not legal.law:
         return _decision("refused", "no_printable_fingers", "no_printable_fingers",
                          "no finger could be captured", app, age)
