@@ -12,6 +12,9 @@ from __future__ import annotations
 import calendar
 from datetime import date
 
+#: the rule this module implements (shared/legal/rules.py)
+RULE_ID = "one_date_rule"
+
 
 def add_years(day: date, years: int) -> date:
     """`day` moved by whole years; 29 February becomes 28 February in a common year."""

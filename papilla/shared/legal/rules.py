@@ -92,7 +92,7 @@ RULES: dict[str, Rule] = {r.id: r for r in [
          "an electronic information resource (here: the record joins the 1:N gallery)", LAW_DACTYLO, "Art.14"),
     Rule("consent_withdrawal", "the subject or legal representative gives or withdraws consent in writing",
          RULES_395, "p.6"),
-    Rule("purpose_limitation", "use only for the stated purposes", RULES_395, "p.17-21"),
+    # use only for the stated purposes (Rules 395 p.17-21): the rules below, applied by shared/legal/uses.py
     Rule("beyond_stated_purpose", "personal data are disseminated beyond the purposes stated at collection only "
          "with the consent of the subject or their legal representative", RULES_395, "p.18"),
     Rule("use_public_service_authentication", "biometric data collected under these Rules serve the biometric "
