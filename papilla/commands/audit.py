@@ -1,8 +1,13 @@
 """`papilla audit …`: the auditor's commands, at the centre (they need the audit key; docs/audit.md).
 
-  papilla audit verify [--checkpoint FILE …]   check the whole trail: exit 0 intact, 1 with each problem named
-  papilla audit show [--subject ID] [--action A] [--actor ID] [--from SEQ] [--limit N] [--json]
+  papilla audit verify --principal P-ID [--checkpoint FILE …]
+                                               check the whole trail: exit 0 intact, 1 with each problem named
+  papilla audit show --principal P-ID [--subject ID] [--action A] [--actor ID] [--from SEQ] [--limit N] [--json]
                                                entries without personal data: ids, actions, principals, rules
+
+`show` and `verify` are an auditor's acts: the principal (`papilla principal init P-ID --role auditor`,
+registered at the centre) signs the request with their key and the centre checks the role; holding the audit
+key is not enough. A refused attempt (unknown principal, wrong role, bad signature) is written to the trail.
   papilla audit checkpoint [--export FILE]     sign the current head now (after checking the trail)
 """
 from __future__ import annotations
@@ -11,21 +16,26 @@ import json
 import os
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 from tqdm import tqdm
 
 from papilla.shared import audit_checkpoints
-from papilla.shared.audit import IIN_LIKE, PERSONAL_KEYS
+from papilla.shared.audit import IIN_LIKE, PERSONAL_KEYS, record_refusal
 from papilla.shared.audit_chain import COLLECTION, AuditPolicy, AuditTrail, entry_is_authentic, read_head
 from papilla.shared.audit_verify import Report, verify
 from papilla.shared.config import ConfigError, Settings
 from papilla.shared.crypto.errors import KeyProviderError
 from papilla.shared.crypto.providers import open_key_provider
+from papilla.shared.crypto.registry import SenderRegistry
+from papilla.shared.errors import Refusal
+from papilla.shared.messages import AuditAccess
 from papilla.shared.metrics import PLANNED
 from papilla.shared.parties import (CENTRE_SIGN_FILE, PartyError, centre_public_path, load_centre_keys,
-                                    load_centre_public_file)
+                                    load_centre_public_file, load_party)
+from papilla.shared.principals import check_signed_by, sign
 from papilla.shared.store import open_store
 
 SHOWN = ("seq", "at", "action", "subject_id", "actor", "rule")
@@ -53,6 +63,30 @@ def _trail(settings: Settings, *, sign: bool = False, public_key: str | None = N
                          policy=AuditPolicy.from_env(settings.home))
 
 
+def check_auditor(trail: AuditTrail, access: AuditAccess) -> str:
+    """The principal's role if they are a registered auditor who signed this request; otherwise the refusal is
+    written to the trail (who tried, which command, the code) and raised."""
+    try:
+        return check_signed_by(SenderRegistry(trail.store), access.principal_id, access.principal_signature, access,
+                               f"audit_{access.command}")
+    except Refusal as refusal:
+        record_refusal(trail, "audit_access_refused", actor=access.principal_id, code=refusal.code,
+                       rule=refusal.rule, command=access.command)
+        raise
+
+
+def _as_auditor(settings: Settings, trail: AuditTrail, principal_id: str, command: str) -> None:
+    keys = load_party(settings, principal_id)       # PartyError: no key of this principal here
+    access = AuditAccess(command=command, principal_id=principal_id, at=datetime.now(timezone.utc))
+    check_auditor(trail, sign(access, "principal_signature", keys.signing))
+
+
+def _refused(trail: AuditTrail, exc: Refusal) -> int:
+    trail.store.close()
+    print(f"papilla: refused: {exc.detail}" + (f" ({exc.rule})" if exc.rule else ""), file=sys.stderr)
+    return 2
+
+
 def _summary(report: Report) -> str:
     head = "no head" if report.head_seq is None else f"head at entry {report.head_seq}"
     cp = report.checkpoint
@@ -73,6 +107,10 @@ def write_metrics(path: str, report: Report) -> None:
 def verify_cmd(args) -> int:
     settings = Settings.from_env()
     trail = _trail(settings, public_key=args.public_key)
+    try:
+        _as_auditor(settings, trail, args.principal, "verify")
+    except Refusal as exc:
+        return _refused(trail, exc)
     files = [Path(f) for f in args.checkpoint]
     for path in files:
         if not path.is_file():
@@ -127,6 +165,10 @@ def _line(row: dict) -> str:
 def show(args) -> int:
     settings = Settings.from_env()
     trail = _trail(settings, checkpoints=False)
+    try:
+        _as_auditor(settings, trail, args.principal, "show")
+    except Refusal as exc:
+        return _refused(trail, exc)
     query = {k: v for k, v in (("subject_id", args.subject), ("action", args.action)) if v}
     if args.from_seq is not None:
         query["_id"] = {"$gte": args.from_seq}
@@ -169,6 +211,7 @@ def register(sub) -> None:
     parser = sub.add_parser("audit", help="the audit trail: verify, show, checkpoint (auditor)")
     cmds = parser.add_subparsers(dest="audit_command", required=True)
     p = cmds.add_parser("verify", help="check every entry, the head and the signed checkpoints")
+    p.add_argument("--principal", required=True, help="the auditor's principal id (role auditor)")
     p.add_argument("--checkpoint", action="append", default=[], metavar="FILE",
                    help="a checkpoint file or exported checkpoint to check the trail against (repeatable)")
     p.add_argument("--public-key", metavar="FILE", help="the centre's public key file (default: the centre's own key)")
@@ -176,6 +219,7 @@ def register(sub) -> None:
                                                       "node_exporter's textfile collector")
     p.set_defaults(func=verify_cmd)
     p = cmds.add_parser("show", help="entries without personal data")
+    p.add_argument("--principal", required=True, help="the auditor's principal id (role auditor)")
     p.add_argument("--subject", help="only this pseudonymous subject id")
     p.add_argument("--action")
     p.add_argument("--actor", help="only this principal or service id")

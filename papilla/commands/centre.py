@@ -3,7 +3,7 @@
   papilla centre init                         create the centre's keys once (idempotent)
   papilla centre export-public-key FILE       the file stations and services are configured with
   papilla centre register-station FILE        register a station from its registration request file
-  papilla centre register-service FILE        … a public service
+  papilla centre register-service FILE --recipient-kind K   … a service, with what it is (public_service, court …)
   papilla centre register-principal FILE      … a person or body with a role (operator, adjudicator, …)
   papilla centre broker-user ID [--vhost V]    the party's results queue at the broker, and the rabbitmqctl
                                               lines that create its user with least permissions
@@ -23,7 +23,8 @@ from papilla.commands.centre_keys import register_kek_commands
 from papilla.shared.broker_users import party_permissions, rabbitmqctl_lines
 from papilla.shared.config import Settings, mask_secrets
 from papilla.shared.crypto.errors import RegistryError
-from papilla.shared.parties import PartyError, export_centre_public, init_centre, read_registration
+from papilla.shared.legal.uses import RECIPIENT_KINDS
+from papilla.shared.parties import PartyError, export_centre_public, init_centre, read_registration, set_recipient_kind
 from papilla.shared.results import prepare_party_results
 
 
@@ -54,11 +55,14 @@ def _register(args, kind: str) -> int:
     try:
         centre.senders.register(registration.party_id, kind, registration.signing_key, label=registration.label,
                                 box_key=registration.box_key, role=registration.role)
+        if kind == "service":      # what the service is, set here by the centre (shared/legal/uses.py)
+            set_recipient_kind(centre.store, registration.party_id, args.recipient_kind)
     except RegistryError as exc:
         raise PartyError(str(exc)) from None
     finally:
         centre.close()
     role = f" with role {registration.role}" if registration.role else ""
+    role += f" as a {args.recipient_kind}" if kind == "service" else ""
     print(f"{kind} {registration.party_id} registered{role}; fingerprint {registration.fingerprint} "
           "(check it with the party before it sends anything)")
     if kind in ("station", "service"):
@@ -132,6 +136,10 @@ def register(sub) -> None:
     for kind in ("station", "service", "principal"):
         p = ce.add_parser(f"register-{kind}", help=f"register a {kind} from its registration request file")
         p.add_argument("file")
+        if kind == "service":
+            p.add_argument("--recipient-kind", default="public_service", choices=RECIPIENT_KINDS,
+                           help="what the service is (default public_service); decides what it may verify, "
+                                "identify or receive (docs/legal.md, Purpose limitation)")
         p.set_defaults(func=lambda args, kind=kind: _register(args, kind))
     p = ce.add_parser("broker-user", help="a station's or service's results queue and its least-permission "
                                           "RabbitMQ user (prints the rabbitmqctl lines)")

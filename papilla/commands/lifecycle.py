@@ -173,10 +173,9 @@ def transfer_export(args) -> int:
     from papilla.services.lifecycle import transfers
 
     def work(centre):
+        sealed = transfers.sealed_export(centre, args.request_id)   # the recipient's kind checked again
         doc = centre.store.get(transfers.TRANSFERS, args.request_id)
-        if doc is None:
-            raise Refusal(f"no transfer {args.request_id}", code="unknown_transfer")
-        _write(args.out, bytes(doc["sealed"]))
+        _write(args.out, sealed)
         print(f"transfer {args.request_id}: sealed to {doc['recipient_id']} ({doc['recipient_kind']}), "
               f"written to {args.out}")
         return 0

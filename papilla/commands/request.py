@@ -82,8 +82,8 @@ def lifecycle(args) -> int:
         if args.action == "transfer":
             from papilla.shared.messages import TransferOrder
 
-            if not (args.recipient and args.recipient_kind and args.legal_basis and args.approver):
-                print("papilla: a transfer needs --recipient, --recipient-kind, --legal-basis and --approver",
+            if not (args.recipient and args.legal_basis and args.approver):   # the kind: the centre's registration
+                print("papilla: a transfer needs --recipient, --legal-basis and --approver",
                       file=sys.stderr)
                 return 2
             from pydantic import ValidationError
@@ -133,7 +133,8 @@ def register(sub) -> None:
         p.set_defaults(func=func)
     p = rq.add_parser("lifecycle")
     p.add_argument("service_id")
-    p.add_argument("action", choices=("block", "unblock", "destroy", "withdraw_consent", "adjudicate",
+    p.add_argument("action", choices=("block", "block_on_demand", "unblock", "destroy", "withdraw_consent",
+                                      "adjudicate",
                                       "depersonalize", "remove_depersonalization", "transfer"))
     p.add_argument("--reason", required=True)
     p.add_argument("--principal", required=True, help="the registered person or body deciding (signs)")

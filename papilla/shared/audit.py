@@ -43,7 +43,7 @@ from .audit_checkpoints import write_checkpoint
 from .audit_verify import Problem, Report, verify
 from .store.base import DuplicateKeyError
 
-__all__ = ["append", "verify", "verify_chain", "check_details", "AuditTrail", "AuditPolicy", "AuditError",
+__all__ = ["append", "record_refusal", "verify", "verify_chain", "check_details", "AuditTrail", "AuditPolicy", "AuditError",
            "AuditDataError", "Problem", "Report", "COLLECTION", "PERSONAL_KEYS"]
 
 log = logging.getLogger(__name__)
@@ -146,3 +146,11 @@ def append(owner: Any, action: str, *, subject_id: str | None, actor: str, detai
 def verify_chain(owner: Any) -> list[Problem]:
     """The problems `verify` finds in the trail (empty: intact up to its head and latest checkpoint)."""
     return verify(trail_of(owner)).problems
+
+
+def record_refusal(owner: Any, action: str, *, actor: str, code: str, rule: str | None = None, **details) -> int:
+    """A refused attempt in the trail (wrong role, a signature that does not verify, a refused act signature):
+    who tried, what, and the refusal's code and rule. Values shaped like an IIN are left out, never written."""
+    kept = {k: v for k, v in details.items() if not (isinstance(v, str) and IIN_LIKE.search(v))}
+    return append(owner, action, subject_id=None, actor=actor if not IIN_LIKE.search(actor) else "unknown",
+                  rule=rule, details={**kept, "code": code})

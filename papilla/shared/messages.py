@@ -213,6 +213,7 @@ class IdentifyRequest(_Model):
 
 class LifecycleAction(str, Enum):
     BLOCK = "block"
+    BLOCK_ON_DEMAND = "block_on_demand"                     # the subject's own demand, at a branch (Rules 395 p.25)
     UNBLOCK = "unblock"
     DESTROY = "destroy"
     WITHDRAW_CONSENT = "withdraw_consent"
@@ -224,7 +225,7 @@ class LifecycleAction(str, Enum):
 
 #: Who receives a transfer (Law Art.9 p.4: courts, law enforcement, special state bodies, executive enforcement,
 #: inquiry, investigation; p.5: a foreign state under a ratified treaty).
-RECIPIENT_KINDS = ("court", "law_enforcement", "special_state_body", "executive_enforcement", "inquiry",
+RECIPIENT_KINDS = ("court", "prosecutor", "law_enforcement", "special_state_body", "executive_enforcement", "inquiry",
                    "investigation", "foreign_state")
 
 
@@ -233,8 +234,10 @@ class TransferOrder(_Model):
     or request), and for a foreign state the ratified treaty."""
 
     recipient_id: Identifier
-    recipient_kind: Literal["court", "law_enforcement", "special_state_body", "executive_enforcement", "inquiry",
-                            "investigation", "foreign_state"]
+    #: what the order says the recipient is; the centre acts on the kind it registered for the recipient
+    #: (`shared.parties.recipient_kind`) and refuses an order that says otherwise. Optional.
+    recipient_kind: Literal["court", "prosecutor", "law_enforcement", "special_state_body", "executive_enforcement",
+                            "inquiry", "investigation", "foreign_state"] | None = None
     legal_basis: str = Field(min_length=3, max_length=256)
     treaty: str | None = Field(default=None, min_length=3, max_length=256)
     include_images: bool = False     # templates only unless the order asks for the images too
@@ -261,7 +264,8 @@ class LifecycleCommand(_Model):
     reason: str = Field(min_length=1, max_length=512)
     principal_id: Identifier
     principal_signature: bytes | None = Field(default=None, max_length=64)
-    #: destruction and consent withdrawal: whose written application it is (Rules 406 p.11; Rules 395 p.6)
+    #: destruction, consent withdrawal and the subject's block demand: whose written application it is (Rules 406
+    #: p.11; Rules 395 p.6, p.25)
     on_application_of: Literal["subject", "legal_representative", "custodian"] | None = None
     #: transfers (Law Art.9 p.4-5): the order, and the second principal who approved it, signing the same bytes
     transfer: TransferOrder | None = None
@@ -269,6 +273,16 @@ class LifecycleCommand(_Model):
     approver_signature: bytes | None = Field(default=None, max_length=64)
 
     _ids = field_validator("request_id", "reply_to", "principal_id")(classmethod(lambda cls, v: _check_id(v)))
+
+
+class AuditAccess(_Model):
+    """An auditor's signed request to read (`show`) or check (`verify`) the audit trail (commands/audit.py)."""
+
+    schema_: Literal["papilla.audit-access/1"] = Field(default="papilla.audit-access/1", alias="schema")
+    command: Literal["show", "verify"]
+    principal_id: Identifier
+    at: datetime
+    principal_signature: bytes | None = Field(default=None, max_length=64)
 
 
 Request = Annotated[Union[EnrollmentPacket, VerifyRequest, IdentifyRequest, LifecycleCommand],

@@ -35,6 +35,8 @@ from .crypto.errors import KeyFileError
 from .crypto.providers import open_key_provider
 from .crypto.registry import SenderRecord, valid_sender_id
 from .legal.roles import ROLES
+from .legal.uses import RECIPIENT_KINDS
+from .names import SENDERS
 
 CENTRE_ID = "papilla-centre"
 CENTRE_BOX_FILE, CENTRE_SIGN_FILE = "centre-x25519.pem", "centre-ed25519.pem"
@@ -236,3 +238,29 @@ def read_registration(path: Path) -> Registration:
         raise PartyError(f"{path}: keys or role do not fit a {request['kind']}")
     return Registration(request["id"], request["kind"], request.get("label") or "", request.get("role"),
                         signing, box, request["fingerprint"])
+
+
+# --- what a service is, as the centre registered it (purpose limitation, shared/legal/uses.py) ----------------
+
+RECIPIENT_KIND = "recipient_kind"
+
+
+def set_recipient_kind(store, party_id: str, kind: str) -> None:
+    """Record, at registration, what kind of requester the service is (public service, registering authority,
+    court, prosecutor, police …). Set by the centre's administrator, never by the service; set once: a service
+    that changes kind is registered again under a new id, so every past use stays attributable."""
+    if kind not in RECIPIENT_KINDS:
+        raise PartyError(f"unknown recipient kind {kind!r} (one of: {', '.join(RECIPIENT_KINDS)})")
+    doc = store.get(SENDERS, party_id)
+    if doc is None or doc.get("kind") != "service":
+        raise PartyError(f"{party_id} is not a registered service: only services have a recipient kind")
+    if doc.get(RECIPIENT_KIND) not in (None, kind):
+        raise PartyError(f"service {party_id} is registered as {doc[RECIPIENT_KIND]}; register a new id for "
+                         "another kind")
+    store.update(SENDERS, {"_id": party_id}, set={RECIPIENT_KIND: kind})
+
+
+def recipient_kind(store, party_id: str | None) -> str | None:
+    """The kind the centre registered for this service (None: none registered, or not a service)."""
+    doc = store.get(SENDERS, party_id) if party_id else None
+    return doc.get(RECIPIENT_KIND) if doc and doc.get("kind") == "service" else None

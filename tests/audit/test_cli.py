@@ -6,6 +6,7 @@ import json
 import pytest
 
 from papilla.cli import main
+from papilla.identity import ensure_sender
 from papilla.shared import audit
 from papilla.shared.audit_chain import COLLECTION, META
 from papilla.shared.centre import Centre
@@ -16,6 +17,7 @@ from papilla.shared.results import MemoryResultSink
 from tests.helpers.audit_trail import fill
 
 IIN, NAME = "900101300123", "Aigerim Testova"
+AUDITOR = "pr-auditor-01"
 
 
 @pytest.fixture
@@ -25,12 +27,16 @@ def centre(tmp_path, monkeypatch):
     settings = Settings.from_env()
     init_centre(settings)
     opened = Centre.open(settings, publisher=MemoryResultSink())
+    ensure_sender(opened, settings, AUDITOR, "principal", role="auditor")   # registering writes no audit entry
     fill(opened, 12)
     yield opened
     opened.close()
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:
+    """`papilla audit …`; show and verify as the registered auditor unless `--principal` is given."""
+    if argv[0] in ("show", "verify") and "--principal" not in argv:
+        argv = (argv[0], "--principal", AUDITOR, *argv[1:])
     code = main(["audit", *argv])
     out, err = capsys.readouterr()
     return code, out, err

@@ -47,9 +47,10 @@ def test_a_record_that_is_not_active_does_not_count_as_a_registration(centre, fv
 
 
 @pytest.mark.parametrize("basis,reason,applicant,citation", [
-    ("id_document", "document_replacement", {}, LAW + "Art.10 p.1; Rules 406 p.9"),
+    ("id_document", "document_replacement", {}, LAW + "Art.10 p.1"),
     ("visa", "irreversible_damage", FOREIGN, LAW + "Art.10 p.3"),
     ("public_service_authentication", "irreversible_damage", {}, "Rules 406, p.8-9"),
+    ("public_service_authentication", "document_replacement", {}, "Rules 406, p.8"),
 ])
 def test_station_says_reenrollment_but_the_centre_has_no_record_refused(centre, fvc_dir, basis, reason, applicant,
                                                                         citation):
@@ -63,7 +64,7 @@ def test_station_says_reenrollment_but_the_centre_has_no_record_refused(centre, 
 
 @pytest.mark.parametrize("basis,reason,applicant,citation", [
     ("visa", "irreversible_damage", FOREIGN, LAW + "Art.10 p.3"),
-    ("public_service_authentication", "document_replacement", {}, LAW + "Art.10 p.1; Rules 406 p.9"),
+    ("seafarer", "document_replacement", {}, LAW + "Art.10 p.2 sub.1, sub.5; Art.10 p.3"),
 ])
 def test_station_says_reenrollment_and_the_centre_knows_them_reenrolled(centre, fvc_dir, basis, reason, applicant,
                                                                         citation):
@@ -75,3 +76,17 @@ def test_station_says_reenrollment_and_the_centre_knows_them_reenrolled(centre, 
     assert (doc["decision"]["decision"], doc["decision"]["citation"]) == ("reenroll", citation)
     assert activate(centre, doc, actor="test") == "ACTIVE"
     assert centre.store.get("enrollments", "st-unit-01-old")["state"] == "ARCHIVED"
+
+
+def test_a_replaced_document_alone_does_not_collect_a_public_service_registrant_again(centre, fvc_dir):
+    """Issue 19: Rules 406 p.8 re-collects only after irreversible damage; a new ID document is no such ground."""
+    iin = make_test_iin(date(1988, 8, 8), True, 25)
+    enrolled_and_active(centre, fvc_dir, "st-unit-01-ps-old", iin, "public_service_authentication")
+    with pytest.raises(Refusal) as err:
+        intake.accept_enrollment(centre, packet_for(centre, fvc_dir, "st-unit-01-ps-new", iin,
+                                                    basis="public_service_authentication",
+                                                    reenrollment_reason="document_replacement"))
+    assert (err.value.decision, err.value.code, err.value.rule) == ("verify_instead", "replacement_not_a_ground",
+                                                                    "Rules 406, p.8")
+    assert "irreversible damage" in err.value.detail
+    assert centre.store.get("enrollments", "st-unit-01-ps-old")["state"] == "ACTIVE"   # nothing archived

@@ -83,7 +83,7 @@ def test_public_service_reapplicant_is_verified_unless_irreversibly_damaged():
     d = decide(app(previously_registered=True, reason="irreversible_damage"))
     assert (d.decision, d.citation, d.code) == ("reenroll", "Rules 406, p.8-9", "irreversible_damage")
     assert outcome(app(previously_registered=True, reason="document_replacement")) == \
-        ("reenroll", LAW[:-2] + ", Art.10 p.1; Rules 406 p.9")
+        ("verify_instead", "Rules 406, p.8")       # a replaced document is not the ground of p.8 (issue 19)
 
 
 # ---------------------------------------------------------------- identity documents (Law Art.10 p.1, p.4; Art.11)
@@ -215,9 +215,9 @@ def test_no_fingers_under_the_law():
     assert outcome(app("visa", fingers=fingers(amputated=ALL), **FOREIGN)) == ("exempt", LAW + "Art.10-1 p.4 para.3")
     assert outcome(app("id_document", fingers=fingers(unable_to_print=ALL))) == \
         ("exempt", LAW + "Art.10-1 p.4 para.1")
-    for status in ("amputated", "unable_to_print"):   # deportation / readmission: the palms are taken
+    for status in ("amputated", "unable_to_print"):   # deportation / readmission: palms, not captured here
         assert outcome(app("deportation_readmission", fingers=fingers(**{status: ALL}), **FOREIGN)) == \
-            ("mandatory", LAW + "Art.10-1 p.4 para.2")
+            ("refused", LAW + "Art.10-1 p.4 para.2")
 
 
 def test_every_finger_position_needs_a_status():

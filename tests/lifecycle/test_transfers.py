@@ -21,27 +21,32 @@ from papilla.shared.formats.iso19794_2 import read_iso
 from papilla.shared.messages import LifecycleAction, LifecycleCommand, TransferOrder, encode
 from papilla.shared.parties import CENTRE_ID, CentrePublic
 from papilla.shared.principals import sign
+from tests.helpers.legal_records import enrolled_under
 
-from tests.helpers.centre import enrolled
+
+def enrolled(centre, fvc_dir, packet_id, iin, fingers):
+    """A citizen registered for an identity document (Law Art.10 p.1): a record the Law lets be transferred."""
+    return enrolled_under(centre, fvc_dir, packet_id, iin, fingers, basis="id_document")
 
 DANA = make_test_iin(date(1988, 8, 8), False, 31)
-DESK, COURT, OTHER = "svc-transfer-desk", "svc-court-01", "svc-other-01"
+DESK, COURT, OTHER, FOREIGN = "svc-transfer-desk", "svc-court-01", "svc-other-01", "svc-foreign-01"
 
 
 @pytest.fixture
 def desk(centre):
     settings = centre.settings
     centre.desk = ensure_sender(centre, settings, DESK, "service")
-    centre.court = ensure_sender(centre, settings, COURT, "service", label="district court")
+    centre.court = ensure_sender(centre, settings, COURT, "service", label="district court", recipient_kind="court")
     centre.other = ensure_sender(centre, settings, OTHER, "service")
+    centre.foreign = ensure_sender(centre, settings, FOREIGN, "service", recipient_kind="foreign_state")
     centre.people = {name: ensure_sender(centre, settings, f"pr-{name}", "principal", role=role)
                      for name, role in (("body", "authorised_body"), ("body2", "authorised_body"),
                                         ("head", "head_of_unit"), ("admin", "administrator"))}
     return centre
 
 
-def order(kind="court", **fields) -> TransferOrder:
-    return TransferOrder(recipient_id=COURT, recipient_kind=kind, legal_basis="court ruling 2-101/2026", **fields)
+def order(kind="court", recipient=COURT, **fields) -> TransferOrder:
+    return TransferOrder(recipient_id=recipient, recipient_kind=kind, legal_basis="court ruling 2-101/2026", **fields)
 
 
 def sealed_command(desk, rid, *, by="body", approver="head", transfer=None, action="transfer") -> bytes:
@@ -102,10 +107,10 @@ def test_images_only_when_ordered_and_a_foreign_state_needs_its_treaty(desk, fvc
     enrolled(desk, fvc_dir, "st-unit-01-t2", DANA, {2: "102_1"})
     with pytest.raises(ValueError, match="treaty"):
         order("foreign_state")
-    done = run(desk, sealed_command(desk, "req-trf-2", transfer=order("foreign_state", treaty="Treaty No. 12-VII",
-                                                                      include_images=True)))
+    done = run(desk, sealed_command(desk, "req-trf-2", transfer=order("foreign_state", FOREIGN,
+                                                                      treaty="Treaty No. 12-VII", include_images=True)))
     assert done.status == "TRANSFERRED" and "Art.9 p.5" in done.rule
-    export = open_as(desk, desk.court.box, bytes(desk.store.get(transfers.TRANSFERS, "req-trf-2")["sealed"]))
+    export = open_as(desk, desk.foreign.box, bytes(desk.store.get(transfers.TRANSFERS, "req-trf-2")["sealed"]))
     assert export["treaty"] == "Treaty No. 12-VII" and list(export["images"]) == ["2"]
     assert base64.b64decode(export["images"]["2"])[:4] == b"\x89PNG"
 

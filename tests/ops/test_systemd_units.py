@@ -126,7 +126,15 @@ def test_commands_of_units_denying_writable_executable_memory_run_under_it(servi
     init = subprocess.run([sys.executable, "-m", "papilla.cli", "centre", "init"], env=env, capture_output=True,
                           text=True, timeout=120)
     assert init.returncode == 0, init.stderr
+    if any("${PAPILLA_AUDITOR_PRINCIPAL}" in line for line in _service_section(service)["Service"]["ExecStart"]):
+        for argv in (["principal", "init", "pr-auditor-unit", "--role", "auditor"],   # audit verify: an auditor
+                     ["centre", "register-principal", str(tmp_path / "home" / "station" /
+                                                          "pr-auditor-unit.registration.json")]):
+            made = subprocess.run([sys.executable, "-m", "papilla.cli", *argv], env=env, capture_output=True,
+                                  text=True, timeout=120)
+            assert made.returncode == 0, made.stderr
     for line in _service_section(service)["Service"]["ExecStart"]:
+        line = line.replace("${PAPILLA_AUDITOR_PRINCIPAL}", "pr-auditor-unit")
         args = shlex.split(line.replace("${PAPILLA_STATION_ID}", "st-unit-01").replace(TEXTFILE_DIR, str(tmp_path)))
         assert args[0] == PAPILLA, f"{service.name}: ExecStart runs {args[0]}, not the papilla command"
         done = subprocess.run([sys.executable, str(wrapper), *args[1:]], env=env, capture_output=True, text=True,

@@ -12,7 +12,7 @@ from papilla.services.admission import intake
 from papilla.shared.crypto import sealing
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.errors import Refusal
-from papilla.shared.legal.roles import PERMISSIONS, ROLES
+from papilla.shared.legal.roles import ON_APPLICATION, PERMISSIONS, ROLES
 from papilla.shared.legal.rules import rule
 from papilla.shared.messages import LifecycleAction, LifecycleCommand, TransferOrder, encode
 from papilla.shared.principals import sign
@@ -38,7 +38,7 @@ def command(desk, action: str, principal, *, rid: str, on_application_of="subjec
                                enrollment_id="enr-x" if action == "adjudicate" else None,
                                decision="distinct_person" if action == "adjudicate" else None,
                                reason="per application", principal_id=principal.party_id,
-                               on_application_of=on_application_of if action in ("destroy", "withdraw_consent")
+                               on_application_of=on_application_of if action in ON_APPLICATION
                                else None,
                                **(transfer_fields(desk) if action == "transfer" else {}))
     message = sign(message, "principal_signature", (signed_by or principal).signing)

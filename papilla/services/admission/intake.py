@@ -13,15 +13,16 @@ from datetime import date, datetime, timezone
 
 from papilla.services.extract.templating import FingerRecord, finger_records
 from papilla.services.lifecycle import consents, retention, transfers
+from papilla.shared import audit
 from papilla.shared.centre import Centre
 from papilla.shared.config import operational_retention
 from papilla.shared.crypto.iin import InvalidIIN, birth_date_from_iin, validate_iin
 from papilla.shared.crypto.sealing import OpenedPacket, SealError, open_sealed, peek_header
 from papilla.shared.errors import Refusal
-from papilla.shared.legal import eligibility, states
+from papilla.shared.legal import eligibility, states, uses
 from papilla.shared.legal.decide import Decision, Policy, check_recollection, decide, from_packet, local_date
 from papilla.shared.legal.roles import check_applicant
-from papilla.shared.legal.rules import rule
+from papilla.shared.legal.rules import refuse, rule
 from papilla.shared.messages import (
     EnrollmentPacket,
     IdentifyRequest,
@@ -31,6 +32,7 @@ from papilla.shared.messages import (
     parse_request,
 )
 from papilla.shared.names import BIOMETRICS, ENROLLMENTS, JOBS, SUBJECTS, job_key_subject
+from papilla.shared.parties import recipient_kind
 from papilla.shared.principals import check_signed_by
 from papilla.shared.store.base import DuplicateKeyError
 from papilla.shared.store.expiry import expires_after
@@ -133,6 +135,9 @@ def _accept_packet(centre: Centre, packet: EnrollmentPacket, today: date | None)
                               required=eligibility.consent_required(decision))
 
     records = finger_records(packet.fingers, enrollment=True)
+    if not records:     # never a record without the information it is made of (Law Art.1 5); Art.10-1 p.4)
+        raise refuse("no_record_without_biometrics", "no_biometrics",
+                     "the packet carries no captured finger: no record is made without dactyloscopic information")
     subject = subject_for(centre, iin, create=True)
     states.check_subject(subject, "enrolled")   # a blocked subject is not collected again (Law Art.1 7))
     enrollment_id = packet.packet_id
@@ -230,9 +235,15 @@ def accept_request(centre: Centre, sealed: bytes, *, lifecycle: bool = False) ->
                             request.action.value)
             check_applicant(request.action.value, request.on_application_of)
             transfers.check_approval(centre.senders, request)     # a transfer's second principal (Law Art.9 p.4)
+        else:     # what the sender is, as the centre registered it, may use some record this way (Rules 395 p.18)
+            uses.check_may_use(request_kind(request), recipient_kind(centre.store, opened.sender_id))
         return _accept_job(centre, opened, request)
     except Refusal as refusal:   # answered on the authenticated sender's own queue
         refusal.request_id, refusal.reply_to, refusal.kind = opened.packet_id, opened.sender_id, request_kind(request)
+        if isinstance(request, LifecycleCommand):    # a refused act (wrong role, bad signature…) is in the trail
+            audit.record_refusal(centre, "command_refused", actor=request.principal_id, code=refusal.code,
+                                 rule=refusal.rule, request_id=request.request_id, command=request.action.value,
+                                 sender=opened.sender_id)
         raise
 
 

@@ -28,6 +28,8 @@ from papilla.shared.messages import (
     Finger,
     FingerStatus,
     IdentityDocument,
+    LifecycleAction,
+    LifecycleCommand,
     Present,
     encode,
 )
@@ -176,3 +178,21 @@ def default_signer(legal_capacity: str, present: tuple[Present, ...]) -> tuple[s
             if p.role in ("custodian", "trustee"):
                 return "custodian", p.written_application
     return "subject", None
+
+
+#: The person's written applications a branch receives and sends on to the centre as lifecycle commands:
+#: destruction (Rules 406 p.11), withdrawal of consent (Rules 395 p.6), the demand to block (Rules 395 p.25).
+BRANCH_APPLICATIONS = ("destroy", "withdraw_consent", "block_on_demand")
+
+
+def subject_application(action: str, *, request_id: str, reply_to: str, iin: str, applicant: str, reason: str,
+                        operator: PartyKeys) -> LifecycleCommand:
+    """The command for a person's written application received at the branch, signed by the operator who received
+    it (`applicant`: subject, legal_representative or custodian). The branch's service sends it
+    (`PapillaClient.lifecycle` does the same from the command line); the centre decides it and cites the rule."""
+    if action not in BRANCH_APPLICATIONS:
+        raise ValueError(f"a branch receives applications to {', '.join(BRANCH_APPLICATIONS)}, not {action!r}")
+    command = LifecycleCommand(request_id=request_id, reply_to=reply_to, action=LifecycleAction(action),
+                               iin=validate_iin(iin), reason=reason, principal_id=operator.party_id,
+                               on_application_of=applicant)
+    return sign(command, "principal_signature", operator.signing)

@@ -31,6 +31,7 @@ from papilla.shared.store.base import DuplicateKeyError
 
 from . import consents
 from .retention import RETENTION, destroy_date, valid_iin
+from .subjects import find_subject, is_depersonalized
 
 ACCESS, ENROLLMENTS, SUBJECTS, EVENTS = names.ACCESS_REQUESTS, names.ENROLLMENTS, names.SUBJECTS, names.RETENTION_EVENTS
 TERM_BUSINESS_DAYS = 3           # Rules 395 p.16
@@ -85,7 +86,8 @@ def receive(centre: Centre, request: AccessRequest, calendar: BusinessCalendar |
     if existing:
         return existing
     valid_iin(request.iin)
-    subject = centre.store.find_one(SUBJECTS, {"iin_hash": centre.hasher.hash(request.iin)})
+    # a depersonalized person keeps the right to know: found through the pseudonym the centre's key gives
+    subject = find_subject(centre, centre.hasher.hash(request.iin))
     received = clock.now()
     doc = {"_id": request.request_id, "subject_id": subject["_id"] if subject else None,
            "applicant": request.applicant, "channel": request.channel,
@@ -128,6 +130,7 @@ class AccessReport:
     answered_on: str
     rule: str
     consent: str = "NONE"              # GIVEN / WITHDRAWN / NONE, read from the consent records (consents.py)
+    depersonalized: bool = False       # the link to the person is sealed under the depersonalization key
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, indent=2)
@@ -182,7 +185,8 @@ def build_report(centre: Centre, request: dict, today: date) -> AccessReport:
         blocked=states.is_blocked(subject), events_recorded=tuple(sorted({e["event"] for e in events})),
         received_on=clock.local_date(datetime.fromisoformat(request["received_at"])).isoformat(), due_on=request["due_on"],
         answered_on=today.isoformat(), rule=f"{rule('subject_access').citation}; {rule('subject_access_term').citation}",
-        consent=consents.consent_state(centre, sid).state if subject else consents.NONE)
+        consent=consents.consent_state(centre, sid).state if subject else consents.NONE,
+        depersonalized=is_depersonalized(subject))
 
 
 def _held(centre: Centre, enrollment: dict) -> HeldRecord:
@@ -197,10 +201,18 @@ def _held(centre: Centre, enrollment: dict) -> HeldRecord:
                   f"minutiae templates of {captured} finger(s), encrypted")
     return HeldRecord(
         record_id=enrollment["_id"], status=enrollment["state"], legal_basis=legal.summary,
-        collected_under=legal.collected_under, purposes=legal.purposes, source=f"station {enrollment['station_id']}",
-        collected_on=(term or {}).get("registered_on") or enrollment["captured_at"][:10], categories=categories,
+        collected_under=legal.collected_under, purposes=legal.purposes, source=_source(enrollment),
+        collected_on=(term or {}).get("registered_on") or enrollment.get("captured_at", enrollment["created_at"])[:10],
+        categories=categories,
         processing=PROCESSING, storage_term=storage_term_text(centre, legal.term.kind, term),
         term_rule=legal.term.citation)
+
+
+def _source(enrollment: dict) -> str:
+    if "station_id" in enrollment:
+        return f"station {enrollment['station_id']}"
+    return ("a branch station; which one is sealed with the identifying fields under the depersonalization key "
+            "(Law Art.9 p.1)")
 
 
 def storage_term_text(centre: Centre, kind: str, term: dict | None) -> str:

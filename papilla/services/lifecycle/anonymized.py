@@ -24,6 +24,7 @@ from papilla.shared import audit, clock
 from papilla.shared.centre import Centre
 from papilla.shared.crypto.errors import DataKeyDestroyed, IntegrityError
 from papilla.shared.crypto.iin import birth_date_from_iin, iin_is_male
+from papilla.shared.legal.dates import age_on
 from papilla.shared.legal.rules import rule
 from papilla.shared.names import ENROLLMENTS, SUBJECTS
 from papilla.shared.principals import check_signed_by
@@ -53,7 +54,7 @@ class ExportOrder(BaseModel):
 
 
 def _age_band(birth: date, on: date, width: int) -> str:
-    age = on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+    age = age_on(birth, on)
     low = max(age, 0) // width * width
     return f"{low}-{low + width - 1}"
 

@@ -28,7 +28,7 @@ from papilla.shared.legal.rules import rule
 from papilla.shared.messages import Identifier, _Model
 from papilla.shared.principals import check_signed_by
 
-from . import commands
+from . import commands, destruction
 
 ACTS, RETENTION = names.DESTRUCTION_ACTS, names.RETENTION
 ENROLLMENTS, SUBJECTS, BIOMETRICS = names.ENROLLMENTS, names.SUBJECTS, names.BIOMETRICS
@@ -70,7 +70,18 @@ class ActSignature(_Model):
 
 
 def sign_act(centre: Centre, signature: ActSignature) -> str:
-    """Record one signature; returns the act's state ("proposed" until both have signed, then "approved")."""
+    """Record one signature; returns the act's state ("proposed" until both have signed, then "approved"). A
+    refused signature (wrong role, bad signature, another list, the same person twice) is written to the trail."""
+    try:
+        return _sign_act(centre, signature)
+    except Refusal as refusal:
+        audit.record_refusal(centre, "destruction_act_signature_refused", actor=signature.principal_id,
+                             code=refusal.code, rule=refusal.rule, act_id=signature.act_id,
+                             decision=signature.decision)
+        raise
+
+
+def _sign_act(centre: Centre, signature: ActSignature) -> str:
     action = DECISIONS[signature.decision]
     role = check_signed_by(centre.senders, signature.principal_id, signature.principal_signature, signature, action)
     with locks.lease(centre.store, f"act-{signature.act_id}"):
@@ -162,10 +173,7 @@ def _destroy_items(centre: Centre, act_id: str, subject_id: str, enrollment_ids:
         enrollment = centre.store.get(ENROLLMENTS, eid)
         if enrollment is not None:
             states.check_enrollment(enrollment, "retention_expired", subject)   # → DESTROYED
-        gallery_log.stamp(centre.store, eid, subject_id, active=False)
-        centre.store.delete(BIOMETRICS, {"enrollment_id": eid})
-        centre.store.delete(ENROLLMENTS, {"_id": eid})
-        centre.store.delete(RETENTION, {"_id": eid})
+    for eid in destruction.destroy_enrollments(centre, subject_id, enrollment_ids):
         audit.append(centre, "enrollment_destroyed", subject_id=subject_id, actor=approver,
                      details={"act_id": act_id, "enrollment_id": eid, "rule": _citation()})
     return "destroyed"

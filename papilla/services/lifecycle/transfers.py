@@ -28,11 +28,11 @@ from papilla.shared.crypto.registry import SenderLookup
 from papilla.shared.crypto.sealing import seal
 from papilla.shared.errors import Refusal
 from papilla.shared.formats.iso19794_2 import write_iso
-from papilla.shared.legal import states
-from papilla.shared.legal.rules import rule
+from papilla.shared.legal import states, uses
+from papilla.shared.legal.rules import refuse, rule
 from papilla.shared.messages import LifecycleAction, LifecycleCommand, Result
 from papilla.shared.names import BIOMETRICS, ENROLLMENTS, SUBJECTS
-from papilla.shared.parties import CENTRE_ID
+from papilla.shared.parties import CENTRE_ID, recipient_kind
 from papilla.shared.principals import check_signed_by
 from papilla.shared.template import template_from_bytes
 
@@ -40,9 +40,24 @@ TRANSFERS = names.TRANSFERS
 SCHEMA = "papilla.transfer/1"
 
 
-def rule_for(order: dict) -> str:
-    return "transfer_to_foreign_state" if order.get("recipient_kind") == "foreign_state" else \
-        "transfer_to_authorised_bodies"
+def rule_for(kind: str | None) -> str:
+    return "transfer_to_foreign_state" if kind == "foreign_state" else "transfer_to_authorised_bodies"
+
+
+def registered_kind(centre: Centre, order: dict) -> str:
+    """The recipient's kind as the centre registered it; an order that declares another is refused."""
+    kind = recipient_kind(centre.store, order["recipient_id"])
+    declared = order.get("recipient_kind")
+    if kind is None:
+        raise refuse("requester_purpose_registered", "unknown_recipient",
+                     f"{order['recipient_id']} is not a service registered with a recipient kind")
+    if declared and declared != kind:
+        raise refuse("requester_purpose_registered", "recipient_kind_mismatch",
+                     f"the order says the recipient is a {declared}; the centre registered it as a {kind}")
+    if kind == "foreign_state" and not order.get("treaty"):
+        raise refuse("transfer_to_foreign_state", "treaty_required",
+                     "a transfer to a foreign state names the ratified treaty")
+    return kind
 
 
 def check_approval(senders: SenderLookup, command: LifecycleCommand) -> None:
@@ -69,30 +84,39 @@ def _result(job: dict, status: str, *, reason: str | None = None, rule_id: str |
 
 
 def transfer(centre: Centre, job: dict) -> Result:
-    order, rule_id = job.get("transfer"), rule_for(job.get("transfer") or {})
+    order = job.get("transfer")
     if not order or not job.get("approver_id"):
-        return _result(job, "REFUSED", reason="approval_required", rule_id=rule_id)
+        return _result(job, "REFUSED", reason="approval_required", rule_id="transfer_to_authorised_bodies")
+    try:
+        kind = registered_kind(centre, order)
+    except Refusal as refusal:
+        return _refused(job, refusal)
+    rule_id = rule_for(kind)
     subject = centre.store.find_one(SUBJECTS, {"iin_hash": job["iin_hash"]}) if job.get("iin_hash") else None
     if subject is None:
         return _result(job, "NOT_ENROLLED")
     try:
         states.check_subject(subject, "transferred")   # blocking stops transferring (Law Art.1 7))
     except Refusal as refusal:
-        return Result(request_id=job["_id"], kind="lifecycle", status="REFUSED", reason=refusal.code,
-                      rule=refusal.rule, detail=refusal.detail)
+        return _refused(job, refusal)
     recipient = centre.senders.get(order["recipient_id"])
     if recipient is None or not recipient.active or recipient.box_key is None:
         return _result(job, "REFUSED", reason="unknown_recipient", rule_id=rule_id)
     enrollment = centre.store.find_one(ENROLLMENTS, {"subject_id": subject["_id"], "state": "ACTIVE"})
     if enrollment is None:
         return _result(job, "REFUSED", reason="no_active_enrollment", rule_id=rule_id)
+    try:      # a record kept for public-service authentication is not transferred (Rules 395 p.18)
+        uses.check_use("transfer", enrollment.get("legal_basis"), kind)
+    except Refusal as refusal:
+        return _refused(job, refusal)
+    order = {**order, "recipient_kind": kind}
     payload = export_payload(centre, job, subject, enrollment, rule(rule_id).citation)
     sealed = seal(payload, sender_id=CENTRE_ID, packet_id=job["_id"], signing_key=centre.keys.signing,
                   centre_public=recipient.box_key)
     sid = subject["_id"]
     centre.store.insert(TRANSFERS, {
         "_id": job["_id"], "subject_id": sid, "enrollment_id": enrollment["_id"],
-        "recipient_id": order["recipient_id"], "recipient_kind": order["recipient_kind"],
+        "recipient_id": order["recipient_id"], "recipient_kind": kind, "record_basis": enrollment.get("legal_basis"),
         "principal_id": job["principal_id"], "approver_id": job["approver_id"], "rule": rule(rule_id).citation,
         "created_at": datetime.now(timezone.utc).isoformat(), "sealed": sealed,
         "order": centre.cipher.encrypt(sid, TRANSFERS, job["_id"], "order", json.dumps(order).encode())})
@@ -102,6 +126,30 @@ def transfer(centre: Centre, job: dict) -> Result:
                           "legal_basis_digest": hashlib.sha256(order["legal_basis"].encode()).hexdigest()[:16],
                           "with_images": bool(order.get("include_images"))})
     return _result(job, "TRANSFERRED", rule_id=rule_id)
+
+
+def _refused(job: dict, refusal: Refusal) -> Result:
+    return Result(request_id=job["_id"], kind="lifecycle", status="REFUSED", reason=refusal.code, rule=refusal.rule,
+                  detail=refusal.detail[:500])
+
+
+def sealed_export(centre: Centre, request_id: str) -> bytes:
+    """The sealed export of a transfer, for delivery, checked again at export: the recipient still active and
+    its registered kind still one that may receive a record of this basis (`uses`, "export")."""
+    doc = centre.store.get(TRANSFERS, request_id)
+    if doc is None:
+        raise Refusal(f"no transfer {request_id}", code="unknown_transfer")
+    recipient = centre.senders.get(doc["recipient_id"])
+    if recipient is None or not recipient.active:
+        raise refuse("transfer_to_authorised_bodies", "unknown_recipient",
+                     f"the recipient {doc['recipient_id']} is no longer registered")
+    enrollment = centre.store.get(ENROLLMENTS, doc["enrollment_id"])
+    uses.check_use("export", (enrollment or {}).get("legal_basis", doc.get("record_basis")),
+                   recipient_kind(centre.store, doc["recipient_id"]))
+    audit.append(centre, "transfer_exported", subject_id=doc["subject_id"], actor=doc["recipient_id"],
+                 rule=doc["rule"], details={"request_id": request_id,
+                                            "recipient_kind": recipient_kind(centre.store, doc["recipient_id"])})
+    return bytes(doc["sealed"])
 
 
 def export_payload(centre: Centre, job: dict, subject: dict, enrollment: dict, citation: str) -> bytes:

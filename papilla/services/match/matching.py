@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from papilla.shared import names, results
+from papilla.shared import audit, names, results
 from papilla.shared.centre import Centre
 from papilla.shared.crypto.errors import DataKeyDestroyed
-from papilla.shared.legal import states
+from papilla.shared.errors import Refusal
+from papilla.shared.legal import states, uses
 from papilla.shared.legal.rules import rule
 from papilla.shared.messages import Candidate, Result
 from papilla.shared.names import job_key_subject
+from papilla.shared.parties import recipient_kind
 
 from . import engine, templates
 from .gallery import Gallery
@@ -92,6 +94,11 @@ def verify(centre: Centre, gallery: Gallery, job: dict) -> Result:
     active = centre.store.find_one(ENROLLMENTS, {"subject_id": subject["_id"], "state": "ACTIVE"})
     if active is None:
         return Result(request_id=rid, kind="verify", status="NOT_ENROLLED")
+    try:       # the record's basis and the requester's registered kind (Rules 395 p.18; docs/legal.md)
+        uses.check_use("verify", active.get("legal_basis"), recipient_kind(centre.store, job.get("sender_id")))
+    except Refusal as refusal:
+        return Result(request_id=rid, kind="verify", status="REFUSED", reason=refusal.code, rule=refusal.rule,
+                      detail=refusal.detail[:500])
     reference = gallery.fingers_of(active["_id"], subject["_id"])
     finger_scores = {str(pos): float(engine.compare(probe, reference[pos]))
                      for pos, probe in _probes(centre, job).items() if pos in reference}
@@ -103,22 +110,58 @@ def verify(centre: Centre, gallery: Gallery, job: dict) -> Result:
                   score=score, finger_scores=finger_scores)
 
 
+#: candidates searched before the purpose filter drops records the requester may not be given
+SEARCH_LIMIT = 100
+
+
 def identify(centre: Centre, gallery: Gallery, job: dict) -> Result:
+    """Ranked candidates among the records the requester may identify against (its registered kind and each
+    record's basis, `shared.legal.uses`): a record kept for another purpose is never a candidate."""
+    kind = recipient_kind(centre.store, job.get("sender_id"))
+    try:
+        uses.check_may_use("identify", kind)
+    except Refusal as refusal:
+        return Result(request_id=job["_id"], kind="identify", status="REFUSED", reason=refusal.code,
+                      rule=refusal.rule, detail=refusal.detail[:500])
     gallery.sync()
     fmr = one_to_many_fmr(centre.settings.identify_fmr, centre.settings.identify_fpir, len(gallery.entries))
     threshold = _thresholds().fused(fmr)
-    found = gallery.search(_probes(centre, job), threshold=threshold, limit=int(job.get("max_candidates", 10)))
-    return Result(request_id=job["_id"], kind="identify", status="CANDIDATES" if found else "NO_CANDIDATES",
-                  candidates=tuple(Candidate(**c) for c in found))
+    found = gallery.search(_probes(centre, job), threshold=threshold, limit=SEARCH_LIMIT)
+    allowed = [c for c in found if uses.permitted("identify", _basis_of(centre, c["enrollment_id"]), kind)]
+    allowed = allowed[:int(job.get("max_candidates", 10))]
+    return Result(request_id=job["_id"], kind="identify", status="CANDIDATES" if allowed else "NO_CANDIDATES",
+                  candidates=tuple(Candidate(**c) for c in allowed))
+
+
+def _basis_of(centre: Centre, enrollment_id: str) -> str | None:
+    enrollment = centre.store.get(ENROLLMENTS, enrollment_id)
+    return enrollment.get("legal_basis") if enrollment else None
+
+
+def audit_use(centre: Centre, job: dict, done: Result) -> None:
+    """Every verification and identification in the trail: who asked (the authenticated sender), as what (the
+    kind the centre registered), for which purpose (the rule of the use), and what it was told (ids only)."""
+    use = job["kind"]
+    kind = recipient_kind(centre.store, job.get("sender_id"))
+    subject = centre.store.find_one(SUBJECTS, {"iin_hash": job["iin_hash"]}) if job.get("iin_hash") else None
+    purposes = sorted({u.citation for u in uses.USES if u.use == use and kind in u.kinds})
+    audit.append(centre, "verified" if use == "verify" else "identified",
+                 subject_id=subject["_id"] if subject else None, actor=job.get("sender_id") or "unknown",
+                 rule=rule("use_audited").citation,
+                 details={"request_id": job["_id"], "requester_kind": kind, "purpose": "; ".join(purposes) or None,
+                          "status": done.status, "reason": done.reason,
+                          "candidates": [c.enrollment_id for c in done.candidates]})
 
 
 def answer_probe(centre: Centre, gallery: Gallery, request_id: str) -> Result | None:
     """Answer a stored verify / identify job once; the probe key is destroyed when answered."""
     def compute(job: dict) -> Result:
         try:
-            return verify(centre, gallery, job) if job["kind"] == "verify" else identify(centre, gallery, job)
+            done = verify(centre, gallery, job) if job["kind"] == "verify" else identify(centre, gallery, job)
         except DataKeyDestroyed:
-            return Result(request_id=request_id, kind=job["kind"], status="REFUSED", reason="probe_expired")
+            done = Result(request_id=request_id, kind=job["kind"], status="REFUSED", reason="probe_expired")
+        audit_use(centre, job, done)
+        return done
 
     done, job = results.answer_job(centre.store, centre.publisher, request_id, compute)
     if job is not None:

@@ -16,10 +16,10 @@ term follows from the basis alone, computed at enrollment
 """
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import date
 
+from .dates import add_years  # noqa: F401  (the one date rule; re-exported for the retention code)
 from .rules import rule
 
 #: Events that start the term of identity-document registrants (Law Art.15 p.1, second paragraph).
@@ -140,18 +140,6 @@ def basis(basis_id: str) -> LegalBasis:
         return BASES[basis_id]
     except KeyError:
         raise UnknownBasis(f"unknown legal basis {basis_id!r} (one of: {', '.join(BASES)})") from None
-
-
-def add_years(day: date, years: int) -> date:
-    """`day` moved by whole years; 29 February becomes 28 February in a common year.
-
-    A term counted in years ends on the same date of the last year; when that
-    month has no such date, on its last day (the civil-law rule for terms, see
-    docs/legal.md).
-    """
-    year = day.year + years
-    last = calendar.monthrange(year, day.month)[1]
-    return day.replace(year=year, day=min(day.day, last))
 
 
 @dataclass(frozen=True)

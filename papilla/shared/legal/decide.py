@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ..errors import Refusal
 from ..messages import DecisionRecord, EnrollmentPacket
 from .bases import EXEMPTIONS, VISA_ONLY_EXEMPTIONS, LegalBasis, basis
+from .dates import age_on  # noqa: F401  (one date rule for ages and terms; re-exported)
 from .rules import refuse, rule
 
 DECISIONS = ("allowed", "mandatory", "voluntary", "exempt", "refused", "needs_representative", "needs_custodian",
@@ -127,11 +128,6 @@ def _decision(kind: str, rule_id: str, code: str, detail: str, app: Application,
                     tuple((r, rule(r).citation) for r in also))
 
 
-def age_on(birth: date, on: date) -> int:
-    """Whole years of age on the calendar date `on` (a birthday counts from its first local minute)."""
-    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
-
-
 def local_date(applied_at: datetime | date, policy: Policy) -> date:
     if isinstance(applied_at, datetime):
         if applied_at.tzinfo is None:
@@ -199,8 +195,10 @@ def _ps_previous(app, legal, age):
         return None
     if app.reason == "irreversible_damage":
         return None      # re-collected (p.8), decided after the fingers
-    if app.reason == "document_replacement":
-        return None
+    if app.reason == "document_replacement":    # not a ground of p.8: verified against the record instead
+        return _decision("verify_instead", "replacement_not_damage", "replacement_not_a_ground",
+                         "a replaced identity document is not a ground to collect again (only irreversible damage "
+                         "that prevents recognition is): verify the person against their record", app, age)
     return _decision("verify_instead", "public_service_reapplicant_verified", "already_registered",
                      "the applicant is already registered: verify them against their record", app, age)
 
@@ -279,9 +277,11 @@ def _fingers(app: Application, legal: LegalBasis, age: int) -> Decision | None:
         return _decision("refused", "injured_fingers_skipped", "postponed_injured",
                          "no finger can be taken now because of temporary injuries: postpone until they heal",
                          app, age)
-    if legal.id == "deportation_readmission":
-        return _decision("mandatory", "palms_deportation", "palms",
-                         "no finger can be printed: register the palms", app, age)
+    if legal.id == "deportation_readmission":    # palm capture (ISO 19794-4 palm positions) is not built here
+        return _decision("refused", "palms_deportation", "palms_required",
+                         "no finger can be printed: the Law registers this person on the palms, which this system "
+                         "does not capture; no record is made here (refer the person to a unit registering palms)",
+                         app, age)
     if not legal.law:
         return _decision("refused", "no_printable_fingers", "no_printable_fingers",
                          "no finger could be captured", app, age)
@@ -298,8 +298,16 @@ def _finger_rules(app: Application) -> tuple[str, ...]:
         (("printable_fingers_only",) if values & {"amputated", "unable_to_print"} else ())
 
 
+def _applicant_rules(app: Application, legal: LegalBasis) -> tuple[str, ...]:
+    """The rules the decision relied on when a custodian or legal representative applied for the person."""
+    if not legal.law:
+        return ("incapacitated_custodian",) if app.capacity != "full" else ()
+    return (("incapacitated_guardian",) if app.capacity == "incapacitated" else ()) + \
+        (("child_legal_representative",) if legal.max_age is not None else ())
+
+
 def _allowing(app: Application, legal: LegalBasis, age: int) -> Decision:
-    also = _finger_rules(app)
+    also = _applicant_rules(app, legal) + _finger_rules(app)
     if app.previously_registered and app.reason:
         return _decision("reenroll", _recollection_rule(app.reason, legal), app.reason,
                          "collected again; the previous record is archived", app, age, also)
@@ -308,10 +316,13 @@ def _allowing(app: Application, legal: LegalBasis, age: int) -> Decision:
 
 def _recollection_rule(reason: str, legal: LegalBasis) -> str:
     """The rule under which a registered person is collected again for `reason`."""
-    return {("irreversible_damage", False): "recollection_irreversible_damage",
-            ("irreversible_damage", True): "reregistration_irreversible_damage",
-            ("document_replacement", False): "replacement_on_document",
-            ("document_replacement", True): "replacement_on_document"}[(reason, legal.law)]
+    if reason == "irreversible_damage":
+        return "reregistration_irreversible_damage" if legal.law else "recollection_irreversible_damage"
+    if not legal.law:              # Rules 406 p.8 knows only irreversible damage
+        return "replacement_not_damage"
+    # a new document under a basis whose re-applicants are verified (Art.10 p.3) is registered under the basis
+    # itself (Art.10 p.1: "for the first time, as well as for their restoration or replacement")
+    return legal.rule_id if legal.verify_on_reapply else "replacement_on_document"
 
 
 def from_packet(packet: EnrollmentPacket, birth: date, applied_at: datetime | date, *,

@@ -28,6 +28,8 @@ class Permission:
 PERMISSIONS: dict[str, Permission] = {
     "block": Permission(("authorised_body",), "blocking_by_authorised_body",
                         "blocking is done by the authorised state body"),
+    "block_on_demand": Permission(("operator", "supervisor"), "blocking_on_subject_demand",
+                                  "the subject's demand to block their data is received in writing at a branch"),
     "unblock": Permission(("authorised_body",), "blocking_by_authorised_body",
                           "blocking is removed by the authorised state body after verification"),
     "destroy": Permission(("operator", "supervisor"), "destruction_same_day",
@@ -64,6 +66,11 @@ PERMISSIONS: dict[str, Permission] = {
     "approve_transfer": Permission(("head_of_unit",), None,
                                    "a transfer is approved by the head of the unit, a second person (two-person "
                                    "rule, the centre's own division of duties)"),
+    # The audit trail (commands/audit.py): read and checked by an auditor, not by whoever holds the audit key
+    "audit_show": Permission(("auditor",), None,
+                             "the audit trail is read by an auditor (the centre's own division of duties)"),
+    "audit_verify": Permission(("auditor",), None,
+                               "the audit trail is verified by an auditor (the centre's own division of duties)"),
     "anonymized_export": Permission(("administrator",), "anonymization_before_distribution",
                                     "statistics are anonymized by the centre (the operator) before distribution"),
 }
@@ -82,8 +89,14 @@ def check_permitted(action: str, role: str | None) -> None:
                       f"(roles: {', '.join(permission.roles)})", code="role_not_permitted", rule=citation)
 
 
+#: Actions taken only on the written application of the person or their representative, and the rule saying so.
+ON_APPLICATION = {"destroy": "destruction_same_day", "withdraw_consent": "consent_withdrawal",
+                  "block_on_demand": "blocking_on_subject_demand"}
+
+
 def check_applicant(action: str, applicant: str | None) -> None:
-    """Destruction and consent withdrawal happen only on the application of the person or their representative."""
-    if action in ("destroy", "withdraw_consent") and applicant not in DESTRUCTION_APPLICANTS:
+    """Destruction, consent withdrawal and the block demand happen only on the application of the person or
+    their representative."""
+    if action in ON_APPLICATION and applicant not in DESTRUCTION_APPLICANTS:
         raise Refusal(f"{action} needs the written application of the person, legal representative or custodian",
-                      code="no_application", rule=rule("destruction_same_day").citation)
+                      code="no_application", rule=rule(ON_APPLICATION[action]).citation)

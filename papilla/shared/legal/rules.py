@@ -73,10 +73,17 @@ RULES: dict[str, Rule] = {r.id: r for r in [
          LAW_DACTYLO, "Art.9; Rules 395 p.25"),
     Rule("blocking_by_authorised_body", "the authorised state body blocks, and removes blocking after "
          "verification and elimination of the violation", LAW_DACTYLO, "Art.9 p.2"),
+    Rule("blocking_on_subject_demand", "when there is information that the conditions of collection or "
+         "processing were violated, the subject demands that their data be blocked (received at a branch, on the "
+         "written application of the subject or their representative)", RULES_395, "p.25"),
     Rule("blocking_stops_processing", "blocking temporarily stops collecting, changing, using, transferring, "
          "depersonalizing and destroying the information", LAW_DACTYLO, "Art.1 7); Art.9 p.2"),
-    Rule("replacement_on_document", "re-registration when an identity document is restored or replaced",
-         LAW_DACTYLO, "Art.10 p.1; Rules 406 p.9"),
+    Rule("replacement_on_document", "registered again when a new document is decided under a basis whose "
+         "re-applicants are not verified (seafarer's card, deportation or readmission): the new record replaces, "
+         "the previous is archived", LAW_DACTYLO, "Art.10 p.2 sub.1, sub.5; Art.10 p.3"),
+    Rule("replacement_not_damage", "a replaced identity document alone is not the ground of re-collection: only "
+         "irreversible damage that prevents recognition is (the person is verified against their record)",
+         RULES_406, "p.8"),
     # The state machines of enrollments and subjects (shared/legal/states.py)
     Rule("collection_under_rules", "collected and processed only where its protection is ensured and in the "
          "procedure of the registration rules: the centre opens the sealed packet and decides the application "
@@ -85,7 +92,18 @@ RULES: dict[str, Rule] = {r.id: r for r in [
          "an electronic information resource (here: the record joins the 1:N gallery)", LAW_DACTYLO, "Art.14"),
     Rule("consent_withdrawal", "the subject or legal representative gives or withdraws consent in writing",
          RULES_395, "p.6"),
-    Rule("purpose_limitation", "use only for the stated purposes", RULES_395, "p.17-21"),
+    # use only for the stated purposes (Rules 395 p.17-21): the rules below, applied by shared/legal/uses.py
+    Rule("beyond_stated_purpose", "personal data are disseminated beyond the purposes stated at collection only "
+         "with the consent of the subject or their legal representative", RULES_395, "p.18"),
+    Rule("use_public_service_authentication", "biometric data collected under these Rules serve the biometric "
+         "authentication of the person when public services are provided", RULES_406, "p.1, p.4"),
+    Rule("use_law_identification", "dactyloscopic information is used to confirm and identify persons, register "
+         "and control foreigners, ensure safety and control the state border", LAW_DACTYLO, "Art.16"),
+    Rule("requester_purpose_registered", "a requester's kind (public service, authority, court, prosecutor, "
+         "police…) is what the centre registered for it, never what a request declares", RULES_395, "p.17-21"),
+    Rule("use_audited", "every use of the information (verification, identification, transfer) is recorded with "
+         "the requester and its purpose, so that use for the stated purposes can be checked",
+         LAW_DACTYLO, "Art.8 p.2, p.4"),
     # Retention and destruction at the end of retention (services/lifecycle/retention.py, docs/legal.md)
     Rule("retention_id_document", "registrants for an identity card or passport (Law Art.10 p.1): stored, once "
          "their death is established, a court recognises them missing or declares them dead, or they lose or "
@@ -99,6 +117,9 @@ RULES: dict[str, Rule] = {r.id: r for r in [
          RULES_406, "p.11; Rules 395 p.6"),
     Rule("destruction_at_end_of_retention", "destroyed when the storage term of Art.15 expires",
          LAW_DACTYLO, "Art.17 p.2"),
+    Rule("kept_under_the_law", "records kept under the Law are stored for the terms of Art.15 and destroyed "
+         "only on the grounds of Art.17 (the term expired, under an act approved by the head of the unit); an "
+         "application or a withdrawal of consent does not end them", LAW_DACTYLO, "Art.15; Art.17 p.2-3"),
     Rule("destruction_act_approved", "destruction at the end of retention is carried out under an act approved "
          "by the head of the authorised unit", LAW_DACTYLO, "Art.17 p.3"),
     # The subject's right to know (services/lifecycle/access.py)
@@ -157,6 +178,12 @@ RULES: dict[str, Rule] = {r.id: r for r in [
          "registration on the conclusion of a medical advisory commission", LAW_DACTYLO, "Art.10-1 p.4 para.1"),
     Rule("palms_deportation", "deportation or readmission, all fingers absent or without papillary patterns: "
          "registered on the palms", LAW_DACTYLO, "Art.10-1 p.4 para.2"),
+    Rule("no_record_without_biometrics", "a record joins the registry only with the dactyloscopic information it "
+         "is made of (papillary patterns of fingers or palms): a packet with none is refused", LAW_DACTYLO,
+         "Art.1 5); Art.10-1 p.4"),
+    Rule("one_date_rule", "ages and terms counted in years end on the same date of the last year; a date that "
+         "month lacks (29 February) is its last day (28 February); decision in docs/legal.md", LAW_DACTYLO,
+         "Art.15 p.1; Rules 406 p.4"),
     Rule("exempt_no_fingers_or_hands", "a person lacking all fingers or hands on both hands is exempt from "
          "registration", LAW_DACTYLO, "Art.10-1 p.4 para.3"),
     Rule("public_service_reapplicant_verified", "a person already collected is collected again only when not "

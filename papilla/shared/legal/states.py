@@ -19,7 +19,7 @@ a stored enrollment starts at EXTRACTED (`initial_enrollment_state` checks the P
 
 Subjects::
 
-    REGISTERED ──block──▶ BLOCKED ──unblock──▶ the state before blocking (REGISTERED or DEPERSONALIZED)
+    REGISTERED ──block / block_on_demand──▶ BLOCKED ──unblock──▶ the state before blocking (REGISTERED or DEPERSONALIZED)
     REGISTERED ──depersonalize──▶ DEPERSONALIZED ──remove_depersonalization──▶ REGISTERED
     REGISTERED / DEPERSONALIZED ──destroyed_on_application / consent_withdrawn / retention_expired──▶ DESTROYED
 
@@ -121,6 +121,9 @@ TRANSITIONS: tuple[Transition, ...] = (
                "the information is transferred to an authorised body or, under a treaty, a foreign state"),
     Transition(SUBJECT, (REGISTERED, DEPERSONALIZED), BLOCKED, "block", "blocking_by_authorised_body",
                "a violation of the conditions of collection or processing is reported"),
+    Transition(SUBJECT, (REGISTERED, DEPERSONALIZED), BLOCKED, "block_on_demand", "blocking_on_subject_demand",
+               "the subject demands it at a branch, reporting a violation of the conditions of collection or "
+               "processing; lifted by the authorised body after verification"),
     Transition(SUBJECT, (BLOCKED,), PREVIOUS, "unblock", "blocking_by_authorised_body",
                "verified and the violation eliminated: back to the state before blocking", while_blocked=True),
     Transition(SUBJECT, (REGISTERED,), DEPERSONALIZED, "depersonalize", "depersonalization_by_authorised_body",
