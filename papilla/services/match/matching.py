@@ -107,10 +107,16 @@ def verify(centre: Centre, gallery: Gallery, job: dict) -> Result:
                   score=score, finger_scores=finger_scores)
 
 
+def identify_cut(settings, gallery_size: int, fpir: float | None = None) -> Cut:
+    """The fused score a 1:N candidate must reach among `gallery_size` entries, at the centre's identification
+    FPIR or the one the requester asked for (`fpir`, e.g. a MOSIP targetFPIR), capped by PAPILLA_IDENTIFY_FMR."""
+    fmr = one_to_many_fmr(settings.identify_fmr, settings.identify_fpir if fpir is None else fpir, gallery_size)
+    return Cut(_thresholds().fused(fmr), fmr, "identify")
+
+
 def identify(centre: Centre, gallery: Gallery, job: dict) -> Result:
     gallery.sync()
-    fmr = one_to_many_fmr(centre.settings.identify_fmr, centre.settings.identify_fpir, len(gallery.entries))
-    threshold = _thresholds().fused(fmr)
+    threshold = identify_cut(centre.settings, len(gallery.entries)).threshold
     found = gallery.search(_probes(centre, job), threshold=threshold, limit=int(job.get("max_candidates", 10)))
     return Result(request_id=job["_id"], kind="identify", status="CANDIDATES" if found else "NO_CANDIDATES",
                   candidates=tuple(Candidate(**c) for c in found))
