@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import threading
 import uuid
 from contextlib import contextmanager
@@ -139,3 +140,22 @@ def request(operation: str, request_id: str | None = None, **fields) -> dict:
 
 def schema(name: str) -> dict:
     return json.loads((FIXTURES / "kit" / "schemas" / f"{name}_response.json").read_text())
+
+
+class Vhost:
+    """A throwaway RabbitMQ vhost on the shared broker (127.0.0.1:5672, guest), deleted afterwards."""
+
+    def __init__(self):
+        self.name = f"papilla-abis-{uuid.uuid4().hex[:8]}"
+
+    @staticmethod
+    def _ctl(*args: str) -> None:
+        subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+    def __enter__(self) -> str:
+        self._ctl("add_vhost", self.name)
+        self._ctl("set_permissions", "-p", self.name, "guest", ".*", ".*", ".*")
+        return f"amqp://guest:guest@127.0.0.1:5672/{self.name}"
+
+    def __exit__(self, *exc) -> None:
+        self._ctl("delete_vhost", self.name)
