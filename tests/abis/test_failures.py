@@ -1,13 +1,12 @@
 """Each MOSIP failure reason Papilla sends, triggered the way a client triggers it (docs/abis.md's table)."""
 from __future__ import annotations
 
-import io
+import json
 
 import jsonschema
 import numpy as np
-import pytest
 
-from papilla.cli import main
+from papilla.identity import ensure_sender
 from papilla.services.abis import cbeff
 from papilla.shared.centre import Centre
 from papilla.shared.config import Settings
@@ -18,7 +17,6 @@ SPEC_SCHEMAS = FIXTURES / "spec" / "schemas"
 
 
 def _spec_valid(response: dict, name: str) -> None:
-    import json
     jsonschema.validate(response, json.loads((SPEC_SCHEMAS / f"{name}_response.json").read_text()))
 
 
@@ -109,18 +107,16 @@ def test_10_reference_exists_and_12_not_found(call, server):
     _failed(call, request("delete", referenceId="ref-9999"), 12, "delete")
 
 
-def test_4_principal_whose_role_may_not_enroll(abis_home, call, server):
-    from papilla.identity import ensure_sender
+def test_4_principal_whose_role_may_not_enroll(abis_home, call, server, monkeypatch):
     settings = Settings.from_env()
     centre = Centre.open(settings, publisher=MemoryResultSink())
     ensure_sender(centre, settings, "mosip-auditor", "principal", role="auditor")
     centre.close()
-    import os
-    os.environ["PAPILLA_ABIS_PRINCIPAL"] = "mosip-auditor"
-    try:
-        _failed(call, request("insert", referenceId="ref-0004", referenceURL=server.add(person_cbeff(4))), 4)
-    finally:
-        os.environ["PAPILLA_ABIS_PRINCIPAL"] = "mosip-supervisor"
+    monkeypatch.setenv("PAPILLA_ABIS_PRINCIPAL", "mosip-auditor")
+    _failed(call, request("insert", referenceId="ref-0004", referenceURL=server.add(person_cbeff(4))), 4)
+    centre = Centre.open(settings, publisher=MemoryResultSink())
+    assert centre.store.count("enrollments", {}) == 0        # refused before anything was stored
+    centre.close()
 
 
 def test_4_revoked_service(abis_home, call):

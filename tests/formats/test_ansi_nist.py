@@ -2,11 +2,9 @@
 qualities; through Papilla's fingers and templates and back, the same."""
 from __future__ import annotations
 
-import io
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from papilla.services.extract.templating import template_from_image
 from papilla.shared.formats.ansi_nist import AnsiNistError, NistFinger, Transaction, read_transaction

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import nistitl
 import numpy as np
 
-from papilla.shared.template import MINUTIA_DTYPE, empty_minutiae
+from papilla.shared.template import MINUTIA_DTYPE
 
 #: Type-14 compression names and the short names Papilla uses; Type-4's numeric codes
 CGA_14 = {"NONE": "none", "WSQ20": "wsq", "WSQ": "wsq", "JPEGB": "jpeg", "JPEGL": "jpeg", "JP2": "jpeg2000",
