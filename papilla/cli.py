@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "legal",
     "iin",
     "scanner",
+    "abis",
 ]
 
 

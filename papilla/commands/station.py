@@ -62,6 +62,10 @@ def scanner_from_args(args):
         from papilla.commands import station_scanner
 
         return station_scanner.device(args)
+    if getattr(args, "ansi_nist", None):
+        from papilla.services.capture.ansi_nist_scanner import AnsiNistScanner
+
+        return AnsiNistScanner(args.ansi_nist)
     if args.synthetic is not None:
         from papilla.services.capture.synthetic.scanner import SyntheticScanner
 
@@ -72,13 +76,15 @@ def scanner_from_args(args):
 
 
 def finger_statuses(scanner, absent: str | None) -> dict[int, str]:
-    """Each position with an image is captured; the others need --absent (why they are missing)."""
+    """Each position with an image is captured; the others need --absent (why they are missing), unless the
+    source declares them itself (an ANSI/NIST-ITL transaction's amputation / unprintable codes)."""
+    declared = getattr(scanner, "exceptions", {})
     positions = set(getattr(scanner, "mapping", range(1, 11)))
-    if len(positions) < 10 and not absent:
-        missing = sorted(set(range(1, 11)) - positions)
+    if len(positions | set(declared)) < 10 and not absent:
+        missing = sorted(set(range(1, 11)) - positions - set(declared))
         raise ValueError(f"no image for finger position(s) {', '.join(map(str, missing))}: say why they are missing "
                          "with --absent amputated|unable_to_print|injured")
-    return {p: "captured" if p in positions else absent for p in range(1, 11)}
+    return {p: "captured" if p in positions else declared.get(p, absent) for p in range(1, 11)}
 
 
 def enroll(args) -> int:
@@ -247,6 +253,8 @@ def register(sub) -> None:
                      "(or FVC's 101_1.tif …)")
     src.add_argument("--synthetic", type=int, metavar="SEED", help="synthetic person seed")
     src.add_argument("--scanner", choices=("uru4000",), help="capture from a DigitalPersona U.are.U 4000B")
+    src.add_argument("--ansi-nist", metavar="FILE", help="the finger images (and amputation / unprintable codes) "
+                     "of an ANSI/NIST-ITL transaction (docs/interop.md)")
     p.add_argument("--session", type=int, default=0, help="synthetic capture session seed")
     p.add_argument("--operator", required=True, help="the registered operator whose key (on this station) signs")
     p.add_argument("--reenrollment", choices=("irreversible_damage", "document_replacement"))

@@ -78,7 +78,7 @@ def test_declared_collections_and_indexes():
     assert ("gallery", ("seq",), True, ()) in specs
     assert [(spec.fields, spec.expires) for spec in COLLECTIONS["data_keys"]] == [(("expire_at",), True)]
     assert indexed_fields("dead_letters") == ("queue", "reason", "created_at", "request_id", "state", "expire_at")
-    assert indexed_fields("enrollments") == ("subject_id", "state", "created_at")
+    assert indexed_fields("enrollments") == ("subject_id", "state", "created_at", "partner")
     with pytest.raises(ValueError):
         IndexSpec("jobs", ("bad field",))
     with pytest.raises(ValueError):

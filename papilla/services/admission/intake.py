@@ -19,7 +19,7 @@ from papilla.shared.config import operational_retention
 from papilla.shared.crypto.iin import InvalidIIN, birth_date_from_iin, validate_iin
 from papilla.shared.crypto.sealing import OpenedPacket, SealError, open_sealed, peek_header
 from papilla.shared.errors import Refusal
-from papilla.shared.legal import eligibility, states, uses
+from papilla.shared.legal import bases, eligibility, states, uses
 from papilla.shared.legal.decide import Decision, Policy, check_recollection, decide, from_packet, local_date
 from papilla.shared.legal.roles import check_applicant
 from papilla.shared.legal.rules import refuse, rule
@@ -82,13 +82,19 @@ def checked_iin(iin: str) -> str:
 
 def subject_for(centre: Centre, iin: str, *, create: bool) -> dict | None:
     """The subject record of this IIN, found by keyed hash (created once, race-free)."""
-    iin_hash = centre.hasher.hash(iin)
+    return subject_by_hash(centre, centre.hasher.hash(iin), iin.encode(), create=create)
+
+
+def subject_by_hash(centre: Centre, iin_hash: str, iin: bytes | None, *, create: bool) -> dict | None:
+    """The subject found by its keyed hash (an IIN's, or a partner reference's for a person a partner system
+    registered, whose IIN Papilla never holds: `iin` None), created once, race-free."""
     found = centre.store.find_one(SUBJECTS, {"iin_hash": iin_hash})
     if found or not create:
         return found
     subject_id = f"sub-{_random_id()}"
     doc = {"_id": subject_id, "iin_hash": iin_hash, "created_at": now_iso(), "state": states.REGISTERED}
-    doc["iin"] = centre.cipher.encrypt(subject_id, SUBJECTS, subject_id, "iin", iin.encode())
+    if iin is not None:
+        doc["iin"] = centre.cipher.encrypt(subject_id, SUBJECTS, subject_id, "iin", iin)
     try:
         centre.store.insert(SUBJECTS, doc)
         return doc
@@ -169,6 +175,53 @@ def _accept_packet(centre: Centre, packet: EnrollmentPacket, today: date | None)
     try:
         centre.store.insert(ENROLLMENTS, doc)
     except DuplicateKeyError:  # a concurrent redelivery won
+        doc = centre.store.get(ENROLLMENTS, enrollment_id)
+    return Accepted(enrollment_id, doc["state"])
+
+
+@dataclass(frozen=True)
+class PartnerEnrollment:
+    """An enrollment sent by a registered partner system (a MOSIP registration processor through the ABIS
+    adapter, services/abis): the partner identified the applicant, took the consent and decided the application
+    under the legal basis it is registered with; Papilla knows the person by the keyed hash of the partner's
+    reference only. The partner's principal is the actor of record (its role is checked by the caller)."""
+
+    enrollment_id: str
+    subject_hash: str            # keyed hash of the partner's reference (`IinHasher.hash_document`)
+    sender_id: str               # the registered service that sent it
+    principal_id: str            # the registered principal on whose authority the partner acts
+    purpose: str                 # the partner's legal basis (shared/legal/bases.py)
+    fingers: list
+    captured_at: datetime
+
+
+def accept_partner_enrollment(centre: Centre, application: PartnerEnrollment) -> Accepted:
+    """Extract and store a partner's enrollment (EXTRACTED), through the same extraction, storage, state machine
+    and retention as a station's packet; a redelivery finds it done. Refusals: blocked subject, unusable fingers."""
+    existing = centre.store.get(ENROLLMENTS, application.enrollment_id)
+    if existing:
+        return Accepted(existing["_id"], existing["state"])
+    legal_basis = bases.basis(application.purpose)
+    records = finger_records(application.fingers, enrollment=True)
+    subject = subject_by_hash(centre, application.subject_hash, None, create=True)
+    states.check_subject(subject, "enrolled")
+    enrollment_id = application.enrollment_id
+    for record in records:
+        image = next(f.image for f in application.fingers if f.position == record.position)
+        _store_finger(centre, subject["_id"], enrollment_id, record, image)
+    doc = {"_id": enrollment_id, "subject_id": subject["_id"], "state": states.initial_enrollment_state(),
+           "state_trigger": "extracted", "station_id": application.sender_id,
+           "operator_id": application.principal_id, "created_at": now_iso(),
+           "captured_at": application.captured_at.isoformat(), "reply_to": None, "reenrollment_reason": None,
+           "finger_status": {str(f.position): f.status.value for f in application.fingers},
+           "finger_quality": {str(r.position): int(r.template.quality) for r in records},
+           "decision": {"decision": "decided_by_partner", "rule": legal_basis.rule_id,
+                        "citation": legal_basis.collected_under},
+           "legal_basis": application.purpose, "partner": application.sender_id}
+    retention.record_term(centre, enrollment_id, subject["_id"], application.purpose, application.captured_at)
+    try:
+        centre.store.insert(ENROLLMENTS, doc)
+    except DuplicateKeyError:
         doc = centre.store.get(ENROLLMENTS, enrollment_id)
     return Accepted(enrollment_id, doc["state"])
 

@@ -27,6 +27,8 @@ from papilla.shared.centre import Centre
 from papilla.shared.crypto.registry import SenderLookup
 from papilla.shared.crypto.sealing import seal
 from papilla.shared.errors import Refusal
+from papilla.shared.formats.ansi_nist_papilla import from_enrollment
+from papilla.shared.formats.ansi_nist_write import write_transaction
 from papilla.shared.formats.iso19794_2 import write_iso
 from papilla.shared.legal import states, uses
 from papilla.shared.legal.rules import refuse, rule
@@ -157,20 +159,28 @@ def export_payload(centre: Centre, job: dict, subject: dict, enrollment: dict, c
     sid, order = subject["_id"], job["transfer"]
     fingers = sorted(centre.store.find(BIOMETRICS, {"enrollment_id": enrollment["_id"]}), key=lambda d: d["position"])
     decrypt = centre.cipher.decrypt
+    templated = [f for f in fingers if f.get("template")]
     templates = [template_from_bytes(decrypt(sid, BIOMETRICS, f["_id"], "template", f["template"]))
-                 for f in fingers if f.get("template")]
+                 for f in templated]
     body = {
         "schema": SCHEMA, "transfer_id": job["_id"], "rule": citation, "recipient_id": order["recipient_id"],
         "recipient_kind": order["recipient_kind"], "legal_basis": order["legal_basis"], "treaty": order.get("treaty"),
         "approved_by": job["approver_id"], "ordered_by": job["principal_id"],
-        "iin": decrypt(sid, SUBJECTS, sid, "iin", subject["iin"]).decode(),
+        # a person registered by a partner system (services/abis) is known by the partner's reference only
+        "iin": decrypt(sid, SUBJECTS, sid, "iin", subject["iin"]).decode() if subject.get("iin") else None,
         "enrollment_id": enrollment["_id"], "registered_at": enrollment.get("created_at"),
         "finger_status": enrollment.get("finger_status", {}),
         "iso19794_2": base64.b64encode(write_iso(templates, finger_positions=[f["position"] for f in fingers
                                                                                if f.get("template")])).decode()
         if templates else None,
     }
-    if order.get("include_images"):
-        body["images"] = {str(f["position"]): base64.b64encode(decrypt(sid, BIOMETRICS, f["_id"], "image",
-                                                                       f["image"])).decode() for f in fingers}
+    images = {f["position"]: decrypt(sid, BIOMETRICS, f["_id"], "image", f["image"]) for f in fingers} \
+        if order.get("include_images") else None
+    if images is not None:
+        body["images"] = {str(p): base64.b64encode(image).decode() for p, image in images.items()}
+    # the same fingers as an ANSI/NIST-ITL transaction, the format police and border systems read
+    transaction = from_enrollment(tcn=job["_id"], date=datetime.now(timezone.utc).strftime("%Y%m%d"),
+                                  finger_status=enrollment.get("finger_status", {}), images=images,
+                                  templates={f["position"]: t for f, t in zip(templated, templates)})
+    body["ansi_nist_itl"] = base64.b64encode(write_transaction(transaction)).decode()
     return json.dumps(body).encode()

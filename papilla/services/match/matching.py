@@ -114,6 +114,13 @@ def verify(centre: Centre, gallery: Gallery, job: dict) -> Result:
 SEARCH_LIMIT = 100
 
 
+def identify_cut(settings, gallery_size: int, fpir: float | None = None) -> Cut:
+    """The fused score a 1:N candidate must reach among `gallery_size` entries, at the centre's identification
+    FPIR or the one the requester asked for (`fpir`, e.g. a MOSIP targetFPIR), capped by PAPILLA_IDENTIFY_FMR."""
+    fmr = one_to_many_fmr(settings.identify_fmr, settings.identify_fpir if fpir is None else fpir, gallery_size)
+    return Cut(_thresholds().fused(fmr), fmr, "identify")
+
+
 def identify(centre: Centre, gallery: Gallery, job: dict) -> Result:
     """Ranked candidates among the records the requester may identify against (its registered kind and each
     record's basis, `shared.legal.uses`): a record kept for another purpose is never a candidate."""
@@ -124,8 +131,7 @@ def identify(centre: Centre, gallery: Gallery, job: dict) -> Result:
         return Result(request_id=job["_id"], kind="identify", status="REFUSED", reason=refusal.code,
                       rule=refusal.rule, detail=refusal.detail[:500])
     gallery.sync()
-    fmr = one_to_many_fmr(centre.settings.identify_fmr, centre.settings.identify_fpir, len(gallery.entries))
-    threshold = _thresholds().fused(fmr)
+    threshold = identify_cut(centre.settings, len(gallery.entries)).threshold
     found = gallery.search(_probes(centre, job), threshold=threshold, limit=SEARCH_LIMIT)
     allowed = [c for c in found if uses.permitted("identify", _basis_of(centre, c["enrollment_id"]), kind)]
     allowed = allowed[:int(job.get("max_candidates", 10))]

@@ -126,6 +126,7 @@ COLLECTIONS: dict[str, tuple[IndexSpec, ...]] = {
         (("state",),),
         (("subject_id",), True, {"state": "ACTIVE"}, "subject_id_1_unique_active"),
         (("created_at",),),
+        (("partner", "state"),),     # a partner system's records (MOSIP referenceCount, services/abis)
     ),
     # _id = f"{enrollment_id}:{finger}"
     names.BIOMETRICS: _specs(names.BIOMETRICS, (("enrollment_id",),), (("subject_id",),)),

@@ -1,0 +1,1 @@
+"""MOSIP ABIS adapter: MOSIP requests in, Papilla admission / matching / lifecycle, MOSIP responses out (docs/abis.md)."""
