@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "legal",
     "iin",
     "scanner",
+    "console",
 ]
 
 
