@@ -2,7 +2,9 @@
 consoles as processes over a throwaway vhost of the real RabbitMQ; Debian's chromium through Playwright."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from PIL import Image
 from playwright.sync_api import sync_playwright
 
 from tests.helpers.console import (VIEWPORT, Vhost, World, clean_env, console, launch_chromium, onboard, person_folders,
@@ -13,6 +15,8 @@ OPERATORS = {"op-console-07": "operator", "aud-at-branch": "auditor"}
 CENTRE_PRINCIPALS = {"adj-console-01": "adjudicator", "aud-console-01": "auditor", "hou-console-01": "head_of_unit"}
 #: the scanner's folders: Aigerim's ten fingers (FVC2002 DB1_B 101-110), and the same fingers captured again
 PEOPLE = {"aigerim": (101, 1), "aigerim-again": (101, 2)}
+#: another person (FVC2002 DB3_B 101-110) whose right little finger leaves no print on the scanner (a blank frame)
+BLANK_FINGER = ("samal", 5)
 
 
 @pytest.fixture(scope="package")
@@ -28,6 +32,8 @@ def world(tmp_path_factory, fvc_dir):
                   CENTRE_PRINCIPALS, SERVICE)
         onboard(w)
         scans = person_folders(root / "scans", fvc_dir / "DB1_B", PEOPLE)
+        person_folders(scans, fvc_dir / "DB3_B", {BLANK_FINGER[0]: (101, 1)})
+        blank_frame(scans / BLANK_FINGER[0] / f"{BLANK_FINGER[1]}.tif")
         centre_env, station_env = {**env, "PAPILLA_HOME": str(w.centre)}, {**env, "PAPILLA_HOME": str(w.station)}
         try:
             for role in ("extract", "match", "lifecycle"):
@@ -40,6 +46,11 @@ def world(tmp_path_factory, fvc_dir):
             yield w
         finally:
             w.stop()
+
+
+def blank_frame(path) -> None:
+    """What a scanner returns when the finger leaves no pattern: an empty white frame."""
+    Image.fromarray(np.full((374, 388), 255, np.uint8)).save(path)
 
 
 @pytest.fixture(scope="package")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from papilla.shared.crypto.iin import make_test_iin
+from papilla.shared.crypto.iin import birth_date_from_iin, make_test_iin
 
 pytestmark = [pytest.mark.broker, pytest.mark.browser]
 BIRTH = date(1990, 5, 17)
@@ -32,20 +32,26 @@ def sign_in(page, base: str, principal_id: str) -> None:
     page.click("form[action='/signin'] button")
 
 
-def enroll(page, world, iin: str, folder: str, consent_ref: str) -> dict:
-    """Identity, decision, consent, capture and receipt through the station's pages; the receipt's facts."""
+def start_enrollment(page, world, iin: str, folder: str, consent_ref: str, name: str = "Aigerim Seitkali") -> None:
+    """Identity (IIN checked as typed), the legal decision with its citation, consent, then capture starts."""
+    birth = birth_date_from_iin(iin).isoformat()
     page.goto(f"{world.station_url}/enroll")
     page.fill("#iin", iin)
-    expect(page.locator("#iin-check [data-iin='valid']")).to_contain_text(BIRTH.isoformat())   # checked live
-    page.fill("#full_name", "Aigerim Seitkali")
+    expect(page.locator("#iin-check [data-iin='valid']")).to_contain_text(birth)   # checked as it is typed
+    page.fill("#full_name", name)
     page.fill("#document_number", "045123987")
-    page.fill("#document_birth_date", BIRTH.isoformat())
+    page.fill("#document_birth_date", birth)
     page.click("#identity-continue")
     expect(page.locator("[data-citation]")).to_have_text("Rules 406, p.4")     # the decision before capture
     page.fill("#consent_ref", consent_ref)
     page.check("#conditions_explained")
     page.select_option("#folder", folder)
     page.click("#start-capture")
+
+
+def enroll(page, world, iin: str, folder: str, consent_ref: str) -> dict:
+    """An enrollment through the station's pages up to the centre's decision; the receipt's facts."""
+    start_enrollment(page, world, iin, folder, consent_ref)
     decided = page.locator("[data-centre-decision]:not([data-centre-decision=''])")
     decided.wait_for(timeout=DECISION_WAIT_MS)
     qualities = [int(q) for q in page.locator("[data-quality]").all_inner_texts()]
@@ -76,6 +82,23 @@ def test_an_operator_enrolls_a_person_through_the_station_pages(first_enrollment
     screenshot(page, "station-capture", tmp_path)
     page.goto(page.url.split("/enroll")[0] + "/spool")
     expect(page.locator("[data-spool-packets]")).to_have_text("0")                  # nothing left in the spool
+
+
+def test_a_finger_below_the_gate_is_recorded_as_an_exception_with_its_reason(world, new_page):
+    page = new_page()
+    sign_in(page, world.station_url, "op-console-07")
+    start_enrollment(page, world, make_test_iin(date(1985, 3, 2), True, 41), "samal", "FORM-2026-000200",
+                     name="Samal Nurlanovna")
+    page.locator("#below-gate").wait_for(timeout=DECISION_WAIT_MS)       # 3 captures of a blank frame
+    expect(page.locator("#below-gate h2")).to_contain_text("Finger 5")
+    expect(page.locator(".finger[data-position='5']")).to_have_class(re.compile(r"\blow\b"))
+    page.select_option("#exc-status", "injured")
+    page.click("#below-gate button:has-text('Exception')")
+    page.locator("#receipt").wait_for(timeout=DECISION_WAIT_MS)
+    row = page.locator("#receipt tbody tr", has_text="5 (right little)")
+    expect(row).to_contain_text("injured (Rules 406, p.7)")
+    expect(row).to_contain_text("3")                                      # the captures tried
+    expect(page.locator("#receipt tbody tr", has_text="captured")).to_have_count(9)
 
 
 def test_a_duplicate_is_caught_and_resolved_on_the_adjudication_page(world, first_enrollment, new_page, tmp_path):
