@@ -2,6 +2,8 @@
 
   papilla console station ST-ID (--images DIR | --synthetic) [--service SVC-ID] [--port 8470]
   papilla console centre [--port 8471] [--prometheus-url http://127.0.0.1:9090]
+  papilla console queue [--ids]             the adjudication queue (PENDING_REVIEW), in a terminal
+  papilla console adjudicate ENROLLMENT --decision same_person_reject|distinct_person --principal ADJ --reason …
 
 The station console signs operators in with their keys on the station (PAPILLA_STATION_KEY_DIR) and captures
 through the station's workflow; the centre console runs at the centre (its store and keys) for adjudicators,
@@ -69,6 +71,65 @@ def centre(args) -> int:
     return _serve(app, args)
 
 
+def _centre():
+    from papilla.shared.centre import Centre   # imported here like the consoles: centre commands only
+
+    return Centre.open(Settings.from_env())
+
+
+def queue(args) -> int:
+    from papilla.console import centre_views   # imported here: see station()
+
+    try:
+        centre = _centre()
+    except PartyError as exc:
+        print(f"papilla: {exc}", file=sys.stderr)
+        return 2
+    try:
+        rows = centre_views.queue(centre)
+    finally:
+        centre.close()
+    for r in rows:
+        best = f"{r.best_score:.2f}" if r.best_score is not None else "-"
+        print(r.enrollment_id if args.ids else
+              f"{r.enrollment_id}  {r.reason or '-'}  from {r.station_id}: {r.candidates} candidate(s), "
+              f"best fused score {best}")
+    if not args.ids:
+        print(f"{len(rows)} enrollment(s) awaiting adjudication")
+    return 0
+
+
+def adjudicate(args) -> int:
+    """The adjudication page's decision from a terminal: the same signed command, checks and audit."""
+    from papilla.console.centre_app import adjudicate as decide   # imported here: see station()
+    from papilla.shared.errors import Refusal
+    from papilla.shared.parties import load_party
+
+    if not args.enrollment_id.strip():
+        print("papilla: name the enrollment to decide (`papilla console queue` lists them)", file=sys.stderr)
+        return 2
+    try:
+        centre = _centre()
+        keys = load_party(Settings.from_env(), args.principal)
+    except PartyError as exc:
+        print(f"papilla: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = decide(centre, keys, args.enrollment_id.strip(), args.decision, args.reason)
+    except Refusal as exc:
+        print(f"papilla: refused: {exc.detail}" + (f" ({exc.rule})" if exc.rule else ""), file=sys.stderr)
+        return 2
+    finally:
+        centre.close()
+    if result.status == "REFUSED":
+        print(f"papilla: refused: {result.detail or result.reason}" + (f" ({result.rule})" if result.rule else ""),
+              file=sys.stderr)
+        return 2
+    rule = f", {result.rule}" if result.rule else ""
+    print(f"enrollment {args.enrollment_id.strip()}: {result.status} (decided by {args.principal}{rule})")
+    return 0
+
+
 def _common(p, port: int) -> None:
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=port)
@@ -92,3 +153,12 @@ def register(sub) -> None:
     p.add_argument("--prometheus-url", default="http://127.0.0.1:9090", help="linked from the dashboards page")
     _common(p, CENTRE_PORT)
     p.set_defaults(func=centre)
+    p = cs.add_parser("queue", help="at the centre: enrollments awaiting adjudication (PENDING_REVIEW)")
+    p.add_argument("--ids", action="store_true", help="only the enrollment ids, one a line")
+    p.set_defaults(func=queue)
+    p = cs.add_parser("adjudicate", help="at the centre: decide a possible duplicate, signed by the adjudicator")
+    p.add_argument("enrollment_id")
+    p.add_argument("--decision", required=True, choices=("same_person_reject", "distinct_person"))
+    p.add_argument("--principal", required=True, help="the adjudicator whose key (on this machine) signs")
+    p.add_argument("--reason", required=True)
+    p.set_defaults(func=adjudicate)
