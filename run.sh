@@ -17,11 +17,13 @@ install() {
 }
 
 # Debian packages the tests need: SoftHSM2 (the PKCS#11 token the key-provider tests use) and Prometheus'
-# server and promtool (the ops tests run their own server on a free port; the package's service is not used).
+# server and promtool (the ops tests run their own server on a free port; the package's service is not used);
+# Chromium for the consoles' browser tests (Playwright drives Debian's chromium: it cannot download its own here).
 ensure_packages() {
     local missing=()
     { [ -e /usr/lib/softhsm/libsofthsm2.so ] && command -v softhsm2-util >/dev/null; } || missing+=(softhsm2)
     { command -v prometheus >/dev/null && command -v promtool >/dev/null; } || missing+=(prometheus)
+    [ -x /usr/bin/chromium ] || missing+=(chromium)
     if [ ${#missing[@]} -eq 0 ]; then return 0; fi
     echo "installing ${missing[*]} (apt-get)…" >&2
     local sudo=""

@@ -33,6 +33,7 @@ COMMAND_MODULES = [
     "iin",
     "scanner",
     "abis",
+    "console",
 ]
 
 

@@ -15,24 +15,55 @@ from __future__ import annotations
 # lazy imports: `papilla` imports every command module to build its parser, so a command imports the services
 # it runs (numba kernels, dramatiq, the store) inside its function, not for every `papilla --help`.
 
+import functools
 import json
 import sys
+
+from pydantic import ValidationError
+
+from papilla.services.capture.devices import ScannerError
+from papilla.shared.config import Settings
+from papilla.shared.crypto.iin import InvalidIIN, validate_iin
+from papilla.shared.parties import centre_public_path, load_centre_public_file, load_party
 
 
 def _client(args):
     from papilla.client import PapillaClient
     from papilla.shared.broker import check_broker
-    from papilla.shared.config import Settings
-    from papilla.shared.parties import centre_public_path
 
     settings = Settings.from_env()
+    load_party(settings, args.service_id)                    # no keys here: one sentence, before the broker
+    load_centre_public_file(centre_public_path(settings))
     check_broker(settings.broker_url)   # wrong user, vhost or host: one sentence, not a pika traceback
     return PapillaClient.connect(broker_url=settings.broker_url, service_id=args.service_id,
                                  key_dir=settings.station_key_dir,
                                  centre_public_file=centre_public_path(settings)), settings
 
 
+class Mistake(ValueError):
+    """A mistake on the command line: one sentence, exit 2."""
+
+
+def one_sentence(command):
+    """`papilla request …` mistakes as one sentence on stderr and exit 2, never a traceback (like the rest)."""
+    @functools.wraps(command)
+    def run(args) -> int:
+        try:
+            return command(args)
+        except InvalidIIN as exc:
+            sentence = f"--iin is not a valid IIN: {exc} (check: {exc.reason.replace('_', ' ')})"
+        except ValidationError as exc:          # pydantic hides the input: field and reason only
+            err = exc.errors(include_input=False)[0]
+            sentence = f"{'.'.join(map(str, err['loc'])) or 'request'}: {err['msg']}"
+        except (ScannerError, ValueError, OSError) as exc:   # ConfigError and PartyError are ValueErrors
+            sentence = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"papilla: {sentence}", file=sys.stderr)
+        return 2
+    return run
+
+
 def _images(pairs: list[str]) -> dict[int, object]:
+    """The probe images, read before anything is sent (a missing or unreadable file is a Mistake)."""
     from pathlib import Path
 
     from papilla.services.capture.devices import FolderScanner
@@ -40,9 +71,11 @@ def _images(pairs: list[str]) -> dict[int, object]:
     images = {}
     for pair in pairs:
         position, _, path = pair.partition("=")
-        if not position.isdigit() or not path:
-            raise SystemExit(f"--finger expects POSITION=FILE, got {pair!r}")
+        if not position.isdigit() or not 1 <= int(position) <= 10 or not path:
+            raise Mistake(f"--finger expects POSITION=FILE with a position 1-10, got {pair!r}")
         file = Path(path)
+        if not file.is_file():
+            raise Mistake(f"--finger {position}: {file}: no such file")
         images[int(position)] = FolderScanner(file.parent, {int(position): file.name}).capture(int(position))
     return images
 
@@ -56,28 +89,40 @@ def _print(result) -> int:
     return 0
 
 
+@one_sentence
 def verify(args) -> int:
+    iin, images = validate_iin(args.iin), _images(args.finger)     # mistakes first, before connecting
     client, settings = _client(args)
     try:
-        return _print(client.wait(client.verify(args.iin, _images(args.finger)), args.timeout or settings.result_wait_s))
+        return _print(client.wait(client.verify(iin, images), args.timeout or settings.result_wait_s))
     finally:
         client.close()
 
 
+@one_sentence
 def identify(args) -> int:
+    if args.max_candidates < 1:
+        raise Mistake("--max-candidates must be 1 or more")
+    images = _images(args.finger)
     client, settings = _client(args)
     try:
-        rid = client.identify(_images(args.finger), max_candidates=args.max_candidates)
+        rid = client.identify(images, max_candidates=args.max_candidates)
         return _print(client.wait(rid, args.timeout or settings.result_wait_s))
     finally:
         client.close()
 
 
+@one_sentence
 def lifecycle(args) -> int:
+    if args.iin is not None:
+        validate_iin(args.iin)
+    if args.action == "adjudicate" and not (args.enrollment and args.decision):
+        raise Mistake("adjudicate needs --enrollment ID and --decision distinct_person|same_person_reject")
+    for signer in (args.principal, args.approver):          # their keys, before the broker is asked
+        if signer:
+            load_party(Settings.from_env(), signer)
     client, settings = _client(args)
     try:
-        from papilla.shared.parties import load_party
-
         transfer = None
         if args.action == "transfer":
             from papilla.shared.messages import TransferOrder
@@ -104,8 +149,8 @@ def lifecycle(args) -> int:
         client.close()
 
 
+@one_sentence
 def result(args) -> int:
-    from papilla.shared.config import Settings
     from papilla.shared.results import stored_result
     from papilla.shared.store import open_store
 

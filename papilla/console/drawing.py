@@ -1,0 +1,48 @@
+"""Finger images for the adjudicator, with the minutiae of the stored template drawn on them.
+
+Endings are drawn in red, bifurcations in blue: a circle at the minutia and a tick along its direction
+(`shared.template`: angle counter-clockwise from +x as seen on screen, coordinates at 500 dpi, scaled here to
+the image's own size). Paired minutiae (which minutia of one print the matcher paired with which of the
+other) are the matcher's to explain: `PAIRED` is `services/match/explain.py` when it is installed, and
+`paired_drawing` returns its drawing, or None so the page says it is not available."""
+from __future__ import annotations
+
+import io
+import math
+
+from PIL import Image, ImageDraw
+
+from papilla.shared.template import FingerTemplate, MinutiaKind
+
+try:   # built on another branch (issue 21's hook): the console works without it and says so
+    from papilla.services.match import explain as PAIRED   # type: ignore[attr-defined]
+except ImportError:
+    PAIRED = None
+
+COLOURS = {MinutiaKind.ENDING: (200, 20, 30), MinutiaKind.BIFURCATION: (20, 70, 200)}
+OTHER = (0, 130, 60)
+TICK = 12          # pixels along the minutia's direction (at the image's scale)
+
+
+def with_minutiae(png: bytes, template: FingerTemplate | None) -> bytes:
+    """The image as RGB PNG, the template's minutiae drawn over it (just the image without a template)."""
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    if template is not None and len(template.minutiae):
+        sx, sy = image.width / max(template.width, 1), image.height / max(template.height, 1)
+        draw = ImageDraw.Draw(image)
+        for m in template.minutiae:
+            x, y, colour = float(m["x"]) * sx, float(m["y"]) * sy, COLOURS.get(int(m["kind"]), OTHER)
+            angle = float(m["angle"])
+            draw.ellipse((x - 4, y - 4, x + 4, y + 4), outline=colour, width=2)
+            draw.line((x, y, x + TICK * math.cos(angle), y - TICK * math.sin(angle)), fill=colour, width=2)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def paired_drawing(probe_png: bytes, probe: FingerTemplate, candidate_png: bytes,
+                   candidate: FingerTemplate) -> bytes | None:
+    """Both prints with the matcher's paired minutiae joined (PNG), when `services/match/explain.py` offers
+    `draw_pairs(probe_png, probe_template, candidate_png, candidate_template) -> bytes`; else None."""
+    draw_pairs = getattr(PAIRED, "draw_pairs", None)
+    return None if draw_pairs is None else draw_pairs(probe_png, probe, candidate_png, candidate)
