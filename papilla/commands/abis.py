@@ -9,31 +9,34 @@ response shape ("spec": MOSIP's ABIS API, "kit": the ABIS testing kit's schemas)
 """
 from __future__ import annotations
 
+# lazy imports: `papilla` imports every command module to build its parser, and the adapter pulls admission,
+# the extraction engine and numba (JIT): units under MemoryDenyWriteExecute must not load them for other commands.
+
 import json
 import os
 import signal
 import sys
 from pathlib import Path
 
-from papilla.services.abis.domain import AbisContext
-from papilla.services.abis.failures import WORDING, AbisFailure, Reason
-from papilla.services.abis.partner import AbisPartner, check_registered
-from papilla.services.abis.queue import AbisQueueAdapter, QueueParams
-from papilla.services.abis.service import handle
-from papilla.services.match.gallery import Gallery
 from papilla.shared.broker import check_broker
 from papilla.shared.centre import Centre
 from papilla.shared.config import ConfigError, Settings
 from papilla.shared.results import MemoryResultSink
 
 
-def _context(settings: Settings) -> AbisContext:
+def _context(settings: Settings):
+    from papilla.services.abis.domain import AbisContext
+    from papilla.services.abis.partner import AbisPartner
+    from papilla.services.match.gallery import Gallery
+
     partner = AbisPartner.from_env()
     centre = Centre.open(settings, publisher=MemoryResultSink())   # MOSIP is answered on its own queue
     return AbisContext(centre=centre, gallery=Gallery(centre), partner=partner)
 
 
 def _failed(response: dict) -> str | None:
+    from papilla.services.abis.failures import WORDING, Reason
+
     if str(response.get("returnValue")) == "1":
         return None
     code = int(response.get("failureReason", 1))
@@ -41,6 +44,8 @@ def _failed(response: dict) -> str | None:
 
 
 def call(args) -> int:
+    from papilla.services.abis.service import handle
+
     path = Path(args.request)
     if not path.is_file():
         raise ConfigError(f"no request file at {path}")
@@ -61,6 +66,10 @@ def call(args) -> int:
 
 
 def serve(args) -> int:
+    from papilla.services.abis.failures import AbisFailure
+    from papilla.services.abis.partner import check_registered
+    from papilla.services.abis.queue import AbisQueueAdapter, QueueParams
+
     settings = Settings.from_env()
     check_broker(settings.broker_url)
     ctx = _context(settings)
