@@ -42,6 +42,7 @@ def test_insert_identify_delete_over_the_broker(tmp_path, monkeypatch):
     monkeypatch.setenv("PAPILLA_HOME", str(tmp_path))
     monkeypatch.setenv("PAPILLA_ABIS_SERVICE", SERVICE)
     monkeypatch.setenv("PAPILLA_ABIS_PRINCIPAL", "mosip-supervisor")
+    monkeypatch.setenv("PAPILLA_ABIS_LEGAL_BASIS", "public_service_authentication")
     open_partner_centre().close()
     documents = [person_cbeff(person) for person in range(100, 100 + PEOPLE)]
     probe = person_cbeff(105, impression_seed=1)          # person 105 again, another impression

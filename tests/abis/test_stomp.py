@@ -31,6 +31,7 @@ def test_a_stomp_client_gets_answers(tmp_path, monkeypatch):
     monkeypatch.setenv("PAPILLA_HOME", str(tmp_path / "centre"))
     monkeypatch.setenv("PAPILLA_ABIS_SERVICE", SERVICE)
     monkeypatch.setenv("PAPILLA_ABIS_PRINCIPAL", "mosip-supervisor")
+    monkeypatch.setenv("PAPILLA_ABIS_LEGAL_BASIS", "public_service_authentication")
     open_partner_centre().close()
     (tmp_path / "node").mkdir()
     node = StompNode(tmp_path / "node").start()

@@ -35,11 +35,17 @@ SERVICE, PRINCIPAL = "mosip-regproc", "mosip-supervisor"
 POSITIONS = (2, 7)
 
 
+#: Under the Law (e.g. id_document) a delete is refused (Law Art.15, Art.17); tests/abis/test_law.py shows it.
+PARTNER_BASIS = "public_service_authentication"
+
+
 def partner_env(monkeypatch, home: Path, profile: str = "spec") -> None:
     monkeypatch.setenv("PAPILLA_HOME", str(home))
     monkeypatch.setenv("PAPILLA_ABIS_SERVICE", SERVICE)
     monkeypatch.setenv("PAPILLA_ABIS_PRINCIPAL", PRINCIPAL)
     monkeypatch.setenv("PAPILLA_ABIS_PROFILE", profile)
+    # records for public-service authentication: the ones a delete (an application) may destroy the same day
+    monkeypatch.setenv("PAPILLA_ABIS_LEGAL_BASIS", PARTNER_BASIS)
 
 
 def open_partner_centre(role: str = "supervisor") -> Centre:
@@ -53,7 +59,8 @@ def open_partner_centre(role: str = "supervisor") -> Centre:
 
 
 def context(centre: Centre, profile: str = "spec") -> AbisContext:
-    return AbisContext(centre=centre, gallery=Gallery(centre), partner=AbisPartner(SERVICE, PRINCIPAL, profile=profile))
+    return AbisContext(centre=centre, gallery=Gallery(centre), partner=AbisPartner(SERVICE, PRINCIPAL, PARTNER_BASIS,
+                                                                                 profile=profile))
 
 
 @lru_cache(maxsize=64)
