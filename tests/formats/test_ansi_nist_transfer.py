@@ -38,7 +38,7 @@ class CentreOnly:
 def centre(tmp_path, monkeypatch):
     partner_env(monkeypatch, tmp_path)
     c = open_partner_centre()
-    c.court = ensure_sender(c, c.settings, COURT, "service", label="district court")
+    c.court = ensure_sender(c, c.settings, COURT, "service", label="district court", recipient_kind="court")
     c.other = ensure_sender(c, c.settings, "svc-other-01", "service")
     yield c
     c.close()

@@ -72,11 +72,11 @@ def test_request_and_station_commands_name_a_refused_broker_user_or_vhost(tmp_pa
     assert subprocess.run([sys.executable, "-m", "papilla.cli", "centre", "export-public-key",
                            str(tmp_path / "centre-public.json")], cwd=ROOT, timeout=120,
                           env={**base, "PAPILLA_HOME": str(centre_home)}, capture_output=True).returncode == 0
-    done = papilla("request", "verify", "svc-w-1", "--iin", "860412400617", "--finger", "2=x.png",
+    done = papilla("request", "verify", "svc-w-1", "--iin", "860412400619", "--finger", "2=x.png",
                    url="amqp://guest:wrong@127.0.0.1:5672/%2F")
     assert done.returncode == 2 and "refused the user name or password" in done.stderr
     assert "Traceback" not in done.stderr and "wrong" not in done.stderr
-    done = papilla("station", "enroll", "st-w-1", "--operator", "op-w-1", "--iin", "860412400617", "--name", "N",
+    done = papilla("station", "enroll", "st-w-1", "--operator", "op-w-1", "--iin", "860412400619", "--name", "N",
                    "--document-type", "id_card", "--document-number", "N1", "--document-birth-date", "1986-04-12",
                    "--consent-ref", "form-1", "--conditions-explained", "--synthetic", "1", url="amqp://guest:guest@127.0.0.1:5672/papilla-no-such-vhost")
     assert done.returncode == 2 and "denied access to the virtual host" in done.stderr
