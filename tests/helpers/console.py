@@ -3,8 +3,6 @@ PAPILLA_HOMEs, onboarded by the CLI as on separate machines), the centre's worke
 processes, and Debian's chromium driven by Playwright (it cannot download its own browser here)."""
 from __future__ import annotations
 
-import os
-import secrets
 import shutil
 import socket
 import subprocess
@@ -17,40 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from tests.helpers.harness import Vhost, clean_env, rabbit_reachable, rabbitmqctl  # noqa: F401 (re-exported)
+
 VIEWPORT = {"width": 1366, "height": 768}
-
-
-def rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
-
-
-def rabbit_reachable() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5672), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
-class Vhost:
-    """A throwaway RabbitMQ vhost (as tests/pipeline/harness.py's), deleted afterwards."""
-
-    def __init__(self):
-        self.name = f"papilla-console-{secrets.token_hex(4)}"
-
-    def __enter__(self) -> str:
-        rabbitmqctl("add_vhost", self.name)
-        rabbitmqctl("set_permissions", "-p", self.name, "guest", ".*", ".*", ".*")
-        return f"amqp://guest:guest@127.0.0.1:5672/{self.name}"
-
-    def __exit__(self, *exc) -> None:
-        rabbitmqctl("delete_vhost", self.name)
-
-
-def clean_env(**extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPILLA_")}
-    env.update(extra)
-    return env
 
 
 def papilla(home: Path, *args: str, env: dict, check: bool = True) -> subprocess.CompletedProcess:
