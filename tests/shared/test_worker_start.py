@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]
 #: every worker start checks the broker first (`check_broker`), so each test reaches RabbitMQ on 5672
@@ -72,7 +74,9 @@ def test_request_and_station_commands_name_a_refused_broker_user_or_vhost(tmp_pa
     assert subprocess.run([sys.executable, "-m", "papilla.cli", "centre", "export-public-key",
                            str(tmp_path / "centre-public.json")], cwd=ROOT, timeout=120,
                           env={**base, "PAPILLA_HOME": str(centre_home)}, capture_output=True).returncode == 0
-    done = papilla("request", "verify", "svc-w-1", "--iin", "860412400619", "--finger", "2=x.png",
+    probe = tmp_path / "x.png"      # a probe file that exists: the request is checked before it reaches the broker
+    Image.fromarray(np.full((64, 64), 128, dtype=np.uint8)).save(probe)
+    done = papilla("request", "verify", "svc-w-1", "--iin", "860412400619", "--finger", f"2={probe}",
                    url="amqp://guest:wrong@127.0.0.1:5672/%2F")
     assert done.returncode == 2 and "refused the user name or password" in done.stderr
     assert "Traceback" not in done.stderr and "wrong" not in done.stderr
