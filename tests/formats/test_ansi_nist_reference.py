@@ -3,8 +3,8 @@ station given it refuses each finger by name instead of failing.
 
 `tests/fixtures/nist/pass-type-1-mandatory-only.an2` is the BioCTS conformance sample of that name (NIST,
 "BioCTS for AN-2011" sample data, archive biocts_ansi_nist_itl_2.0.6107.19926_sample_data_1.zip,
-AN2011_SampleData/Traditional Encoding/). Only the text of this one sample could be obtained here (transcribed
-byte for byte; its two LEN fields, 112 and 17, check the transcription). The archive's image-bearing samples
+AN2011_SampleData/Traditional Encoding/). Only the text of this one sample could be obtained here (transcribed from a
+third-party codec's test that quotes it byte for byte; its two LEN fields, 112 and 17, check the transcription). The archive's image-bearing samples
 (Type-4/9/14) are binary and could not be brought into this project: see docs/interop.md.
 """
 from __future__ import annotations
