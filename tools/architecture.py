@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "architecture.md"
 PACKAGE = ROOT / "papilla"
 #: the units drawn: each module belongs to the longest of these prefixes it starts with
-UNITS = ("papilla.cli", "papilla.commands", "papilla.console", "papilla.bench", "papilla.client", "papilla.identity",
+UNITS = ("papilla.cli", "papilla.commands", "papilla.console", "papilla.bench", "papilla.devstack", "papilla.client",
+         "papilla.identity",
          "papilla.services.workers", "papilla.services.abis", "papilla.services.admission", "papilla.services.capture",
          "papilla.services.extract", "papilla.services.match", "papilla.services.lifecycle", "papilla.shared")
 BEGIN, END = "<!-- generated:{name} (tools/architecture.py) -->", "<!-- end:{name} -->"

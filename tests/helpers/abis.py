@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 import threading
 import uuid
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from papilla.devstack import rabbit_node as devstack_rabbit
 from papilla.identity import ensure_sender
 from papilla.services.abis import cbeff
 from papilla.services.abis.domain import AbisContext
@@ -169,56 +169,17 @@ class Vhost:
         self._ctl("delete_vhost", self.name)
 
 
-RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
+RABBIT_BIN = devstack_rabbit.RABBIT_BIN
 
 
-def _free_port() -> int:
-    """A port below the kernel's ephemeral range that nothing listens on (clients take ports from that range)."""
-    import random
-    import socket
-    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    for _ in range(200):
-        port = random.randrange(20_000, low - 1)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-    raise RuntimeError("no free port")
-
-
-class StompNode:
-    """A throwaway RabbitMQ node of its own (HOME, node name, ports, files) with only the STOMP plugin enabled:
-    what an ActiveMQ-speaking MOSIP deployment connects to. Stopped by its own name."""
+class StompNode(devstack_rabbit.RabbitNode):
+    """A throwaway RabbitMQ node of its own with only the STOMP plugin enabled: what an ActiveMQ-speaking MOSIP
+    deployment connects to (`stomp_port`)."""
 
     def __init__(self, workdir: Path):
-        self.dir = workdir
-        self.name = f"papilla-abis-{uuid.uuid4().hex[:6]}@localhost"
-        self.port, self.dist_port, self.stomp_port = _free_port(), _free_port(), _free_port()
-        (workdir / "home").mkdir()
-        (workdir / "enabled_plugins").write_text("[rabbitmq_stomp].\n")
-        (workdir / "rabbitmq.conf").write_text(f"listeners.tcp.default = 127.0.0.1:{self.port}\n"
-                                               f"stomp.listeners.tcp.1 = 127.0.0.1:{self.stomp_port}\n")
-        self.env = {**os.environ, "HOME": str(workdir / "home"), "RABBITMQ_NODENAME": self.name,
-                    "RABBITMQ_NODE_PORT": str(self.port), "RABBITMQ_DIST_PORT": str(self.dist_port),
-                    "RABBITMQ_MNESIA_BASE": str(workdir / "mnesia"), "RABBITMQ_LOG_BASE": str(workdir / "log"),
-                    "RABBITMQ_PID_FILE": str(workdir / "rabbit.pid"),
-                    "RABBITMQ_ENABLED_PLUGINS_FILE": str(workdir / "enabled_plugins"),
-                    "RABBITMQ_CONFIG_FILE": str(workdir / "rabbitmq")}
+        super().__init__(workdir, conf="stomp.listeners.tcp.1 = 127.0.0.1:{stomp_port}", plugins=("rabbitmq_stomp",),
+                         name="papilla-abis")
 
     @property
     def amqp_url(self) -> str:
         return f"amqp://guest:guest@127.0.0.1:{self.port}/%2F"
-
-    def start(self, timeout: float = 120) -> "StompNode":
-        subprocess.run([str(RABBIT_BIN / "rabbitmq-server"), "-detached"], env=self.env, check=True,
-                       capture_output=True, timeout=60)
-        subprocess.run([str(RABBIT_BIN / "rabbitmqctl"), "-n", self.name, "-q", "wait", str(self.dir / "rabbit.pid"),
-                        "--timeout", str(int(timeout))], env=self.env, check=True, capture_output=True,
-                       timeout=timeout + 10)
-        return self
-
-    def stop(self) -> None:
-        subprocess.run([str(RABBIT_BIN / "rabbitmqctl"), "-n", self.name, "-q", "stop"], env=self.env,
-                       capture_output=True, timeout=120)

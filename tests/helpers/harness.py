@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import random
 import secrets
 import shutil
 import socket
@@ -13,7 +12,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from papilla.services.capture.devices import CapturedImage, FolderScanner
+from papilla.devstack.fvc import FvcScanner, statuses  # noqa: F401  (re-exported for the tests)
+from papilla.devstack.ports import PORT_SPAN, free_port  # noqa: F401
+from papilla.devstack.workers import WorkerProcess, start_worker  # noqa: F401
 from papilla.shared.broker import declare_intake, rabbitmq_broker
 from papilla.shared.config import Settings
 from papilla.shared.crypto.iin import make_test_iin
@@ -61,84 +62,6 @@ def declare_centre_intake(url: str) -> None:
         declare_intake(broker, tuple(route.queue for route in INTAKE_ROUTES))
     finally:
         broker.close()
-
-
-#: Ports a test may hand a worker as PAPILLA_METRICS_PORT: the worker listens at base + its role offset and
-#: shard processes at base + 10 + K, so the whole span must be free.
-PORT_SPAN = 24
-_handed_out: set[int] = set()   # ports this process already gave a test (not listening yet, so still bindable)
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port(span: int = PORT_SPAN) -> int:
-    """A base port with `span` free ports from it, all below the kernel's ephemeral range: outgoing
-    connections (to RabbitMQ, between processes) take ports from that range, so a base picked there by
-    bind(0) could see base + offset taken by a client socket before the worker listens on it."""
-    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    rng = random.Random()
-    for _ in range(500):
-        base = rng.randrange(10_000, low - span)
-        ports = range(base, base + span)
-        if _handed_out.isdisjoint(ports) and all(_bindable(p) for p in ports):
-            _handed_out.update(ports)
-            return base
-    raise RuntimeError(f"no {span} free ports in a row between 10000 and {low}")
-
-
-@dataclass
-class WorkerProcess:
-    role: str
-    proc: subprocess.Popen
-    log_path: Path
-
-    def stop(self, timeout: float = 30) -> int:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
-
-
-def start_worker(role: str, env: dict, log_dir: Path, *, extra_env: dict | None = None,
-                 ready_timeout: float = 180) -> WorkerProcess:
-    log_path = log_dir / f"{role}-{time.monotonic_ns()}.log"
-    log = open(log_path, "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "papilla.cli", "worker", role],
-                            env={**env, **(extra_env or {})}, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + ready_timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{role} worker exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-        if b"ready:" in log_path.read_bytes():
-            return WorkerProcess(role, proc, log_path)
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"{role} worker not ready within {ready_timeout} s:\n{log_path.read_text()[-3000:]}")
-
-
-class FvcScanner(FolderScanner):
-    """A scanner that 'captures' FVC images: finger position → `<finger>_<impression>` in one database."""
-
-    def __init__(self, db_dir: Path, mapping: dict[int, str], dpi: int = 500):
-        super().__init__(db_dir, {p: f"{name}.tif" for p, name in mapping.items()}, dpi=dpi)
-
-    def images(self) -> dict[int, CapturedImage]:
-        return {p: self.capture(p) for p in self.mapping}
-
-
-def statuses(captured: set[int]) -> dict[int, str]:
-    return {p: ("captured" if p in captured else "amputated") for p in range(1, 11)}
 
 
 def vhost_of(url: str) -> str:

@@ -1,97 +1,23 @@
-"""A real Prometheus (Debian's package) for the ops tests: the shipped scrape config pointed at test workers,
-a server process on a free port, its HTTP API, and promtool."""
+"""A real Prometheus (Debian's package) for the ops tests: the shipped scrape config pointed at test workers
+and scraped every second, a server process on a free port (papilla.devstack), and promtool."""
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
-import time
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import pytest
-import yaml
 
-from papilla.shared.routing import ROLE_METRICS_OFFSET
-
-from tests.helpers.harness import free_port
+from papilla.devstack import prometheus as devstack_prometheus
+from papilla.devstack.prometheus import ROLES, Prometheus, wait_for  # noqa: F401  (re-exported for the tests)
 
 INFRA = Path(__file__).resolve().parents[2] / "infra" / "prometheus"
-ROLES = ("extract", "match", "lifecycle")
 
 
 def prometheus_config(base_port: int, rules: Path) -> dict:
-    """The shipped prometheus.yml, pointed at this test's workers and scraped every second."""
-    config = yaml.safe_load((INFRA / "prometheus.yml").read_text())
-    config["global"].update(scrape_interval="1s", evaluation_interval="1s")
-    config["rule_files"] = [str(rules)]
-    jobs = []
-    for job in config["scrape_configs"]:
-        role = job["job_name"].removeprefix("papilla-")
-        if role in ROLES:
-            job.pop("file_sd_configs", None)
-            job["static_configs"] = [{"targets": [f"127.0.0.1:{base_port + ROLE_METRICS_OFFSET[role]}"]}]
-            jobs.append(job)
-    assert {j["job_name"] for j in jobs} == {f"papilla-{r}" for r in ROLES}
-    config["scrape_configs"] = jobs  # RabbitMQ's exporter and stations are covered by their own tests
-    return config
-
-
-class Prometheus:
-    def __init__(self, workdir: Path, config: dict):
-        exe = shutil.which("prometheus")
-        if exe is None:
-            pytest.fail("prometheus not found: install Debian's `prometheus` package (./run.sh test does)")
-        self.port = free_port()
-        (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
-        self.log = open(workdir / "prometheus.log", "wb")
-        self.proc = subprocess.Popen(
-            [exe, f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
-            stdout=self.log, stderr=subprocess.STDOUT)
-        self.url = f"http://127.0.0.1:{self.port}"
-        wait_for(self._ready, 60, "prometheus ready")
-
-    def _ready(self) -> bool:
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"prometheus exited: {Path(self.log.name).read_text()[-2000:]}")
-        try:
-            return urllib.request.urlopen(f"{self.url}/-/ready", timeout=2).status == 200
-        except OSError:
-            return False
-
-    def api(self, path: str, **params) -> dict:
-        url = f"{self.url}/api/v1/{path}?{urllib.parse.urlencode(params)}"
-        body = json.load(urllib.request.urlopen(url, timeout=10))
-        assert body["status"] == "success", body
-        return body["data"]
-
-    def query(self, expr: str) -> list[dict]:
-        return self.api("query", query=expr)["result"]
-
-    def scalar(self, expr: str) -> float | None:
-        result = self.query(expr)
-        return float(result[0]["value"][1]) if result else None
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
-
-
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
+    """The shipped prometheus.yml, pointed at this test's workers and scraped every second (RabbitMQ's
+    exporter and stations are covered by their own tests)."""
+    return devstack_prometheus.prometheus_config(INFRA / "prometheus.yml", base_port, rules, scrape_interval="1s")
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess:

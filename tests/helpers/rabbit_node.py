@@ -6,11 +6,7 @@ node on 127.0.0.1:5672 is the node's own, and it is stopped by its own name.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pika
@@ -20,10 +16,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from papilla.shared.config import Settings
-from tests.helpers.harness import free_port
+from papilla.devstack import rabbit_node as devstack_rabbit
 
-#: The scripts behind Debian's /usr/sbin wrappers, which `su` to the rabbitmq user and reset HOME.
-BIN = Path("/usr/lib/rabbitmq/bin")
+BIN = devstack_rabbit.RABBIT_BIN
 INFRA = Path(__file__).resolve().parents[2] / "infra" / "rabbitmq"
 PASSWORD = "test-only-password"
 #: definitions.json's users (it carries no passwords: the node's fixture sets this test-only one).
@@ -42,52 +37,9 @@ def shipped_conf(infra: Path, tls: dict[str, Path]) -> str:
                                 f"ssl_options.keyfile = {tls['server_key']}"])
 
 
-class RabbitNode:
+class RabbitNode(devstack_rabbit.RabbitNode):
     def __init__(self, workdir: Path, *, conf: str, plugins: tuple[str, ...] = ()):
-        """`conf` may use {ssl_port}: a free port reserved for a TLS listener."""
-        if not (BIN / "rabbitmq-server").exists():
-            raise RuntimeError(f"RabbitMQ is not installed ({BIN} missing)")
-        self.dir = workdir
-        self.name = f"papilla-ops-{os.getpid()}@localhost"
-        self.port, self.dist_port, self.prom_port, self.ssl_port = free_port(), free_port(), free_port(), free_port()
-        (workdir / "home").mkdir()
-        (workdir / "enabled_plugins").write_text(f"[{','.join(plugins)}].\n")
-        (workdir / "rabbitmq.conf").write_text(
-            conf.format(ssl_port=self.ssl_port) + f"\nlisteners.tcp.default = 127.0.0.1:{self.port}\n"
-            f"prometheus.tcp.port = {self.prom_port}\nprometheus.tcp.ip = 127.0.0.1\n")
-        self.env = {**os.environ, "HOME": str(workdir / "home"), "RABBITMQ_NODENAME": self.name,
-                    "RABBITMQ_NODE_PORT": str(self.port), "RABBITMQ_DIST_PORT": str(self.dist_port),
-                    "RABBITMQ_MNESIA_BASE": str(workdir / "mnesia"), "RABBITMQ_LOG_BASE": str(workdir / "log"),
-                    "RABBITMQ_PID_FILE": str(workdir / "rabbit.pid"),
-                    "RABBITMQ_ENABLED_PLUGINS_FILE": str(workdir / "enabled_plugins"),
-                    "RABBITMQ_CONFIG_FILE": str(workdir / "rabbitmq")}   # .conf is appended
-
-    def start(self, timeout: float = 120) -> "RabbitNode":
-        subprocess.run([str(BIN / "rabbitmq-server"), "-detached"], env=self.env, check=True, capture_output=True, timeout=60)
-        # `-detached` returns before the node registers with epmd: `wait PIDFILE` waits for both.
-        self.ctl("wait", str(self.dir / "rabbit.pid"), "--timeout", str(int(timeout)), timeout=timeout + 10)
-        return self
-
-    def ctl(self, *args: str, timeout: float = 60, check: bool = True, stdin: str | None = None
-            ) -> subprocess.CompletedProcess:
-        done = subprocess.run([str(BIN / "rabbitmqctl"), "-n", self.name, "-q", *args], env=self.env, capture_output=True,
-                              text=True, timeout=timeout, input=stdin)
-        if check and done.returncode != 0:
-            raise RuntimeError(f"rabbitmqctl {' '.join(args)}: {done.stdout}{done.stderr}")
-        return done
-
-    def url(self, user: str, password: str, vhost: str = "papilla") -> str:
-        return f"amqp://{user}:{password}@127.0.0.1:{self.port}/{vhost}"
-
-    def scrape(self, path: str) -> str:
-        return urllib.request.urlopen(f"http://127.0.0.1:{self.prom_port}{path}", timeout=10).read().decode()
-
-    def stop(self) -> None:
-        self.ctl("stop", timeout=120, check=False)
-        pid = self.dir / "rabbit.pid"
-        deadline = time.monotonic() + 60
-        while pid.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
+        super().__init__(workdir, conf=conf, plugins=plugins, name="papilla-ops")
 
 
 def _cert(subject: str, key, issuer=None, issuer_key=None, ca=False) -> x509.Certificate:
