@@ -1,5 +1,6 @@
 """The audit trail is read and verified by an auditor, not by whoever holds the audit key (issue 19); refused
-attempts (wrong role, unknown principal, a refused signature on an act of destruction) land in the trail; a
+attempts (wrong role, unknown principal, a refused signature on an act of destruction or on a subject's access
+request) land in the trail; a
 tail cut from the trail shows against the checkpoint published to the auditor."""
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import pytest
 
 from papilla.cli import main
 from papilla.identity import ensure_sender
-from papilla.services.lifecycle import destruction_acts
+from papilla.services.lifecycle import access, destruction_acts
 from papilla.shared.audit_chain import COLLECTION, META
 from papilla.shared.centre import Centre
 from papilla.shared.config import Settings
+from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.errors import Refusal
 from papilla.shared.parties import init_centre, init_party
 from papilla.shared.principals import sign
@@ -64,6 +66,33 @@ def test_a_refused_signature_on_an_act_of_destruction_is_recorded(centre):
     (entry,) = refusals(centre, "destruction_act_signature_refused")
     assert entry["actor"] == OPERATOR and entry["rule"].endswith("Art.17 p.3")
     assert entry["details"] == {"act_id": act, "decision": "approve", "code": "role_not_permitted"}
+
+
+def test_refused_receipts_and_decisions_of_access_requests_are_recorded_without_the_iin(centre):
+    iin = make_test_iin(date(1979, 4, 4), False, 31)
+    by_auditor = access.AccessRequest(request_id="acc-0001", iin=iin, principal_id=AUDITOR)
+    with pytest.raises(Refusal) as err:     # receiving at a branch is an operator's or supervisor's act
+        access.receive(centre, sign(by_auditor, "principal_signature", centre.people[AUDITOR].signing))
+    assert err.value.code == "role_not_permitted"
+    forged = access.AccessRequest(request_id="acc-0002", iin=iin, principal_id=OPERATOR)
+    with pytest.raises(Refusal) as err:     # signed with another principal's key
+        access.receive(centre, sign(forged, "principal_signature", centre.people[AUDITOR].signing))
+    bad_signature = err.value.code
+    received = access.AccessRequest(request_id="acc-0003", iin=iin, principal_id=OPERATOR)
+    access.receive(centre, sign(received, "principal_signature", centre.people[OPERATOR].signing))
+    refusal = access.AccessDecision(request_id="acc-0003", decision="refuse", reason=next(iter(access.REFUSAL_REASONS)),
+                                    principal_id=OPERATOR)
+    with pytest.raises(Refusal):            # only a supervisor gives a reasoned refusal
+        access.decide(centre, sign(refusal, "principal_signature", centre.people[OPERATOR].signing))
+    receipts = refusals(centre, "access_request_receipt_refused")
+    assert [(e["actor"], e["details"]) for e in receipts] == [
+        (AUDITOR, {"request_id": "acc-0001", "code": "role_not_permitted"}),
+        (OPERATOR, {"request_id": "acc-0002", "code": bad_signature})]
+    (decision,) = refusals(centre, "access_decision_refused")
+    assert decision["actor"] == OPERATOR and decision["rule"] and decision["details"] == {
+        "request_id": "acc-0003", "decision": "refuse", "code": "role_not_permitted"}
+    assert iin not in repr(receipts + [decision])
+    assert centre.store.get(access.ACCESS, "acc-0003")["state"] == "received"     # the request itself stands
 
 
 def test_a_truncated_tail_shows_against_the_published_head(centre, capsys, tmp_path):

@@ -79,7 +79,17 @@ def due_on(received: date, calendar: BusinessCalendar | None = None) -> date:
 
 
 def receive(centre: Centre, request: AccessRequest, calendar: BusinessCalendar | None = None) -> dict:
-    """Log the request on receipt, with its due date; idempotent by request id."""
+    """Log the request on receipt, with its due date; idempotent by request id. A refused receipt (wrong role,
+    a signature that does not verify, an invalid IIN) is written to the trail: who tried and why, no IIN."""
+    try:
+        return _receive(centre, request, calendar)
+    except Refusal as refusal:
+        audit.record_refusal(centre, "access_request_receipt_refused", actor=request.principal_id,
+                             code=refusal.code, rule=refusal.rule, request_id=request.request_id)
+        raise
+
+
+def _receive(centre: Centre, request: AccessRequest, calendar: BusinessCalendar | None) -> dict:
     check_signed_by(centre.senders, request.principal_id, request.principal_signature, request,
                     "receive_access_request")
     existing = centre.store.get(ACCESS, request.request_id)
@@ -137,7 +147,17 @@ class AccessReport:
 
 
 def decide(centre: Centre, decision: AccessDecision) -> AccessReport | dict:
-    """Answer (returns the report) or refuse with a reason (returns the stored refusal)."""
+    """Answer (returns the report) or refuse with a reason (returns the stored refusal). A refused decision
+    (wrong role, bad signature, unknown or already decided request) is written to the trail."""
+    try:
+        return _decide(centre, decision)
+    except Refusal as refusal:
+        audit.record_refusal(centre, "access_decision_refused", actor=decision.principal_id, code=refusal.code,
+                             rule=refusal.rule, request_id=decision.request_id, decision=decision.decision)
+        raise
+
+
+def _decide(centre: Centre, decision: AccessDecision) -> AccessReport | dict:
     action = "answer_access_request" if decision.decision == "answer" else "refuse_access_request"
     check_signed_by(centre.senders, decision.principal_id, decision.principal_signature, decision, action)
     request = centre.store.get(ACCESS, decision.request_id)
