@@ -23,8 +23,9 @@ from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 from tqdm import tqdm
 
 from papilla.shared import audit_checkpoints
-from papilla.shared.audit import IIN_LIKE, PERSONAL_KEYS, record_refusal
-from papilla.shared.audit_chain import COLLECTION, AuditPolicy, AuditTrail, entry_is_authentic, read_head
+from papilla.shared.audit import append, record_refusal
+from papilla.shared.audit_chain import COLLECTION, AuditPolicy, AuditTrail, read_head
+from papilla.shared.audit_view import shown
 from papilla.shared.audit_verify import Report, verify
 from papilla.shared.config import ConfigError, Settings
 from papilla.shared.crypto.errors import KeyProviderError
@@ -38,7 +39,6 @@ from papilla.shared.parties import (CENTRE_SIGN_FILE, PartyError, centre_public_
 from papilla.shared.principals import check_signed_by, sign
 from papilla.shared.store import open_store
 
-SHOWN = ("seq", "at", "action", "subject_id", "actor", "rule")
 
 
 def _trail(settings: Settings, *, sign: bool = False, public_key: str | None = None,
@@ -134,26 +134,6 @@ def verify_cmd(args) -> int:
     return 1
 
 
-def _safe(value):
-    """What `show` prints of a value: personal keys dropped, IIN-shaped text redacted (entries may be forged)."""
-    if isinstance(value, dict):
-        return {k: _safe(v) for k, v in value.items() if str(k).lower() not in PERSONAL_KEYS}
-    if isinstance(value, list):
-        return [_safe(v) for v in value]
-    if isinstance(value, str) and IIN_LIKE.search(value):
-        return "[redacted]"
-    if isinstance(value, (bytes, bytearray)):
-        return "[binary]"
-    return value
-
-
-def shown(trail: AuditTrail, entry: dict) -> dict:
-    row = {k: _safe(entry.get(k)) for k in SHOWN}
-    row["details"] = _safe(entry.get("details")) if isinstance(entry.get("details"), dict) else {}
-    row["mac_ok"] = entry_is_authentic(trail, entry)
-    return row
-
-
 def _line(row: dict) -> str:
     details = " ".join(f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in row["details"].items())
     mark = "" if row["mac_ok"] else "  [MAC FAILS]"
@@ -177,6 +157,11 @@ def show(args) -> int:
         found = trail.store.find(COLLECTION, query, sort=[("_id", -1)], limit=None if args.actor else args.limit)
         found.reverse()
     rows = [shown(trail, e) for e in found if not args.actor or e.get("actor") == args.actor][-args.limit:]
+    # who read what is itself an entry (after the entries read, so it is not among them; before any is shown)
+    append(trail, "audit_read", subject_id=args.subject, actor=args.principal,
+           details={"command": "show", **{k: v for k, v in (("action", args.action), ("actor", args.actor),
+                                                            ("from", args.from_seq)) if v is not None},
+                    "limit": args.limit, "entries": len(rows)})
     trail.store.close()
     for row in rows:
         print(json.dumps(row, sort_keys=True) if args.json else _line(row))

@@ -9,8 +9,8 @@ from papilla.services.lifecycle import destruction_acts
 from papilla.services.match import matching
 from papilla.services.match.engine import thresholds
 from papilla.shared import audit_verify, deadletters, names
-from papilla.shared.audit import IIN_LIKE, PERSONAL_KEYS
-from papilla.shared.audit_chain import entry_is_authentic, trail_of
+from papilla.shared.audit_view import shown
+from papilla.shared.audit_chain import trail_of
 from papilla.shared.centre import Centre
 from papilla.shared.crypto.iin import InvalidIIN, validate_iin
 from papilla.shared.legal import states
@@ -19,28 +19,6 @@ from papilla.shared.template import FingerTemplate, template_from_bytes
 from .drawing import with_minutiae
 
 
-SHOWN = ("seq", "at", "action", "subject_id", "actor", "rule")
-
-
-def _safe(value):
-    """What the auditor is shown of a value (as `papilla audit show`): personal keys dropped, IIN-shaped text
-    redacted, binary named, since an entry may be forged."""
-    if isinstance(value, dict):
-        return {k: _safe(v) for k, v in value.items() if str(k).lower() not in PERSONAL_KEYS}
-    if isinstance(value, list):
-        return [_safe(v) for v in value]
-    if isinstance(value, str) and IIN_LIKE.search(value):
-        return "[redacted]"
-    if isinstance(value, (bytes, bytearray)):
-        return "[binary]"
-    return value
-
-
-def shown(trail, entry: dict) -> dict:
-    row = {k: _safe(entry.get(k)) for k in SHOWN}
-    row["details"] = _safe(entry.get("details")) if isinstance(entry.get("details"), dict) else {}
-    row["mac_ok"] = entry_is_authentic(trail, entry)
-    return row
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,17 @@ def test_show_and_verify_need_a_registered_auditor_and_a_refusal_is_recorded(cen
     assert "audit_access_refused" in capsys.readouterr().out or command == "verify"
 
 
+def test_an_auditors_read_is_itself_an_entry(centre, capsys):
+    subject = centre.store.find(COLLECTION, {"subject_id": {"$ne": None}}, limit=1)[0]["subject_id"]
+    assert main(["audit", "show", "--principal", AUDITOR, "--subject", subject, "--limit", "5"]) == 0
+    (read,) = refusals(centre, "audit_read")
+    assert read["actor"] == AUDITOR and read["subject_id"] == subject
+    assert read["details"] == {"command": "show", "limit": 5, "entries": 3}      # fill() gives subj-0 three
+    capsys.readouterr()
+    assert main(["audit", "verify", "--principal", AUDITOR]) == 0       # the chain holds with it
+    assert "audit trail intact" in capsys.readouterr().out
+
+
 def test_a_refused_signature_on_an_act_of_destruction_is_recorded(centre):
     act = destruction_acts.propose(centre, [], date(2026, 12, 7))
     digest = centre.store.get(destruction_acts.ACTS, act)["digest"]

@@ -107,8 +107,10 @@ def test_show_filters_and_prints_ids_actions_principals_and_rules(centre, capsys
     assert code == 0 and [r["seq"] for r in rows] == [2, 6, 10]
     assert set(rows[0]) == {"seq", "at", "action", "subject_id", "actor", "rule", "details", "mac_ok"}
     assert rows[0]["rule"] == "Law Art.9 p.2" and rows[0]["actor"] == "principal-1" and rows[0]["mac_ok"]
-    code, out, _ = run(capsys, "show", "--from", "11")
-    assert out.splitlines()[-1] == "2 entries" and out.splitlines()[0].split()[0] == "11"
+    code, out, _ = run(capsys, "show", "--from", "11")      # 11, 12, and 13: the first show's own read
+    lines = out.splitlines()
+    assert lines[-1] == "3 entries" and lines[0].split()[0] == "11"
+    assert lines[-2].split()[2] == "audit_read" and "subject=subj-1" in lines[-2]
 
 
 def test_missing_audit_key_is_one_sentence(centre, capsys):
