@@ -104,7 +104,7 @@ def queue(args) -> int:
 
 def adjudicate(args) -> int:
     """The adjudication page's decision from a terminal: the same signed command, checks and audit."""
-    from papilla.console.centre_app import adjudicate as decide   # imported here: see station()
+    from papilla.console.centre_adjudication import adjudicate as decide   # imported here: see station()
     from papilla.shared.errors import Refusal
     from papilla.shared.parties import load_party
 

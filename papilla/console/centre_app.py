@@ -1,15 +1,12 @@
 """`papilla console centre`: the processing centre's pages, over the centre's store and the lifecycle code.
 
-Adjudication (PENDING_REVIEW): both ten-prints side by side with their minutiae, per-finger and fused scores
-against their thresholds, and a decision signed with the adjudicator's key, checked by `check_signed_by` like
-every lifecycle command and carried out by `services/lifecycle/commands.adjudicate` (which audits it and
-answers the station). Acts of destruction awaiting their two signatures (`destruction_acts.sign_act`: head of
+Adjudication (PENDING_REVIEW; `centre_adjudication.py`): both ten-prints side by side with their minutiae and
+paired minutiae, per-finger and fused scores against their thresholds, and a signed decision. Acts of destruction awaiting their two signatures (`destruction_acts.sign_act`: head of
 unit, then a second person). The auditor's view: the trail verified, a subject's trail, refused attempts.
 Every page and action is checked against the role table on the server; refusals are audited."""
 from __future__ import annotations
 
 import contextlib
-import secrets
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,17 +19,15 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from papilla.services.lifecycle import commands, destruction_acts
+from papilla.services.lifecycle import destruction_acts
 from papilla.shared import audit
 from papilla.shared.centre import Centre
 from papilla.shared.config import Settings
 from papilla.shared.errors import Refusal
-from papilla.shared.messages import LifecycleAction, LifecycleCommand, Result
 from papilla.shared.parties import PartyKeys, load_party
-from papilla.shared.principals import check_signed_by, sign
+from papilla.shared.principals import sign
 
-from . import centre_views
-from .drawing import PAIRED
+from . import centre_adjudication, centre_views
 from .sessions import Session, SessionPolicy, SessionStore
 from .signin import centre_principal
 from .web import HERE, Console, View, install_handlers, set_language, sign_out
@@ -75,18 +70,6 @@ class CentreConsole(Console):
         return await run_in_threadpool(locked)
 
 
-def adjudicate(centre: Centre, keys: PartyKeys, enrollment_id: str, decision: str, reason: str) -> Result:
-    """The adjudicator's decision as a signed lifecycle command, checked and carried out as the worker does."""
-    command = LifecycleCommand(request_id=f"adj-{secrets.token_hex(12)}", reply_to=keys.party_id,
-                               action=LifecycleAction("adjudicate"), enrollment_id=enrollment_id, decision=decision,
-                               reason=reason or "adjudicated at the centre console", principal_id=keys.party_id)
-    command = sign(command, "principal_signature", keys.signing)
-    check_signed_by(centre.senders, command.principal_id, command.principal_signature, command, "adjudicate")
-    return commands.adjudicate(centre, {"_id": command.request_id, "action": "adjudicate",
-                                        "enrollment_id": enrollment_id, "decision": decision,
-                                        "principal_id": command.principal_id, "reason": command.reason})
-
-
 def sign_act(centre: Centre, keys: PartyKeys, act_id: str, decision: str) -> str:
     act = centre.store.get(destruction_acts.ACTS, act_id)
     if act is None:
@@ -120,40 +103,6 @@ def build_app(config: CentreConsoleConfig, settings: Settings | None = None, cen
             return console.page(request, "signin.html", status=403, refusal=refusal)
         request.state.session = console.sessions.sign_in(session, principal_id, role)
         return console.redirect(request, "/")
-
-    async def queue(request: Request) -> Response:
-        console.acting(request, "adjudicate")
-        return console.page(request, "centre/queue.html", rows=await console.read(centre_views.queue))
-
-    async def case(request: Request) -> Response:
-        console.acting(request, "adjudicate")
-        pick = int(request.query_params.get("candidate", "0") or 0)
-        found = await console.read(centre_views.case, request.path_params["enrollment_id"], pick)
-        if found is None:
-            raise HTTPException(404, "no such enrollment")
-        return console.page(request, "centre/case.html", case=found, pick=pick,
-                            paired_available=getattr(PAIRED, "draw_pairs", None) is not None)
-
-    async def image(request: Request) -> Response:
-        session = console.acting(request, "adjudicate")
-        png = await console.read(centre_views.finger_png, request.path_params["enrollment_id"],
-                                 request.path_params["position"])
-        if png is None:
-            raise HTTPException(404, "no stored image of this finger")
-        return console.finish(Response(png, media_type="image/png"), session)
-
-    async def decide(request: Request) -> Response:
-        session, form = await console.form(request)
-        console.require(session, "adjudicate")
-        enrollment_id = request.path_params["enrollment_id"]
-        if form.get("decision") not in commands.DECISIONS:
-            raise HTTPException(422, "choose same person or different people")
-        try:
-            result = await console.read(adjudicate, keys_of(session), enrollment_id, form["decision"],
-                                        form.get("reason", "").strip())
-        except Refusal as refusal:
-            console.refused(session, "adjudicate", refusal)
-        return console.page(request, "centre/decided.html", result=result, enrollment_id=enrollment_id)
 
     async def acts(request: Request) -> Response:
         console.acting(request, "sign acts of destruction", ACTS_VIEW)
@@ -202,9 +151,7 @@ def build_app(config: CentreConsoleConfig, settings: Settings | None = None, cen
 
     routes = [Route("/", home), Route("/signin", signin_page), Route("/signin", signin, methods=["POST"]),
               Route("/signout", signout, methods=["POST"]), Route("/lang", lang, methods=["POST"]),
-              Route("/queue", queue), Route("/queue/{enrollment_id}", case),
-              Route("/queue/{enrollment_id}/finger/{position:int}.png", image),
-              Route("/queue/{enrollment_id}/decision", decide, methods=["POST"]),
+              *centre_adjudication.routes(console, keys_of),
               Route("/acts", acts), Route("/acts/{act_id}/sign", act_sign, methods=["POST"]),
               Route("/audit", audit_page), Route("/audit/trail", audit_trail, methods=["POST"]),
               Route("/dashboards", dashboards),

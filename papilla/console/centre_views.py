@@ -16,7 +16,7 @@ from papilla.shared.crypto.iin import InvalidIIN, validate_iin
 from papilla.shared.legal import states
 from papilla.shared.template import FingerTemplate, template_from_bytes
 
-from .drawing import with_minutiae
+from .drawing import paired_drawing, with_minutiae
 
 
 
@@ -98,6 +98,26 @@ def finger(centre: Centre, enrollment_id: str, position: int) -> tuple[bytes, Fi
 def finger_png(centre: Centre, enrollment_id: str, position: int) -> bytes | None:
     found = finger(centre, enrollment_id, position)
     return None if found is None else with_minutiae(*found)
+
+
+def candidate_of(centre: Centre, enrollment_id: str, pick: int) -> str | None:
+    """The enrollment id of the `pick`-th best candidate the matcher listed for this enrollment (None if none):
+    the console draws a pair only between an enrollment and one of its own candidates."""
+    enrollment = centre.store.get(names.ENROLLMENTS, enrollment_id)
+    cands = sorted((enrollment or {}).get("candidates") or [], key=lambda c: -c["score"])
+    return cands[pick]["enrollment_id"] if 0 <= pick < len(cands) else None
+
+
+def pair_png(centre: Centre, enrollment_id: str, position: int, pick: int = 0) -> bytes | None:
+    """One finger of the enrollment beside the same finger of its candidate, the paired minutiae joined (None
+    when the candidate or either finger is absent or destroyed)."""
+    candidate_id = candidate_of(centre, enrollment_id, pick)
+    mine = finger(centre, enrollment_id, position)
+    theirs = finger(centre, candidate_id, position) if candidate_id else None
+    if mine is None or theirs is None:
+        return None
+    png, _explanation = paired_drawing(mine[0], mine[1], theirs[0], theirs[1])
+    return png
 
 
 def open_acts(centre: Centre) -> list[dict]:

@@ -3,21 +3,18 @@
 Endings are drawn in red, bifurcations in blue: a circle at the minutia and a tick along its direction
 (`shared.template`: angle counter-clockwise from +x as seen on screen, coordinates at 500 dpi, scaled here to
 the image's own size). Paired minutiae (which minutia of one print the matcher paired with which of the
-other) are the matcher's to explain: `PAIRED` is `services/match/explain.py` when it is installed, and
-`paired_drawing` returns its drawing, or None so the page says it is not available."""
+other, and the stage figures behind the score) are the matcher's to explain: `paired_drawing` asks
+`services/match/explain.py` and returns its drawing of both prints side by side."""
 from __future__ import annotations
 
 import io
 import math
 
+import numpy as np
 from PIL import Image, ImageDraw
 
+from papilla.services.match.explain import Explanation, draw_explanation, explain_pair
 from papilla.shared.template import FingerTemplate, MinutiaKind
-
-try:   # built on another branch (issue 21's hook): the console works without it and says so
-    from papilla.services.match import explain as PAIRED   # type: ignore[attr-defined]
-except ImportError:
-    PAIRED = None
 
 COLOURS = {MinutiaKind.ENDING: (200, 20, 30), MinutiaKind.BIFURCATION: (20, 70, 200)}
 OTHER = (0, 130, 60)
@@ -40,9 +37,13 @@ def with_minutiae(png: bytes, template: FingerTemplate | None) -> bytes:
     return out.getvalue()
 
 
+def _grey(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("L"))
+
+
 def paired_drawing(probe_png: bytes, probe: FingerTemplate, candidate_png: bytes,
-                   candidate: FingerTemplate) -> bytes | None:
-    """Both prints with the matcher's paired minutiae joined (PNG), when `services/match/explain.py` offers
-    `draw_pairs(probe_png, probe_template, candidate_png, candidate_template) -> bytes`; else None."""
-    draw_pairs = getattr(PAIRED, "draw_pairs", None)
-    return None if draw_pairs is None else draw_pairs(probe_png, probe, candidate_png, candidate)
+                   candidate: FingerTemplate) -> tuple[bytes, Explanation]:
+    """Both prints side by side with the matcher's paired minutiae joined (PNG: green pairs count in the score,
+    orange ones were pre-selected only), and the explanation it draws (score, stage figures, pairs)."""
+    explanation = explain_pair(probe, candidate)
+    return draw_explanation(explanation, probe, candidate, _grey(probe_png), _grey(candidate_png)), explanation

@@ -120,6 +120,11 @@ def test_a_duplicate_is_caught_and_resolved_on_the_adjudication_page(world, firs
     centre.wait_for_load_state("load")
     assert all(centre.locator(".pair img").evaluate_all("imgs => imgs.map(i => i.complete && i.naturalWidth > 0)"))
     assert centre.locator("[data-finger-score]").count() == 10
+    pairs = centre.locator(".pairs img")                       # each finger's pair, paired minutiae joined
+    expect(pairs).to_have_count(10)
+    pairs.last.scroll_into_view_if_needed()
+    widths = pairs.evaluate_all("imgs => Promise.all(imgs.map(i => i.decode().then(() => i.naturalWidth)))")
+    assert min(widths) > 2 * 250, widths                        # two prints side by side in each
     screenshot(centre, "adjudication", tmp_path)
     centre.check("#d-same")
     centre.fill("#d-reason", "same ten-print as the ACTIVE record")

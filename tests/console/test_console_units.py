@@ -1,4 +1,5 @@
-"""The consoles' pieces that need no browser: session expiry, the label catalogues, the minutiae drawing."""
+"""The consoles' pieces that need no browser: session expiry, the label catalogues, the minutiae drawing and the
+adjudicator's drawing of paired minutiae."""
 from __future__ import annotations
 
 import io
@@ -8,7 +9,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from papilla.console.drawing import with_minutiae
+from papilla.console.drawing import paired_drawing, with_minutiae
+from papilla.services.extract.templating import template_from_image
+from papilla.services.match import engine
 from papilla.console.i18n import CATALOGUES, label, language_of
 from papilla.console.sessions import SessionPolicy, SessionStore
 from papilla.shared.template import MINUTIA_DTYPE, FingerTemplate, MinutiaKind
@@ -69,3 +72,23 @@ def test_minutiae_are_drawn_where_the_template_puts_them():
     assert red[0] > 150 and red[2] < 100, red
     assert blue[2] > 150 and blue[0] < 100, blue
     assert (drawn[150:, :] == 255).all()                       # nothing drawn where there is no minutia
+
+
+def _print(fvc_dir: Path, name: str) -> tuple[bytes, FingerTemplate]:
+    tif = (fvc_dir / "DB1_B" / f"{name}.tif").read_bytes()
+    png = io.BytesIO()
+    Image.open(io.BytesIO(tif)).convert("L").save(png, format="PNG")
+    return png.getvalue(), template_from_image(2, png.getvalue(), 500).template
+
+
+def test_the_adjudicator_sees_both_prints_with_the_pairs_behind_the_score(fvc_dir):
+    (png_a, a), (png_b, b), (png_c, c) = (_print(fvc_dir, n) for n in ("101_1", "101_2", "105_1"))
+    drawn, same = paired_drawing(png_a, a, png_b, b)
+    assert same.score == engine.compare(engine.prepare(a), engine.prepare(b))    # the score the matcher gave
+    image = np.asarray(Image.open(io.BytesIO(drawn)).convert("RGB")).astype(int)
+    assert image.shape[1] > a.width + b.width                       # side by side
+    counted = (image[..., 1] > 150) & (image[..., 0] < 60) & (image[..., 2] < 60)   # the green of counted pairs
+    assert counted.sum() > 200 and sum(p.counted for p in same.pairs) >= 4
+    assert all(0 <= p.a < len(a.minutiae) and 0 <= p.b < len(b.minutiae) for p in same.pairs)
+    _, other = paired_drawing(png_a, a, png_c, c)                   # another finger: a far lower score
+    assert other.score < same.score / 2
