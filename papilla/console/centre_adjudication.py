@@ -1,4 +1,5 @@
-"""The centre console's adjudication pages: the queue of enrollments in PENDING_REVIEW, one case (both
+"""The centre console's adjudication pages: the queue of enrollments in PENDING_REVIEW (and, apart, those
+whose 1:N search never completed, which cannot be decided until it does), one case (both
 ten-prints side by side with their minutiae, each finger's pair with the matcher's paired minutiae joined,
 per-finger and fused scores against their thresholds) and the decision, signed with the adjudicator's key,
 checked by `check_signed_by` like every lifecycle command and carried out by
@@ -46,7 +47,8 @@ def routes(console, keys_of) -> list[Route]:
 
     async def queue(request: Request) -> Response:
         console.acting(request, "adjudicate")
-        return console.page(request, "centre/queue.html", rows=await console.read(centre_views.queue))
+        return console.page(request, "centre/queue.html", rows=await console.read(centre_views.queue),
+                            incomplete=await console.read(centre_views.incomplete_searches))
 
     async def case(request: Request) -> Response:
         console.acting(request, "adjudicate")

@@ -14,6 +14,7 @@ from papilla.shared.audit_chain import trail_of
 from papilla.shared.centre import Centre
 from papilla.shared.crypto.iin import InvalidIIN, validate_iin
 from papilla.shared.legal import states
+from papilla.shared.routing import DEDUPLICATE
 from papilla.shared.template import FingerTemplate, template_from_bytes
 
 from .drawing import paired_drawing, with_minutiae
@@ -60,6 +61,33 @@ class Case:
     finger_cut: float
     fmr: float
     gallery_size: int
+
+
+@dataclass(frozen=True)
+class IncompleteSearch:
+    """An enrollment whose 1:N deduplication never completed: every attempt met a gallery partition that did
+    not answer (`scatter.PartialResult`) or another failure, and the message was dead-lettered. A partial
+    candidate list is never taken for "no duplicate", so the enrollment waits, undecided, until an operator
+    redrives the dead letter (`papilla dlq requeue ID`); nothing can be adjudicated on part of the gallery."""
+
+    enrollment_id: str
+    state: str | None              # the enrollment's state now (EXTRACTED while it waits)
+    since: str
+    detail: str
+    dead_letter_id: str
+
+
+def incomplete_searches(centre: Centre, limit: int = 100) -> list[IncompleteSearch]:
+    rows = []
+    for doc in centre.store.find(deadletters.COLLECTION, {"queue": DEDUPLICATE.queue, "state": "dead"},
+                                 sort=[("created_at", 1)], limit=limit):
+        if doc["actor"] != DEDUPLICATE.actor:
+            continue
+        enrollment = centre.store.get(names.ENROLLMENTS, doc.get("request_id")) if doc.get("request_id") else None
+        if enrollment is not None and enrollment["state"] == states.EXTRACTED:
+            rows.append(IncompleteSearch(enrollment["_id"], enrollment["state"], doc["created_at"], doc["detail"],
+                                         doc["_id"]))
+    return rows
 
 
 def case(centre: Centre, enrollment_id: str, pick: int = 0) -> Case | None:
