@@ -180,7 +180,7 @@ def register(sub) -> None:
     p.add_argument("service_id")
     p.add_argument("action", choices=("block", "block_on_demand", "unblock", "destroy", "withdraw_consent",
                                       "adjudicate",
-                                      "depersonalize", "remove_depersonalization", "transfer"))
+                                      "depersonalize", "remove_depersonalization", "transfer", "receive_access_request"))
     p.add_argument("--reason", required=True)
     p.add_argument("--principal", required=True, help="the registered person or body deciding (signs)")
     p.add_argument("--on-application-of", choices=("subject", "legal_representative", "custodian"))

@@ -2,9 +2,8 @@
 
 Destruction (Rules 406 p.11) and withdrawal of consent (Rules 395 p.6) go to the centre as lifecycle requests
 signed by the signed-in operator and sealed by the branch's service identity (`papilla request lifecycle`
-does the same). The subject's access request and the block on the subject's demand have no request the
-centre accepts from a branch on this version: `APPLICATIONS` maps them to None, the page says so, and wiring
-one is adding its sender here."""
+does the same), and so do the subject's access request (Rules 395 p.15-16: the centre logs it and answers with
+the date it is due) and the demand to block their data (Rules 395 p.25)."""
 from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
@@ -24,9 +23,9 @@ from papilla.shared.parties import PartyError, centre_public_path, load_party
 
 from .station_facts import keep_answers
 
-#: what the person applies for -> the lifecycle action sent to the centre (None: not available here yet)
+#: what the person applies for -> the lifecycle action sent to the centre (None: not available here)
 APPLICATIONS: dict[str, str | None] = {"destroy": "destroy", "withdraw_consent": "withdraw_consent",
-                                       "access_request": None, "block_on_demand": None}
+                                       "access_request": "receive_access_request", "block_on_demand": "block_on_demand"}
 
 
 def send_lifecycle(console, action: str, operator_id: str, iin: str, applicant: str, reason: str):

@@ -221,6 +221,7 @@ class LifecycleAction(str, Enum):
     DEPERSONALIZE = "depersonalize"                         # Law Art.9 p.1 (services/lifecycle/depersonalization.py)
     REMOVE_DEPERSONALIZATION = "remove_depersonalization"
     TRANSFER = "transfer"                                   # Law Art.9 p.4-5 (services/lifecycle/transfers.py)
+    RECEIVE_ACCESS_REQUEST = "receive_access_request"       # the subject's access request, at a branch (Rules 395 p.15-16)
 
 
 #: Who receives a transfer (Law Art.9 p.4: courts, law enforcement, special state bodies, executive enforcement,

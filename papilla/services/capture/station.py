@@ -181,8 +181,9 @@ def default_signer(legal_capacity: str, present: tuple[Present, ...]) -> tuple[s
 
 
 #: The person's written applications a branch receives and sends on to the centre as lifecycle commands:
-#: destruction (Rules 406 p.11), withdrawal of consent (Rules 395 p.6), the demand to block (Rules 395 p.25).
-BRANCH_APPLICATIONS = ("destroy", "withdraw_consent", "block_on_demand")
+#: destruction (Rules 406 p.11), withdrawal of consent (Rules 395 p.6), the demand to block (Rules 395 p.25), the
+#: request to know what is held (Rules 395 p.15-16).
+BRANCH_APPLICATIONS = ("destroy", "withdraw_consent", "block_on_demand", "receive_access_request")
 
 
 def subject_application(action: str, *, request_id: str, reply_to: str, iin: str, applicant: str, reason: str,

@@ -23,18 +23,17 @@ from papilla.shared.centre import Centre
 from papilla.shared.errors import Refusal
 from papilla.shared.legal import states
 from papilla.shared.legal.bases import basis
-from papilla.shared.legal.business_days import BusinessCalendar, CalendarSettings
+from papilla.shared.legal.business_days import BusinessCalendar
 from papilla.shared.legal.rules import rule
 from papilla.shared.messages import Identifier, _Model
 from papilla.shared.principals import check_signed_by
-from papilla.shared.store.base import DuplicateKeyError
 
 from . import consents
+from .access_receipts import ACCESS, log_receipt
 from .retention import RETENTION, destroy_date, valid_iin
-from .subjects import find_subject, is_depersonalized
+from .subjects import is_depersonalized
 
-ACCESS, ENROLLMENTS, SUBJECTS, EVENTS = names.ACCESS_REQUESTS, names.ENROLLMENTS, names.SUBJECTS, names.RETENTION_EVENTS
-TERM_BUSINESS_DAYS = 3           # Rules 395 p.16
+ENROLLMENTS, SUBJECTS, EVENTS = names.ENROLLMENTS, names.SUBJECTS, names.RETENTION_EVENTS
 
 #: Reasons a request may be refused, each a sentence the applicant reads (Rules 395 p.16 para.2).
 REFUSAL_REASONS = {
@@ -73,11 +72,6 @@ class AccessDecision(_Model):
     principal_signature: bytes | None = None
 
 
-def due_on(received: date, calendar: BusinessCalendar | None = None) -> date:
-    """The last day to answer: the 3rd business day after receipt (Rules 395 p.16)."""
-    return (calendar or BusinessCalendar(CalendarSettings.from_env())).add_business_days(received, TERM_BUSINESS_DAYS)
-
-
 def receive(centre: Centre, request: AccessRequest, calendar: BusinessCalendar | None = None) -> dict:
     """Log the request on receipt, with its due date; idempotent by request id. A refused receipt (wrong role,
     a signature that does not verify, an invalid IIN) is written to the trail: who tried and why, no IIN."""
@@ -92,25 +86,10 @@ def receive(centre: Centre, request: AccessRequest, calendar: BusinessCalendar |
 def _receive(centre: Centre, request: AccessRequest, calendar: BusinessCalendar | None) -> dict:
     check_signed_by(centre.senders, request.principal_id, request.principal_signature, request,
                     "receive_access_request")
-    existing = centre.store.get(ACCESS, request.request_id)
-    if existing:
-        return existing
     valid_iin(request.iin)
-    # a depersonalized person keeps the right to know: found through the pseudonym the centre's key gives
-    subject = find_subject(centre, centre.hasher.hash(request.iin))
-    received = clock.now()
-    doc = {"_id": request.request_id, "subject_id": subject["_id"] if subject else None,
-           "applicant": request.applicant, "channel": request.channel,
-           "received_at": received.isoformat(), "received_by": request.principal_id,
-           "due_on": due_on(clock.local_date(received), calendar).isoformat(), "state": "received",
-           "rule": rule("subject_access_term").citation}
-    try:
-        centre.store.insert(ACCESS, doc)
-    except DuplicateKeyError:
-        return centre.store.get(ACCESS, request.request_id)
-    audit.append(centre, "access_request_received", subject_id=doc["subject_id"], actor=request.principal_id,
-                 details={"request_id": request.request_id, "due_on": doc["due_on"], "rule": doc["rule"]})
-    return doc
+    return log_receipt(centre, request.request_id, centre.hasher.hash(request.iin), applicant=request.applicant,
+                       channel=request.channel, principal_id=request.principal_id, received=clock.now(),
+                       calendar=calendar)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from papilla.shared.legal import states
 from papilla.shared.legal.rules import rule
 from papilla.shared.messages import Result
 
-from . import depersonalization, transfers
+from . import access_receipts, depersonalization, transfers
 from .destruction import destroy, withdraw_consent
 from .enrollments import activate, complete
 from .subjects import MOVE_ATTEMPTS, find_subject, move, received_on, refused, result
@@ -115,6 +115,8 @@ def _compute(centre: Centre, job: dict) -> Result:
         return withdraw_consent(centre, job)
     if action == "adjudicate":
         return adjudicate(centre, job)
+    if action == "receive_access_request":        # the subject's right to know, at a branch (Rules 395 p.15-16)
+        return access_receipts.receive_from_branch(centre, job)
     if action in ("depersonalize", "remove_depersonalization", "transfer"):   # Law Art.9 (own modules)
         return {"depersonalize": depersonalization.depersonalize, "transfer": transfers.transfer,
                 "remove_depersonalization": depersonalization.remove_depersonalization}[action](centre, job)

@@ -91,7 +91,7 @@ def check_permitted(action: str, role: str | None) -> None:
 
 #: Actions taken only on the written application of the person or their representative, and the rule saying so.
 ON_APPLICATION = {"destroy": "destruction_same_day", "withdraw_consent": "consent_withdrawal",
-                  "block_on_demand": "blocking_on_subject_demand"}
+                  "block_on_demand": "blocking_on_subject_demand", "receive_access_request": "subject_access"}
 
 
 def check_applicant(action: str, applicant: str | None) -> None:
