@@ -183,3 +183,31 @@ def test_actions_are_refused_to_the_wrong_role_on_the_server(world, new_page, tm
     expect(refused_rows.filter(has_text="adj-console-01")).not_to_have_count(0)
     expect(refused_rows.filter(has_text="role_not_permitted").first).to_be_visible()
     screenshot(auditor, "audit", tmp_path)
+
+
+def test_the_branch_sends_a_persons_access_request_and_block_demand_and_shows_the_centres_answer(world, new_page,
+                                                                                                   tmp_path):
+    """Signed by the operator, sent by the branch's service, decided by the centre's lifecycle worker; a person
+    not enrolled here (the other tests' person must stay in the gallery)."""
+    someone = make_test_iin(date(1971, 3, 8), True, 55)
+    operator = new_page()
+    sign_in(operator, world.station_url, "op-console-07")
+    operator.goto(f"{world.station_url}/applications")
+    expect(operator.locator("#application option", has_text="not available")).to_have_count(0)
+
+    def apply(kind: str) -> None:
+        operator.select_option("#application", kind)
+        operator.fill("#app-iin", someone)
+        operator.select_option("#on_application_of", "subject")
+        operator.fill("#reason", f"{kind} at the branch counter")
+        operator.click("form[action='/applications'] button")
+
+    apply("access_request")
+    answer = operator.locator("[data-result]")
+    expect(answer).to_have_attribute("data-result", "RECEIVED", timeout=60_000)
+    expect(answer).to_contain_text("Rules 395, p.16")
+    assert re.search(r"by \d{4}-\d{2}-\d{2} \(3 business days\)", answer.inner_text())
+    screenshot(operator, "station-applications", tmp_path)
+    apply("block_on_demand")
+    expect(answer).to_have_attribute("data-result", "NOT_ENROLLED", timeout=60_000)
+    assert someone not in operator.url
