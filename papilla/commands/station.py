@@ -97,6 +97,11 @@ def enroll(args) -> int:
     gate = QualityGate(min_quality=settings.min_finger_quality, max_attempts=args.attempts,
                        max_total_attempts=3 * args.attempts)
     station, broker, keys, centre = _station(settings, args.station_id, gate)
+    if args.check_centre > 0:
+        refused = _check_with_centre(settings, args, keys, centre, broker, operator)
+        if refused is not None:
+            broker.close()
+            return refused
     waiter = _result_waiter(settings, args, keys, centre) if args.wait else None   # bound before the packet leaves
     try:
         try:
@@ -137,6 +142,28 @@ def _enroll(args, station, operator):
         return _mistake(_validation_sentence(exc))
     except ValueError as exc:              # an inconsistent application (ApplicationError), a missing folder …
         return _mistake(str(exc))
+
+
+def _check_with_centre(settings, args, keys, centre, broker, operator) -> int | None:
+    """None to go on (the centre said yes, or could not be asked: then a note); 2 after the centre's refusal."""
+    from papilla.services.capture import centre_status
+
+    waiter = _result_waiter(settings, args, keys, centre)
+    if waiter is None:
+        print("note: the centre could not be asked before capture (broker unreachable); the packet will wait in "
+              "the spool and be checked on arrival", file=sys.stderr)
+        return None
+    try:
+        centre_status.ask_centre(station_id=args.station_id, signing_key=keys.signing, centre_public=centre.box,
+                                 operator=operator, broker=broker, wait=waiter.wait, timeout_s=args.check_centre)
+    except Refusal as exc:
+        print(f"refused before capture: {exc.detail}" + (f" ({exc.rule})" if exc.rule else ""), file=sys.stderr)
+        return 2
+    except centre_status.StatusNotChecked as exc:
+        print(f"note: {exc}; the packet will be checked on arrival", file=sys.stderr)
+    finally:
+        waiter.close()
+    return None
 
 
 def _result_waiter(settings, args, keys, centre):
@@ -266,6 +293,9 @@ def register(sub) -> None:
     p.add_argument("--absent", choices=("amputated", "unable_to_print", "injured"),
                    help="status of the fingers with no image (Rules 406 p.6-7, p.10)")
     p.add_argument("--wait", type=float, default=0, metavar="S", help="wait up to S seconds for the decision")
+    p.add_argument("--check-centre", type=float, default=0, metavar="S",
+                   help="before capture, ask the centre (waiting up to S seconds) whether this station and the "
+                        "operator may enroll; refused: nothing is captured (the console always asks)")
     p.add_argument("--json", action="store_true", help="print the receipt as JSON")
     add_enroll_flags(p)
     p.set_defaults(func=enroll)

@@ -26,10 +26,13 @@ class RunPolicy:
                      (nothing sent; default 10 min)
     decision_wait_s: after sending, how long to wait for the centre's decision (default 120 s; later it is
                      on the station's results queue: `papilla station answers`)
+    status_wait_s:   before capture, how long to wait for the centre's answer to "may this station and this
+                     operator enroll?" (default 15 s; then the page says the check was not made)
     """
 
     choice_wait_s: float = 600.0
     decision_wait_s: float = 120.0
+    status_wait_s: float = 15.0
 
 
 @dataclass

@@ -5,7 +5,9 @@ so the operator sees a refusal and its citation before any finger is scanned; `S
 again when capture starts. Nothing personal is put in a URL: the fields are POSTed and kept in the session."""
 from __future__ import annotations
 
+import logging
 import secrets
+import time
 from datetime import date, datetime, timezone
 
 import pika
@@ -17,6 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from papilla.client import RabbitResultWaiter, ResultOpener, ResultTimeout
+from papilla.services.capture import centre_status
 from papilla.services.capture.devices import FolderScanner
 from papilla.services.capture.outbox import Outbox
 from papilla.services.capture.station import ConsentForm, QualityGate, Station, default_signer
@@ -34,10 +37,12 @@ from papilla.shared.parties import PartyError, load_centre_public, load_party
 
 from . import station_capture
 from .station_capture import CaptureRun
+from .web import Forbidden
 from .station_facts import finger_statuses, keep_answers
 
 FIELDS = ("iin", "full_name", "document_type", "document_number", "document_birth_date", "basis", "citizenship",
           "capacity")
+log = logging.getLogger(__name__)
 CHOICES = {"basis": tuple(BASES), "citizenship": ("citizen", "foreigner", "stateless"),
            "capacity": ("full", "limited", "incapacitated"), "document_type": DOCUMENT_TYPES}
 
@@ -69,6 +74,53 @@ def application_of(fields: dict, now: datetime) -> tuple[Applicant, Application]
     return applicant, application
 
 
+#: a REGISTERED answer holds for the session this long before the centre is asked again
+STATUS_FRESH_S = 600.0
+
+
+def centre_allows(console, operator_id: str) -> str | None:
+    """Ask the centre whether this station and operator may enroll now (`centre_status.ask_centre`). None when
+    it says so; a sentence when the check could not be made (the operator may still capture into the spool);
+    raises the centre's Refusal when it refuses."""
+    settings, station_id = console.settings, console.config.station_id
+    try:
+        keys, centre = load_party(settings, station_id), load_centre_public(settings)
+        operator = load_party(settings, operator_id)
+        check_broker(settings.broker_url)
+        keep_answers(settings.broker_url, station_id)
+        waiter = RabbitResultWaiter(settings.broker_url, station_id, ResultOpener(keys, centre))
+    except (BrokerUnreachable, pika.exceptions.AMQPError, ConfigError) as exc:
+        return f"the centre could not be asked ({str(exc).splitlines()[0]})"
+    except PartyError as exc:
+        raise Refusal(str(exc), code="no_keys") from None
+    broker = rabbitmq_broker(settings)
+    try:
+        centre_status.ask_centre(station_id=station_id, signing_key=keys.signing, centre_public=centre.box,
+                                 operator=operator, broker=broker, wait=waiter.wait,
+                                 timeout_s=console.config.run.status_wait_s)
+        return None
+    except centre_status.StatusNotChecked as exc:
+        return str(exc)
+    finally:
+        waiter.close()
+        broker.close()
+
+
+async def checked_with_centre(console, request: Request, session) -> str | None:
+    """The enrollment flow's first step: a refusal page when the centre refuses this station or operator,
+    otherwise None or the sentence saying the check was not made (shown on the identity page)."""
+    if session.work.get("centre_ok_until", 0.0) > time.monotonic():
+        return None
+    try:
+        not_checked = await run_in_threadpool(centre_allows, console, session.principal_id)
+    except Refusal as refusal:
+        log.info("the centre refused enrollment at this station to %s: %s", session.principal_id, refusal.code)
+        raise Forbidden(refusal) from None
+    if not_checked is None:
+        session.work["centre_ok_until"] = time.monotonic() + STATUS_FRESH_S
+    return not_checked
+
+
 def routes(console) -> list[Route]:
     config, settings = console.config, console.settings
 
@@ -83,7 +135,7 @@ def routes(console) -> list[Route]:
         run = session.work.get("run")
         if run is not None and not run.done:
             return console.redirect(request, "/enroll/capture")
-        return identity_page(request)
+        return identity_page(request, not_checked=await checked_with_centre(console, request, session))
 
     async def check_iin(request: Request) -> Response:          # htmx: the IIN as it is typed (POSTed)
         session, form = await console.form(request)

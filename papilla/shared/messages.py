@@ -276,6 +276,21 @@ class LifecycleCommand(_Model):
     _ids = field_validator("request_id", "reply_to", "principal_id")(classmethod(lambda cls, v: _check_id(v)))
 
 
+class StationStatusRequest(_Model):
+    """A station's question before capture: may this station and this operator enroll now? Signed by the
+    operator, sealed by the station; the centre answers from its registry (`intake.station_status`)."""
+
+    schema_: Literal["papilla.station-status/1"] = Field(default="papilla.station-status/1", alias="schema")
+    request_id: Identifier
+    station_id: Identifier
+    operator_id: Identifier
+    asked_at: datetime
+    reply_to: Identifier | None = None
+    operator_signature: bytes | None = Field(default=None, max_length=64)
+
+    _ids = field_validator("request_id", "station_id", "operator_id")(classmethod(lambda cls, v: _check_id(v)))
+
+
 class AuditAccess(_Model):
     """An auditor's signed request to read (`show`) or check (`verify`) the audit trail (commands/audit.py)."""
 
@@ -286,7 +301,7 @@ class AuditAccess(_Model):
     principal_signature: bytes | None = Field(default=None, max_length=64)
 
 
-Request = Annotated[Union[EnrollmentPacket, VerifyRequest, IdentifyRequest, LifecycleCommand],
+Request = Annotated[Union[EnrollmentPacket, VerifyRequest, IdentifyRequest, LifecycleCommand, StationStatusRequest],
                     Field(discriminator="schema_")]
 _REQUEST = TypeAdapter(Request)
 
@@ -303,7 +318,7 @@ class Result(_Model):
 
     schema_: Literal["papilla.result/1"] = Field(default="papilla.result/1", alias="schema")
     request_id: str
-    kind: Literal["enrollment", "verify", "identify", "lifecycle", "request"]   # "request": refused before its kind was read
+    kind: Literal["enrollment", "verify", "identify", "lifecycle", "request", "status"]   # "request": refused before its kind was read
     status: str        # e.g. ACTIVE, PENDING_REVIEW, MATCH, NO_MATCH, NOT_ENROLLED, BLOCKED, REFUSED, DONE
     score: float | None = None
     finger_scores: dict[str, float] = Field(default_factory=dict)
@@ -314,7 +329,7 @@ class Result(_Model):
     completed_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
 
 
-def parse_request(data: bytes) -> EnrollmentPacket | VerifyRequest | IdentifyRequest | LifecycleCommand:
+def parse_request(data: bytes) -> EnrollmentPacket | VerifyRequest | IdentifyRequest | LifecycleCommand | StationStatusRequest:
     """Parse and validate a request payload (JSON bytes), or raise MessageError."""
     try:
         return _REQUEST.validate_json(data)

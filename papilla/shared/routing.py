@@ -23,6 +23,9 @@ class Route:
 
 
 ENROLL = Route("papilla.enroll", "extract_enrollment")          # sealed enrollment packet from a station
+#: A station asking, before capture, whether it and its signed-in operator may enroll (same queue and permission
+#: as its packets: the extract worker answers it from the centre's registry).
+STATION_STATUS = Route("papilla.enroll", "station_status")
 REQUEST = Route("papilla.request", "extract_request")           # sealed verify / identify / lifecycle request
 DEDUPLICATE = Route("papilla.match", "deduplicate")             # enrollment id
 MATCH_PROBE = Route("papilla.match", "match_probe")             # request id
@@ -35,7 +38,7 @@ COMMAND = Route("papilla.command", "accept_command")
 UNDECODABLE = Route("papilla.undecodable", "undecodable_message")
 
 #: What each kind of outside party may send through the intake exchange (routing key = the route's queue).
-PARTY_ROUTES = {"station": (ENROLL,), "service": (REQUEST, COMMAND)}
+PARTY_ROUTES = {"station": (ENROLL, STATION_STATUS), "service": (REQUEST, COMMAND)}
 INTAKE_ROUTES = (ENROLL, REQUEST, COMMAND)
 
 ROLE_QUEUES = {

@@ -13,7 +13,7 @@ from datetime import date, datetime, timezone
 
 from papilla.services.extract.templating import FingerRecord, finger_records
 from papilla.services.lifecycle import consents, retention, transfers
-from papilla.shared import audit
+from papilla.shared import audit, results
 from papilla.shared.centre import Centre
 from papilla.shared.config import operational_retention
 from papilla.shared.crypto.iin import InvalidIIN, birth_date_from_iin, validate_iin
@@ -28,6 +28,8 @@ from papilla.shared.messages import (
     IdentifyRequest,
     LifecycleCommand,
     MessageError,
+    Result,
+    StationStatusRequest,
     VerifyRequest,
     parse_request,
 )
@@ -115,14 +117,44 @@ def accept_enrollment(centre: Centre, sealed: bytes, *, today: date | None = Non
     if not isinstance(packet, EnrollmentPacket):
         raise Refusal("the enrollment queue accepts papilla.enrollment/3 packets only", code="wrong_schema")
     try:
-        if packet.packet_id != opened.packet_id or packet.station_id != opened.sender_id:
-            raise Refusal("packet id or station id differs from the sealed header", code="header_mismatch")
-        bound_reply_to(opened.sender_id, packet.reply_to)
-        check_signed_by(centre.senders, packet.operator_id, packet.operator_signature, packet, "enroll")
+        check_station_and_operator(centre, opened, packet.packet_id, packet)
         return _accept_packet(centre, packet, today)
     except Refusal as refusal:   # answered on the authenticated sender's own queue
         refusal.request_id, refusal.reply_to, refusal.kind = opened.packet_id, opened.sender_id, "enrollment"
         raise
+
+
+def check_station_and_operator(centre: Centre, opened: OpenedPacket, message_id: str, message) -> str:
+    """What a station's message must be before anything it carries is looked at (the seal already proved a
+    registered, unrevoked station): its ids as the sealed header says, results for the station itself, and
+    signed by a registered, active operator whose role may enroll. Returns that operator's role."""
+    if message_id != opened.packet_id or message.station_id != opened.sender_id:
+        raise Refusal("packet id or station id differs from the sealed header", code="header_mismatch")
+    bound_reply_to(opened.sender_id, message.reply_to)
+    return check_signed_by(centre.senders, message.operator_id, message.operator_signature, message, "enroll")
+
+
+def answer_station_status(centre: Centre, sealed: bytes) -> Result:
+    """`station_status`, stored and published to the station's own results queue."""
+    answer = station_status(centre, sealed)
+    return results.deliver(centre.store, centre.publisher, answer, peek_header(sealed).sender_id)
+
+
+def station_status(centre: Centre, sealed: bytes) -> Result:
+    """The answer to a station's question before capture (`StationStatusRequest`): the same checks its packet
+    will meet (`open_message`, `check_station_and_operator`), so a revoked station or operator, or a role that
+    may not enroll, learns it before ten fingers are taken. A refusal is raised, and answered like a packet's."""
+    opened, question = open_message(centre, sealed, sender_kind="station")
+    if not isinstance(question, StationStatusRequest):
+        raise Refusal("the station status actor accepts papilla.station-status/1 questions only", code="wrong_schema")
+    try:
+        role = check_station_and_operator(centre, opened, question.request_id, question)
+    except Refusal as refusal:
+        refusal.request_id, refusal.reply_to, refusal.kind = opened.packet_id, opened.sender_id, "status"
+        raise
+    return Result(request_id=question.request_id, kind="status", status="REGISTERED",
+                  rule=rule("identity_and_consent").citation,
+                  detail=f"station {opened.sender_id} and operator {question.operator_id} (role {role}) may enroll")
 
 
 def _accept_packet(centre: Centre, packet: EnrollmentPacket, today: date | None) -> Accepted:
@@ -274,8 +306,8 @@ def accept_request(centre: Centre, sealed: bytes, *, lifecycle: bool = False) ->
     """Open a verify / identify request (or, with `lifecycle`, a lifecycle command) and store it as a job.
     Returns (request id, job kind)."""
     opened, request = open_message(centre, sealed, sender_kind="service")
-    if isinstance(request, EnrollmentPacket):
-        raise Refusal("enrollment packets go to the enrollment queue", code="wrong_schema")
+    if isinstance(request, (EnrollmentPacket, StationStatusRequest)):
+        raise Refusal("enrollment packets and station questions go to the enrollment queue", code="wrong_schema")
     if isinstance(request, LifecycleCommand) != lifecycle:
         raise Refusal("lifecycle commands go to the papilla.command queue, verify and identify requests to "
                       "papilla.request", code="wrong_queue")

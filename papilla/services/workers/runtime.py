@@ -23,7 +23,8 @@ from papilla.shared.crypto.sealing import SealError, peek_header
 from papilla.shared.errors import Refusal
 from papilla.shared.internal import InternalMessages, internal_key
 from papilla.shared.outcomes import ReplyTarget, UnansweredMessages
-from papilla.shared.routing import COMMAND, DEDUPLICATE, ENROLL, LIFECYCLE, MATCH_PROBE, REQUEST, SETTLE, UNDECODABLE
+from papilla.shared.routing import (COMMAND, DEDUPLICATE, ENROLL, LIFECYCLE, MATCH_PROBE, REQUEST, SETTLE, STATION_STATUS,
+                                    UNDECODABLE)
 
 log = logging.getLogger(__name__)
 _centre: Centre | None = None
@@ -78,6 +79,7 @@ def _from_store(collection: str, kind: str | None):
 
 _TARGETS = {
     ENROLL.actor: lambda m: _from_sealed(m, "enrollment"),
+    STATION_STATUS.actor: lambda m: _from_sealed(m, "status"),
     REQUEST.actor: lambda m: _from_sealed(m, "request"),
     COMMAND.actor: lambda m: _from_sealed(m, "lifecycle"),
     DEDUPLICATE.actor: _from_store(names.ENROLLMENTS, "enrollment"),
