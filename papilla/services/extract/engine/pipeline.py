@@ -106,8 +106,7 @@ def extract_with_intermediates(pixels: np.ndarray, dpi: int = 500,
         return _empty(img, mask)
     period_blocks = block_periods(img, theta, mask, p.frequency)
     period = period_field(period_blocks, img.shape, p.frequency)
-    enh = enhance(img, theta, period, mask, p.enhancement, p.frequency.min_period, p.frequency.max_period,
-                  (cos_t, sin_t))
+    enh = enhance(img, theta, period, mask, p.enhancement, p.frequency.min_period, p.frequency.max_period)
     binary = binarize(enh, mask, p.binarization)
     skel = thin(binary)
     qmap = local_quality(coh, enh, mask, p.quality)
