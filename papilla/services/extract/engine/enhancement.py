@@ -25,11 +25,17 @@ def _moments(img, g):
     s2 = np.zeros((bh, bw), dtype=np.float32)
     cnt = np.zeros((bh, bw), dtype=np.float32)
     for y in range(h):
-        for x in range(w):
-            v = np.float32(img[y, x])
-            s1[y // g, x // g] += v
-            s2[y // g, x // g] += v * v
-            cnt[y // g, x // g] += 1.0
+        by = y // g
+        for bx in range(bw):          # block by block along the row (no division per pixel)
+            a1 = s1[by, bx]
+            a2 = s2[by, bx]
+            for x in range(bx * g, min(bx * g + g, w)):
+                v = np.float32(img[y, x])
+                a1 += v
+                a2 += v * v
+            s1[by, bx] = a1
+            s2[by, bx] = a2
+            cnt[by, bx] += min(bx * g + g, w) - bx * g
     return s1 / cnt, s2 / cnt
 
 
@@ -97,9 +103,16 @@ def tap_table(offsets: np.ndarray, weights: np.ndarray, bins: int, across: bool)
     return y0.astype(np.int64), x0.astype(np.int64), w4.astype(np.float32)
 
 
-def angle_bins(theta: np.ndarray, bins: int) -> np.ndarray:
-    """The orientation bin (0..bins-1) of each pixel's ridge direction theta in [0, pi)."""
-    return (np.rint(theta * (bins / np.pi)).astype(np.int64) % bins).astype(np.int32)
+@nb.njit(cache=True, nogil=True)
+def angle_bins(theta, bins):
+    """The orientation bin (0..bins-1) of each pixel's ridge direction theta in [0, pi) (nearest bin)."""
+    h, w = theta.shape
+    out = np.empty((h, w), dtype=np.int32)
+    f = bins / np.pi
+    for y in range(h):
+        for x in range(w):
+            out[y, x] = int(np.rint(theta[y, x] * f)) % bins
+    return out
 
 
 @nb.njit(cache=True, nogil=True, fastmath=True)

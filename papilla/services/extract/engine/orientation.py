@@ -26,12 +26,16 @@ def _tensor_blocks(f, g):
     gxy = np.zeros((bh, bw), dtype=np.float32)
     for y in range(1, h - 1):
         by = y // g
+        bx = 1 // g
+        nxt = (bx + 1) * g           # first x of the next block (no division per pixel)
         for x in range(1, w - 1):
+            if x == nxt:
+                bx += 1
+                nxt += g
             gx = (f[y - 1, x + 1] + 2.0 * f[y, x + 1] + f[y + 1, x + 1]
                   - f[y - 1, x - 1] - 2.0 * f[y, x - 1] - f[y + 1, x - 1])
             gy = (f[y + 1, x - 1] + 2.0 * f[y + 1, x] + f[y + 1, x + 1]
                   - f[y - 1, x - 1] - 2.0 * f[y - 1, x] - f[y - 1, x + 1])
-            bx = x // g
             gxx[by, bx] += gx * gx
             gyy[by, bx] += gy * gy
             gxy[by, bx] += gx * gy

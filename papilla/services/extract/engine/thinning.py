@@ -64,26 +64,44 @@ def _code(img, y, x):
 
 @nb.njit(cache=True, nogil=True)
 def _thin(img, zs1, zs2, corner):
-    """Zhang-Suen thinning, then removal of staircase corners (in place)."""
+    """Zhang-Suen thinning, then removal of staircase corners (in place).
+
+    Each sub-iteration looks only at the pixels still set (kept in raster order), which gives the same
+    result as scanning the whole image: a sub-iteration decides on the image as it was before it."""
     h, w = img.shape
+    n_set = 0
     ys = np.empty(h * w, dtype=np.int64)
     xs = np.empty(h * w, dtype=np.int64)
+    for y in range(1, h - 1):
+        for x in range(1, w - 1):
+            if img[y, x]:
+                ys[n_set] = y
+                xs[n_set] = x
+                n_set += 1
+    gone = np.zeros(n_set, dtype=np.bool_)
     changed = True
     while changed:
         changed = False
         for sub in range(2):
             lut = zs1 if sub == 0 else zs2
             n = 0
-            for y in range(1, h - 1):
-                for x in range(1, w - 1):
-                    if img[y, x] and lut[_code(img, y, x)]:
-                        ys[n] = y
-                        xs[n] = x
-                        n += 1
-            for i in range(n):
-                img[ys[i], xs[i]] = False
-            if n > 0:
-                changed = True
+            for i in range(n_set):
+                if lut[_code(img, ys[i], xs[i])]:
+                    gone[i] = True
+                    n += 1
+            if n == 0:
+                continue
+            changed = True
+            k = 0
+            for i in range(n_set):
+                if gone[i]:
+                    img[ys[i], xs[i]] = False
+                    gone[i] = False
+                else:
+                    ys[k] = ys[i]
+                    xs[k] = xs[i]
+                    k += 1
+            n_set = k
     for y in range(1, h - 1):
         for x in range(1, w - 1):
             if img[y, x] and corner[_code(img, y, x)]:
@@ -91,10 +109,24 @@ def _thin(img, zs1, zs2, corner):
     return img
 
 
+def _mask_box(mask: np.ndarray) -> tuple[slice, slice]:
+    """The bounding box of the mask (one pixel of margin), as slices."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    if not len(rows):
+        return slice(0, 0), slice(0, 0)
+    return (slice(max(rows[0] - 1, 0), rows[-1] + 2), slice(max(cols[0] - 1, 0), cols[-1] + 2))
+
+
 def binarize(enhanced: np.ndarray, mask: np.ndarray, params: BinarizationParams = BinarizationParams()) -> np.ndarray:
-    ridges = (enhanced > params.threshold) & mask
+    """Ridge pixels: enhanced > threshold inside the mask, small valley specks filled, small fragments dropped
+    (computed within the mask's bounding box; nothing outside it is a ridge)."""
+    out = np.zeros(mask.shape, dtype=bool)
+    box = _mask_box(mask)
+    m = mask[box]
+    ridges = (enhanced[box] > params.threshold) & m
     if params.fill_hole_px > 0:
-        holes = mask & ~ridges
+        holes = m & ~ridges
         lab, n = ndi.label(holes)
         if n:
             sizes = np.bincount(lab.ravel())
@@ -108,7 +140,8 @@ def binarize(enhanced: np.ndarray, mask: np.ndarray, params: BinarizationParams 
             keep = sizes >= params.min_blob_px
             keep[0] = False
             ridges = keep[lab]
-    return ridges
+    out[box] = ridges
+    return out
 
 
 def thin(binary: np.ndarray) -> np.ndarray:
