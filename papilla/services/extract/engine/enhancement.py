@@ -5,6 +5,10 @@ two oriented 1-D passes (Gaussian along the ridge, then a zero-mean Gabor
 profile across it).  For a locally straight ridge flow this equals the
 separable 2-D Gabor, at a fraction of the cost.  Output is positive on
 ridges (input ridges are dark), roughly unit variance.
+
+Each pass reads precomputed tap tables (`tap_table`): per orientation bin
+(`EnhancementParams.angle_bins` over [0, pi)) the flat offsets and bilinear
+weights of every tap, so the per-pixel loop only loads and multiplies.
 """
 from __future__ import annotations
 
@@ -120,8 +124,8 @@ def _oriented(pad, r, abin, kbin, mask, off, w4, coef, ntap):
     """sum_i coef[k, i] * (bilinear sample of tap i of bin a) at each mask pixel, a = abin and k = kbin there.
 
     `pad` is the image padded by r on every side; off[a, i] is tap i's offset in the flattened `pad` and
-    w4[a, i] its four bilinear weights. (Tap loops must start at 0 with a per-call count: a start index
-    read per pixel made this loop six times slower.)"""
+    w4[a, i] its four bilinear weights. (The tap loop starts at 0: with a start index, even one fixed per
+    call, numba's loop ran six times slower, 16 instead of 2.7 ns a tap.)"""
     h, w = mask.shape
     wp = pad.shape[1]
     flat = pad.ravel()
