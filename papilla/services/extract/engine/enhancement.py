@@ -16,7 +16,7 @@ import numba as nb
 import numpy as np
 from scipy import ndimage as ndi
 
-from .filters import dilate
+from .filters import _interp_axis, dilate
 from .params import EnhancementParams
 
 
@@ -45,24 +45,27 @@ def _moments(img, g):
 
 @nb.njit(cache=True, nogil=True, fastmath=True)
 def _apply_norm(img, mean_low, sd_low, g):
+    """(img - mean) / (sd + 1) with mean and sd bilinearly upsampled from the g-px grid."""
     h, w = img.shape
     bh, bw = mean_low.shape
+    y0, y1, ty = _interp_axis(h, g, bh)
+    x0, x1, tx = _interp_axis(w, g, bw)
     out = np.empty((h, w), dtype=np.float32)
     for y in range(h):
-        fy = min(max((y + 0.5) / g - 0.5, 0.0), bh - 1.0)
-        y0 = int(fy)
-        y1 = min(y0 + 1, bh - 1)
-        ty = fy - y0
+        a0 = y0[y]
+        a1 = y1[y]
+        wy = ty[y]
         for x in range(w):
-            fx = min(max((x + 0.5) / g - 0.5, 0.0), bw - 1.0)
-            x0 = int(fx)
-            x1 = min(x0 + 1, bw - 1)
-            tx = fx - x0
-            m = ((mean_low[y0, x0] * (1 - tx) + mean_low[y0, x1] * tx) * (1 - ty)
-                 + (mean_low[y1, x0] * (1 - tx) + mean_low[y1, x1] * tx) * ty)
-            s = ((sd_low[y0, x0] * (1 - tx) + sd_low[y0, x1] * tx) * (1 - ty)
-                 + (sd_low[y1, x0] * (1 - tx) + sd_low[y1, x1] * tx) * ty)
-            out[y, x] = (img[y, x] - m) / (s + 1.0)
+            b0 = x0[x]
+            b1 = x1[x]
+            wx = tx[x]
+            mt = mean_low[a0, b0] + (mean_low[a0, b1] - mean_low[a0, b0]) * wx
+            mb = mean_low[a1, b0] + (mean_low[a1, b1] - mean_low[a1, b0]) * wx
+            st = sd_low[a0, b0] + (sd_low[a0, b1] - sd_low[a0, b0]) * wx
+            sb = sd_low[a1, b0] + (sd_low[a1, b1] - sd_low[a1, b0]) * wx
+            m = mt + (mb - mt) * wy
+            sd = st + (sb - st) * wy
+            out[y, x] = (np.float32(img[y, x]) - m) / (sd + np.float32(1.0))
     return out
 
 
@@ -121,7 +124,8 @@ def angle_bins(theta, bins):
 
 @nb.njit(cache=True, nogil=True, fastmath=True)
 def _oriented(pad, r, abin, kbin, mask, off, w4, coef, ntap):
-    """sum_i coef[k, i] * (bilinear sample of tap i of bin a) at each mask pixel, a = abin and k = kbin there.
+    """sum_i coef[k, i] * (bilinear sample of tap i of bin a) over the first ntap[k] taps, at each mask pixel
+    (a = abin and k = kbin there).
 
     `pad` is the image padded by r on every side; off[a, i] is tap i's offset in the flattened `pad` and
     w4[a, i] its four bilinear weights. (The tap loop starts at 0: with a start index, even one fixed per
@@ -138,7 +142,7 @@ def _oriented(pad, r, abin, kbin, mask, off, w4, coef, ntap):
             k = kbin[y, x]
             base = (y + r) * wp + x + r
             acc = np.float32(0.0)
-            for i in range(ntap):
+            for i in range(ntap[k]):
                 o = base + off[a, i]
                 s = (w4[a, i, 0] * flat[o] + w4[a, i, 1] * flat[o + 1]
                      + w4[a, i, 2] * flat[o + wp] + w4[a, i, 3] * flat[o + wp + 1])
@@ -148,14 +152,15 @@ def _oriented(pad, r, abin, kbin, mask, off, w4, coef, ntap):
 
 
 def _apply(img: np.ndarray, abin: np.ndarray, kbin: np.ndarray, mask: np.ndarray, table, coef: np.ndarray,
-           reach: int) -> np.ndarray:
-    """Run the tap table (dy0, dx0, w4) with coefficients coef[k, i] over img (taps within `reach` px)."""
+           ntap: np.ndarray, reach: int) -> np.ndarray:
+    """Run the tap table (dy0, dx0, w4) with coefficients coef[k, i] over the first ntap[k] taps over img
+    (taps within `reach` px)."""
     dy0, dx0, w4 = table
     r = reach + 2
     pad = np.pad(np.asarray(img, dtype=np.float32), r, mode="edge")
     off = np.ascontiguousarray(dy0 * pad.shape[1] + dx0)
     return _oriented(pad, r, abin, kbin, mask, off, np.ascontiguousarray(w4), np.ascontiguousarray(coef),
-                     off.shape[1])
+                     np.asarray(ntap, dtype=np.int64))
 
 
 def along_ridges(img: np.ndarray, abin: np.ndarray, mask: np.ndarray, sigma: float, bins: int) -> np.ndarray:
@@ -167,26 +172,47 @@ def along_ridges(img: np.ndarray, abin: np.ndarray, mask: np.ndarray, sigma: flo
     if key not in _KCACHE:
         _KCACHE[key] = tap_table(t, np.ones(len(t)), bins, across=False)
     coef = (g / g.sum()).astype(np.float32)[None, :]
-    return _apply(img, abin, np.zeros(mask.shape, np.int32), mask,
-                  _KCACHE[key], coef, 2 * r)
+    return _apply(img, abin, np.zeros(mask.shape, np.int32), mask, _KCACHE[key], coef, [len(t)], 2 * r)
+
+
+@nb.njit(cache=True, nogil=True)
+def period_bins(period, mask, pmin, pstep, nk):
+    """The kernel row (0..nk-1) of each pixel's period, and which rows occur inside the mask."""
+    h, w = period.shape
+    out = np.zeros((h, w), dtype=np.int32)
+    seen = np.zeros(nk, dtype=np.bool_)
+    for y in range(h):
+        for x in range(w):
+            k = int((period[y, x] - pmin) / pstep + 0.5)
+            k = min(max(k, 0), nk - 1)
+            out[y, x] = k
+            if mask[y, x]:
+                seen[k] = True
+    return out, seen
+
+
+def centre_out(radius: int) -> np.ndarray:
+    """Tap offsets 0, -1, 1, -2, 2, ... -radius, radius: every kernel row's support is a prefix."""
+    return np.array([0] + [s * d for d in range(1, radius + 1) for s in (-1, 1)], dtype=np.int64)
 
 
 def across_ridges(img: np.ndarray, abin: np.ndarray, period: np.ndarray, mask: np.ndarray, ker: np.ndarray,
                   radius: int, pmin: float, pstep: float, bins: int) -> np.ndarray:
     """The Gabor profile of the local period (kernel row per period step) across the ridge direction.
 
-    Only the taps the longest profile present needs are run (zero coefficients beyond each row's support)."""
+    Taps are ordered from the centre out, so each pixel runs only its row's support (`ntap[k]` taps) and the
+    tables cover only the widest row present."""
+    order = centre_out(radius)
     key = ("across", radius, bins)
     if key not in _KCACHE:
-        t = np.arange(-radius, radius + 1, dtype=np.float64)
-        _KCACHE[key] = tap_table(t, np.ones(len(t)), bins, across=True)
-    kbin = np.clip(((period - pmin) / pstep + 0.5).astype(np.int64), 0, len(ker) - 1).astype(np.int32)
-    present = np.unique(kbin[mask]) if mask.any() else np.zeros(1, np.int64)
-    used = np.flatnonzero(np.abs(ker[present]).sum(axis=0))
-    m = int(max(radius - used.min(), used.max() - radius)) if len(used) else 0
-    sl = slice(radius - m, radius + m + 1)
-    dy0, dx0, w4 = _KCACHE[key]
-    return _apply(img, abin, kbin, mask, (dy0[:, sl], dx0[:, sl], w4[:, sl]), ker[:, sl], m)
+        coef = np.ascontiguousarray(ker[:, radius + order])
+        ntap = np.array([np.flatnonzero(row).max() + 1 if row.any() else 0 for row in coef], np.int64)
+        _KCACHE[key] = (tap_table(order.astype(np.float64), np.ones(len(order)), bins, across=True), coef, ntap)
+    (dy0, dx0, w4), coef, ntap = _KCACHE[key]
+    kbin, seen = period_bins(period, mask, float(pmin), float(pstep), len(ker))
+    n = int(ntap[seen].max()) if seen.any() else 1
+    reach = int(np.abs(order[:n]).max())
+    return _apply(img, abin, kbin, mask, (dy0[:, :n], dx0[:, :n], w4[:, :n]), coef[:, :n], ntap, reach)
 
 
 _KCACHE: dict = {}

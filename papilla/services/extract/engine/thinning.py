@@ -109,39 +109,59 @@ def _thin(img, zs1, zs2, corner):
     return img
 
 
-def _mask_box(mask: np.ndarray) -> tuple[slice, slice]:
-    """The bounding box of the mask (one pixel of margin), as slices."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    if not len(rows):
-        return slice(0, 0), slice(0, 0)
-    return (slice(max(rows[0] - 1, 0), rows[-1] + 2), slice(max(cols[0] - 1, 0), cols[-1] + 2))
+@nb.njit(cache=True, nogil=True)
+def _small_components(img, eight, min_size):
+    """Pixels of the connected components of `img` (4- or 8-connected) with fewer than min_size pixels."""
+    h, w = img.shape
+    seen = np.zeros((h, w), dtype=np.bool_)
+    out = np.zeros((h, w), dtype=np.bool_)
+    sy = np.empty(h * w, dtype=np.int64)
+    sx = np.empty(h * w, dtype=np.int64)
+    comp_y = np.empty(h * w, dtype=np.int64)
+    comp_x = np.empty(h * w, dtype=np.int64)
+    nn = 8 if eight else 4
+    for y0 in range(h):
+        for x0 in range(w):
+            if not img[y0, x0] or seen[y0, x0]:
+                continue
+            seen[y0, x0] = True
+            top = 0
+            sy[0] = y0
+            sx[0] = x0
+            top = 1
+            n = 0
+            while top > 0:
+                top -= 1
+                y = sy[top]
+                x = sx[top]
+                if n < min_size:
+                    comp_y[n] = y
+                    comp_x[n] = x
+                n += 1
+                for i in range(0, 8, 1 if eight else 2):
+                    yy = y + RING_DY[i]
+                    xx = x + RING_DX[i]
+                    if 0 <= yy < h and 0 <= xx < w and img[yy, xx] and not seen[yy, xx]:
+                        seen[yy, xx] = True
+                        sy[top] = yy
+                        sx[top] = xx
+                        top += 1
+            if n < min_size:
+                for i in range(n):
+                    out[comp_y[i], comp_x[i]] = True
+    return out
 
 
 def binarize(enhanced: np.ndarray, mask: np.ndarray, params: BinarizationParams = BinarizationParams()) -> np.ndarray:
-    """Ridge pixels: enhanced > threshold inside the mask, small valley specks filled, small fragments dropped
-    (computed within the mask's bounding box; nothing outside it is a ridge)."""
-    out = np.zeros(mask.shape, dtype=bool)
-    box = _mask_box(mask)
-    m = mask[box]
-    ridges = (enhanced[box] > params.threshold) & m
+    """Ridge pixels: enhanced > threshold inside the mask, valley specks (4-connected) smaller than
+    `fill_hole_px` filled, ridge fragments (8-connected) smaller than `min_blob_px` dropped."""
+    m = np.ascontiguousarray(mask, dtype=np.bool_)
+    ridges = (enhanced > params.threshold) & m
     if params.fill_hole_px > 0:
-        holes = m & ~ridges
-        lab, n = ndi.label(holes)
-        if n:
-            sizes = np.bincount(lab.ravel())
-            small = sizes < params.fill_hole_px
-            small[0] = False
-            ridges |= small[lab]
+        ridges |= _small_components(m & ~ridges, False, int(params.fill_hole_px))
     if params.min_blob_px > 0:
-        lab, n = ndi.label(ridges, structure=np.ones((3, 3)))
-        if n:
-            sizes = np.bincount(lab.ravel())
-            keep = sizes >= params.min_blob_px
-            keep[0] = False
-            ridges = keep[lab]
-    out[box] = ridges
-    return out
+        ridges &= ~_small_components(ridges, True, int(params.min_blob_px))
+    return ridges
 
 
 def thin(binary: np.ndarray) -> np.ndarray:
