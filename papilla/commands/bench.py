@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -20,6 +21,13 @@ def _accuracy(args) -> int:
     if args.record and args.limit_fingers:
         print("--record measures every finger: drop --limit-fingers", file=sys.stderr)
         return 2
+    if args.record and args.set:
+        print("--record measures the default extraction: drop --set", file=sys.stderr)
+        return 2
+    if args.set:
+        from papilla.bench import data  # lazy: the command module imports no bench code for `--help`
+        os.environ[data.PARAMS_ENV] = ";".join(args.set)
+        data.extraction_params()   # a mistake in --set: one sentence before any work
     res = accuracy.run(Path(args.data or _default_data()), extractor=args.extractor, peer=args.peer,
                        det=Path(args.det) if args.det else None, progress=not args.no_progress,
                        limit_fingers=args.limit_fingers)
@@ -182,6 +190,9 @@ def register(subparsers) -> None:
     a.add_argument("--record", action="store_true",
                    help="write the all-pairs EER as the CI accuracy guard's recorded figure "
                         "(papilla/bench/accuracy-record.json)")
+    a.add_argument("--set", action="append", default=[], metavar="STAGE.FIELD=VALUE",
+                   help="extract with this ExtractionParams field changed (repeatable; e.g. filtering.spur_length=10)"
+                        "; the calibration stays that of the defaults")
     a.add_argument("--limit-fingers", type=int, help=argparse.SUPPRESS)
     a.set_defaults(func=_accuracy)
 
