@@ -66,18 +66,21 @@ def _code(img, y, x):
 def _thin(img, zs1, zs2, corner):
     """Zhang-Suen thinning, then removal of staircase corners (in place).
 
-    Each sub-iteration looks only at the pixels still set (kept in raster order), which gives the same
-    result as scanning the whole image: a sub-iteration decides on the image as it was before it."""
+    Each sub-iteration looks only at the pixels still set (kept in raster order), each by its neighbourhood
+    code, which a deletion updates in the 8 neighbours: the same result as scanning the whole image (a
+    sub-iteration decides on the image as it was before it)."""
     h, w = img.shape
     n_set = 0
     ys = np.empty(h * w, dtype=np.int64)
     xs = np.empty(h * w, dtype=np.int64)
+    code = np.zeros((h, w), dtype=np.int64)
     for y in range(1, h - 1):
         for x in range(1, w - 1):
             if img[y, x]:
                 ys[n_set] = y
                 xs[n_set] = x
                 n_set += 1
+                code[y, x] = _code(img, y, x)
     gone = np.zeros(n_set, dtype=np.bool_)
     changed = True
     while changed:
@@ -86,7 +89,7 @@ def _thin(img, zs1, zs2, corner):
             lut = zs1 if sub == 0 else zs2
             n = 0
             for i in range(n_set):
-                if lut[_code(img, ys[i], xs[i])]:
+                if lut[code[ys[i], xs[i]]]:
                     gone[i] = True
                     n += 1
             if n == 0:
@@ -94,12 +97,16 @@ def _thin(img, zs1, zs2, corner):
             changed = True
             k = 0
             for i in range(n_set):
+                y = ys[i]
+                x = xs[i]
                 if gone[i]:
-                    img[ys[i], xs[i]] = False
+                    img[y, x] = False
                     gone[i] = False
+                    for r in range(8):   # (y, x) is bit (r + 4) % 8 of its neighbour r's code
+                        code[y + RING_DY[r], x + RING_DX[r]] &= ~(1 << ((r + 4) % 8))
                 else:
-                    ys[k] = ys[i]
-                    xs[k] = xs[i]
+                    ys[k] = y
+                    xs[k] = x
                     k += 1
             n_set = k
     for y in range(1, h - 1):
