@@ -130,6 +130,33 @@ def extract_nbis(path: Path, dpi: int) -> FingerTemplate:
     return FingerTemplate(width=w, height=h, minutiae=arr, quality=0, dpi=500)
 
 
+#: Extraction parameter overrides for the benches (`--set stage.field=value;...`; empty: the defaults).
+PARAMS_ENV = "PAPILLA_BENCH_EXTRACT_PARAMS"
+
+
+def extraction_params(spec: str | None = None):
+    """ExtractionParams with the overrides of `spec` ("stage.field=value", ";"-separated; default: the
+    PARAMS_ENV variable, so extraction processes of the bench see the same)."""
+    import dataclasses
+    from papilla.services.extract.engine import ExtractionParams
+    spec = os.environ.get(PARAMS_ENV, "") if spec is None else spec
+    p = ExtractionParams()
+    for part in filter(None, (x.strip() for x in spec.split(";"))):
+        stage, _, rest = part.partition(".")
+        field, eq, value = rest.partition("=")
+        sub = getattr(p, stage, None)
+        if not eq or not dataclasses.is_dataclass(sub) or field not in {f.name for f in dataclasses.fields(sub)}:
+            raise ConfigError(f"--set takes stage.field=value with a field of ExtractionParams (got {part!r})")
+        kind = type(getattr(sub, field))
+        try:
+            val = (value.lower() in ("1", "true", "yes")) if kind is bool else kind(value)
+        except ValueError:
+            noun = {int: "whole number", float: "number"}.get(kind, kind.__name__)
+            raise ConfigError(f"--set {stage}.{field} takes a {noun} (got {value!r})") from None
+        p = dataclasses.replace(p, **{stage: dataclasses.replace(sub, **{field: val})})
+    return p
+
+
 def extract_papilla(path: Path, dpi: int) -> FingerTemplate:
     from papilla.services.extract.engine import extract
     try:
@@ -142,7 +169,7 @@ def extract_papilla(path: Path, dpi: int) -> FingerTemplate:
             img_dpi = dpi  # dpi.json is authoritative for the reference sets
     except ImportError:
         pixels, img_dpi = _load_gray(path), dpi
-    return extract(pixels, img_dpi)
+    return extract(pixels, img_dpi, extraction_params())
 
 
 EXTRACTORS: dict[str, Callable[[Path, int], FingerTemplate]] = {"papilla": extract_papilla, "nbis": extract_nbis}
@@ -166,6 +193,7 @@ def extractor_tag(name: str) -> str:
             h = hashlib.sha1()
             for f in sorted(root.rglob("*.py")):
                 h.update(f.read_bytes())
+            h.update(os.environ.get(PARAMS_ENV, "").encode())
             return f"papilla-{v}-{h.hexdigest()[:10]}"
         except ImportError:
             return "papilla-missing"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -20,6 +21,13 @@ def _accuracy(args) -> int:
     if args.record and args.limit_fingers:
         print("--record measures every finger: drop --limit-fingers", file=sys.stderr)
         return 2
+    if args.record and args.set:
+        print("--record measures the default extraction: drop --set", file=sys.stderr)
+        return 2
+    if args.set:
+        from papilla.bench import data  # lazy: the command module imports no bench code for `--help`
+        os.environ[data.PARAMS_ENV] = ";".join(args.set)
+        data.extraction_params()   # a mistake in --set: one sentence before any work
     res = accuracy.run(Path(args.data or _default_data()), extractor=args.extractor, peer=args.peer,
                        det=Path(args.det) if args.det else None, progress=not args.no_progress,
                        limit_fingers=args.limit_fingers)
@@ -47,8 +55,11 @@ def _accuracy(args) -> int:
 
 def _speed(args) -> int:
     from papilla.bench import speed
+    if args.images < 1:
+        print(f"--images must be at least 1 (got {args.images})", file=sys.stderr)
+        return 2
     res = speed.run(Path(args.data or _default_data()), extractor=args.extractor, seconds=args.seconds,
-                    progress=not args.no_progress)
+                    progress=not args.no_progress, peer=args.peer, peer_images=args.images)
     if args.json:
         print(json.dumps(res))
     else:
@@ -59,6 +70,15 @@ def _speed(args) -> int:
         print(f"1:N scan: {res['identify_fingers_per_s']:,.0f} fingers/s")
         print(f"templates: {res['mean_minutiae']:.1f} minutiae, {res['mean_cylinders']:.1f} cylinders, "
               f"{res['template_bytes_mean']:.0f} bytes prepared (mean)")
+        if "peer" in res:
+            pr = res["peer"]
+            print(f"extraction against {pr['peer']}, same {pr['images']} images interleaved, best of "
+                  f"{pr['repeats']} per image:")
+            print(f"  papilla {pr['papilla_ms_median']:.1f} ms median ({pr['papilla_ms_min']:.1f} min), "
+                  f"mindtct {pr['mindtct_ms_median']:.1f} ms median ({pr['mindtct_ms_min']:.1f} min)")
+            verdict = "met" if pr["ratio_median"] <= pr["target_ratio"] else "NOT met"
+            print(f"  ratio papilla/mindtct {pr['ratio_median']:.3f} (medians), {pr['ratio_total']:.3f} (totals); "
+                  f"target <= {pr['target_ratio']}: {verdict}")
     return 0
 
 
@@ -170,12 +190,18 @@ def register(subparsers) -> None:
     a.add_argument("--record", action="store_true",
                    help="write the all-pairs EER as the CI accuracy guard's recorded figure "
                         "(papilla/bench/accuracy-record.json)")
+    a.add_argument("--set", action="append", default=[], metavar="STAGE.FIELD=VALUE",
+                   help="extract with this ExtractionParams field changed (repeatable; e.g. filtering.spur_length=10)"
+                        "; the calibration stays that of the defaults")
     a.add_argument("--limit-fingers", type=int, help=argparse.SUPPRESS)
     a.set_defaults(func=_accuracy)
 
     s = sub.add_parser("speed", help="extraction ms/image, comparisons/s and 1:N fingers/s on one core")
     common(s)
     s.add_argument("--seconds", type=float, default=3.0, help="time per matching measurement")
+    s.add_argument("--peer", choices=("nbis",),
+                   help="also time NBIS mindtct on the same images, interleaved with papilla's extraction")
+    s.add_argument("--images", type=int, default=80, help="images for the --peer extraction timing (default 80)")
     s.set_defaults(func=_speed)
 
     d = sub.add_parser("distinctness", help="impostor FMR at the per-finger thresholds over all distinct fingers")

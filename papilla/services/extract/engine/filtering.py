@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numba as nb
 import numpy as np
 
 from .minutiae import BIFURCATION, ENDING, TRACE_HIT
@@ -40,10 +41,6 @@ class Candidates(NamedTuple):
     quality: np.ndarray
     border_dist: np.ndarray
     trace: tuple  # (nbranch, reason, length, hit) of the ridge traces from each minutia
-
-
-def _angdiff(a, b):
-    return np.abs(np.angle(np.exp(1j * (np.asarray(a) - np.asarray(b)))))
 
 
 def _remove(removed_by: np.ndarray, gone: np.ndarray, rule: str) -> None:
@@ -75,24 +72,49 @@ def traced_ridge_rules(c: Candidates, params: FilterParams) -> dict[str, np.ndar
     return out
 
 
+@nb.njit(cache=True, nogil=True)
+def _wrapped(a):
+    """|a| wrapped to [0, pi]."""
+    d = np.abs(np.arctan2(np.sin(a), np.cos(a)))
+    return d
+
+
+@nb.njit(cache=True, nogil=True)
+def _facing_pairs(px, py, pa, gap, tol, near):
+    """Per ending, whether another ending lies closer than `gap`, pointing the opposite way (within tol),
+    both pointing away from each other along the line joining them (or the two closer than `near`)."""
+    n = len(px)
+    out = np.zeros(n, dtype=np.bool_)
+    g2 = gap * gap
+    for i in range(n):
+        for j in range(n):
+            if i == j:
+                continue
+            dx = px[j] - px[i]
+            dy = py[j] - py[i]
+            d2 = dx * dx + dy * dy
+            if d2 >= g2:
+                continue
+            if _wrapped(pa[i] - pa[j] - np.pi) >= tol:
+                continue
+            if d2 < near * near:
+                out[i] = True
+                continue
+            # i's ridge body points away from j: pa[i] ~ direction j -> i; and pa[j] ~ direction i -> j
+            if _wrapped(pa[i] - np.arctan2(-dy, -dx)) < tol and _wrapped(pa[j] - np.arctan2(dy, dx)) < tol:
+                out[i] = True
+    return out
+
+
 def broken_ridges(c: Candidates, keep: np.ndarray, params: FilterParams) -> np.ndarray:
     """Kept endings facing another kept ending across a gap shorter than `gap_distance`."""
     gone = np.zeros(len(c.xs), dtype=bool)
     idx = np.flatnonzero(keep & (c.kinds == ENDING))
     if params.gap_distance <= 0 or len(idx) < 2:
         return gone
-    px, py, pa = c.xs[idx].astype(float), c.ys[idx].astype(float), c.ang[idx]
-    dx = px[None, :] - px[:, None]
-    dy = py[None, :] - py[:, None]
-    d = np.hypot(dx, dy)
-    tol = np.deg2rad(params.gap_angle_deg)
-    # i's ridge body points away from j: pa[i] ~ direction j->i
-    dir_ji = np.arctan2(-dy, -dx)
-    opposite = _angdiff(pa[:, None], pa[None, :] + np.pi) < tol
-    aligned = (_angdiff(pa[:, None], dir_ji) < tol) & (_angdiff(pa[None, :], dir_ji.T) < tol)
-    pair = (d < params.gap_distance) & opposite & (aligned | (d < 5.0))
-    np.fill_diagonal(pair, False)
-    gone[idx[pair.any(axis=1)]] = True
+    hit = _facing_pairs(c.xs[idx].astype(np.float64), c.ys[idx].astype(np.float64), c.ang[idx].astype(np.float64),
+                        float(params.gap_distance), float(np.deg2rad(params.gap_angle_deg)), 5.0)
+    gone[idx[hit]] = True
     return gone
 
 

@@ -20,18 +20,54 @@ def smooth(a: np.ndarray, sigma: float) -> np.ndarray:
     return ndi.uniform_filter(out, n, mode="nearest")
 
 
+@nb.njit(cache=True, nogil=True)
+def _square_any_all(mask, r, want_all):
+    """Dilation (any set pixel) or erosion (all set) by a (2r+1)^2 square; outside the image is unset.
+
+    Separable running counts: along each row, then down the columns (row by row, so memory is read in
+    order)."""
+    h, w = mask.shape
+    full = 2 * r + 1
+    row_ok = np.zeros((h, w), dtype=np.int32)
+    for y in range(h):
+        c = 0
+        for x in range(min(r, w)):
+            c += mask[y, x]
+        for x in range(w):
+            if x + r < w:
+                c += mask[y, x + r]
+            if x - r - 1 >= 0:
+                c -= mask[y, x - r - 1]
+            row_ok[y, x] = (c == full) if want_all else (c > 0)
+    col = np.zeros(w, dtype=np.int32)
+    for y in range(min(r, h)):
+        for x in range(w):
+            col[x] += row_ok[y, x]
+    out = np.zeros((h, w), dtype=np.bool_)
+    for y in range(h):
+        if y + r < h:
+            for x in range(w):
+                col[x] += row_ok[y + r, x]
+        if y - r - 1 >= 0:
+            for x in range(w):
+                col[x] -= row_ok[y - r - 1, x]
+        for x in range(w):
+            out[y, x] = (col[x] == full) if want_all else (col[x] > 0)
+    return out
+
+
 def dilate(mask: np.ndarray, r: int) -> np.ndarray:
     """Dilation by a (2r+1)^2 square."""
     if r <= 0:
         return mask.astype(bool)
-    return ndi.uniform_filter(mask.astype(np.float32), 2 * r + 1, mode="constant") > 1e-3
+    return _square_any_all(np.ascontiguousarray(mask, dtype=np.bool_), int(r), False)
 
 
 def erode(mask: np.ndarray, r: int) -> np.ndarray:
     """Erosion by a (2r+1)^2 square (outside the image counts as background)."""
     if r <= 0:
         return mask.astype(bool)
-    return ndi.uniform_filter(mask.astype(np.float32), 2 * r + 1, mode="constant") > 1 - 1e-3
+    return _square_any_all(np.ascontiguousarray(mask, dtype=np.bool_), int(r), True)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -58,14 +94,74 @@ def border_distance(mask, ys, xs, rmax):
     return out
 
 
-def block_mean(a: np.ndarray, f: int) -> np.ndarray:
-    """Mean over f x f blocks (edge-padded); shape ceil(h/f) x ceil(w/f)."""
-    a = np.asarray(a, dtype=np.float32)
+@nb.njit(cache=True, nogil=True, fastmath=True)
+def _block_mean(a, f, square):
     h, w = a.shape
-    bh, bw = -(-h // f), -(-w // f)
-    if bh * f != h or bw * f != w:
-        a = np.pad(a, ((0, bh * f - h), (0, bw * f - w)), mode="edge")
-    return a.reshape(bh, f, bw, f).mean(axis=(1, 3))
+    bh = (h + f - 1) // f
+    bw = (w + f - 1) // f
+    out = np.zeros((bh, bw), dtype=np.float32)
+    for y in range(bh * f):
+        yy = min(y, h - 1)          # edge padding
+        by = y // f
+        for bx in range(bw):
+            acc = np.float32(0.0)
+            for x in range(bx * f, bx * f + f):
+                v = np.float32(a[yy, min(x, w - 1)])
+                acc += v * v if square else v
+            out[by, bx] += acc
+    return out / np.float32(f * f)
+
+
+def block_mean(a: np.ndarray, f: int, square: bool = False) -> np.ndarray:
+    """Mean over f x f blocks (edge-padded) of a (of a * a when `square`); shape ceil(h/f) x ceil(w/f)."""
+    a = np.ascontiguousarray(a)
+    if a.dtype == np.bool_:
+        a = a.view(np.uint8)
+    return _block_mean(a, int(f), bool(square))
+
+
+@nb.njit(cache=True, nogil=True, fastmath=True)
+def _gauss_padded(p, k, r):
+    """Separable correlation with the symmetric kernel k (2r+1 taps) of an image padded by r on each side;
+    returns the unpadded size. Both passes loop over x innermost (vectorised)."""
+    hp, wp = p.shape
+    h, w = hp - 2 * r, wp - 2 * r
+    tmp = np.empty((hp, w), dtype=np.float32)
+    for y in range(hp):
+        row = tmp[y]
+        src = p[y]
+        for x in range(w):
+            row[x] = k[r] * src[x + r]
+        for i in range(r):
+            ki = k[i]
+            for x in range(w):
+                row[x] += ki * (src[x + i] + src[x + 2 * r - i])
+    out = np.empty((h, w), dtype=np.float32)
+    for y in range(h):
+        row = out[y]
+        c = tmp[y + r]
+        for x in range(w):
+            row[x] = k[r] * c[x]
+        for i in range(r):
+            ki = k[i]
+            a = tmp[y + i]
+            b = tmp[y + 2 * r - i]
+            for x in range(w):
+                row[x] += ki * (a[x] + b[x])
+    return out
+
+
+def gaussian(a: np.ndarray, sigma: float) -> np.ndarray:
+    """float32 Gaussian filter, as scipy.ndimage.gaussian_filter's default (radius 4 sigma, 'reflect'
+    border) to float32 rounding, about 3x faster."""
+    a = np.asarray(a, dtype=np.float32)
+    if sigma <= 0:
+        return a
+    r = int(4.0 * sigma + 0.5)
+    t = np.arange(-r, r + 1, dtype=np.float64)
+    k = np.exp(-0.5 * t * t / (sigma * sigma))
+    k = (k / k.sum()).astype(np.float32)
+    return _gauss_padded(np.pad(a, r, mode="symmetric"), k, r)   # numpy's 'symmetric' is scipy's 'reflect'
 
 
 @nb.njit(cache=True, nogil=True)

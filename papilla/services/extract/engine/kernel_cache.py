@@ -1,7 +1,7 @@
 """numba's on-disk cache for the extraction kernels, invalidated by a change to any file of this package.
 
 numba keys a cached kernel on its own source file only. A kernel that inlines a function of another module
-(`enhancement._along` calls `frequency._bilinear`) or compiles in another module's constants (`minutiae`
+(`orientation._cos_sin_grid` calls `filters.upsample`) or compiles in another module's constants (`minutiae`
 uses `thinning.RING_DX`) would keep running the old code from the cache after that other file changes. Here
 every cached kernel of this package gets a source stamp over all of the package's files, so any change
 recompiles them all (a few seconds, once). Import this module before any kernel module (the package's

@@ -10,7 +10,7 @@ import numba as nb
 import numpy as np
 from scipy import ndimage as ndi
 
-from .filters import block_mean, upsample
+from .filters import block_mean, gaussian, upsample
 from .params import OrientationParams
 
 GRID = 4  # the tensor is averaged on a 4-px grid (it is smooth at that scale)
@@ -26,12 +26,16 @@ def _tensor_blocks(f, g):
     gxy = np.zeros((bh, bw), dtype=np.float32)
     for y in range(1, h - 1):
         by = y // g
+        bx = 1 // g
+        nxt = (bx + 1) * g           # first x of the next block (no division per pixel)
         for x in range(1, w - 1):
+            if x == nxt:
+                bx += 1
+                nxt += g
             gx = (f[y - 1, x + 1] + 2.0 * f[y, x + 1] + f[y + 1, x + 1]
                   - f[y - 1, x - 1] - 2.0 * f[y, x - 1] - f[y + 1, x - 1])
             gy = (f[y + 1, x - 1] + 2.0 * f[y + 1, x] + f[y + 1, x + 1]
                   - f[y - 1, x - 1] - 2.0 * f[y - 1, x] - f[y - 1, x + 1])
-            bx = x // g
             gxx[by, bx] += gx * gx
             gyy[by, bx] += gy * gy
             gxy[by, bx] += gx * gy
@@ -76,9 +80,7 @@ def orientation_field_full(img: np.ndarray, mask: np.ndarray | None = None,
                            params: OrientationParams = OrientationParams()):
     """(theta, coherence, cos theta, sin theta), all float32 at full resolution."""
     h, w = img.shape
-    f = img.astype(np.float32)
-    if params.gradient_sigma > 0:
-        f = ndi.gaussian_filter(f, params.gradient_sigma)
+    f = gaussian(img, params.gradient_sigma)
     gxx, gyy, gxy = _tensor_blocks(f, GRID)
     if mask is not None:
         wgt = ndi.binary_dilation(block_mean(mask, GRID) > 0, iterations=2)

@@ -22,7 +22,7 @@ from .thinning import binarize, thin
 #: Version of the extraction's output, stored with every template (FingerTemplate.extractor) and in the
 #: matcher's calibration: bump it with any change that moves a minutia, then recalibrate
 #: (`papilla bench calibrate`) and re-record accuracy (`papilla bench accuracy --record`).
-EXTRACTOR_VERSION = "papilla-x1"
+EXTRACTOR_VERSION = "papilla-x3"
 
 MIN_WORK_SIDE = 32      # below this (at 500 dpi) there is nothing to extract
 MAX_INPUT_SIDE = 4000   # guard against absurd arrays (decode_image limits to 1000)
@@ -100,14 +100,13 @@ def extract_with_intermediates(pixels: np.ndarray, dpi: int = 500,
     h, w = img.shape
     if h < MIN_WORK_SIDE or w < MIN_WORK_SIDE:
         return _empty(img)
-    theta, coh, cos_t, sin_t = orientation_field_full(img, None, p.orientation)
+    theta, coh, _, _ = orientation_field_full(img, None, p.orientation)
     mask = segment(img, p.segmentation, coherence=coh)
     if mask.sum() < 64 * 64 / 4:
         return _empty(img, mask)
     period_blocks = block_periods(img, theta, mask, p.frequency)
     period = period_field(period_blocks, img.shape, p.frequency)
-    enh = enhance(img, theta, period, mask, p.enhancement, p.frequency.min_period, p.frequency.max_period,
-                  (cos_t, sin_t))
+    enh = enhance(img, theta, period, mask, p.enhancement, p.frequency.min_period, p.frequency.max_period)
     binary = binarize(enh, mask, p.binarization)
     skel = thin(binary)
     qmap = local_quality(coh, enh, mask, p.quality)

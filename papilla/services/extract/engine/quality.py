@@ -18,7 +18,7 @@ def local_quality(coherence: np.ndarray, enhanced: np.ndarray, mask: np.ndarray,
     h, w = coherence.shape
     c = block_mean(coherence, 8)
     c = np.clip((c - params.coherence_low) / (params.coherence_high - params.coherence_low), 0, 1)
-    e = ndi.gaussian_filter(block_mean(enhanced * enhanced, 8), 0.75, mode="nearest")
+    e = ndi.gaussian_filter(block_mean(enhanced, 8, square=True), 0.75, mode="nearest")
     s = np.clip(np.sqrt(np.maximum(e, 0.0)) / 1.2, 0, 1)
     q = upsample(np.sqrt(c * s).astype(np.float32), 8, h, w)
     return (q * mask).astype(np.float32)

@@ -64,26 +64,51 @@ def _code(img, y, x):
 
 @nb.njit(cache=True, nogil=True)
 def _thin(img, zs1, zs2, corner):
-    """Zhang-Suen thinning, then removal of staircase corners (in place)."""
+    """Zhang-Suen thinning, then removal of staircase corners (in place).
+
+    Each sub-iteration looks only at the pixels still set (kept in raster order), each by its neighbourhood
+    code, which a deletion updates in the 8 neighbours: the same result as scanning the whole image (a
+    sub-iteration decides on the image as it was before it)."""
     h, w = img.shape
+    n_set = 0
     ys = np.empty(h * w, dtype=np.int64)
     xs = np.empty(h * w, dtype=np.int64)
+    code = np.zeros((h, w), dtype=np.int64)
+    for y in range(1, h - 1):
+        for x in range(1, w - 1):
+            if img[y, x]:
+                ys[n_set] = y
+                xs[n_set] = x
+                n_set += 1
+                code[y, x] = _code(img, y, x)
+    gone = np.zeros(n_set, dtype=np.bool_)
     changed = True
     while changed:
         changed = False
         for sub in range(2):
             lut = zs1 if sub == 0 else zs2
             n = 0
-            for y in range(1, h - 1):
-                for x in range(1, w - 1):
-                    if img[y, x] and lut[_code(img, y, x)]:
-                        ys[n] = y
-                        xs[n] = x
-                        n += 1
-            for i in range(n):
-                img[ys[i], xs[i]] = False
-            if n > 0:
-                changed = True
+            for i in range(n_set):
+                if lut[code[ys[i], xs[i]]]:
+                    gone[i] = True
+                    n += 1
+            if n == 0:
+                continue
+            changed = True
+            k = 0
+            for i in range(n_set):
+                y = ys[i]
+                x = xs[i]
+                if gone[i]:
+                    img[y, x] = False
+                    gone[i] = False
+                    for r in range(8):   # (y, x) is bit (r + 4) % 8 of its neighbour r's code
+                        code[y + RING_DY[r], x + RING_DX[r]] &= ~(1 << ((r + 4) % 8))
+                else:
+                    ys[k] = y
+                    xs[k] = x
+                    k += 1
+            n_set = k
     for y in range(1, h - 1):
         for x in range(1, w - 1):
             if img[y, x] and corner[_code(img, y, x)]:
@@ -91,23 +116,58 @@ def _thin(img, zs1, zs2, corner):
     return img
 
 
+@nb.njit(cache=True, nogil=True)
+def _small_components(img, eight, min_size):
+    """Pixels of the connected components of `img` (4- or 8-connected) with fewer than min_size pixels."""
+    h, w = img.shape
+    seen = np.zeros((h, w), dtype=np.bool_)
+    out = np.zeros((h, w), dtype=np.bool_)
+    sy = np.empty(h * w, dtype=np.int64)
+    sx = np.empty(h * w, dtype=np.int64)
+    comp_y = np.empty(h * w, dtype=np.int64)
+    comp_x = np.empty(h * w, dtype=np.int64)
+    nn = 8 if eight else 4
+    for y0 in range(h):
+        for x0 in range(w):
+            if not img[y0, x0] or seen[y0, x0]:
+                continue
+            seen[y0, x0] = True
+            top = 0
+            sy[0] = y0
+            sx[0] = x0
+            top = 1
+            n = 0
+            while top > 0:
+                top -= 1
+                y = sy[top]
+                x = sx[top]
+                if n < min_size:
+                    comp_y[n] = y
+                    comp_x[n] = x
+                n += 1
+                for i in range(0, 8, 1 if eight else 2):
+                    yy = y + RING_DY[i]
+                    xx = x + RING_DX[i]
+                    if 0 <= yy < h and 0 <= xx < w and img[yy, xx] and not seen[yy, xx]:
+                        seen[yy, xx] = True
+                        sy[top] = yy
+                        sx[top] = xx
+                        top += 1
+            if n < min_size:
+                for i in range(n):
+                    out[comp_y[i], comp_x[i]] = True
+    return out
+
+
 def binarize(enhanced: np.ndarray, mask: np.ndarray, params: BinarizationParams = BinarizationParams()) -> np.ndarray:
-    ridges = (enhanced > params.threshold) & mask
+    """Ridge pixels: enhanced > threshold inside the mask, valley specks (4-connected) smaller than
+    `fill_hole_px` filled, ridge fragments (8-connected) smaller than `min_blob_px` dropped."""
+    m = np.ascontiguousarray(mask, dtype=np.bool_)
+    ridges = (enhanced > params.threshold) & m
     if params.fill_hole_px > 0:
-        holes = mask & ~ridges
-        lab, n = ndi.label(holes)
-        if n:
-            sizes = np.bincount(lab.ravel())
-            small = sizes < params.fill_hole_px
-            small[0] = False
-            ridges |= small[lab]
+        ridges |= _small_components(m & ~ridges, False, int(params.fill_hole_px))
     if params.min_blob_px > 0:
-        lab, n = ndi.label(ridges, structure=np.ones((3, 3)))
-        if n:
-            sizes = np.bincount(lab.ravel())
-            keep = sizes >= params.min_blob_px
-            keep[0] = False
-            ridges = keep[lab]
+        ridges &= ~_small_components(ridges, True, int(params.min_blob_px))
     return ridges
 
 
