@@ -128,8 +128,18 @@ def _identify(args) -> int:
         return 2
     if args.full_scan_below is not None:
         index = replace(index, full_scan_below=args.full_scan_below, min_candidates=1)
+    try:
+        shares = [float(x) for x in args.identify_share.split(",")] if args.identify_share else [
+            defaults.few_finger_share]
+    except ValueError:
+        shares = []
+    if not shares or not all(0 < x <= 1 for x in shares):
+        print(f"--identify-share must be shares between 0 and 1, comma-separated (got {args.identify_share!r})",
+              file=sys.stderr)
+        return 2
+    index = replace(index, few_finger_share=shares[0])
     params = identify.BenchParams(people=args.people, probes=args.probes, index=index, shards=args.shards,
-                                  also_penetrations=tuple(penetrations[1:]))
+                                  also_penetrations=tuple(penetrations[1:]), also_identify_shares=tuple(shares[1:]))
     data, synth = Path(args.data or _default_data()), Path(args.synthetic)
     if not synth.is_dir():
         print(f"no synthetic database at {synth}: make one with `papilla synth --people 80 --impressions 2 "
@@ -208,6 +218,10 @@ def register(subparsers) -> None:
                    help="per-finger share passed to the matcher for ten-finger probes (x10/n for n fingers; "
                         "default IndexParams.penetration); a comma-separated list times the same searches on the "
                         "same gallery at each")
+    i.add_argument("--identify-share",
+                   help="per-finger share passed to the matcher for probes of at most IndexParams.few_fingers "
+                        "fingers (default IndexParams.few_finger_share); a comma-separated list times the "
+                        "two-finger searches at each")
     i.add_argument("--fused-share", type=float,
                    help="share of the candidate budget given to people ranked by their summed index scores over "
                         "the probe's fingers, for probes of 4 fingers or more (0: each finger's own best only; "
