@@ -66,6 +66,32 @@ def test_accuracy_bench_smoke(fvc_dir, tmp_path, monkeypatch, capsys):
     assert det.stat().st_size > 1000
 
 
+def test_accuracy_bench_prints_synthetic_profiles_beside_fvc(fvc_dir, tmp_path, monkeypatch, capsys):
+    """`bench accuracy --synthetic P,Q`: each profile's set generated into the bench cache, scored with the same
+    protocol, one table row each beside the FVC figures, and in --json."""
+    monkeypatch.setenv("PAPILLA_BENCH_CACHE", str(tmp_path / "cache"))
+    from papilla.cli import main
+    args = ["bench", "accuracy", "--data", str(fvc_dir / "DB1_B"), "--no-progress", "--extractor", "nbis",
+            "--limit-fingers", "2", "--synthetic", "nominal,small_contact", "--people", "1", "--impressions", "3"]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    rows = [line.split() for line in text.splitlines()]
+    assert any(r[:1] == ["nominal"] and len(r) == 5 for r in rows)
+    assert any(r[:1] == ["small_contact"] and len(r) == 5 for r in rows)
+    assert "FVC (--data) mean" in text and "3 genuine" not in text and "6 genuine" in text   # 2 fingers x C(3, 2)
+    sets = tmp_path / "cache" / "synthetic"
+    assert sorted(p.name for p in (sets / "small_contact-seed1").glob("*.png")) == \
+        sorted(f"{f}_{k}.png" for f in (1, 2) for k in (1, 2, 3))
+    assert main([*args, "--json"]) == 0          # the second run reads the generated sets
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["synthetic"]["profiles"]) == {"nominal", "small_contact"}
+    assert out["synthetic"]["genuine_pairs"] == 6
+    assert set(out["synthetic"]["profiles"]["nominal"]["protocols"]["all"]["mean"]) == \
+        {"eer", "fmr100", "fmr1000", "zero_fmr"}
+    assert main([*args[:-6], "--synthetic", "soggy"]) == 2
+    assert "soggy" in capsys.readouterr().err
+
+
 def test_distinctness_bench_counts_every_distinct_finger_pair(fvc_dir):
     from papilla.bench import distinctness
 
