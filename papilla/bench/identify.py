@@ -13,7 +13,9 @@ Galleries:
 
 Figures: bytes per finger, build / load time, penetration and hit rate (per
 finger and for ten-finger probes with the union of per-finger candidates),
-dedup and identify latency percentiles, with the index on or off.
+dedup and identify latency percentiles, with the index on or off, and where
+each planted mate was lost (`identify_misses`: index, matcher, decision at the
+FPIR). Two-finger identify runs every planted probe set's index fingers.
 """
 from __future__ import annotations
 
