@@ -13,7 +13,9 @@ Galleries:
 
 Figures: bytes per finger, build / load time, penetration and hit rate (per
 finger and for ten-finger probes with the union of per-finger candidates),
-dedup and identify latency percentiles, with the index on or off.
+dedup and identify latency percentiles, with the index on or off, and where
+each planted mate was lost (`identify_misses`: index, matcher, decision at the
+FPIR). Two-finger identify runs every planted probe set's index fingers.
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ from papilla.services.match.gallery import Gallery, GalleryParams
 from papilla.services.match.index import IndexParams
 from papilla.services.match.matching import one_to_many_fmr
 
-from . import data
+from . import data, identify_misses
 
 IDENTIFY_POSITIONS = (2, 7)   # right and left index fingers
 
@@ -53,6 +55,7 @@ class BenchParams:
     identify_fpir: float = 1e-2
     seed: int = 12
     also_penetrations: tuple[float, ...] = ()   # the same searches again at these per-finger penetrations
+    also_identify_shares: tuple[float, ...] = ()  # the two-finger searches again at these per-finger shares
 
 
 @dataclass
@@ -148,9 +151,13 @@ def _worker(conn, params: BenchParams, mates, sources, part) -> None:
     gallery, info = build(params, mates, sources, part, progress=False)
     conn.send(info)
     while (msg := conn.recv()) is not None:
-        probe, threshold, penetration = msg
-        if penetration != gallery.params.index.penetration:
-            gallery.params = replace(gallery.params, index=replace(gallery.params.index, penetration=penetration))
+        kind, probe, arg, index = msg
+        if index != gallery.params.index:
+            gallery.params = replace(gallery.params, index=index)
+        if kind == "diagnose":
+            conn.send(identify_misses.diagnose(gallery, probe, arg))
+            continue
+        threshold = arg
         t0 = time.process_time()
         found = gallery.search(probe, threshold=threshold, limit=20)
         conn.send((found, gallery.last_candidates, len(gallery.entries), time.process_time() - t0,
@@ -173,15 +180,21 @@ class ShardPool:
             self.procs.append(proc)
         self.infos = [c.recv() for c in self.conns]
 
-    def search(self, probe, threshold: float, penetration: float) -> tuple[list[dict], float, float, int]:
+    def search(self, probe, threshold: float, index: IndexParams) -> tuple[list[dict], float, float, int]:
         """(candidates, union penetration, CPU seconds summed over shards, matcher comparisons)."""
         for c in self.conns:
-            c.send((probe, threshold, penetration))
+            c.send(("search", probe, threshold, index))
         parts = [c.recv() for c in self.conns]
         found = sorted((x for p in parts for x in p[0]), key=lambda c: -c["score"])[:20]
         held = sum(p[2] for p in parts)
         pen = 1.0 if parts[0][1] is None else sum(p[1] for p in parts) / max(held, 1)
         return found, pen, sum(p[3] for p in parts), sum(p[4] for p in parts)
+
+    def diagnose(self, probe, enrollment_id: str, index: IndexParams) -> tuple[bool, float]:
+        """(the index named the mate, the mate's fused score), from the partition that holds it."""
+        for c in self.conns:
+            c.send(("diagnose", probe, enrollment_id, index))
+        return next(a for a in [c.recv() for c in self.conns] if a is not None)
 
     def close(self) -> None:
         for c in self.conns:
@@ -190,32 +203,12 @@ class ShardPool:
             p.join(timeout=30)
 
 
-def time_searches(pool: ShardPool, timed: list, penetration: float, dedup_t: float, ident_t: float,
-                  fingers: int, progress: bool) -> dict:
-    """Ten-finger dedup, then two-finger identify, of every timed probe at one per-finger penetration."""
-    dedup_s, pens, cpu, found_mate, comparisons = [], [], [], [], []
-    for k, probe in tqdm(timed, desc=f"dedup searches at {penetration:g}", disable=not progress, leave=False):
-        t0 = time.perf_counter()
-        found, pen, c, n = pool.search(probe, dedup_t, penetration)
-        dedup_s.append(time.perf_counter() - t0)
-        comparisons.append(n)
-        pens.append(pen)
-        cpu.append(c)
-        found_mate.append(any(x["enrollment_id"] == f"enr-{k}" for x in found))
-    ident_s, ident_cpu, ident_found = [], [], []
-    for k, probe in timed:
-        sub = {p: probe[p] for p in IDENTIFY_POSITIONS}
-        t0 = time.perf_counter()
-        found, _, c, _ = pool.search(sub, ident_t, penetration)
-        ident_s.append(time.perf_counter() - t0)
-        ident_cpu.append(c)
-        ident_found.append(any(x["enrollment_id"] == f"enr-{k}" for x in found))
-    return {"penetration_per_finger": penetration, "penetration": float(np.mean(pens)),
-            "matcher_share": float(np.mean(comparisons)) / max(fingers, 1),
-            "hit_rate": float(np.mean(found_mate)), "identify_hit_rate": float(np.mean(ident_found)),
-            "dedup_p50_s": _pct(dedup_s, 50), "dedup_p95_s": _pct(dedup_s, 95), "dedup_cpu_p50_s": _pct(cpu, 50),
-            "identify_p50_s": _pct(ident_s, 50), "identify_p95_s": _pct(ident_s, 95),
-            "identify_cpu_p50_s": _pct(ident_cpu, 50), "searches": len(dedup_s)}
+def time_searches(pool: ShardPool, timed: list, twofinger: list, index: IndexParams, cuts: dict, fingers: int,
+                  progress: bool) -> dict:
+    """Ten-finger dedup of every timed probe, then two-finger identify of every planted two-finger probe, at
+    one index configuration; each with where the mates were lost (`identify_misses`)."""
+    return {**identify_misses.dedup_searches(pool, timed, index, cuts["dedup"], fingers, progress),
+            **identify_misses.identify_searches(pool, twofinger, index, cuts["identify"], fingers, progress)}
 
 
 def _threshold(params: BenchParams, people: int, identify: bool) -> float:
@@ -243,13 +236,20 @@ def run(fvc_dir: Path, synth_dir: Path | None, params: BenchParams, progress: bo
     tenprint_probes = [(k, probe) for k, m in enumerate(mates) for probe in m.probes if len(probe) == 10]
     rng = np.random.default_rng(params.seed)
     timed = [tenprint_probes[i] for i in rng.permutation(len(tenprint_probes))[:params.probes]]
-    dedup_t, ident_t = _threshold(params, params.people, False), _threshold(params, params.people, True)
+    one_to_one = engine.thresholds()
+    cuts = {"dedup": (one_to_one.fused(params.dedup_fmr), _threshold(params, params.people, False)),
+            "identify": (one_to_one.fused(params.identify_fmr), _threshold(params, params.people, True))}
 
     pool = ShardPool(params, mates, sources)
     info = pool.infos
     fingers = sum(i["fingers"] for i in info)
-    timings = [time_searches(pool, timed, pen, dedup_t, ident_t, fingers, progress)
+    twofinger = [(k, {p: probe[p] for p in IDENTIFY_POSITIONS}) for k, m in enumerate(mates) for probe in m.probes
+                 if all(p in probe for p in IDENTIFY_POSITIONS)]
+    timings = [time_searches(pool, timed, twofinger, replace(params.index, penetration=pen), cuts, fingers, progress)
                for pen in (params.index.penetration, *params.also_penetrations)]
+    shares = [identify_misses.identify_searches(pool, twofinger, replace(params.index, few_finger_share=share),
+                                                cuts["identify"], fingers, progress)
+              for share in params.also_identify_shares]
     pool.close()
     loaded = {}
     if store_people:
@@ -270,7 +270,10 @@ def run(fvc_dir: Path, synth_dir: Path | None, params: BenchParams, progress: bo
         **{k: v for k, v in timings[0].items() if k != "penetration_per_finger"},
         "penetration_basis": "people any probe finger's index candidates named / gallery people (mean per search)",
         "hit_rate_basis": "planted real mates returned by the ten-finger dedup search at the dedup threshold",
-        "by_penetration": timings,
+        "by_penetration": timings, "by_identify_share": shares,
+        "identify_basis": (f"every planted probe set's {'+'.join(map(str, IDENTIFY_POSITIONS))} fingers, at the "
+                           f"identification threshold for {params.people:,} people (FMR {params.identify_fmr:g}, "
+                           f"FPIR {params.identify_fpir:g})"),
         "planted_mates": len(mates), "mate_sources": sorted({m.source for m in mates}),
         "background": (f"{params.people - len(mates)} people made by perturbing templates of {len(sources)} "
                        f"synthetic people (rigid transform, {params.dropout:.0%} cylinder dropout, "
@@ -299,11 +302,20 @@ def format_run(r: dict) -> str:
         f"{r['matcher_share']:.4f} of the gallery's fingers",
         f"hit rate: {r['hit_rate']:.4f} dedup, {r['identify_hit_rate']:.4f} identify "
         f"({r['planted_mates']} planted mates from {', '.join(r['mate_sources'])})",
+        f"where mates are lost (index: a full scan would have found it; matcher: below the 1:1 threshold; "
+        f"decision: above 1:1, below the 1:N threshold at the FPIR; limit: outscored):",
+        "  " + identify_misses.format_breakdown(f"ten-finger dedup at {r['penetration_per_finger']:g} per finger",
+                                                r["dedup_misses"]),
+        "  " + identify_misses.format_breakdown(f"two-finger identify at {r['identify_share_per_finger']:g} per finger "
+                                                f"({r['identify_basis']})", r["identify_misses"]),
         *(f"at per-finger penetration {t['penetration_per_finger']:g}: dedup p50 {t['dedup_p50_s']:.3f} s, "
-          f"p95 {t['dedup_p95_s']:.3f} s (CPU p50 {t['dedup_cpu_p50_s']:.3f} s); identify p50 {t['identify_p50_s']:.3f} s, "
-          f"p95 {t['identify_p95_s']:.3f} s; penetration {t['penetration']:.4f}, matcher {t['matcher_share']:.4f}; "
-          f"hit rate {t['hit_rate']:.4f} dedup, {t['identify_hit_rate']:.4f} identify"
+          f"p95 {t['dedup_p95_s']:.3f} s (CPU p50 {t['dedup_cpu_p50_s']:.3f} s); penetration {t['penetration']:.4f}, "
+          f"matcher {t['matcher_share']:.4f}; hit rate {t['hit_rate']:.4f} dedup"
           for t in r.get("by_penetration", [])[1:]),
+        *(f"two-finger identify at {t['identify_share_per_finger']:g} per finger: p50 {t['identify_p50_s']:.3f} s, "
+          f"p95 {t['identify_p95_s']:.3f} s (CPU p50 {t['identify_cpu_p50_s']:.3f} s), matcher "
+          f"{t['identify_matcher_share']:.4f}\n  " + identify_misses.format_breakdown("identify", t["identify_misses"])
+          for t in r.get("by_identify_share", [])),
     ])
 
 

@@ -6,13 +6,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import beta
 from tqdm import tqdm
 
 from papilla.services.match.gallery import POSITIONS
 from papilla.services.match.index import FingerIndex, standardized
 
 from .identify import IDENTIFY_POSITIONS, BenchParams, fvc_people, synthetic_people
+from .metrics import lower_bound
 
 CURVE = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05)
 
@@ -81,11 +81,6 @@ def strategy_curve(probes: list[dict], positions: tuple[int, ...], scale: float,
         rows.append({"penetration": q, **{f"{name}_hit_rate": float(np.mean(h)) for name, h in hits.items()},
                      **{f"{name}_hit_lower95": lower_bound(int(np.sum(h)), len(h)) for name, h in hits.items()}})
     return rows
-
-
-def lower_bound(hits: int, n: int, confidence: float = 0.95) -> float:
-    """One-sided Clopper-Pearson lower confidence bound of a rate from `hits` of `n`."""
-    return float(beta.ppf(1 - confidence, hits, n - hits + 1)) if hits else 0.0
 
 
 def format_curve(r: dict) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import beta
 
 
 @dataclass(frozen=True)
@@ -52,3 +53,8 @@ def fnmr_at_fmr(genuine, impostor, target: float) -> float:
 def rates(genuine, impostor) -> Rates:
     return Rates(eer=eer(genuine, impostor), fmr100=fnmr_at_fmr(genuine, impostor, 0.01),
                  fmr1000=fnmr_at_fmr(genuine, impostor, 0.001), zero_fmr=fnmr_at_fmr(genuine, impostor, 0.0))
+
+
+def lower_bound(hits: int, n: int, confidence: float = 0.95) -> float:
+    """One-sided Clopper-Pearson lower confidence bound of a rate from `hits` of `n`."""
+    return float(beta.ppf(1 - confidence, hits, n - hits + 1)) if hits else 0.0

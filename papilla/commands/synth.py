@@ -1,6 +1,6 @@
 """papilla synth: write a synthetic ten-print database in FVC layout.
 
-    papilla synth --people N --impressions K --out DIR [--seed S] [--jobs J]
+    papilla synth --people N --impressions K --out DIR [--seed S] [--jobs J] [--profile NAME]
 
 Files are `DIR/<finger>_<impression>.png` (8-bit grayscale, 500 dpi in the
 PNG header) with fingers numbered 1..N*10: finger = person*10 + position,
@@ -22,46 +22,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 
 DPI = 500
-
-
-def person_seed(seed: int, person: int) -> int:
-    return int(np.random.SeedSequence([seed & (2 ** 63 - 1), person, 0x5E]).generate_state(1, np.uint64)[0] >> 2)
-
-
-def impression_seed(seed: int, finger: int, impression: int) -> int:
-    return int(np.random.SeedSequence([seed & (2 ** 63 - 1), finger, impression, 0x1B]).generate_state(1, np.uint64)[0] >> 2)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+# the names of services/capture/synthetic/profiles.PROFILES (that module imports numba kernels, see above);
+# tests/synthetic/test_profiles.py checks the two lists are the same
+PROFILE_NAMES = ("nominal", "distorted", "dry", "wet", "small_contact", "hard")
 
 
 def _finger_job(job: tuple) -> int:
-    """Write the missing impressions of one finger; returns how many were written."""
-    out, seed, person, position, missing = job
-    from papilla.services.capture.devices import encode_png
-    from papilla.services.capture.synthetic import finger_master, impression, person_fingers
-
-    spec = person_fingers(person_seed(seed, person))[position - 1]
-    master = finger_master(spec)
-    finger = person * 10 + position
-    for k in missing:
-        pixels = impression(master, impression_seed(seed, finger, k))
-        _atomic_write(Path(out) / f"{finger}_{k}.png", encode_png(pixels, DPI))
-    return len(missing)
+    """Write the missing impressions of one finger (in a pool process); returns how many were written."""
+    from papilla.services.capture.synthetic.database import write_finger  # lazy: numba kernels (see top)
+    out, seed, person, position, missing, profile = job
+    return write_finger((seed, person, position, {out: (profile, missing)}))
 
 
 def run(args) -> int:
@@ -73,11 +49,13 @@ def run(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     manifest = out / "synth.json"
-    from papilla.services.capture.synthetic import ImpressionParams, MasterParams
+    from papilla.services.capture.synthetic import PROFILES, MasterParams  # lazy: numba kernels (see top)
+    from papilla.services.capture.synthetic.database import atomic_write as _atomic_write  # lazy: as above
 
     info = {"generator": "papilla.services.capture.synthetic", "seed": args.seed, "dpi": DPI,
             "numbering": "finger = person*10 + ISO position (1..10), impressions 1..K",
-            "master_params": asdict(MasterParams()), "impression_params": asdict(ImpressionParams())}
+            "master_params": asdict(MasterParams()), "profile": args.profile,
+            "impression_params": asdict(PROFILES[args.profile])}
     info = json.loads(json.dumps(info))     # tuples as lists, as read back
     if manifest.exists():
         old = json.loads(manifest.read_text())
@@ -100,7 +78,7 @@ def run(args) -> int:
             missing = [k for k in range(1, args.impressions + 1) if f"{finger}_{k}.png" not in existing]
             done += args.impressions - len(missing)
             if missing:
-                jobs.append((str(out), args.seed, person, position, missing))
+                jobs.append((str(out), args.seed, person, position, missing, args.profile))
     total = args.people * 10 * args.impressions
     bar = tqdm(total=total, initial=done, unit="img", desc="synth", disable=args.quiet)
     try:
@@ -136,5 +114,7 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--seed", type=int, default=0, help="database seed (default 0)")
     p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--profile", default="nominal", choices=PROFILE_NAMES,
+                   help="impression profile (services/capture/synthetic/profiles.py; default nominal)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

@@ -66,6 +66,32 @@ def test_accuracy_bench_smoke(fvc_dir, tmp_path, monkeypatch, capsys):
     assert det.stat().st_size > 1000
 
 
+def test_accuracy_bench_prints_synthetic_profiles_beside_fvc(fvc_dir, tmp_path, monkeypatch, capsys):
+    """`bench accuracy --synthetic P,Q`: each profile's set generated into the bench cache, scored with the same
+    protocol, one table row each beside the FVC figures, and in --json."""
+    monkeypatch.setenv("PAPILLA_BENCH_CACHE", str(tmp_path / "cache"))
+    from papilla.cli import main
+    args = ["bench", "accuracy", "--data", str(fvc_dir / "DB1_B"), "--no-progress", "--extractor", "nbis",
+            "--limit-fingers", "2", "--synthetic", "nominal,small_contact", "--people", "1", "--impressions", "3"]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    rows = [line.split() for line in text.splitlines()]
+    assert any(r[:1] == ["nominal"] and len(r) == 5 for r in rows)
+    assert any(r[:1] == ["small_contact"] and len(r) == 5 for r in rows)
+    assert "FVC (--data) mean" in text and "3 genuine" not in text and "6 genuine" in text   # 2 fingers x C(3, 2)
+    sets = tmp_path / "cache" / "synthetic"
+    assert sorted(p.name for p in (sets / "small_contact-seed1").glob("*.png")) == \
+        sorted(f"{f}_{k}.png" for f in (1, 2) for k in (1, 2, 3))
+    assert main([*args, "--json"]) == 0          # the second run reads the generated sets
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["synthetic"]["profiles"]) == {"nominal", "small_contact"}
+    assert out["synthetic"]["genuine_pairs"] == 6
+    assert set(out["synthetic"]["profiles"]["nominal"]["protocols"]["all"]["mean"]) == \
+        {"eer", "fmr100", "fmr1000", "zero_fmr"}
+    assert main([*args[:-6], "--synthetic", "soggy"]) == 2
+    assert "soggy" in capsys.readouterr().err
+
+
 def test_distinctness_bench_counts_every_distinct_finger_pair(fvc_dir):
     from papilla.bench import distinctness
 
@@ -88,7 +114,7 @@ def test_identify_bench_smoke(fvc_dir, tmp_path, monkeypatch, capsys):
     capsys.readouterr()
     rc = main(["bench", "identify", "--data", str(fvc_dir / "DB1_B"), "--synthetic", str(synth), "--people", "100",
                "--probes", "3", "--store-people", "10", "--full-scan-below", "0", "--penetration", "0.1,1",
-               "--json", "--no-progress"])
+               "--identify-share", "0.05,1", "--json", "--no-progress"])
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
     for field in ("people", "fingers", "bytes_per_finger", "load_s", "penetration", "hit_rate", "dedup_p50_s",
@@ -98,11 +124,22 @@ def test_identify_bench_smoke(fvc_dir, tmp_path, monkeypatch, capsys):
     assert out["planted_mates"] == 3 and out["hit_rate"] == 1.0
     assert 0 < out["penetration"] < 1 and out["dedup_p50_s"] <= out["dedup_p95_s"]
     assert "perturbing" in out["background"]
+    # where mates are lost, over every planted two-finger probe (7 FVC impressions + 2 synthetic mates' one)
+    misses = out["identify_misses"]
+    assert misses["probes"] == out["identify_searches"] == 9 and sum(misses["counts"].values()) == 9
+    assert misses["hit_rate"] == out["identify_hit_rate"] and 0 <= misses["hit_lower95"] <= misses["hit_rate"]
+    assert misses["full_scan_hit_rate"] >= misses["hit_rate"]
+    assert misses["threshold_one_to_one"] <= misses["threshold_one_to_many"]
+    assert out["dedup_misses"]["counts"]["hit"] == 3 and out["dedup_misses"]["probes"] == 3
     # the same searches on the same gallery at a second penetration: a larger one hands the matcher more
     low, high = out["by_penetration"]
     assert low["penetration_per_finger"] == 0.1 and low["matcher_share"] == out["matcher_share"]
     assert high["penetration_per_finger"] == 1.0 and high["matcher_share"] > low["matcher_share"]
     assert high["hit_rate"] == 1.0 and high["searches"] == low["searches"] == 3
+    # the two-finger searches again with every row a candidate: the index loses no mate there
+    (whole,) = out["by_identify_share"]
+    assert whole["identify_share_per_finger"] == 1.0 and whole["identify_misses"]["counts"]["index"] == 0
+    assert whole["identify_matcher_share"] > out["identify_matcher_share"]
 
     # the index curve with impressions 1 and 2 enrolled in turn: every other impression of each person a probe
     rc = main(["bench", "identify", "--data", str(fvc_dir / "DB1_B"), "--synthetic", str(synth), "--curve",

@@ -1,12 +1,14 @@
 """The gallery's 1:N search finds what a brute-force fuse over every entry finds."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from papilla.services.extract.engine import extract
 from papilla.services.match import engine
 from papilla.services.match.gallery import Gallery, GalleryParams
-from papilla.services.match.index import FingerIndex, IndexParams, signature
+from papilla.services.match.index import FingerIndex, IndexParams, probe_share, signature
 from papilla.shared.formats.images import load_image
 
 
@@ -35,7 +37,8 @@ def test_search_equals_brute_force_and_ranks_the_mate_first(fvc_dir):
 
 def test_index_candidates_give_the_full_scan_answer_for_the_rows_they_name(fvc_dir):
     db = fvc_dir / "DB1_B"
-    params = GalleryParams(index=IndexParams(full_scan_below=0, penetration=0.06, min_candidates=1, fused_share=0))
+    params = GalleryParams(index=IndexParams(full_scan_below=0, penetration=0.06, min_candidates=1, fused_share=0,
+                                             few_fingers=0))   # the 10 / n rule for two fingers too
     indexed, full = Gallery(centre=None, params=params), Gallery(centre=None)
     for person in range(5):
         fingers = {1: _prepared(db, f"{101 + 2 * person}_1"), 6: _prepared(db, f"{102 + 2 * person}_1")}
@@ -59,7 +62,7 @@ def test_fused_candidates_name_whole_people_scored_on_every_probe_finger(fvc_dir
     mate (whose two fingers both score well) is among them and found with the full-scan score."""
     db = fvc_dir / "DB1_B"
     params = GalleryParams(index=IndexParams(full_scan_below=0, penetration=0.06, min_candidates=1, fused_share=1.0,
-                                             fused_min_fingers=2))
+                                             fused_min_fingers=2, few_fingers=0))
     indexed, full = Gallery(centre=None, params=params), Gallery(centre=None)
     for person in range(5):
         fingers = {1: _prepared(db, f"{101 + 2 * person}_1"), 6: _prepared(db, f"{102 + 2 * person}_1")}
@@ -73,6 +76,25 @@ def test_fused_candidates_name_whole_people_scored_on_every_probe_finger(fvc_dir
     found = indexed.search(probes, threshold=threshold)
     assert found[0]["enrollment_id"] == "enr-2"
     assert found[0] == full.search(probes, threshold=threshold)[0]
+
+
+def test_few_finger_probes_get_their_own_share_and_ten_finger_probes_keep_the_ten_over_n_rule(fvc_dir):
+    """A probe of at most `few_fingers` fingers hands the matcher `few_finger_share` of each position; more
+    fingers, `penetration` x 10 / n (so ten-finger dedup is unchanged by the few-finger share)."""
+    db = fvc_dir / "DB1_B"
+    params = IndexParams(full_scan_below=0, penetration=0.01, min_candidates=1, fused_share=0, few_finger_share=0.4)
+    assert probe_share(params, 1) == probe_share(params, 2) == 0.4
+    assert probe_share(params, 10) == 0.01 and abs(probe_share(params, 4) - 0.025) < 1e-12
+    assert probe_share(IndexParams(), 2) == IndexParams().few_finger_share
+    gallery = Gallery(centre=None, params=GalleryParams(index=params))
+    for person in range(10):
+        gallery.add(f"enr-{person}", f"sub-{person}", {1: _prepared(db, f"{101 + person}_1"),
+                                                       6: _prepared(db, f"{101 + person}_2")})
+    nominated = gallery.candidate_rows({1: _prepared(db, "103_3"), 6: _prepared(db, "103_4")})
+    assert [len(r) for r in nominated.values()] == [4, 4]       # 0.4 of 10 people per finger
+    gallery.params = GalleryParams(index=replace(params, few_fingers=0))
+    nominated = gallery.candidate_rows({1: _prepared(db, "103_3"), 6: _prepared(db, "103_4")})
+    assert [len(r) for r in nominated.values()] == [1, 1]       # 0.01 x 10 / 2 of 10 people: one each
 
 
 def test_index_scores_are_the_dice_coefficient_of_keys_and_rank_each_mate_first(fvc_dir):

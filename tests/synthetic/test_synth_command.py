@@ -36,3 +36,16 @@ def test_synth_writes_fvc_layout_and_resumes(tmp_path):
     (db,) = discover(out)
     assert db.dpi == 500 and len(db.impressions) == 20
     assert {i.finger for i in db.impressions} == set(range(1, 11))
+
+
+def test_synth_profile_is_recorded_and_changes_the_images(tmp_path, capsys):
+    base = ["synth", "--people", "1", "--impressions", "1", "--seed", "3", "--quiet"]
+    assert main([*base, "--out", str(tmp_path / "N")]) == 0
+    assert main([*base, "--out", str(tmp_path / "W"), "--profile", "wet"]) == 0
+    manifest = json.loads((tmp_path / "W" / "synth.json").read_text())
+    assert manifest["profile"] == "wet" and manifest["impression_params"]["wetness"] == [0.35, 0.75]
+    assert json.loads((tmp_path / "N" / "synth.json").read_text())["profile"] == "nominal"
+    assert (tmp_path / "W" / "3_1.png").read_bytes() != (tmp_path / "N" / "3_1.png").read_bytes()
+    # the same folder with another profile is refused: one folder, one set of parameters
+    assert main([*base, "--out", str(tmp_path / "W"), "--profile", "dry"]) == 2
+    assert "other parameters" in capsys.readouterr().err

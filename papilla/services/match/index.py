@@ -44,6 +44,11 @@ class IndexParams:
                                   # missed 3, 0 missed 1; at 0.5 % 4, 4, 3 and 11 (chosen on those same sets)
     fused_min_fingers: int = 4    # only probes with this many fingers use the sum: it hurt two-finger ones
                                   # (docs/matching-scale.md)
+    few_fingers: int = 2          # probes of at most this many fingers (identification from one or two
+    few_finger_share: float = 0.2   # fingers) get this share per finger instead of penetration x 10 / n.
+                                  # 100k people, 112 two-finger probes: 0.05 (the 10 / n rule) hit 94.6 %,
+                                  # 0.1 95.5 %, 0.2 97.3 %, 0.3 98.2 % (= a full scan); identify CPU 3.3x
+                                  # that of 0.05 (docs/matching-scale.md, Round 5). Ten-finger dedup unchanged
     min_candidates: int = 50      # per probe finger, at least this many (small galleries)
     full_scan_below: int = 2000   # galleries with fewer entries are scanned without the index
     seed: int = 20110501
@@ -199,13 +204,20 @@ def standardized(scores: np.ndarray) -> np.ndarray:
     return out
 
 
+def probe_share(params: IndexParams, fingers: int) -> float:
+    """Per-finger share of the gallery passed to the matcher for a probe of `fingers` fingers."""
+    if 0 < fingers <= params.few_fingers:
+        return min(1.0, params.few_finger_share)
+    return min(1.0, params.penetration * 10 / max(fingers, 1))
+
+
 def candidates_for_probe(index: dict[int, FingerIndex], probes: dict[int, PreparedTemplate], rows: int,
                          held: dict[int, int], people: int, params: IndexParams) -> dict[int, np.ndarray]:
     """Per probe position, the rows the full matcher scores: that finger's own best share, united with the
     people best ranked by the sum of their standardized index scores over all the probe's fingers (a mate
     whose fingers each score moderately is found by the sum when no single finger ranks it high enough).
     Both halves together cost what `penetration` x 10 / fingers per finger costs alone."""
-    share = min(1.0, params.penetration * 10 / max(len(probes), 1))
+    share = probe_share(params, len(probes))
     scores = {pos: index[pos].scores(t, rows) for pos, t in probes.items() if held.get(pos)}
     fused_share = params.fused_share if len(scores) >= max(2, params.fused_min_fingers) else 0.0
     own = {pos: best_rows(s, share * (1 - fused_share), held[pos], params.min_candidates) for pos, s in scores.items()}

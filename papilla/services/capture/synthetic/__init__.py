@@ -15,9 +15,10 @@ from .impression import ImpressionInfo, impression, impression_with_info
 from .master import (FingerSpec, MasterFingerprint, class_probabilities, finger_master,
                      master_fingerprint, person_fingers, synthetic_person)
 from .params import DPI, FINGER_CLASSES, ImpressionParams, MasterParams
+from .profiles import PROFILES, profile
 
 __all__ = [
     "DPI", "FINGER_CLASSES", "FingerSpec", "finger_master", "person_fingers", "ImpressionInfo", "ImpressionParams", "MasterFingerprint",
     "MasterParams", "class_probabilities", "impression", "impression_with_info",
-    "master_fingerprint", "synthetic_person",
+    "master_fingerprint", "synthetic_person", "PROFILES", "profile",
 ]

@@ -130,6 +130,32 @@ def _ink(rng: np.random.Generator, p: ImpressionParams, ridges, ed, contact):
     return ink, pressure, dryness
 
 
+def _wet(rng: np.random.Generator, p: ImpressionParams, ink, contact, yy, xx):
+    """Moisture between the ridges: ink spread across the valleys (lower ridge/valley contrast, neighbouring
+    ridges merged where it is wettest) and saturated sweat drops. No draw from `rng` when wetness is off, so
+    a nominal impression is the same image it always was."""
+    if p.wetness[1] <= 0 and p.wet_blobs[1] <= 0:
+        return ink
+    shape = ink.shape
+    wet = rng.uniform(*p.wetness)
+    local = np.clip(wet * (1.0 + 0.7 * smooth_noise(rng, shape, 70.0)), 0.0, 1.0)
+    # the moisture a valley pixel holds comes from the ridges beside it: the ink spread laterally,
+    # normalised so a valley between two inked ridges fills completely at local wetness 1
+    spread = ndimage.gaussian_filter(ink, p.wet_spread)
+    reach = np.clip(spread / max(float(np.percentile(spread[contact > 0.5], 75)) if (contact > 0.5).any() else 1.0,
+                                 1e-3), 0.0, 1.0)
+    out = ink + (1.0 - ink) * local * reach
+    for _ in range(int(rng.integers(p.wet_blobs[0], p.wet_blobs[1] + 1))):
+        inside = np.flatnonzero(contact.ravel() > 0.8)
+        if not len(inside):
+            break
+        cy, cx = divmod(int(inside[rng.integers(len(inside))]), shape[1])
+        rad = rng.uniform(*p.wet_blob_radius)
+        d = np.sqrt(((yy - cy) / rad) ** 2 + ((xx - cx) / (rad * rng.uniform(0.6, 1.4))) ** 2)
+        out = np.maximum(out, 0.95 * _smoothstep((1.15 - d) / 0.3))
+    return (out * contact).astype(np.float32)
+
+
 def _grey_levels(rng: np.random.Generator, p: ImpressionParams, ink, yy, xx) -> np.ndarray:
     """Background, contrast, dust spots, blur and sensor noise: the uint8 image."""
     h, w = ink.shape
@@ -166,6 +192,7 @@ def impression_with_info(master: MasterFingerprint, seed: int,
     # contact strength: 1 inside, falling off over the border of the ellipse and finger
     contact = (_smoothstep((1.0 - ed) / 0.12) * _smoothstep((finger - 0.05) / 0.9)).astype(np.float32)
     ink, pressure, dryness = _ink(rng, p, ridges, ed, contact)
+    ink = _wet(rng, p, ink, contact, yy, xx)
     out = _grey_levels(rng, p, ink, yy, xx)
     info = ImpressionInfo(affine=affine, rotation_deg=float(np.rad2deg(phi)),
                           translation=(float(t[0]), float(t[1])), map_x=mx, map_y=my,

@@ -1,6 +1,7 @@
 """A labelled montage to judge the generator by eye.
 
     python -m papilla.services.capture.synthetic.montage docs/synthetic-montage.png
+    python -m papilla.services.capture.synthetic.montage --profiles docs/img/synthetic-profiles.png
 
 Top rows: masters of each class (ridge pattern cropped to 320x400 around the
 pad, cores marked with red circles, deltas with green triangles).  Bottom
@@ -16,6 +17,7 @@ from PIL import Image, ImageDraw
 from .impression import impression
 from .master import master_fingerprint
 from .params import FINGER_CLASSES
+from .profiles import PROFILES
 
 TILE_W, TILE_H, LABEL = 320, 400, 22
 
@@ -64,5 +66,21 @@ def make_montage(path: str, seeds_per_class: int = 2, impressions: int = 10, bas
     canvas.save(path, optimize=True)
 
 
+def make_profile_montage(path: str, impressions: int = 4, base_seed: int = 2024) -> None:
+    """One row per impression profile (`profiles.PROFILES`): the same impressions (seeds 1..n) of one master."""
+    m = master_fingerprint(base_seed + 7, "right_loop")
+    canvas = Image.new("RGB", (impressions * TILE_W, len(PROFILES) * (TILE_H + LABEL)), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    for r, (name, params) in enumerate(PROFILES.items()):
+        for k in range(impressions):
+            x, y = k * TILE_W, r * (TILE_H + LABEL)
+            canvas.paste(Image.fromarray(impression(m, k + 1, params)).convert("RGB"), (x, y + LABEL))
+            draw.text((x + 6, y + 5), f"profile {name}: impression {k + 1} of master {m.seed}", fill=(0, 0, 0))
+    canvas.save(path, optimize=True)
+
+
 if __name__ == "__main__":
-    make_montage(sys.argv[1] if len(sys.argv) > 1 else "synthetic-montage.png")
+    if len(sys.argv) > 2 and sys.argv[1] == "--profiles":
+        make_profile_montage(sys.argv[2])
+    else:
+        make_montage(sys.argv[1] if len(sys.argv) > 1 else "synthetic-montage.png")

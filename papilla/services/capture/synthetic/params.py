@@ -99,6 +99,16 @@ class ImpressionParams:
     pressure: tuple[float, float] = (-0.3, 0.2)  # <0 dry/light (thin ridges), >0 wet/heavy
     pressure_variation: float = 0.2 # local variation of pressure
     dryness: tuple[float, float] = (0.0, 0.48)     # fraction of ridge breaks (0 = none)
+    # wet finger (sweat, oily skin): moisture held between the ridges takes ink across the valleys
+    # (impression._wet): `wetness` is the share of valley filled where the moisture is (0 = dry valleys;
+    # 0.5 = valleys half as light as the background, neighbouring ridges start to merge), varying over the
+    # finger; `wet_spread` the px sigma of the lateral spread of moisture from a ridge (a 500 dpi valley is
+    # ~4-5 px wide, so 1.5-2.5 px bridges it); `wet_blobs` the number of saturated sweat drops, each of
+    # radius `wet_blob_radius` px, inside the contact.  Defaults: none (a nominal capture)
+    wetness: tuple[float, float] = (0.0, 0.0)
+    wet_spread: float = 2.0
+    wet_blobs: tuple[int, int] = (0, 0)
+    wet_blob_radius: tuple[float, float] = (6.0, 16.0)
     contrast: tuple[float, float] = (110.0, 170.0) # grey levels between valley and ridge
     background: tuple[float, float] = (165.0, 215.0)
     noise: tuple[float, float] = (3.0, 9.0)        # std of sensor noise, grey levels
