@@ -51,7 +51,8 @@ def format_text(e) -> str:
              f"  2 pre-selection:    {s.preselected} one-to-one pairs",
              f"  3 relaxation:       relaxed similarity and efficiency per pair (below)",
              f"  4 consolidation:    mean of the {s.counted} most efficient pairs = {s.consolidated:.4f}",
-             f"  5 normalisation:    x {s.normalisation:.3f} (few-cylinder factor)",
+             f"  5 global pairing:   {s.paired} minutiae paired under one rigid transform",
+             f"  6 normalisation:    x {s.normalisation:.3f} (evidence {s.evidence:.3f}, few-cylinder {s.few_cylinders:.3f})",
              f"  {'A':>3} {'(x, y)':>12}   {'B':>3} {'(x, y)':>12}  {'local':>6} {'relaxed':>7} {'eff':>5}  counted"]
     for p in e.pairs:
         lines.append(f"  {p.a:>3} ({p.a_xy[0]:4.0f},{p.a_xy[1]:4.0f})   {p.b:>3} ({p.b_xy[0]:4.0f},{p.b_xy[1]:4.0f})  "

@@ -10,6 +10,7 @@ from PIL import Image
 
 from papilla.services.extract.engine import extract_with_intermediates
 from papilla.services.match import engine
+from papilla.services.match.engine import mcc
 from papilla.services.match.explain import COUNTED, draw_explanation, explain_pair
 from papilla.shared.formats.images import load_image
 
@@ -37,6 +38,12 @@ def test_explanation_scores_what_compare_scores(db1_templates):
         # pairs name real minutiae of each template, one-to-one
         assert len({p.a for p in e.pairs}) == len({p.b for p in e.pairs}) == len(e.pairs)
         assert all(a.minutiae["x"][p.a] == p.a_xy[0] and b.minutiae["y"][p.b] == p.b_xy[1] for p in e.pairs)
+        # stage 5: its pairs are one-to-one, one of them the seed, and they set the evidence factor
+        assert len(e.aligned) == s.paired <= min(s.cylinders_a, s.cylinders_b)
+        assert len({p.a for p in e.aligned}) == len({p.b for p in e.aligned}) == s.paired
+        assert sum(p.seed for p in e.aligned) <= 1
+        assert s.normalisation == pytest.approx(s.evidence * s.few_cylinders)
+        assert s.evidence == pytest.approx(min(1.0, s.paired / mcc.N_EVIDENCE) ** mcc.EVIDENCE_POWER)
 
 
 def test_a_genuine_pair_is_explained_by_minutiae_that_line_up(sample_pair):
@@ -53,6 +60,13 @@ def test_a_genuine_pair_is_explained_by_minutiae_that_line_up(sample_pair):
     rot = u @ vt
     residual = np.linalg.norm(ca @ rot - cb, axis=1)
     assert np.median(residual) < 6.0
+    # stage 5 finds enough minutiae under one rigid motion for the full score, and they line up too
+    assert e.stages.paired >= mcc.N_EVIDENCE and e.stages.evidence == 1.0
+    pa = np.array([p.a_xy for p in e.aligned])
+    pb = np.array([p.b_xy for p in e.aligned])
+    ca, cb = pa - pa.mean(0), pb - pb.mean(0)
+    u, _, vt = np.linalg.svd(ca.T @ cb)
+    assert np.median(np.linalg.norm(ca @ (u @ vt) - cb, axis=1)) < 8.0
 
 
 def test_drawing_puts_both_prints_side_by_side_with_the_pairs_joined(sample_pair):

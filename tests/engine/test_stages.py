@@ -3,13 +3,15 @@
 `reference_mcc.py` beside this test is a frozen copy of `mcc.py` before the split (commit b6fde26: one
 209-line `score_pair` over an 18-array scratch tuple, final factor min(1, n / 20)). The staged kernel's
 stages 1-4 (`mcc.consolidated_pairs`) times that factor must give the reference's scores bit for bit on every
-pair of FVC2002 DB1_B and on random impostor templates; the normalisation (stage 5) changed in lssr-6 and is
-checked on its own.
+pair of FVC2002 DB1_B and on random impostor templates. The normalisation changed in lssr-6 and again in
+lssr-7 (stage 6: by the minutiae stage 5 pairs under one rigid transform), so the final score is checked
+against stages 1-5's figures on their own.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from papilla.bench import data
 from papilla.services.match import engine
 from papilla.services.match.engine import mcc
 
@@ -47,15 +49,31 @@ def test_staged_kernel_scores_random_impostors_like_the_reference(db1_templates)
     _check_pairs(packed, a.ravel(), b.ravel())
 
 
-def test_normalisation_is_the_few_cylinder_factor(db1_packed):
+def test_score_is_the_consolidated_similarity_times_the_evidence_and_few_cylinder_factors(db1_packed):
     a, b = np.triu_indices(len(db1_packed), 1)
     a, b = np.ascontiguousarray(a[:500]), np.ascontiguousarray(b[:500])
     p = db1_packed
     sizes = np.diff(p.offsets)
     nmin = np.minimum(sizes[a], sizes[b]).astype(np.float64)
     lssr = mcc.consolidated_pairs(p.geo, p.cyl, p.offsets, a, b)
-    want = (lssr * np.minimum(1.0, nmin / mcc.N_FULL) ** mcc.FEW_POWER).astype(np.float32)
+    paired = mcc.paired_pairs(p.geo, p.cyl, p.offsets, a, b)
+    assert (paired <= nmin).all() and (paired > 0).any()
+    want = (lssr * np.minimum(1.0, paired / mcc.N_EVIDENCE) ** mcc.EVIDENCE_POWER
+            * np.minimum(1.0, nmin / mcc.N_FULL) ** mcc.FEW_POWER).astype(np.float32)
     assert np.array_equal(mcc.compare_pairs(p.geo, p.cyl, p.offsets, a, b), want)
+
+
+def test_global_pairing_pairs_more_minutiae_of_the_same_finger(db1_packed, fvc_dir):
+    """Stage 5 is the evidence the score rests on: other impressions of the same finger pair many minutiae
+    under one rigid transform, other fingers few (FVC2002 DB1_B, all pairs)."""
+    a, b = np.triu_indices(len(db1_packed), 1)
+    paired = mcc.paired_pairs(db1_packed.geo, db1_packed.cyl, db1_packed.offsets, np.ascontiguousarray(a),
+                              np.ascontiguousarray(b))
+    finger = np.array([i.finger for i in data.discover(fvc_dir / "DB1_B")[0].impressions])   # templates' order
+    genuine = finger[a] == finger[b]
+    assert genuine.sum() == 280
+    assert np.median(paired[genuine]) > np.quantile(paired[~genuine], 0.99)
+    assert np.median(paired[~genuine]) < mcc.N_EVIDENCE / 2
 
 
 def test_entry_points_agree(db1_packed):

@@ -1,8 +1,9 @@
-"""Few-minutiae templates (issue 8 defect 5, issue 20): a pair scores less below N_FULL valid cylinders.
+"""Few-minutiae templates (issue 8 defect 5, issue 20): a pair scores less on little evidence.
 
 With a handful of minutiae MCC's n_P falls to 4 and a few lucky local matches scored like a genuine match;
-the score now caps at (n / N_FULL) ** FEW_POWER for the smaller template's n valid cylinders (figures:
-docs/engine.md, docs/usable-fingers.md).
+since lssr-7 the score keeps min(1, paired / N_EVIDENCE) ** EVIDENCE_POWER of itself (paired: minutiae paired
+under one rigid transform, at most the smaller template's n valid cylinders) and (n / N_FULL) ** FEW_POWER
+below N_FULL cylinders (figures: docs/engine.md, docs/usable-fingers.md).
 """
 from __future__ import annotations
 
@@ -31,7 +32,10 @@ def test_a_small_template_cannot_score_above_its_share_even_against_itself(templ
     for k in (6, 8, 12, 16):
         small = cut(template, k)
         assert 0 < len(small) <= k
-        cap = (len(small) / mcc.N_FULL) ** mcc.FEW_POWER
+        n = len(small)
+        cap = min(1.0, n / mcc.N_FULL) ** mcc.FEW_POWER * min(1.0, n / mcc.N_EVIDENCE) ** mcc.EVIDENCE_POWER
+        if n < mcc.N_EVIDENCE:
+            assert cap < 1.0
         assert engine.compare(small, small) <= cap + 1e-6
         assert engine.compare(small, engine.prepare(template)) <= cap + 1e-6
 

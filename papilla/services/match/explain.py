@@ -8,7 +8,8 @@ side by side with the pairs joined (PNG bytes). Adjudicators use it to see which
 Stages (papilla/services/match/engine/mcc.py): local similarity of every pair of cylinders (`candidates`),
 greedy one-to-one pre-selection of the best (`preselected`), relaxation by geometric compatibility (each
 pair's `relaxed` similarity and `efficiency` = relaxed / local), consolidation over the n_P most efficient
-pairs (`counted`, their mean is `consolidated`), normalisation for few-cylinder templates (`score`).
+pairs (`counted`, their mean is `consolidated`), global pairing under one rigid transform (`paired`, the
+`aligned` pairs), normalisation by that evidence and for few-cylinder templates (`score`).
 """
 from __future__ import annotations
 
@@ -48,7 +49,21 @@ class StageFigures:
     preselected: int          # stage 2: one-to-one pairs kept for relaxation
     counted: int              # stage 4: n_P, pairs the consolidated score averages
     consolidated: float       # stage 4: LSS-R, the mean relaxed similarity of the counted pairs
-    normalisation: float      # stage 5: factor for few-cylinder templates (1 at N_FULL cylinders or more)
+    paired: int               # stage 5: minutiae paired one-to-one under the best seed's rigid transform
+    evidence: float           # stage 6: min(1, paired / N_EVIDENCE) ** EVIDENCE_POWER
+    few_cylinders: float      # stage 6: min(1, n / N_FULL) ** FEW_POWER for the smaller template
+    normalisation: float      # stage 6: evidence * few_cylinders, the factor on the consolidated score
+
+
+@dataclass(frozen=True)
+class AlignedPair:
+    """One pair of stage 5: minutia `a` of A brought onto minutia `b` of B by the winning seed's rigid transform
+    (indices into each template's `minutiae`, image coordinates); `seed` marks the pair that defined it."""
+    a: int
+    b: int
+    a_xy: tuple[float, float]
+    b_xy: tuple[float, float]
+    seed: bool
 
 
 @dataclass(frozen=True)
@@ -57,10 +72,11 @@ class Explanation:
     engine_version: str
     stages: StageFigures
     pairs: tuple[MinutiaPair, ...]   # counted pairs first, then by relaxed similarity
+    aligned: tuple[AlignedPair, ...] = ()   # stage 5's pairs, in the order they were paired
 
     def to_dict(self) -> dict:
         return {"score": self.score, "engine_version": self.engine_version, "stages": asdict(self.stages),
-                "pairs": [asdict(p) for p in self.pairs]}
+                "pairs": [asdict(p) for p in self.pairs], "aligned": [asdict(p) for p in self.aligned]}
 
 
 def _counted(eff: np.ndarray, np_: int) -> np.ndarray:
@@ -75,7 +91,8 @@ def explain_pair(template_a: FingerTemplate, template_b: FingerTemplate) -> Expl
     """The stages of comparing two finger templates, with the minutia pairs behind the score."""
     pa, rows_a = engine.prepare_indexed(template_a)
     pb, rows_b = engine.prepare_indexed(template_b)
-    cnt, nr, np_, sel_a, sel_b, lam0, lam, eff, lssr, score = mcc.explain_one(pa.geo, pa.cyl, pb.geo, pb.cyl)
+    (cnt, nr, np_, sel_a, sel_b, lam0, lam, eff, lssr, paired, seed, pair_a, pair_b,
+     score) = mcc.explain_one(pa.geo, pa.cyl, pb.geo, pb.cyl)
     counted = _counted(eff, np_)
     ma, mb = template_a.minutiae, template_b.minutiae
     pairs = []
@@ -86,11 +103,21 @@ def explain_pair(template_a: FingerTemplate, template_b: FingerTemplate) -> Expl
                                  local_similarity=float(lam0[p]), relaxed=float(lam[p]),
                                  efficiency=float(eff[p]), counted=bool(counted[p])))
     pairs.sort(key=lambda q: (not q.counted, -q.relaxed))
+    aligned = []
+    for i, j in zip(pair_a, pair_b):
+        ia, ib = int(rows_a[i]), int(rows_b[j])
+        aligned.append(AlignedPair(a=ia, b=ib, a_xy=(float(ma["x"][ia]), float(ma["y"][ia])),
+                                   b_xy=(float(mb["x"][ib]), float(mb["y"][ib])),
+                                   seed=bool(seed >= 0 and i == sel_a[seed] and j == sel_b[seed])))
     nmin = min(len(pa), len(pb))
+    evidence = min(1.0, int(paired) / mcc.N_EVIDENCE) ** mcc.EVIDENCE_POWER
+    few = min(1.0, nmin / mcc.N_FULL) ** mcc.FEW_POWER
     stages = StageFigures(minutiae_a=len(ma), minutiae_b=len(mb), cylinders_a=len(pa), cylinders_b=len(pb),
                           candidates=int(cnt), preselected=int(nr), counted=int(np_), consolidated=float(lssr),
-                          normalisation=float(min(1.0, nmin / mcc.N_FULL) ** mcc.FEW_POWER))
-    return Explanation(score=float(score), engine_version=engine.ENGINE_VERSION, stages=stages, pairs=tuple(pairs))
+                          paired=int(paired), evidence=float(evidence), few_cylinders=float(few),
+                          normalisation=float(evidence * few))
+    return Explanation(score=float(score), engine_version=engine.ENGINE_VERSION, stages=stages, pairs=tuple(pairs),
+                       aligned=tuple(aligned))
 
 
 _GAP = 24

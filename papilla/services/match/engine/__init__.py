@@ -29,7 +29,8 @@ from papilla.shared.template import FingerTemplate
 
 from . import compact, cylinders, mcc
 
-ENGINE_VERSION = "mcc8b-lssr-6"   # 5: scores shrink below N_FULL cylinders; 6: by (n / 18) ** 1.5, was n / 20
+ENGINE_VERSION = "mcc8b-lssr-7"   # 5: scores shrink below N_FULL cylinders; 6: by (n / 18) ** 1.5, was n / 20;
+#                                   7: by the minutiae paired under one transform (stage 5), (n / 12) below 12 cylinders
 
 _MAGIC = b"PMCC"
 

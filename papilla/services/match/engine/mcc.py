@@ -14,7 +14,10 @@ Global score: local similarities of all pairs -> greedy one-to-one preselection
 -> relaxation (pairs supported by geometrically compatible pairs keep their
 weight, others fade; this is what tolerates skin distortion: only *local*
 pairwise distances and angles are compared) -> mean of the best nP relaxed
-similarities (LSS-R).
+similarities (LSS-R) -> global pairing (the most minutiae paired one-to-one under
+the rigid transform of one of the best relaxed pairs, tolerance growing with the
+distance from it) -> the score, LSS-R scaled down when too few minutiae pair
+(minimum evidence) or a template has very few cylinders.
 
 This module holds the parameters and the scoring; the cylinders are built in
 `cylinders.py`, and a 1:N shard keeps them in the compact form of `compact.py`.
@@ -49,14 +52,28 @@ MIN_LOCAL = 0.0     # local similarities below this never enter the consolidatio
 MAX_MINUTIAE = 72   # keep the best-quality minutiae beyond this count
 # global consolidation
 MIN_NP, MAX_NP, MU_P, TAU_P = 4, 12, 20.0, 0.4
-# a pair whose smaller template has n < N_FULL valid cylinders scores (n / N_FULL) ** FEW_POWER of its
-# consolidated similarity: n_P falls to 4 below ~14 minutiae, so a few lucky local matches would otherwise
-# score like a genuine match. Templates cut to their k central minutiae on FVC2002 (bench contacts),
-# impostors at the 1e-4 threshold for k = 4 / 8 / 16: without the factor 257x / 26.9x nominal; n / 20
-# (lssr-5) 4.8x / 0.43x / 0.44x; (n / 18) ** 1.5 (lssr-6) 0 / 0 / 0, same FVC2002 all-pairs EER 2.95 %
-# (docs/engine.md has the sweep)
-N_FULL = 18
-FEW_POWER = 1.5
+# stage 5, global pairing: each of the PAIR_SEEDS pre-selected pairs of highest relaxed similarity defines a
+# rigid transform (its rotation and translation); the PAIR_CANDIDATES candidates of highest local similarity
+# are paired one-to-one in that order when the transform brings the minutia of A within
+# PAIR_TOL0 + PAIR_TOL_GROWTH * (distance from the seed) px of the minutia of B (distortion accumulates with
+# distance) and within PAIR_ANGLE in direction; the seed with the most pairs wins. FVC2002 B all pairs:
+# genuine pairs median 17 paired minutiae, impostors 99th percentile 9. Swept (docs/engine.md): 1-4 seeds,
+# 48-128 candidates, tolerance 6-12 px + 0.03-0.08 r, 15-30 degrees
+PAIR_SEEDS = 3
+PAIR_CANDIDATES = 96
+PAIR_TOL0 = 6.0
+PAIR_TOL_GROWTH = 0.05
+PAIR_ANGLE = math.pi / 9.0
+# stage 6, normalisation (minimum evidence): the consolidated similarity keeps
+# min(1, n_paired / N_EVIDENCE) ** EVIDENCE_POWER of itself, so a score rests on enough globally consistent
+# pairs, wherever they are; a template of n < N_FULL valid cylinders also keeps (n / N_FULL) ** FEW_POWER (a
+# few-minutia probe, below any FVC2002 print). Replaces lssr-6's (n / 18) ** 1.5 on the template size alone,
+# which cost full prints with few cylinders their score. bench contacts, impostors at the 1e-4 threshold
+# k = 4 / 8 / 12 / 16: 0 / 0.87x / 0 / 0 nominal; all-pairs EER 2.95 -> 2.23 % (docs/engine.md has the sweep)
+N_EVIDENCE = 14
+EVIDENCE_POWER = 0.9
+N_FULL = 12
+FEW_POWER = 1.0
 N_REL, W_R = 5, 0.5
 MU1, TAU1 = 5.0, -8.0 / 5.0
 MU2, TAU2 = math.pi / 12.0, -30.0
@@ -166,7 +183,9 @@ class Scratch(NamedTuple):
     Pre-selection (stage 2): `used_a`, `used_b`, the selected pairs `sel_a`, `sel_b` and their local
     similarity `lam0`. Relaxation (stage 3): `geo` (the selected minutiae's x, y, theta, cos, sin of A then
     B, structure of arrays), `rho` (pair compatibility), `lam` (relaxed similarity), `eff` (efficiency
-    lam / lam0, also the relaxation's accumulator).
+    lam / lam0, also the relaxation's accumulator). Global pairing (stage 5): `seed_key` (the seeds' order),
+    `cand` / `cand_ij` (the best candidates as structure of arrays), `cand_ok` / `cand_idx` (which pass a seed's test),
+    `used_a` / `used_b` again (one-to-one), `pair_a` / `pair_b` (a seed's pairs).
     """
     keys: np.ndarray
     sims: np.ndarray
@@ -185,6 +204,13 @@ class Scratch(NamedTuple):
     rho: np.ndarray
     lam: np.ndarray
     eff: np.ndarray
+    seed_key: np.ndarray
+    cand: np.ndarray
+    cand_ij: np.ndarray
+    cand_ok: np.ndarray
+    cand_idx: np.ndarray
+    pair_a: np.ndarray
+    pair_b: np.ndarray
 
 
 @njit(cache=True)
@@ -196,7 +222,10 @@ def scratch(na, nb):
                    np.zeros(na, np.bool_), np.zeros(nb, np.bool_),
                    np.zeros(MAX_NR, np.int32), np.zeros(MAX_NR, np.int32), np.zeros(MAX_NR, np.float32),
                    np.zeros((10, MAX_NR), np.float32), np.zeros((MAX_NR, MAX_NR), np.float32),
-                   np.zeros(MAX_NR, np.float32), np.zeros(MAX_NR, np.float32))
+                   np.zeros(MAX_NR, np.float32), np.zeros(MAX_NR, np.float32), np.zeros(MAX_NR, np.float32),
+                   np.zeros((6, PAIR_CANDIDATES), np.float32), np.zeros((2, PAIR_CANDIDATES), np.int32),
+                   np.zeros(PAIR_CANDIDATES, np.bool_), np.zeros(PAIR_CANDIDATES, np.int64),
+                   np.zeros(na, np.int32), np.zeros(na, np.int32))
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -278,8 +307,9 @@ def _place_buckets(sc, cnt, b_hi, b_lo, pos, want):
 @njit(cache=True, error_model="numpy", inline="always")
 def preselect(sc, cnt, na, nb):
     """Stage 2: greedy one-to-one pre-selection of up to min(na, nb, MAX_NR) pairs in (approximately)
-    descending local similarity, into sc.sel_a / sc.sel_b / sc.lam0; returns their count. Only the best
-    buckets are ordered first (the greedy rarely needs more); the rest only if it runs out of candidates."""
+    descending local similarity, into sc.sel_a / sc.sel_b / sc.lam0; returns their count and how many
+    candidates sc.order holds in descending bucket. Only the best buckets are ordered first (the greedy rarely
+    needs more); the rest only if it runs out of candidates."""
     _bucket_histogram(sc, cnt)
     nr_max = min(na, nb, MAX_NR)
     placed, bcut = _place_buckets(sc, cnt, _NBUCKET - 1, 0, 0, _GREEDY_DEPTH * nr_max)
@@ -309,7 +339,7 @@ def preselect(sc, cnt, na, nb):
             placed, bcut = _place_buckets(sc, cnt, bcut - 1, 0, placed, cnt + 1)
         placed = cnt
         bcut = 0
-    return nr
+    return nr, placed
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -430,11 +460,136 @@ def consolidate(sc, nr, np_):
     return float(s) / np_
 
 
+@njit(cache=True, error_model="numpy")
+def _gather(ga, gb, order, keys, cd, ij, m):
+    """`_gather_candidates` over plain arrays (a function of its own, as `_seed_test`)."""
+    for u in range(m):
+        t = order[u]
+        i = keys[t] >> 8
+        j = keys[t] & 255
+        ij[0, u] = i
+        ij[1, u] = j
+        cd[0, u] = ga[i, 0]
+        cd[1, u] = ga[i, 1]
+        cd[2, u] = gb[j, 0]
+        cd[3, u] = gb[j, 1]
+        cd[4, u] = gb[j, 3] * ga[i, 3] + gb[j, 4] * ga[i, 4]   # cos(theta_b - theta_a)
+        cd[5, u] = gb[j, 4] * ga[i, 3] - gb[j, 3] * ga[i, 4]   # sin(theta_b - theta_a)
+
+
 @njit(cache=True, error_model="numpy", inline="always")
-def normalise(lssr, na, nb):
-    """Stage 5: the final score from the consolidated one: a pair whose smaller template has n < N_FULL valid
-    cylinders keeps (n / N_FULL) ** FEW_POWER of it (too little evidence to score like a full print)."""
-    return lssr * min(1.0, min(na, nb) / N_FULL) ** FEW_POWER
+def _gather_candidates(ga, gb, sc, m):
+    """The first m candidates of sc.order as structure-of-arrays rows of sc.cand (x, y of A's minutia, x, y of
+    B's, cos and sin of their direction difference) and sc.cand_ij (rows of A and B), so each
+    seed's test is one branch-free vector loop."""
+    cd = sc.cand
+    for u in range(m):
+        t = sc.order[u]
+        i = sc.keys[t] >> 8
+        j = sc.keys[t] & 255
+        sc.cand_ij[0, u] = i
+        sc.cand_ij[1, u] = j
+        cd[0, u] = ga[i, 0]
+        cd[1, u] = ga[i, 1]
+        cd[2, u] = gb[j, 0]
+        cd[3, u] = gb[j, 1]
+        cd[4, u] = gb[j, 3] * ga[i, 3] + gb[j, 4] * ga[i, 4]   # cos(theta_b - theta_a)
+        cd[5, u] = gb[j, 4] * ga[i, 3] - gb[j, 3] * ga[i, 4]   # sin(theta_b - theta_a)
+
+
+@njit(cache=True, error_model="numpy")
+def _seed_test(cd, ok, m, c, s, xa0, ya0, xb0, yb0):
+    """ok[u]: candidate u (a column of `cd`, see `_gather_candidates`) agrees with the rigid transform x ->
+    R(c, s) x + (xb0, yb0): B's minutia within PAIR_TOL0 + PAIR_TOL_GROWTH * r px of A's transformed (r: A's
+    minutia's distance from the seed at (xa0, ya0)) and their directions within PAIR_ANGLE. A function of its
+    own, not inlined: so LLVM vectorises the loop (inlined into score_pair it did not)."""
+    cmin = np.float32(math.cos(PAIR_ANGLE))
+    t0 = np.float32(PAIR_TOL0)
+    t1 = np.float32(PAIR_TOL_GROWTH)
+    XA, YA, XB, YB, CD, SD = cd[0], cd[1], cd[2], cd[3], cd[4], cd[5]
+    for u in range(m):
+        dx = XA[u] - xa0
+        dy = YA[u] - ya0
+        ex = c * XA[u] - s * YA[u] + xb0 - XB[u]
+        ey = s * XA[u] + c * YA[u] + yb0 - YB[u]
+        tol = t0 + t1 * np.sqrt(dx * dx + dy * dy)
+        ok[u] = (ex * ex + ey * ey <= tol * tol) & (CD[u] * c + SD[u] * s >= cmin)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _seed_pairs(ga, gb, sc, m, ia, ib):
+    """Candidates sc.cand[:, :m] paired one-to-one (in that order) under the rigid transform of seed pair
+    (ia, ib): the transformed minutia of A within PAIR_TOL0 + PAIR_TOL_GROWTH * r px of the minutia of B
+    (r: its distance from the seed in A) and within PAIR_ANGLE in direction. Returns how many; the pairs are
+    in sc.pair_a / sc.pair_b."""
+    phi = gb[ib, 2] - ga[ia, 2]
+    c = np.float32(math.cos(phi))
+    s = np.float32(math.sin(phi))
+    xa0, ya0 = ga[ia, 0], ga[ia, 1]
+    xb0 = gb[ib, 0] - (c * xa0 - s * ya0)   # B's position of A's origin under the seed's transform
+    yb0 = gb[ib, 1] - (s * xa0 + c * ya0)
+    _seed_test(sc.cand, sc.cand_ok, m, c, s, xa0, ya0, xb0, yb0)
+    ok = sc.cand_ok
+    k = 0
+    for u in range(m):  # branch-free compaction of the passing candidates into cand_idx[:k]
+        sc.cand_idx[k] = u
+        k += np.int64(ok[u])
+    n = 0
+    for v in range(k):  # one-to-one, in candidate order
+        u = sc.cand_idx[v]
+        i = sc.cand_ij[0, u]
+        j = sc.cand_ij[1, u]
+        if sc.used_a[i] or sc.used_b[j]:
+            continue
+        sc.used_a[i] = True
+        sc.used_b[j] = True
+        sc.pair_a[n] = i
+        sc.pair_b[n] = j
+        n += 1
+    for v in range(n):  # leave the flags clear for the next seed
+        sc.used_a[sc.pair_a[v]] = False
+        sc.used_b[sc.pair_b[v]] = False
+    return n
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def global_pairing(ga, gb, sc, cnt, placed, nr):
+    """Stage 5: the most minutiae paired one-to-one under one rigid transform, over the transforms of the
+    PAIR_SEEDS pre-selected pairs of highest relaxed similarity (ties: lower index; equal counts: the first
+    seed), each checked against the PAIR_CANDIDATES candidates of highest local
+    similarity. Returns (paired, the winning seed's index among the pre-selected pairs)."""
+    m = min(PAIR_CANDIDATES, cnt)
+    if placed < m:  # pre-selection ordered fewer: order the best buckets again (same order, further)
+        placed, _ = _place_buckets(sc, cnt, _NBUCKET - 1, 0, 0, m)
+    _gather(ga, gb, sc.order, sc.keys, sc.cand, sc.cand_ij, m)
+    for i in range(ga.shape[0]):
+        sc.used_a[i] = False
+    for j in range(gb.shape[0]):
+        sc.used_b[j] = False
+    for p in range(nr):
+        sc.seed_key[p] = sc.lam[p]
+    best_n = -1
+    best_q = 0
+    for _ in range(min(PAIR_SEEDS, nr)):
+        q = 0
+        for p in range(nr):
+            if sc.seed_key[p] > sc.seed_key[q]:
+                q = p
+        sc.seed_key[q] = -1.0
+        n = _seed_pairs(ga, gb, sc, m, sc.sel_a[q], sc.sel_b[q])
+        if n > best_n:
+            best_n = n
+            best_q = q
+    return best_n, best_q
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def normalise(lssr, na, nb, paired):
+    """Stage 6: the final score from the consolidated one: it keeps min(1, paired / N_EVIDENCE) **
+    EVIDENCE_POWER (a score rests on enough globally consistent pairs) and, when the smaller template has
+    n < N_FULL valid cylinders, (n / N_FULL) ** FEW_POWER."""
+    return (lssr * min(1.0, paired / N_EVIDENCE) ** EVIDENCE_POWER
+            * min(1.0, min(na, nb) / N_FULL) ** FEW_POWER)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -448,7 +603,7 @@ def consolidated(ga, ca, gb, cb, sc):
     cnt = local_similarities(ga, ca, gb, cb, sc)
     if cnt == 0:
         return 0.0
-    nr = preselect(sc, cnt, na, nb)
+    nr, placed = preselect(sc, cnt, na, nb)
     if nr < 2:
         return 0.0
     compatibility(ga, gb, sc, nr)
@@ -456,10 +611,32 @@ def consolidated(ga, ca, gb, cb, sc):
     return consolidate(sc, nr, consolidation_size(min(na, nb), nr))
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _stages(ga, ca, gb, cb, sc):
+    """Stages 1-5: (LSS-R, minutiae paired by stage 5, pre-selected pairs, n_P, candidates, the winning seed)."""
+    na = ga.shape[0]
+    nb = gb.shape[0]
+    if na < 2 or nb < 2:
+        return 0.0, 0, 0, 0, 0, 0
+    cnt = local_similarities(ga, ca, gb, cb, sc)
+    if cnt == 0:
+        return 0.0, 0, 0, 0, 0, 0
+    nr, placed = preselect(sc, cnt, na, nb)
+    if nr < 2:
+        return 0.0, 0, 0, 0, cnt, 0
+    compatibility(ga, gb, sc, nr)
+    relax(sc, nr)
+    np_ = consolidation_size(min(na, nb), nr)
+    lssr = consolidate(sc, nr, np_)
+    paired, seed = global_pairing(ga, gb, sc, cnt, placed, nr)
+    return lssr, paired, nr, np_, cnt, seed
+
+
 @njit(cache=True, error_model="numpy")
 def score_pair(ga, ca, gb, cb, sc):
     """Similarity in [0, 1] of prepared templates A and B: the stages in turn, then the normalisation."""
-    return normalise(consolidated(ga, ca, gb, cb, sc), ga.shape[0], gb.shape[0])
+    r = _stages(ga, ca, gb, cb, sc)
+    return normalise(r[0], ga.shape[0], gb.shape[0], r[1])
 
 
 @njit(cache=True)
@@ -480,29 +657,39 @@ def consolidated_pairs(g_geo, g_cyl, offsets, left, right):
 
 
 @njit(cache=True)
+def paired_pairs(g_geo, g_cyl, offsets, left, right):
+    """Stage 5's paired minutiae of template pairs (left[k], right[k]) of one packed set."""
+    n = left.shape[0]
+    out = np.zeros(n, np.int64)
+    maxn = 1
+    for t in range(offsets.shape[0] - 1):
+        maxn = max(maxn, offsets[t + 1] - offsets[t])
+    sc = scratch(maxn, maxn)
+    for k in range(n):
+        a0, a1 = offsets[left[k]], offsets[left[k] + 1]
+        b0, b1 = offsets[right[k]], offsets[right[k] + 1]
+        out[k] = _stages(g_geo[a0:a1], g_cyl[a0:a1], g_geo[b0:b1], g_cyl[b0:b1], sc)[1]
+    return out
+
+
+@njit(cache=True)
 def explain_one(ga, ca, gb, cb):
     """The stages of `score_pair` for one pair, with their figures: (candidates, preselected nr, n_P,
-    sel_a, sel_b, lam0, lam, eff (per preselected pair), consolidated LSS-R, final score)."""
+    sel_a, sel_b, lam0, lam, eff (per preselected pair), consolidated LSS-R, paired (stage 5), the winning
+    seed (index among the pre-selected pairs, -1 if none), pair_a, pair_b (stage 5's pairs, rows of A and B),
+    final score)."""
     sc = scratch(ga.shape[0], gb.shape[0])
     na = ga.shape[0]
     nb = gb.shape[0]
-    cnt = 0
-    nr = 0
-    np_ = 0
-    lssr = 0.0
-    if na >= 2 and nb >= 2:
-        cnt = local_similarities(ga, ca, gb, cb, sc)
-        if cnt > 0:
-            nr = preselect(sc, cnt, na, nb)
-            if nr >= 2:
-                compatibility(ga, gb, sc, nr)
-                relax(sc, nr)
-                np_ = consolidation_size(min(na, nb), nr)
-                lssr = consolidate(sc, nr, np_)
-            else:
-                nr = 0
+    lssr, paired, nr, np_, cnt, seed = _stages(ga, ca, gb, cb, sc)
+    if nr >= 2:
+        # the winning seed's pairs again (sc.cand still holds the candidates stage 5 used)
+        _seed_pairs(ga, gb, sc, min(PAIR_CANDIDATES, cnt), sc.sel_a[seed], sc.sel_b[seed])
+    else:
+        seed = -1
     return (cnt, nr, np_, sc.sel_a[:nr].copy(), sc.sel_b[:nr].copy(), sc.lam0[:nr].copy(), sc.lam[:nr].copy(),
-            sc.eff[:nr].copy(), lssr, normalise(lssr, na, nb))
+            sc.eff[:nr].copy(), lssr, paired, seed, sc.pair_a[:paired].copy(), sc.pair_b[:paired].copy(),
+            normalise(lssr, na, nb, paired))
 
 
 @njit(cache=True)
