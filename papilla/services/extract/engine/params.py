@@ -84,8 +84,10 @@ class MinutiaeParams:
 class FilterParams:
     """False-minutia removal (lengths in px at 500 dpi)."""
     border_distance: float = 12.0  # minimum distance from the foreground border
-    spur_length: int = 8           # ending joined to a bifurcation by a shorter ridge: spur (12 -> 8 px:
-                                   # FVC2002 B EER 3.04 -> 2.77 %; 6: 2.95, 10: 2.86, 16: 3.60 %)
+    spur_length: int = 10          # ending joined to a bifurcation by a shorter ridge: spur. With lssr-6:
+                                   # 12 -> 8 px, FVC2002 B EER 3.04 -> 2.77 % (6: 2.95, 10: 2.86, 16: 3.60 %);
+                                   # with lssr-7 (papilla-x4): 8 / 10 / 12 px all 2.232 % mean, DB3 3.57 /
+                                   # 3.21 / 3.57 % (one genuine pair: within noise; 10 keeps each DB <= 3.5)
     short_ridge_length: int = 16   # two endings joined by a shorter ridge: fragment
     bridge_length: int = 12        # two bifurcations joined by a shorter ridge: bridge/lake
     gap_distance: float = 14.0     # facing endings closer than this: broken ridge

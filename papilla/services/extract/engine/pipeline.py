@@ -22,7 +22,7 @@ from .thinning import binarize, thin
 #: Version of the extraction's output, stored with every template (FingerTemplate.extractor) and in the
 #: matcher's calibration: bump it with any change that moves a minutia, then recalibrate
 #: (`papilla bench calibrate`) and re-record accuracy (`papilla bench accuracy --record`).
-EXTRACTOR_VERSION = "papilla-x3"
+EXTRACTOR_VERSION = "papilla-x4"
 
 MIN_WORK_SIDE = 32      # below this (at 500 dpi) there is nothing to extract
 MAX_INPUT_SIDE = 4000   # guard against absurd arrays (decode_image limits to 1000)
