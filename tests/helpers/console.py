@@ -7,9 +7,11 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from papilla.devstack import ports as devstack_ports
+from papilla.devstack.workers import WorkerProcess, start_process
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -31,45 +33,15 @@ def papilla(home: Path, *args: str, env: dict, check: bool = True) -> subprocess
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return devstack_ports.free_port(span=1)
 
 
-@dataclass
-class Process:
-    name: str
-    proc: subprocess.Popen
-    log: Path
-
-    def stop(self, timeout: float = 30) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
+Process = WorkerProcess     # a console or worker process: .stop(), .text()
 
 
 def start(name: str, argv: list[str], env: dict, logs: Path, ready, timeout: float = 180) -> Process:
     """`papilla ARGV` as a process, once `ready(process)` holds (it fails early when the process exits)."""
-    log = logs / f"{name}-{time.monotonic_ns()}.log"
-    proc = subprocess.Popen([sys.executable, "-m", "papilla.cli", *argv], env=env, cwd=ROOT,
-                            stdout=open(log, "wb"), stderr=subprocess.STDOUT)
-    process = Process(name, proc, log)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{name} exited with {proc.returncode}:\n{process.text()[-3000:]}")
-        if ready(process):
-            return process
-        time.sleep(0.2)
-    process.stop()
-    raise RuntimeError(f"{name} not ready within {timeout} s:\n{process.text()[-3000:]}")
+    return start_process(name, argv, env, logs, ready, ready_timeout=timeout, cwd=ROOT)
 
 
 def listening(port: int):
