@@ -45,7 +45,7 @@ def party_permissions(party_id: str, kind: str) -> PartyPermissions:
     """Least permissions of a registered station or service (`kind`)."""
     if kind not in PARTY_ROUTES:
         raise ValueError(f"{party_id} is a {kind}: only stations and services get a broker user of their own")
-    keys = "|".join(_REGEX_SPECIAL.sub(r"\\\1", route.queue) for route in PARTY_ROUTES[kind])
+    keys = "|".join(_REGEX_SPECIAL.sub(r"\\\1", queue) for queue in dict.fromkeys(r.queue for r in PARTY_ROUTES[kind]))
     return PartyPermissions(user=party_id, configure="^$", write=literal(INTAKE_EXCHANGE),
                             read=literal(results_queue(party_id)), topic_exchange=INTAKE_EXCHANGE,
                             topic_write=f"^({keys})$", topic_read="^$")
