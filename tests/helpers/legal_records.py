@@ -45,8 +45,16 @@ class Desk:
         message = sign(message, "principal_signature", self.people[by].signing)
         if approver:
             message = sign(message, "approver_signature", self.people[approver].signing)
-        return sealing.seal(encode(message), sender_id=BRANCH, packet_id=rid, signing_key=self.service.signing,
-                            centre_public=self.centre.keys.box.public_key())
+        return self.seal(message)
+
+    def seal(self, command: LifecycleCommand) -> bytes:
+        """A signed command sealed by the branch's service, as the branch sends it."""
+        return sealing.seal(encode(command), sender_id=BRANCH, packet_id=command.request_id,
+                            signing_key=self.service.signing, centre_public=self.centre.keys.box.public_key())
+
+    def send(self, command: LifecycleCommand):
+        """A command signed elsewhere (e.g. `station.subject_application`), sealed, accepted and run; its Result."""
+        return commands.run_command(self.centre, intake.accept_command(self.centre, self.seal(command)))
 
     def run(self, action: str, rid: str, **kwargs):
         """Send and run one command; its Result."""

@@ -9,13 +9,11 @@ import pytest
 
 from papilla.services.admission import intake
 from papilla.services.capture.station import subject_application
-from papilla.services.lifecycle import access, commands
+from papilla.services.lifecycle import access
 from papilla.services.lifecycle.access_receipts import due_on
 from papilla.shared import clock
-from papilla.shared.crypto import sealing
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.errors import Refusal
-from papilla.shared.messages import encode
 from papilla.shared.principals import sign
 
 from tests.helpers.legal_records import BRANCH, desk, record
@@ -29,17 +27,11 @@ def branch(centre):
     return desk(centre)
 
 
-def send(branch, command):
-    sealed = sealing.seal(encode(command), sender_id=BRANCH, packet_id=command.request_id,
-                          signing_key=branch.service.signing, centre_public=branch.centre.keys.box.public_key())
-    return commands.run_command(branch.centre, intake.accept_command(branch.centre, sealed))
-
-
 def test_an_access_request_from_the_branch_is_logged_and_answered_with_its_due_date(branch):
     application = subject_application("receive_access_request", request_id="ar-1", reply_to=BRANCH, iin=PERSON,
                                       applicant="subject", reason="what is held about me",
                                       operator=branch.people["op"])
-    done = send(branch, application)
+    done = branch.send(application)
     logged = branch.centre.store.get(access.ACCESS, "ar-1")
     assert done.status == "RECEIVED" and done.rule == logged["rule"] == "Rules 395, p.16 para.1"
     received = date.fromisoformat(logged["received_at"][:10])     # the day the command left the branch: today

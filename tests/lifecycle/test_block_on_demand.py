@@ -8,11 +8,8 @@ import pytest
 
 from papilla.services.admission import intake
 from papilla.services.capture.station import subject_application
-from papilla.services.lifecycle import commands
-from papilla.shared.crypto import sealing
 from papilla.shared.crypto.iin import make_test_iin
 from papilla.shared.errors import Refusal
-from papilla.shared.messages import encode
 
 from tests.helpers.legal_records import BRANCH, desk, record
 
@@ -25,16 +22,10 @@ def branch(centre):
     return desk(centre)
 
 
-def send(branch, command):
-    sealed = sealing.seal(encode(command), sender_id=BRANCH, packet_id=command.request_id,
-                          signing_key=branch.service.signing, centre_public=branch.centre.keys.box.public_key())
-    return commands.run_command(branch.centre, intake.accept_command(branch.centre, sealed))
-
-
 def test_the_subjects_demand_received_at_a_branch_blocks_citing_rules_395_p25(branch):
     demand = subject_application("block_on_demand", request_id="bd-1", reply_to=BRANCH, iin=PERSON,
                                  applicant="subject", reason="data used by a third party", operator=branch.people["op"])
-    done = send(branch, demand)
+    done = branch.send(demand)
     assert (done.status, done.rule) == ("BLOCKED", "Rules 395, p.25")
     store = branch.centre.store
     assert store.find_one("subjects", {})["state"] == "BLOCKED" and not store.get("gallery", "enr-bd-1")["active"]

@@ -639,15 +639,22 @@ def score_pair(ga, ca, gb, cb, sc):
     return normalise(r[0], ga.shape[0], gb.shape[0], r[1])
 
 
+@njit(cache=True, inline="always")
+def largest_template(offsets):
+    """The most rows any template of a packed set has (at least 1): the size its scratch needs."""
+    maxn = 1
+    for t in range(offsets.shape[0] - 1):
+        maxn = max(maxn, offsets[t + 1] - offsets[t])
+    return maxn
+
+
 @njit(cache=True)
 def consolidated_pairs(g_geo, g_cyl, offsets, left, right):
     """`consolidated` (float64, before normalisation) of template pairs (left[k], right[k]) of one packed set:
     the stages' figure a normalisation is learned from or checked against."""
     n = left.shape[0]
     out = np.zeros(n, np.float64)
-    maxn = 1
-    for t in range(offsets.shape[0] - 1):
-        maxn = max(maxn, offsets[t + 1] - offsets[t])
+    maxn = largest_template(offsets)
     sc = scratch(maxn, maxn)
     for k in range(n):
         a0, a1 = offsets[left[k]], offsets[left[k] + 1]
@@ -661,9 +668,7 @@ def paired_pairs(g_geo, g_cyl, offsets, left, right):
     """Stage 5's paired minutiae of template pairs (left[k], right[k]) of one packed set."""
     n = left.shape[0]
     out = np.zeros(n, np.int64)
-    maxn = 1
-    for t in range(offsets.shape[0] - 1):
-        maxn = max(maxn, offsets[t + 1] - offsets[t])
+    maxn = largest_template(offsets)
     sc = scratch(maxn, maxn)
     for k in range(n):
         a0, a1 = offsets[left[k]], offsets[left[k] + 1]
@@ -702,10 +707,7 @@ def compare_to_gallery(ga, ca, g_geo, g_cyl, offsets):
     """Probe against a packed gallery: rows offsets[t]:offsets[t+1] of g_geo/g_cyl."""
     n = offsets.shape[0] - 1
     out = np.zeros(n, np.float32)
-    maxn = 1
-    for t in range(n):
-        maxn = max(maxn, offsets[t + 1] - offsets[t])
-    sc = scratch(ga.shape[0], maxn)
+    sc = scratch(ga.shape[0], largest_template(offsets))
     for t in range(n):
         a, b = offsets[t], offsets[t + 1]
         out[t] = score_pair(ga, ca, g_geo[a:b], g_cyl[a:b], sc)
@@ -717,9 +719,7 @@ def compare_pairs(g_geo, g_cyl, offsets, left, right):
     """Scores of template pairs (left[k], right[k]) of one packed set (bench and calibration)."""
     n = left.shape[0]
     out = np.zeros(n, np.float32)
-    maxn = 1
-    for t in range(offsets.shape[0] - 1):
-        maxn = max(maxn, offsets[t + 1] - offsets[t])
+    maxn = largest_template(offsets)
     sc = scratch(maxn, maxn)
     for k in range(n):
         a0, a1 = offsets[left[k]], offsets[left[k] + 1]
