@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from .crypto.registry import SenderRegistry
 from .errors import Refusal
 from .legal.roles import check_permitted
+from .legal.rules import refuse
 from .messages import encode
 
 SIGNATURE_FIELDS = ("operator_signature", "principal_signature", "approver_signature")
@@ -35,15 +36,21 @@ def check_signed_by(senders: SenderRegistry, principal_id: str, signature: bytes
     """The principal's role, if they are registered and active, signed `message`, and may do `action`."""
     record = senders.get(principal_id)
     if record is None or record.kind != "principal":
-        raise Refusal(f"principal {principal_id} is not registered at the centre", code="unknown_principal")
+        raise _unauthenticated("unknown_principal", f"principal {principal_id} is not registered at the centre")
     if not record.active:
-        raise Refusal(f"principal {principal_id} was revoked", code="principal_revoked")
+        raise _unauthenticated("principal_revoked", f"principal {principal_id} was revoked")
     if not signature:
-        raise Refusal(f"the message is not signed by principal {principal_id}", code="unsigned_by_principal")
+        raise _unauthenticated("unsigned_by_principal", f"the message is not signed by principal {principal_id}")
     try:
         record.public_key.verify(signature, signed_bytes(message))
     except InvalidSignature:
-        raise Refusal(f"the signature of principal {principal_id} does not match the message",
-                      code="bad_principal_signature") from None
+        raise _unauthenticated("bad_principal_signature",
+                               f"the signature of principal {principal_id} does not match the message") from None
     check_permitted(action, record.role)
     return record.role
+
+
+def _unauthenticated(code: str, detail: str) -> Refusal:
+    """A message whose signer cannot be established is refused under the rule that data is transmitted only
+    under cryptographic protection (the signature is that protection's proof of origin)."""
+    return refuse("cryptographic_protection", code, detail)

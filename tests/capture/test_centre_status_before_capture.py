@@ -60,7 +60,7 @@ def test_a_registered_station_and_operator_go_on_to_capture(world):
 
 @pytest.mark.parametrize("station, operator, reason, cited", [
     ("st-status-2", "op-status-2", "st-status-2 was revoked at the centre", True),
-    ("st-status-1", "op-status-3", "principal op-status-3 was revoked", False),     # the reason is the revocation
+    ("st-status-1", "op-status-3", "principal op-status-3 was revoked", True),      # Rules 406, p.13; Law Art.8
     ("st-status-1", "aud-status-1", "may not enroll", True)])
 def test_a_revoked_station_or_operator_or_a_role_that_may_not_enroll_is_refused_before_capture(
         world, station, operator, reason, cited):

@@ -90,12 +90,12 @@ def test_a_signature_by_someone_else_or_an_unknown_principal_is_refused(desk):
                      signed_by=desk.principals["operator"])
     with pytest.raises(Refusal) as refused:
         intake.accept_command(desk, forged)
-    assert refused.value.code == "bad_principal_signature"
+    assert refused.value.code == "bad_principal_signature" and "p.13" in refused.value.rule
     stranger = ensure_sender(desk, desk.settings, "pr-stranger", "principal", role="authorised_body")
     desk.senders.revoke("pr-stranger", "left the body")
     with pytest.raises(Refusal) as refused:
         intake.accept_command(desk, command(desk, "block", stranger, rid="req-revoked-principal"))
-    assert refused.value.code == "principal_revoked"
+    assert refused.value.code == "principal_revoked" and refused.value.rule == "Rules 406, p.13; Law Art.8"
 
 
 def test_the_operator_on_a_packet_must_be_a_registered_operator(desk, fvc_dir):
