@@ -3,7 +3,7 @@ command (issue 21; Rules 395 p.15-16): logged as received on the day it left the
 date; refused without the written application or to a role that may not receive it, citing the rule."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 
@@ -34,7 +34,7 @@ def test_an_access_request_from_the_branch_is_logged_and_answered_with_its_due_d
     done = branch.send(application)
     logged = branch.centre.store.get(access.ACCESS, "ar-1")
     assert done.status == "RECEIVED" and done.rule == logged["rule"] == "Rules 395, p.16 para.1"
-    received = date.fromisoformat(logged["received_at"][:10])     # the day the command left the branch: today
+    received = clock.local_date(datetime.fromisoformat(logged["received_at"]))   # the day it left the branch, in Almaty
     assert received == clock.today() and logged["due_on"] == due_on(received).isoformat() > received.isoformat()
     assert logged["due_on"] in done.detail
     assert logged["subject_id"] == branch.centre.store.find_one("subjects", {})["_id"]
