@@ -57,6 +57,7 @@ def receive_from_branch(centre: Centre, job: dict) -> Result:
     received = datetime.fromisoformat(job.get("received_at") or job["created_at"])
     doc = log_receipt(centre, job["_id"], job.get("iin_hash"), applicant=job.get("on_application_of") or "subject",
                       channel="written", principal_id=job["principal_id"], received=received)
+    received_on = clock.local_date(received).isoformat()
     return Result(request_id=job["_id"], kind="lifecycle", status="RECEIVED", rule=doc["rule"],
-                  detail=f"access request {doc['_id']} received on {clock.local_date(received).isoformat()}; the branch answers it "
+                  detail=f"access request {doc['_id']} received on {received_on}; the branch answers it "
                          f"by {doc['due_on']} (3 business days)")
